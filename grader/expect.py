@@ -1,0 +1,80 @@
+"""Assertions for the graded checks whose failure messages say what was expected, what came back,
+and where to look."""
+
+import torch
+
+
+class GradingFailure(AssertionError):
+    """A check failed; the message is written for the student and shown without a traceback."""
+
+
+def fail(what, expected, got, where, hint=None):
+    lines = [what, f"  expected: {expected}", f"  got:      {got}", f"  look at:  {where}"]
+    if hint:
+        lines.append(f"  hint:     {hint}")
+    raise GradingFailure("\n".join(lines))
+
+
+def describe(obj):
+    """A short description of what came back, for messages."""
+    if isinstance(obj, torch.Tensor):
+        return f"tensor of shape {tuple(obj.shape)}, dtype {obj.dtype}, on {obj.device.type}"
+    if isinstance(obj, (tuple, list)):
+        return f"{type(obj).__name__} of {len(obj)}: (" + ", ".join(describe(o) for o in obj) + ")"
+    text = repr(obj)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def expect_tensor(obj, what, where, shape=None, dtype=None, device=None, hint=None):
+    """``obj`` is a tensor with this shape, dtype and device type (each one checked only when given)."""
+    if not isinstance(obj, torch.Tensor):
+        fail(f"{what} should be a tensor", "a torch.Tensor", describe(obj), where, hint)
+    if shape is not None and tuple(obj.shape) != tuple(shape):
+        fail(f"{what} has the wrong shape", tuple(shape), tuple(obj.shape), where, hint)
+    if dtype is not None and obj.dtype != dtype:
+        fail(f"{what} has the wrong dtype", dtype, obj.dtype, where, hint)
+    if device is not None and obj.device.type != torch.device(device).type:
+        fail(f"{what} is on the wrong device", torch.device(device).type, obj.device.type, where,
+             hint or "create new tensors on the input's device, e.g. torch.arange(T, device=idx.device)")
+    return obj
+
+
+def expect_pair(out, what, where):
+    """``out`` is the ``(logits, loss)`` pair that models return."""
+    if not isinstance(out, tuple) or len(out) != 2:
+        fail(f"{what} should return a pair (logits, loss)", "a tuple of 2", describe(out), where)
+    return out
+
+
+def expect_linear(layer, in_features, out_features, bias, what, where):
+    """``layer`` is an ``nn.Linear`` with this layout."""
+    if not isinstance(layer, torch.nn.Linear):
+        fail(f"{what} should be an nn.Linear", f"nn.Linear({in_features}, {out_features}, bias={bias})",
+             describe(layer), where)
+    got = (layer.in_features, layer.out_features, layer.bias is not None)
+    if got != (in_features, out_features, bias):
+        fail(f"{what} has the wrong layout",
+             f"nn.Linear({in_features}, {out_features}, bias={bias})",
+             f"nn.Linear({got[0]}, {got[1]}, bias={got[2]})", where)
+    return layer
+
+
+def expect_raises(exc_type, fn, what, where, hint=None):
+    """Calling ``fn()`` raises ``exc_type``; returns the exception."""
+    try:
+        fn()
+    except exc_type as exc:
+        return exc
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # a different error is still the wrong answer
+        fail(what, f"{exc_type.__name__}", f"{type(exc).__name__}: {exc}", where, hint)
+    fail(what, f"{exc_type.__name__}", "no error", where, hint)
+
+
+def attribute(obj, name, where):
+    """``obj.name``, or a failure saying which attribute DESIGN.md expects."""
+    if not hasattr(obj, name):
+        fail(f"{type(obj).__name__} has no attribute {name!r}", f"self.{name} (DESIGN.md names it)",
+             "no such attribute", where)
+    return getattr(obj, name)

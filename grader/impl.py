@@ -1,0 +1,98 @@
+"""Find and load the implementation that is graded or trained: ``exercises``, ``solutions`` or a folder.
+
+A folder is loaded as a package under a private name, so relative imports inside it work and the
+kit's own ``solutions`` package is never imported by name.
+"""
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+
+# The modules of the contract in DESIGN.md, in lecture order.
+MODULES = ("tokenizer", "batching", "bigram", "generate", "attention", "block", "gpt")
+
+
+class ImplementationError(Exception):
+    """The implementation cannot be found or one of its modules cannot be imported."""
+
+
+def resolve(spec):
+    """Turn ``--impl`` into a folder: ``exercises`` and ``solutions`` name the kit's own, else a path."""
+    spec = str(spec)
+    if spec in ("exercises", "solutions") and not Path(spec).is_dir():
+        folder = KIT_ROOT / spec
+    else:
+        folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise ImplementationError(
+            f"--impl {spec}: no folder {folder}. Give 'exercises', 'solutions', "
+            f"or the path to a folder shaped like exercises/ (tokenizer.py, attention.py, ...)."
+        )
+    return folder.resolve()
+
+
+class Implementation:
+    """A folder of modules shaped like ``exercises/``, imported on demand under a private package name."""
+
+    def __init__(self, spec):
+        self.spec = str(spec)
+        self.path = resolve(spec)
+        digest = hashlib.sha1(str(self.path).encode()).hexdigest()[:10]
+        self.package = f"_gptkit_impl_{digest}"
+        self._package_module = None
+
+    @property
+    def label(self):
+        """How reports name it: ``exercises``, ``solutions`` or the folder's path."""
+        return self.spec if self.spec in ("exercises", "solutions") else str(self.path)
+
+    def where(self, module, name=None):
+        """A place a student can open, e.g. ``exercises/attention.py, Head.forward``."""
+        try:
+            file = (self.path / f"{module}.py").relative_to(Path.cwd())
+        except ValueError:
+            file = self.path / f"{module}.py"
+        return f"{file}, {name}" if name else str(file)
+
+    def _ensure_package(self):
+        if self._package_module is not None:
+            return self._package_module
+        init = self.path / "__init__.py"
+        if init.is_file():
+            spec = importlib.util.spec_from_file_location(
+                self.package, init, submodule_search_locations=[str(self.path)]
+            )
+            pkg = importlib.util.module_from_spec(spec)
+            sys.modules[self.package] = pkg
+            try:
+                spec.loader.exec_module(pkg)
+            except BaseException:
+                del sys.modules[self.package]
+                raise
+        else:
+            pkg = types.ModuleType(self.package)
+            pkg.__path__ = [str(self.path)]
+            pkg.__package__ = self.package
+            sys.modules[self.package] = pkg
+        self._package_module = pkg
+        return pkg
+
+    def module(self, name):
+        """Import ``<folder>/<name>.py``; a missing file raises ImplementationError that says which."""
+        if not (self.path / f"{name}.py").is_file():
+            raise ImplementationError(f"{self.where(name)} is missing: the graded folder needs a module {name}.py")
+        self._ensure_package()
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def get(self, module, name):
+        """``module.name`` from the implementation, or ImplementationError saying what is missing."""
+        mod = self.module(module)
+        try:
+            return getattr(mod, name)
+        except AttributeError:
+            raise ImplementationError(f"{self.where(module)} defines no {name}: DESIGN.md names it there") from None

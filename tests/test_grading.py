@@ -1,0 +1,103 @@
+"""The graded checks against the reference, the untouched stubs, and a few hand-broken variants."""
+
+import torch
+import pytest
+
+from kit import make_variant, run_checks
+
+NO_CUDA = not torch.cuda.is_available()
+
+
+@pytest.fixture(scope="module")
+def solutions_run(tmp_path_factory):
+    return run_checks("solutions", tmp_path=tmp_path_factory.mktemp("solutions"))
+
+
+@pytest.fixture(scope="module")
+def exercises_run(tmp_path_factory):
+    return run_checks("exercises", tmp_path=tmp_path_factory.mktemp("exercises"))
+
+
+def test_solutions_pass_every_check(solutions_run):
+    assert solutions_run.cases, f"no checks ran:\n{solutions_run.output}"
+    for name, (outcome, message) in solutions_run.cases.items():
+        if outcome == "skipped":
+            assert NO_CUDA and "needs CUDA" in message, f"{name} skipped: {message}"
+        else:
+            assert outcome == "passed", f"{name} failed on the reference:\n{message}"
+    assert solutions_run.returncode == 0, solutions_run.output
+
+
+def test_every_exercise_has_checks(solutions_run):
+    files = {name.split("::")[0] for name in solutions_run.cases}
+    from grader.rubric import EXERCISES
+
+    assert files == {f"test_{ex.marker}" for ex in EXERCISES}
+
+
+def test_stubs_fail_every_check_as_not_implemented(exercises_run, solutions_run):
+    assert exercises_run.cases.keys() == solutions_run.cases.keys()
+    for name, (outcome, message) in exercises_run.cases.items():
+        if outcome == "skipped":
+            continue
+        assert outcome == "failed", f"{name} passed on the stubs"
+        assert "not implemented yet: Exercise" in message, f"{name}: {message}"
+    assert exercises_run.returncode == 1
+
+
+def test_stub_failures_show_no_traceback(exercises_run):
+    assert "Traceback" not in exercises_run.output
+    assert "grader/checks/test_" not in exercises_run.output.split("short test summary")[0].split("FAILURES")[1]
+    assert "fill in the TODO at exercises/attention.py:" in exercises_run.output
+    assert "next: Exercise 1, Character tokenizer" in exercises_run.output
+
+
+def test_one_exercise_selected_by_marker(tmp_path):
+    run = run_checks("solutions", "-m", "head", tmp_path=tmp_path)
+    assert run.cases and all(name.startswith("test_head::") for name in run.cases), run.cases
+    assert run.returncode == 0
+
+
+def test_unfinished_prerequisite_is_named(tmp_path):
+    variant = make_variant(tmp_path, "no_mha", {"attention": [
+        ("        self.n_head = n_head\n",
+         '        raise NotImplementedError("Exercise 6: MultiHeadAttention.__init__")\n'),
+    ]})
+    run = run_checks(variant, "-m", "block", tmp_path=tmp_path)
+    outcome, message = run.cases["test_block::test_sublayers"]
+    assert outcome == "failed"
+    assert "needs Exercise 6 first: MultiHeadAttention.__init__ is not implemented yet" in message
+
+
+def test_error_in_student_code_points_at_its_line(tmp_path):
+    variant = make_variant(tmp_path, "typo", {"attention": [
+        ("        wei = q @ k.transpose(-2, -1) * k.shape[-1] ** -0.5  # (B, T, T)\n",
+         "        wei = q @ k * k.shape[-1] ** -0.5  # (B, T, T)\n"),
+    ]})
+    run = run_checks(variant, "-m", "head", tmp_path=tmp_path)
+    outcome, message = run.cases["test_head::test_output_shape_dtype_device[T=block_size]"]
+    assert outcome == "failed"
+    assert "your code raised RuntimeError" in message
+    assert "attention.py:" in message and "in forward" in message and "wei = q @ k" in message
+
+
+@pytest.mark.parametrize(
+    "module, old, new, failing_check",
+    [
+        ("batching", "y = torch.stack([data[i + 1 : i + block_size + 1] for i in ix])",
+         "y = torch.stack([data[i : i + block_size] for i in ix])", "test_batching::test_targets_are_inputs_shifted_by_one"),
+        ("generate", "idx_cond = idx if block_size is None else idx[:, -block_size:]", "idx_cond = idx",
+         "test_generate::test_context_cropped_to_block_size"),
+        ("attention", "self.c_proj = nn.Linear(n_embd, n_embd)", "self.c_proj = nn.Linear(n_embd, n_embd, bias=False)",
+         "test_multihead::test_fused_weight_layout"),
+        ("gpt", "self.apply(self._init_weights)", "pass", "test_gpt::test_initial_loss_is_near_uniform"),
+    ],
+    ids=["targets-not-shifted", "context-not-cropped", "c_proj-without-bias", "no-init"],
+)
+def test_broken_variant_fails_its_check(tmp_path, module, old, new, failing_check):
+    variant = make_variant(tmp_path, "broken", {module: [(old, new)]})
+    marker = failing_check.split("::")[0].removeprefix("test_")
+    run = run_checks(variant, "-m", marker, tmp_path=tmp_path)
+    outcome, message = run.cases[failing_check]
+    assert outcome == "failed", f"{failing_check} passed a broken variant"
+    assert "expected:" in message and "look at:" in message, message

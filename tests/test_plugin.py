@@ -1,0 +1,149 @@
+"""The grading plugin on made-up checks and implementations, run with pytester."""
+
+import pytest
+import torch
+
+NO_CUDA = not torch.cuda.is_available()
+
+
+@pytest.fixture
+def student(pytester):
+    """A tiny implementation folder: one finished function, one stub, one that crashes."""
+    folder = pytester.mkdir("student")
+    (folder / "attention.py").write_text(
+        "def finished():\n"
+        "    return 42\n"
+        "\n"
+        "def stub():\n"
+        "    # TODO: Exercise 5 — write it\n"
+        '    raise NotImplementedError("Exercise 5: Head.forward")\n'
+        "\n"
+        "def needs_earlier():\n"
+        '    raise NotImplementedError("Exercise 2: get_batch")\n'
+        "\n"
+        "def crashes():\n"
+        "    return [1, 2][5]\n"
+    )
+    pytester.makepyfile(
+        test_checks="""
+        import pytest
+        from grader.expect import fail
+
+        pytestmark = pytest.mark.head
+
+        def test_finished(impl):
+            assert impl.get("attention", "finished")() == 42
+
+        def test_stub(impl):
+            impl.get("attention", "stub")()
+
+        def test_needs_earlier(impl):
+            impl.get("attention", "needs_earlier")()
+
+        def test_crashes(impl):
+            impl.get("attention", "crashes")()
+
+        def test_wrong_answer(impl):
+            fail("the answer", 43, impl.get("attention", "finished")(), impl.where("attention", "finished"))
+
+        def test_missing_module(impl):
+            impl.module("gpt")
+        """
+    )
+    return folder
+
+
+def run(pytester, *args):
+    return pytester.runpytest("-p", "grader.plugin", "-p", "no:cacheprovider", *args)
+
+
+def test_header_names_implementation_and_device(pytester, student):
+    result = run(pytester, f"--impl={student}")
+    device = "cuda" if not NO_CUDA else "cpu"
+    result.stdout.fnmatch_lines([f"gptkit: grading {student} ({student})", f"gptkit: device {device}*"])
+
+
+def test_outcomes_and_messages(pytester, student):
+    result = run(pytester, f"--impl={student}")
+    result.assert_outcomes(passed=1, failed=5)
+    result.stdout.fnmatch_lines([
+        "*not implemented yet: Exercise 5: Head.forward",
+        "*fill in the TODO at student/attention.py:6, then run: pytest -m head",
+        "*needs Exercise 2 first: get_batch is not implemented yet (student/attention.py:9).",
+        "*Exercise 5 (One head of self-attention) uses it. Do Exercise 2, then run: pytest -m batching",
+        "*your code raised IndexError: list index out of range",
+        "*at student/attention.py:12, in crashes",
+        "the answer",
+        "  expected: 43",
+        "  got:      42",
+        "  look at:  student/attention.py, finished",
+        "*student/gpt.py is missing: the graded folder needs a module gpt.py",
+    ])
+    assert "    return [1, 2][5]" in result.stdout.lines  # the student's line that raised
+    assert "Traceback" not in result.stdout.str()
+    assert "def test_stub" not in result.stdout.str()
+
+
+def test_full_traceback_on_request(pytester, student):
+    result = run(pytester, f"--impl={student}", "--tb=long", "-k", "stub")
+    result.stdout.fnmatch_lines(["*def test_stub(impl):*", "E*NotImplementedError: Exercise 5: Head.forward"])
+
+
+def test_summary_table_says_what_to_do_next(pytester, student):
+    result = run(pytester, f"--impl={student}")
+    result.stdout.fnmatch_lines([
+        "=*gptkit: *student*=",
+        "*5. One head of self-attention * 1/6 * checks passed*",
+        "next: Exercise 5, One head of self-attention, in attention.py (lecture 01:02:00*); run: pytest -m head",
+    ])
+
+
+def test_missing_implementation_is_a_usage_error(pytester):
+    result = run(pytester, "--impl=/no/such/folder")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--impl /no/such/folder: no folder /no/such/folder.*exercises/*"])
+
+
+def test_every_exercise_marker_is_registered(pytester):
+    from grader.rubric import EXERCISES
+
+    result = run(pytester, "--markers")
+    result.stdout.fnmatch_lines_random([f"@pytest.mark.{ex.marker}: Exercise {ex.number}, *" for ex in EXERCISES])
+    pytester.makepyfile(test_marked="""
+        import pytest
+        @pytest.mark.head
+        def test_a(): pass
+        @pytest.mark.no_such_exercise
+        def test_b(): pass
+    """)
+    result = run(pytester, "--strict-markers")
+    result.stdout.fnmatch_lines(["*'no_such_exercise' not found in `markers` configuration option*"])
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="checks what happens without CUDA")
+def test_gpu_checks_skip_without_cuda_unless_required(pytester):
+    pytester.makepyfile(test_gpu="""
+        import pytest
+        @pytest.mark.gpu
+        def test_on_gpu(): pass
+    """)
+    result = run(pytester, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*needs CUDA*--require-gpu makes this a failure*"])
+    result = run(pytester, "--require-gpu")
+    result.assert_outcomes(errors=1)  # it fails at set-up, before the check runs
+    result.stdout.fnmatch_lines(["*--require-gpu was given, but CUDA is not available here*"])
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="checks what happens without CUDA")
+def test_device_cuda_without_cuda_is_a_usage_error(pytester):
+    result = run(pytester, "--device", "cuda")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--device cuda: CUDA is not available here*"])
+
+
+def test_ini_keys_set_the_defaults(pytester, student):
+    pytester.makeini(f"[pytest]\ngptkit_impl = {student}\ngptkit_device = cpu\n")
+    result = run(pytester, "-k", "finished")
+    result.stdout.fnmatch_lines([f"gptkit: grading {student}*", "gptkit: device cpu*"])
+    result.assert_outcomes(passed=1)
