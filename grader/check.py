@@ -1,4 +1,8 @@
-"""``python -m grader check``: grade an implementation with the graded checks, from any folder."""
+"""``python -m grader`` (or ``python -m grader check``): the student view, from any folder.
+
+It runs the graded checks and shows only the table: points per exercise, the first failing check of
+each with its hint, and the exercise to do next. ``pytest`` shows every failure in full.
+"""
 
 import pytest
 
@@ -19,7 +23,7 @@ def add_arguments(parser):
 
 def run(args):
     argv = [
-        str(CHECKS), "-q", "-p", "grader.plugin",
+        str(CHECKS), "-q", "--tb=no", "-rN", "-p", "grader.plugin",
         "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "tox.ini"),
         "--impl", args.impl, "--device", args.device,
     ]

@@ -78,3 +78,40 @@ def attribute(obj, name, where):
         fail(f"{type(obj).__name__} has no attribute {name!r}", f"self.{name} (DESIGN.md names it)",
              "no such attribute", where)
     return getattr(obj, name)
+
+
+def max_difference(a, b):
+    """The largest absolute difference between two tensors of one shape (inf where one is not finite)."""
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
+    if a.shape != b.shape:
+        return float("inf")
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        return 0.0 if torch.equal(a.nan_to_num(), b.nan_to_num()) else float("inf")
+    return (a - b).abs().max().item() if a.numel() else 0.0
+
+
+def name_the_mistake(got, candidates, atol=1e-4):
+    """The hint of the first known mistake whose output ``got`` matches, or None.
+
+    ``candidates`` maps a hint to the output that mistake would produce from the same weights.
+    """
+    for hint, wrong in candidates.items():
+        if wrong is not None and max_difference(got, wrong) <= atol:
+            return hint
+    return None
+
+
+def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None):
+    """``got`` equals the grader's own oracle ``expected`` within ``atol``; on failure, name the mistake
+    from ``mistakes`` (see name_the_mistake) when one matches."""
+    expect_tensor(got, what, where, shape=tuple(expected.shape))
+    diff = max_difference(got, expected)
+    if diff <= atol:
+        return got
+    named = name_the_mistake(got, mistakes or {}, atol)
+    if not torch.isfinite(got.detach()).all():
+        got_text = "NaN or inf values"
+    else:
+        got_text = f"values off by up to {diff:.3g} (allowed {atol:g})"
+    fail(f"{what} does not match the grader's own computation from your weights",
+         "the same values", got_text, where, named or hint)

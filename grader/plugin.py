@@ -12,7 +12,7 @@ import torch
 from .explain import explain
 from .impl import Implementation, ImplementationError
 from .rubric import BY_MARKER, EXERCISES, OTHER_MARKERS
-from .scoreboard import Scoreboard
+from .scoreboard import Scoreboard, check_points
 
 
 @dataclass
@@ -99,10 +99,12 @@ def pytest_collection_modifyitems(config, items):
     state = config.stash[state_key]
     # Lecture order, so a student reads the failures in the order of the exercises (a stable sort).
     items.sort(key=lambda item: exercise_of(item).number if exercise_of(item) else 0)
+    points = check_points(items, exercise_of)
     for item in items:
         ex = exercise_of(item)
         if ex is not None:
-            state.scoreboard.exercise_of[item.nodeid] = ex
+            state.scoreboard.add(item, ex, points[item.nodeid])
+            item.user_properties.append(("points", points[item.nodeid]))
         if item.get_closest_marker("gpu") and state.device != "cuda":
             reason = "needs CUDA, and this machine has none (or --device cpu was given)"
             if not state.require_gpu:

@@ -1,7 +1,7 @@
-"""The exercises in lecture order: number, pytest marker, what to write, where, and the lecture chapter.
+"""The rubric: the exercises in lecture order, and the points of every graded check, in one place.
 
-One table that the plugin (markers, messages), the student view and the docs all read.
-"""
+The plugin (markers, messages, scores), the student view and the reports all read it.
+""" 
 
 from dataclasses import dataclass
 
@@ -14,6 +14,10 @@ class Exercise:
     module: str  # file in exercises/, without .py
     names: tuple  # the public names the student fills in
     chapter: str  # lecture timestamp and chapter title
+
+    @property
+    def max_points(self):
+        return sum(POINTS[self.marker].values())
 
 
 EXERCISES = (
@@ -37,6 +41,55 @@ EXERCISES = (
              "01:37:49 scaling up the model"),
 )
 
+# Exercise marker -> {check function: points}; 100 in all. A parametrized check's points are shared
+# equally by its parameters. Checks not listed here (the GPU checks) score no points.
+POINTS = {
+    "tokenizer": {
+        "test_vocabulary_has_65_symbols": 2,
+        "test_encode_hii_there": 2,
+        "test_decode_round_trip": 2,
+        "test_unknown_character_is_a_clear_error": 2,
+    },
+    "batching": {
+        "test_split_keeps_order": 3,
+        "test_batch_shape_dtype_device": 3,
+        "test_targets_are_inputs_shifted_by_one": 4,
+        "test_no_room_is_a_clear_error": 2,
+    },
+    "bigram": {
+        "test_embedding_table_layout": 3,
+        "test_logits_shape_and_no_loss_without_targets": 3,
+        "test_loss_is_mean_cross_entropy": 4,
+    },
+    "generate": {
+        "test_shape_dtype_and_prompt_kept": 6,
+        "test_context_cropped_to_block_size": 6,
+    },
+    "head": {
+        "test_key_query_value_layout": 5,
+        "test_output_shape_dtype_device": 10,
+    },
+    "multihead": {
+        "test_fused_weight_layout": 6,
+        "test_output_shape_dtype_device": 6,
+        "test_indivisible_n_embd_is_a_clear_error": 3,
+    },
+    "feedforward": {
+        "test_net_layout": 3,
+        "test_output_shape_dtype_device": 3,
+    },
+    "block": {
+        "test_sublayers": 5,
+        "test_output_shape_dtype_device": 5,
+    },
+    "gpt": {
+        "test_lecture_config_has_10_8M_parameters": 3,
+        "test_logits_shape_and_no_loss_without_targets": 3,
+        "test_initial_loss_is_near_uniform": 3,
+        "test_too_long_sequence_is_a_clear_error": 3,
+    },
+}
+
 BY_MARKER = {ex.marker: ex for ex in EXERCISES}
 BY_NUMBER = {ex.number: ex for ex in EXERCISES}
 
@@ -44,3 +97,5 @@ BY_NUMBER = {ex.number: ex for ex in EXERCISES}
 OTHER_MARKERS = {
     "gpu": "needs CUDA: skipped without a GPU unless --require-gpu is given",
 }
+
+TOTAL_POINTS = sum(sum(checks.values()) for checks in POINTS.values())

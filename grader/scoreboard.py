@@ -1,6 +1,60 @@
-"""Counts the graded checks per exercise as they run and prints the student's table at the end."""
+"""Scores the graded checks as they run and prints the student's table at the end.
 
-from .rubric import EXERCISES
+A check earns its points only when it passed; a failure, an error, a skip or a timeout scores 0.
+"""
+
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+
+from .rubric import EXERCISES, POINTS, TOTAL_POINTS
+
+
+@dataclass
+class CheckResult:
+    exercise: object  # rubric.Exercise
+    name: str  # the check's name as pytest shows it, parameters included
+    max_points: float
+    outcome: str = "not run"  # "passed" | "failed" | "skipped" | "not run"
+    message: str = ""
+
+    @property
+    def points(self):
+        return self.max_points if self.outcome == "passed" else 0.0
+
+
+@dataclass
+class ExerciseScore:
+    exercise: object
+    checks: list = field(default_factory=list)
+
+    @property
+    def points(self):
+        return sum(c.points for c in self.checks)
+
+    @property
+    def max_points(self):
+        return sum(c.max_points for c in self.checks)
+
+    def first_failure(self):
+        return next((c for c in self.checks if c.outcome in ("failed", "skipped") and c.max_points), None)
+
+
+def check_points(items, exercise_of):
+    """nodeid -> points, from the rubric; a parametrized check's points are split among its parameters."""
+    per_function = Counter((exercise_of(item).marker, item.originalname) for item in items if exercise_of(item))
+    points = {}
+    for item in items:
+        ex = exercise_of(item)
+        if ex is None:
+            continue
+        table = POINTS.get(ex.marker, {})
+        if item.originalname not in table and not item.get_closest_marker("gpu"):
+            warnings.warn(pytest.PytestWarning(f"grader/rubric.py gives no points to {ex.marker}: {item.originalname}"))
+        points[item.nodeid] = table.get(item.originalname, 0) / per_function[(ex.marker, item.originalname)]
+    return points
 
 
 class Scoreboard:
@@ -8,38 +62,52 @@ class Scoreboard:
 
     def __init__(self, label):
         self.label = label
-        self.exercise_of = {}  # nodeid -> Exercise, filled at collection
-        self.outcomes = {}  # nodeid -> "passed" | "failed" | "skipped"
+        self.results = {}  # nodeid -> CheckResult, filled at collection
+
+    def add(self, item, exercise, max_points):
+        self.results[item.nodeid] = CheckResult(exercise, item.name, max_points)
 
     def pytest_runtest_logreport(self, report):
         # Called for setup, call and teardown: a check passes only if none of them failed.
-        if report.nodeid not in self.exercise_of or self.outcomes.get(report.nodeid) == "failed":
+        result = self.results.get(report.nodeid)
+        if result is None or result.outcome == "failed":
             return
-        if report.failed or report.skipped or report.when == "call":
-            self.outcomes[report.nodeid] = report.outcome
+        if report.failed:
+            result.outcome, result.message = "failed", _message(report)
+        elif report.skipped:
+            result.outcome, result.message = "skipped", _skip_reason(report)
+        elif report.when == "call":
+            result.outcome = "passed"
 
-    def counts(self):
-        """Exercise -> {"passed": n, "failed": n, "skipped": n} over the checks that ran, in lecture order."""
-        counts = {}
-        for nodeid, outcome in self.outcomes.items():
-            tally = counts.setdefault(self.exercise_of[nodeid], {"passed": 0, "failed": 0, "skipped": 0})
-            tally[outcome] += 1
-        return {ex: counts[ex] for ex in EXERCISES if ex in counts}
+    def exercises(self):
+        """ExerciseScore per exercise that had checks run, in lecture order."""
+        scores = {}
+        for result in self.results.values():
+            if result.outcome != "not run":
+                scores.setdefault(result.exercise, ExerciseScore(result.exercise)).checks.append(result)
+        return [scores[ex] for ex in EXERCISES if ex in scores]
+
+    def total(self):
+        return sum(s.points for s in self.exercises()), sum(s.max_points for s in self.exercises())
 
     def pytest_terminal_summary(self, terminalreporter):
-        counts = self.counts()
-        if not counts:
+        scores = self.exercises()
+        if not scores:
             return
         tr = terminalreporter
         tr.section(f"gptkit: {self.label}")
         next_up = None
-        for ex, tally in counts.items():
-            run = tally["passed"] + tally["failed"]
-            if tally["failed"] and next_up is None:
-                next_up = ex
-            status = "done" if not tally["failed"] else ""
-            skipped = f"({tally['skipped']} skipped)" if tally["skipped"] else ""
-            tr.write_line(f"  {ex.number}. {ex.title:<32} {tally['passed']:>2}/{run:<2} checks passed  {status} {skipped}")
+        for score in scores:
+            ex, first = score.exercise, score.first_failure()
+            status = "done" if first is None else ""
+            tr.write_line(f"  {ex.number}. {ex.title:<32} {_num(score.points):>5} / {_num(score.max_points):<3} {status}")
+            if first is not None:
+                next_up = next_up or ex
+                for line in _summary_lines(first):
+                    tr.write_line(f"       {line}")
+        got, most = self.total()
+        of_all = "" if most == TOTAL_POINTS else f" (of the {_num(most)} points these checks carry)"
+        tr.write_line(f"  total {_num(got)} / {TOTAL_POINTS}{of_all}")
         if next_up is None:
             tr.write_line("every check that ran passed.")
         else:
@@ -47,3 +115,25 @@ class Scoreboard:
                 f"next: Exercise {next_up.number}, {next_up.title}, in {next_up.module}.py "
                 f"(lecture {next_up.chapter}); run: pytest -m {next_up.marker}"
             )
+
+
+def _num(x):
+    return f"{x:g}" if x == int(x) else f"{x:.2f}"
+
+
+def _message(report):
+    return str(report.longrepr) if report.longrepr is not None else ""
+
+
+def _skip_reason(report):
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+
+
+def _summary_lines(result):
+    """The first failing check of an exercise in two lines or so: its name, what went wrong, the hint."""
+    lines = [line for line in result.message.splitlines() if line.strip()]
+    head = lines[0].strip() if lines else result.outcome
+    keep = [f"{result.name}: {head}"]
+    keep += [line.strip() for line in lines[1:] if line.strip().startswith(("hint:", "look at:", "fill in"))]
+    return keep[:3]

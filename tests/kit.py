@@ -18,9 +18,10 @@ class CheckRun:
     returncode: int
     output: str
     cases: dict  # test name (with parameters) -> (outcome, message)
+    points: dict  # test name -> the points it carries (from the rubric)
 
-    def outcomes(self):
-        return {name: outcome for name, (outcome, _) in self.cases.items()}
+    def score(self):
+        return sum(p for name, p in self.points.items() if self.cases[name][0] == "passed")
 
 
 def run_checks(impl, *args, tmp_path, timeout=600):
@@ -30,7 +31,7 @@ def run_checks(impl, *args, tmp_path, timeout=600):
            "-o", "junit_family=xunit1", *args]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run(cmd, cwd=KIT_ROOT, capture_output=True, text=True, timeout=timeout, env=env)
-    cases = {}
+    cases, points = {}, {}
     if junit.exists():
         for case in ET.parse(junit).getroot().iter("testcase"):
             name = f"{Path(case.get('file', '')).stem}::{case.get('name')}"
@@ -41,7 +42,10 @@ def run_checks(impl, *args, tmp_path, timeout=600):
                     outcome = "skipped" if kind == "skipped" else "failed"
                     message = (node.get("message") or "") + "\n" + (node.text or "")
             cases[name] = (outcome, message)
-    return CheckRun(proc.returncode, proc.stdout + proc.stderr, cases)
+            for prop in case.iter("property"):
+                if prop.get("name") == "points":
+                    points[name] = float(prop.get("value"))
+    return CheckRun(proc.returncode, proc.stdout + proc.stderr, cases, points)
 
 
 def make_variant(tmp_path, name, edits):

@@ -89,13 +89,26 @@ def test_full_traceback_on_request(pytester, student):
     result.stdout.fnmatch_lines(["*def test_stub(impl):*", "E*NotImplementedError: Exercise 5: Head.forward"])
 
 
-def test_summary_table_says_what_to_do_next(pytester, student):
+def test_summary_table_scores_points_and_says_what_to_do_next(pytester, student, monkeypatch):
+    from grader.rubric import POINTS
+
+    checks = ["test_finished", "test_stub", "test_needs_earlier", "test_crashes", "test_wrong_answer",
+              "test_missing_module"]
+    monkeypatch.setitem(POINTS, "head", dict(zip(checks, [4, 1, 1, 1, 1, 1])))
     result = run(pytester, f"--impl={student}")
     result.stdout.fnmatch_lines([
         "=*gptkit: *student*=",
-        "*5. One head of self-attention * 1/6 * checks passed*",
+        "*5. One head of self-attention * 4 / 9*",
+        "*test_stub: not implemented yet: Exercise 5: Head.forward",
+        "*fill in the TODO at student/attention.py:6, then run: pytest -m head",
+        "*total 4 / 100 (of the 9 points these checks carry)",
         "next: Exercise 5, One head of self-attention, in attention.py (lecture 01:02:00*); run: pytest -m head",
     ])
+
+
+def test_check_missing_from_the_rubric_is_a_warning(pytester, student):
+    result = run(pytester, f"--impl={student}", "-k", "finished")
+    result.stdout.fnmatch_lines(["*grader/rubric.py gives no points to head: test_finished*"])
 
 
 def test_missing_implementation_is_a_usage_error(pytester):

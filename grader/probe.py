@@ -1,0 +1,45 @@
+"""Probes shared by the checks: distinct random weights, and causality by perturbation and by gradient."""
+
+import torch
+
+
+def randomize_parameters(module, seed=0, std=0.5):
+    """Give every parameter distinct random values, so that two layers with the same init (two
+    LayerNorms at ones and zeros, say) can no longer stand in for each other in an oracle."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * std)
+    return module
+
+
+def future_change(fn, x, t, seed=0):
+    """How much ``fn``'s outputs at positions <= t move when the inputs after t are replaced.
+
+    ``x`` is (B, T, C) float; ``fn`` maps it to (B, T, ...). Zero for a causal ``fn``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    x2 = x.clone()
+    x2[:, t + 1 :] = torch.randn(x2[:, t + 1 :].shape, generator=generator).to(x.device)
+    with torch.no_grad():
+        a, b = fn(x)[:, : t + 1], fn(x2)[:, : t + 1]
+    return (a - b).abs().max().item()
+
+
+def future_gradient(fn, x, t):
+    """The largest gradient of ``fn``'s output at position t with respect to inputs after t. Zero
+    for a causal ``fn``: a mask that zeroes the weights but still lets gradients through shows here."""
+    x = x.detach().clone().requires_grad_(True)
+    out = fn(x)
+    out[:, t].sum().backward()
+    return x.grad[:, t + 1 :].abs().max().item()
+
+
+def past_change(fn, x, t, seed=0):
+    """How much ``fn``'s output at position t moves when only the input at position 0 is replaced:
+    zero for a model that looks at each position alone (the past is not used)."""
+    generator = torch.Generator().manual_seed(seed)
+    x2 = x.clone()
+    x2[:, 0] = torch.randn(x2[:, 0].shape, generator=generator).to(x.device)
+    with torch.no_grad():
+        return (fn(x)[:, t] - fn(x2)[:, t]).abs().max().item()
