@@ -1,0 +1,478 @@
+"""``python -m grader train``: the lecture's training loop on any implementation shaped like ``exercises/``.
+
+It is the loop of the lecture's final ``gpt.py`` (nanoGPT ``ng-video-lecture``), built only from the
+implementation's own parts: its ``CharTokenizer`` encodes the whole text, its ``train_val_split`` and
+``get_batch`` feed its ``GPTLanguageModel(GPTConfig(...))``, AdamW updates it, ``estimate_loss`` averages
+``eval_iters`` batches of each split under ``torch.no_grad()`` in ``model.eval()``, and its ``generate``
+writes the sample at the end.
+
+Two ways in:
+
+- the command line, ``python -m grader train [--impl ...] [--config small|lecture] ...`` (``add_arguments``
+  and ``run``), which prints progress, saves ``out/ckpt.pt`` and prints a sample;
+- the plain function ``train(impl, config, device, ...) -> dict``, for tests and benchmarks.
+
+Iterations count optimizer steps: the line ``iter 500/5000`` shows the losses after 500 updates,
+``iter 0`` those of the untrained model, and the last line those after the last update (the lecture
+evaluates at ``max_iters - 1``, one update short of the end).
+
+The checkpoint ``DIR/ckpt.pt`` (``torch.load(path, weights_only=True)`` reads it) is a dict:
+``model`` (the state_dict, on the CPU), ``config`` (the ``GPTConfig`` as a dict: ``GPTConfig(**config)``),
+``train_config`` (the ``TrainConfig`` as a dict), ``vocab`` (a str: the characters in id order, so
+``CharTokenizer(vocab)`` rebuilds the tokenizer without the data file), ``iter``, ``train_loss``,
+``val_loss``, ``seed`` and ``impl`` (``exercises``, ``solutions`` or the folder).
+"""
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A named preset: the model's shape and the loop's hyper-parameters (the lecture's globals)."""
+
+    batch_size: int
+    block_size: int
+    n_embd: int
+    n_head: int
+    n_layer: int
+    dropout: float
+    learning_rate: float
+    max_iters: int
+    eval_interval: int
+    eval_iters: int
+
+
+PRESETS = {
+    # The lecture's final model (gpt.py at 01:37:49): 10.8 M parameters, val loss ~1.48 after 5000
+    # iterations, about 15 minutes on an A100. Far too slow for a CPU.
+    "lecture": TrainConfig(
+        batch_size=64, block_size=256, n_embd=384, n_head=6, n_layer=6, dropout=0.2,
+        learning_rate=3e-4, max_iters=5000, eval_interval=500, eval_iters=200,
+    ),
+    # A small model for a laptop: 0.21 M parameters, the shape of the lecture's Colab notes (batch 16,
+    # block 32, n_embd 64, 4 heads, 4 layers, lr 1e-3, 5000 iterations), evaluated every 500 steps on
+    # 100 batches (not the Colab's every 100 on 200: 51 evaluations would add ~2 min on a CPU).
+    # Measured on a 2-core CPU (torch 2.13), val loss after 5000 steps, one thread (OMP_NUM_THREADS=1):
+    # seed 1337 1.8052, seed 1 1.7883, seed 2 1.7977 (train 1.646-1.658), 203 s of CPU for the whole
+    # run; two threads (the default), seed 1337: val 1.8261, train 1.6462 (the thread count changes the
+    # float sums, so the curves part after ~1000 steps). The bigram model plateaus near 2.5.
+    # Time on two idle cores: 21-26k tok/s in training, 12.3-13 s per 500 steps with the evaluation,
+    # ~2.2 min in all. On an oversubscribed CPU torch's two threads slow down ~10x (<2k tok/s seen).
+    "small": TrainConfig(
+        batch_size=16, block_size=32, n_embd=64, n_head=4, n_layer=4, dropout=0.0,
+        learning_rate=1e-3, max_iters=5000, eval_interval=500, eval_iters=100,
+    ),
+}
+
+DEFAULT_SEED = 1337  # the lecture's seed
+DEFAULT_OUT = "out"
+DEFAULT_SAMPLE_TOKENS = 500
+
+
+class TrainError(Exception):
+    """A problem with the request itself (e.g. ``--device cuda`` on a machine without CUDA)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Configuration and device
+# --------------------------------------------------------------------------------------------------
+
+
+def get_config(config, max_iters=None, eval_interval=None, eval_iters=None):
+    """A preset name or a ``TrainConfig`` (or a dict of its fields), with the given fields overridden."""
+    if isinstance(config, str):
+        if config not in PRESETS:
+            raise TrainError(f"unknown config {config!r}: choose one of {', '.join(PRESETS)}")
+        cfg = PRESETS[config]
+    elif isinstance(config, TrainConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = TrainConfig(**config)
+    else:
+        raise TrainError(f"config must be a preset name, a TrainConfig or a dict, got {type(config).__name__}")
+    overrides = {
+        name: value
+        for name, value in (("max_iters", max_iters), ("eval_interval", eval_interval), ("eval_iters", eval_iters))
+        if value is not None
+    }
+    cfg = dataclasses.replace(cfg, **overrides)
+    for name in ("batch_size", "block_size", "n_embd", "n_head", "n_layer", "max_iters", "eval_interval",
+                 "eval_iters"):
+        if getattr(cfg, name) < 1:
+            raise TrainError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    return cfg
+
+
+def resolve_device(device):
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without CUDA raises TrainError."""
+    import torch
+
+    device = str(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainError(
+            f"--device {device}: CUDA is not available on this machine "
+            f"(torch {torch.__version__}); use --device cpu or --device auto"
+        )
+    if device != "cpu" and not device.startswith("cuda"):
+        raise TrainError(f"--device {device}: choose auto, cpu or cuda")
+    return device
+
+
+# --------------------------------------------------------------------------------------------------
+# The training loop
+# --------------------------------------------------------------------------------------------------
+
+
+def train(
+    impl,
+    config="small",
+    device="auto",
+    max_iters=None,
+    eval_interval=None,
+    eval_iters=None,
+    seed=DEFAULT_SEED,
+    data_path=None,
+    text=None,
+    out_dir=None,
+    sample_tokens=0,
+    log=print,
+):
+    """Train the implementation's GPT with the lecture's loop and return what happened.
+
+    ``impl``: an ``grader.impl.Implementation`` or its spec (``"solutions"``, ``"exercises"``, a folder).
+    ``config``: a preset name from ``PRESETS``, a ``TrainConfig`` or a dict of its fields;
+    ``max_iters``, ``eval_interval``, ``eval_iters`` override it when given.
+    ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``. ``text`` skips loading the data file
+    (else ``grader.data.load_text(data_path)``). ``out_dir``: where to save ``ckpt.pt`` (none when None).
+    ``sample_tokens``: how many characters to generate at the end (0: none). ``log``: gets each line.
+
+    Returns a dict: ``train_loss``, ``val_loss`` (the last evaluation), ``history`` (one dict per
+    evaluation: ``iter``, ``train``, ``val``, ``tok_per_s``, ``elapsed``), ``iters``, ``elapsed`` (s),
+    ``device``, ``config`` (the TrainConfig used), ``model_config`` (dict), ``n_params``, ``checkpoint``
+    (path or None), ``sample`` (str or None), ``model`` and ``tokenizer``.
+
+    Errors from the implementation propagate (``NotImplementedError`` from a stub, ``ImplementationError``);
+    ``grader.data.DataError`` when the text is missing; ``TrainError`` for a bad request.
+    """
+    import torch
+
+    from grader.impl import Implementation
+
+    cfg = get_config(config, max_iters, eval_interval, eval_iters)
+    device = resolve_device(device)
+    if not isinstance(impl, Implementation):
+        impl = Implementation(impl)
+
+    CharTokenizer = impl.get("tokenizer", "CharTokenizer")
+    train_val_split = impl.get("batching", "train_val_split")
+    get_batch = impl.get("batching", "get_batch")
+    GPTConfig = impl.get("gpt", "GPTConfig")
+    GPTLanguageModel = impl.get("gpt", "GPTLanguageModel")
+    generate = impl.get("generate", "generate")
+
+    if text is None:
+        from grader.data import load_text
+
+        text = load_text(data_path, download=True)
+
+    # data: the whole text as one long tensor of ids, 90 % train, 10 % val
+    tokenizer = CharTokenizer(text)
+    data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    train_data, val_data = train_val_split(data)
+    splits = {"train": train_data, "val": val_data}
+
+    torch.manual_seed(seed)
+    model_config = GPTConfig(
+        vocab_size=tokenizer.vocab_size,
+        block_size=cfg.block_size,
+        n_embd=cfg.n_embd,
+        n_head=cfg.n_head,
+        n_layer=cfg.n_layer,
+        dropout=cfg.dropout,
+    )
+    model = GPTLanguageModel(model_config).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+
+    def batch(split):
+        return get_batch(splits[split], cfg.batch_size, cfg.block_size, device)
+
+    @torch.no_grad()
+    def estimate_loss():
+        out = {}
+        model.eval()
+        for split in ("train", "val"):
+            losses = torch.zeros(cfg.eval_iters)
+            for k in range(cfg.eval_iters):
+                X, Y = batch(split)
+                logits, loss = model(X, Y)
+                losses[k] = loss.item()
+            out[split] = losses.mean().item()
+        model.train()
+        return out
+
+    def sync():
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    log(
+        f"training {impl.label} GPT on {device}: {n_params / 1e6:.2f} M parameters, "
+        f"{len(text):,} characters, vocabulary {tokenizer.vocab_size}, config {_describe(config, cfg)}, "
+        f"seed {seed}"
+    )
+    if device == "cpu" and cfg.n_embd * cfg.n_layer * cfg.block_size >= 384 * 6 * 256:
+        log("note: this is the lecture's GPU-sized model; on a CPU it takes many hours (try --config small)")
+    history = []
+    start = time.perf_counter()
+    train_time = 0.0  # seconds spent in optimizer steps since the last evaluation
+    steps_since = 0
+    for it in range(cfg.max_iters + 1):
+        # every once in a while evaluate the loss on train and val sets, and after the last update
+        if it % cfg.eval_interval == 0 or it == cfg.max_iters:
+            losses = estimate_loss()
+            tok_per_s = steps_since * cfg.batch_size * cfg.block_size / train_time if train_time > 0 else None
+            elapsed = time.perf_counter() - start
+            history.append(
+                {"iter": it, "train": losses["train"], "val": losses["val"], "tok_per_s": tok_per_s,
+                 "elapsed": elapsed}
+            )
+            speed = f"{tok_per_s:,.0f} tok/s" if tok_per_s is not None else "- tok/s"
+            log(
+                f"iter {it}/{cfg.max_iters} | train {losses['train']:.4f} | val {losses['val']:.4f} | "
+                f"{speed} | {elapsed:.1f}s"
+            )
+            if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
+                log(f"the loss is not finite at iter {it}: stopping")
+                break
+            train_time, steps_since = 0.0, 0
+        if it == cfg.max_iters:
+            break
+
+        t0 = time.perf_counter()
+        # sample a batch of data
+        xb, yb = batch("train")
+        # evaluate the loss
+        logits, loss = model(xb, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sync()
+        train_time += time.perf_counter() - t0
+        steps_since += 1
+    elapsed = time.perf_counter() - start
+    last = history[-1]
+
+    result = {
+        "train_loss": last["train"],
+        "val_loss": last["val"],
+        "history": history,
+        "iters": last["iter"],
+        "elapsed": elapsed,
+        "device": device,
+        "config": cfg,
+        "model_config": _as_dict(model_config),
+        "n_params": n_params,
+        "checkpoint": None,
+        "sample": None,
+        "model": model,
+        "tokenizer": tokenizer,
+    }
+
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "ckpt.pt"
+        checkpoint = {
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "config": result["model_config"],
+            "train_config": dataclasses.asdict(cfg),
+            # the characters in id order: CharTokenizer(vocab) rebuilds the tokenizer without the data file
+            "vocab": "".join(tokenizer.itos[i] for i in range(tokenizer.vocab_size)),
+            "iter": last["iter"],
+            "train_loss": last["train"],
+            "val_loss": last["val"],
+            "seed": seed,
+            "impl": impl.label,
+        }
+        torch.save(checkpoint, path)
+        result["checkpoint"] = str(path)
+        log(f"saved checkpoint to {path} (iter {last['iter']}, val loss {last['val']:.4f})")
+
+    if sample_tokens:
+        model.eval()
+        context = torch.zeros((1, 1), dtype=torch.long, device=device)  # id 0: the newline character
+        ids = generate(model, context, sample_tokens, block_size=model_config.block_size)
+        sample = tokenizer.decode(ids[0, 1:].tolist())
+        result["sample"] = sample
+        log(f"--- sample: {sample_tokens} characters generated after a newline ---")
+        log(sample)
+        log("--- end of sample ---")
+    return result
+
+
+def _describe(config, cfg):
+    name = config if isinstance(config, str) else "custom"
+    return (
+        f"{name} (batch {cfg.batch_size}, block {cfg.block_size}, n_embd {cfg.n_embd}, n_head {cfg.n_head}, "
+        f"n_layer {cfg.n_layer}, dropout {cfg.dropout}, lr {cfg.learning_rate:g}, max_iters {cfg.max_iters}, "
+        f"eval every {cfg.eval_interval} on {cfg.eval_iters} batches)"
+    )
+
+
+def _as_dict(model_config):
+    if dataclasses.is_dataclass(model_config):
+        return dataclasses.asdict(model_config)
+    return dict(vars(model_config))
+
+
+# --------------------------------------------------------------------------------------------------
+# Messages for a student: one line, no traceback
+# --------------------------------------------------------------------------------------------------
+
+
+def not_implemented_message(impl, exc):
+    """"Training needs Exercise N first: ..." for a NotImplementedError raised by the implementation."""
+    where, module, qualname = None, None, None
+    root = Path(impl.path)
+    tb = exc.__traceback__
+    while tb is not None:  # the innermost frame inside the implementation's folder
+        code = tb.tb_frame.f_code
+        try:
+            file = Path(code.co_filename).resolve()
+            if file.parent == root:
+                module = file.stem
+                qualname = getattr(code, "co_qualname", code.co_name)
+        except (OSError, ValueError):
+            pass
+        tb = tb.tb_next
+    detail = str(exc).strip()
+    if module is None:
+        return f"training stopped: NotImplementedError: {detail or 'no message'}"
+    if qualname == "<module>":
+        qualname = None
+    where = impl.where(module, qualname)
+    # the stubs' own messages ("Exercise 1: CharTokenizer.__init__") would only repeat the place
+    note = f" ({detail})" if detail and not (qualname and qualname in detail) else ""
+    exercise = _exercise_for(module, qualname)
+    if exercise is None:
+        return f"Training needs {where} first: it is not implemented yet{note}."
+    return (
+        f"Training needs Exercise {exercise.number} ({exercise.title}) first: {where} is not implemented "
+        f"yet{note}. Fill it in, then check it with: pytest -m {exercise.marker}"
+    )
+
+
+def _exercise_for(module, qualname):
+    try:
+        from grader.rubric import EXERCISES
+    except Exception:  # the table is optional for the message
+        return None
+    top = (qualname or "").split(".")[0]
+    candidates = [ex for ex in EXERCISES if getattr(ex, "module", None) == module]
+    for ex in candidates:
+        if top in getattr(ex, "names", ()):
+            return ex
+    if module == "gpt" and top == "GPTConfig":
+        candidates = [ex for ex in candidates if "GPTLanguageModel" in getattr(ex, "names", ())] or candidates
+    return candidates[0] if len(candidates) == 1 else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+
+def _positive_int(value):
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _non_negative_int(value):
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
+    return number
+
+
+def add_arguments(parser):
+    """The options of ``python -m grader train``."""
+    parser.add_argument("--impl", default="exercises",
+                        help="what to train: exercises (default), solutions, or a folder shaped like exercises/")
+    parser.add_argument("--config", default="small", choices=list(PRESETS),
+                        help="preset: small (a few minutes on a CPU, default) or lecture (the lecture's model, GPU)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="auto (default): cuda when available, else cpu")
+    parser.add_argument("--max-iters", type=_positive_int, default=None, metavar="N",
+                        help="optimizer steps (default: the preset's)")
+    parser.add_argument("--eval-interval", type=_positive_int, default=None, metavar="N",
+                        help="evaluate every N steps (default: the preset's)")
+    parser.add_argument("--eval-iters", type=_positive_int, default=None, metavar="N",
+                        help="batches averaged per evaluation and split (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"torch.manual_seed (default {DEFAULT_SEED})")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"where to save ckpt.pt (default {DEFAULT_OUT}/)")
+    parser.add_argument("--data", default=None, metavar="PATH",
+                        help="the text to train on (default data/tinyshakespeare/input.txt)")
+    parser.add_argument("--sample-tokens", type=_non_negative_int, default=DEFAULT_SAMPLE_TOKENS, metavar="N",
+                        help=f"characters to generate at the end (default {DEFAULT_SAMPLE_TOKENS}, 0: none)")
+
+
+def run(args):
+    """Run ``python -m grader train``; returns the exit code."""
+    from grader.data import DataError
+    from grader.impl import Implementation, ImplementationError
+
+    def log(line):
+        print(line, flush=True)
+
+    def fail(message, code=1):
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return code
+
+    try:
+        impl = Implementation(args.impl)
+    except ImplementationError as exc:
+        return fail(str(exc))
+    try:
+        train(
+            impl,
+            args.config,
+            args.device,
+            max_iters=args.max_iters,
+            eval_interval=args.eval_interval,
+            eval_iters=args.eval_iters,
+            seed=args.seed,
+            data_path=args.data,
+            out_dir=args.out,
+            sample_tokens=args.sample_tokens,
+            log=log,
+        )
+    except TrainError as exc:
+        return fail(str(exc), 2)
+    except DataError as exc:
+        return fail(str(exc))
+    except ImplementationError as exc:
+        return fail(str(exc))
+    except NotImplementedError as exc:
+        return fail(not_implemented_message(impl, exc))
+    except SyntaxError as exc:  # in one of the implementation's files, found when it is imported
+        return fail(f"{exc.filename}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}")
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    return 0
