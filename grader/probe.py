@@ -1,5 +1,7 @@
 """Probes shared by the checks: distinct random weights, and causality by perturbation and by gradient."""
 
+import inspect
+
 import torch
 
 
@@ -43,3 +45,22 @@ def past_change(fn, x, t, seed=0):
     x2[:, 0] = torch.randn(x2[:, 0].shape, generator=generator).to(x.device)
     with torch.no_grad():
         return (fn(x)[:, t] - fn(x2)[:, t]).abs().max().item()
+
+
+def record_arguments(monkeypatch, cls):
+    """Wrap ``cls.__init__`` so each call's positional arguments (defaults filled in) are recorded."""
+    original = cls.__init__
+    signature = inspect.signature(original)
+    calls = []
+
+    def init(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            calls.append(tuple(bound.arguments.values())[1:])
+        except TypeError:  # the original call below reports it
+            pass
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "__init__", init)
+    return calls

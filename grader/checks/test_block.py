@@ -1,28 +1,113 @@
-"""Exercise 8: the Transformer block."""
+"""Exercise 8: the Transformer block.
+
+The numerics checks swap the block's ``sa`` and ``ffwd`` for trusted stand-ins written here, so they
+grade the block's own wiring (residuals, pre-norm, which LayerNorm goes where) and nothing of
+Exercises 6 and 7: a broken MultiHeadAttention or FeedForward costs no points here.
+
+Causality is not checked separately: with a causal ``sa`` it follows from the oracle check, which
+proves the block computes ``x + sa(ln1(x))`` then ``+ ffwd(ln2(.))``, where ``ln1``, ``ln2`` and
+``ffwd`` act on each position alone.
+"""
+
 
 import pytest
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-from grader.expect import attribute, expect_tensor, fail
+from grader.expect import attribute, expect_close, expect_tensor, fail
+from grader.probe import randomize_parameters, record_arguments
 
 pytestmark = pytest.mark.block
 
 n_embd, n_head, block_size = 32, 4, 16
+B, T = 2, 8
 
 
-def make_block(impl, device):
+def make_block(impl, device, dropout=0.0):
     torch.manual_seed(0)
-    return impl.get("block", "Block")(n_embd, n_head, block_size).to(device).eval()
+    return impl.get("block", "Block")(n_embd, n_head, block_size, dropout).to(device).eval()
+
+
+class CausalMixer(nn.Module):
+    """A trusted stand-in for attention: a linear map of the mean of positions 0..t, at each t."""
+
+    def __init__(self, seed):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * n_embd**-0.5)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
+        return (x.cumsum(dim=1) / steps[:, None]) @ self.weight  # (B, T, C)
+
+
+class PositionWiseMLP(nn.Module):
+    """A trusted stand-in for the feed-forward: tanh of a linear map, at each position alone."""
+
+    def __init__(self, seed):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * n_embd**-0.5)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return torch.tanh(x @ self.weight)  # (B, T, C)
+
+
+class Zero(nn.Module):
+    """A stand-in branch that adds nothing."""
+
+    def forward(self, x):
+        return torch.zeros_like(x)
+
+
+def layer_norms(block, impl):
+    """``block.ln1`` and ``block.ln2``, once they are LayerNorms (else test_sublayers' failure)."""
+    where = impl.where("block", "Block.__init__")
+    found = []
+    for name in ("ln1", "ln2"):
+        layer = attribute(block, name, where)
+        if not isinstance(layer, nn.LayerNorm):
+            fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", type(layer).__name__, where)
+        found.append(layer)
+    return found
+
+
+def swap_branches(block, sa, ffwd, impl):
+    """Put stand-ins in place of ``block.sa`` and ``block.ffwd``; returns the student's own two, with a
+    flag each that says whether forward still called them."""
+    where = impl.where("block", "Block.__init__")
+    originals = [attribute(block, "sa", where), attribute(block, "ffwd", where)]
+    called = []
+    for module in originals:
+        flag = {"called": False}
+        module.register_forward_pre_hook(lambda *_, flag=flag: flag.update(called=True))
+        called.append(flag)
+    block.sa, block.ffwd = sa, ffwd
+    return called
+
+
+def calls_own_branches_hint(called, sa, ffwd):
+    if any(flag["called"] for flag in called) or not (sa.calls and ffwd.calls):
+        return ("Block.forward should call self.sa and self.ffwd (the grader puts stand-ins in their "
+                "place to check the wiring)")
+    return None
 
 
 def test_sublayers(impl, device):
+    """The block holds ``sa`` (a MultiHeadAttention), ``ffwd`` (a FeedForward), ``ln1`` and ``ln2``
+    (``nn.LayerNorm(n_embd)``)."""
     block = make_block(impl, device)
     where = impl.where("block", "Block.__init__")
     expected = {
         "sa": impl.get("attention", "MultiHeadAttention"),
         "ffwd": impl.get("block", "FeedForward"),
-        "ln1": torch.nn.LayerNorm,
-        "ln2": torch.nn.LayerNorm,
+        "ln1": nn.LayerNorm,
+        "ln2": nn.LayerNorm,
     }
     for name, kind in expected.items():
         layer = attribute(block, name, where)
@@ -33,8 +118,88 @@ def test_sublayers(impl, device):
             fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", repr(getattr(block, name)), where)
 
 
+def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):
+    """``Block(n_embd, n_head, block_size, dropout)`` builds ``MultiHeadAttention(n_embd, n_head,
+    block_size, dropout)`` and ``FeedForward(n_embd, dropout)``: dropout reaches both."""
+    mha_calls = record_arguments(monkeypatch, impl.get("attention", "MultiHeadAttention"))
+    ffwd_calls = record_arguments(monkeypatch, impl.get("block", "FeedForward"))
+    make_block(impl, device, dropout=0.3)
+    where = impl.where("block", "Block.__init__")
+    for calls, expected, text in (
+        (mha_calls, (n_embd, n_head, block_size, 0.3),
+         f"MultiHeadAttention({n_embd}, {n_head}, {block_size}, 0.3)"),
+        (ffwd_calls, (n_embd, 0.3), f"FeedForward({n_embd}, 0.3)"),
+    ):
+        if [call[: len(expected)] for call in calls] != [expected]:
+            fail(f"the sub-layers made by Block({n_embd}, {n_head}, {block_size}, dropout=0.3)",
+                 f"one {text}", ", ".join(map(str, calls)) or "none", where,
+                 "pass n_embd, n_head, block_size and dropout on, in DESIGN.md's order")
+
+
 def test_output_shape_dtype_device(impl, device):
+    """``Block(x)`` keeps the shape (B, T, C) (with stand-ins for sa and ffwd, so a MultiHeadAttention
+    that returns the wrong shape costs its own points, not these)."""
     block = make_block(impl, device)
-    x = torch.randn(2, 8, n_embd, device=device)
+    swap_branches(block, CausalMixer(seed=1).to(device), PositionWiseMLP(seed=2).to(device), impl)
+    x = torch.randn(B, T, n_embd, device=device)
     expect_tensor(block(x), "Block(x)", impl.where("block", "Block.forward"),
-                  shape=(2, 8, n_embd), dtype=torch.float32, device=device)
+                  shape=(B, T, n_embd), dtype=torch.float32, device=device)
+
+
+def test_residual_path_passes_the_input_through(impl, device):
+    """With both branches adding zeros, the block returns its input unchanged: the residual stream
+    runs from input to output, and the LayerNorms sit on the branches only (pre-norm)."""
+    block = make_block(impl, device)
+    layer_norms(block, impl)
+    randomize_parameters(block, seed=0)
+    swap_branches(block, Zero(), Zero(), impl)
+    x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(1)).to(device)
+    with torch.no_grad():
+        got = block(x)
+    expect_close(got, x, "Block(x) when sa and ffwd both return zeros", impl.where("block", "Block.forward"),
+                 atol=1e-6,  # x + 0 + 0 is x exactly
+                 hint="x = x + self.sa(self.ln1(x)); x = x + self.ffwd(self.ln2(x)): add each branch to x "
+                      "and never normalise x itself")
+
+
+def test_matches_oracle(impl, device):
+    """In eval mode, with stand-ins for ``sa`` and ``ffwd`` and random LayerNorm weights (so ln1 and
+    ln2 differ), ``Block(x) = h + ffwd(ln2(h))`` where ``h = x + sa(ln1(x))``."""
+    block = make_block(impl, device)
+    ln1, ln2 = layer_norms(block, impl)
+    randomize_parameters(block, seed=0)
+    sa, ffwd = CausalMixer(seed=1).to(device), PositionWiseMLP(seed=2).to(device)
+    called = swap_branches(block, sa, ffwd, impl)
+    x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(3)).to(device)
+    with torch.no_grad():
+        got = block(x)
+        hint = calls_own_branches_hint(called, sa, ffwd)
+
+        def L1(v):
+            return F.layer_norm(v, (n_embd,), ln1.weight, ln1.bias, ln1.eps)
+
+        def L2(v):
+            return F.layer_norm(v, (n_embd,), ln2.weight, ln2.bias, ln2.eps)
+
+        h = x + sa(L1(x))
+        expected = h + ffwd(L2(h))
+        post_h = L1(x + sa(x))
+        in_place_h = L1(x) + sa(L1(x))
+        mistakes = {
+            "the attention's residual is missing: x = x + self.sa(self.ln1(x))": sa(L1(x)) + ffwd(L2(sa(L1(x)))),
+            "the feed-forward's residual is missing: x = x + self.ffwd(self.ln2(x))": ffwd(L2(h)),
+            "both residuals are missing: add each branch to x (01:26:48)": ffwd(L2(sa(L1(x)))),
+            "post-norm: normalise the input of each branch, x + sa(ln1(x)), not the sum "
+            "(the lecture uses pre-norm, 01:32:51)": L2(post_h + ffwd(post_h)),
+            "ln1 and ln2 are swapped: ln1 goes before the attention, ln2 before the feed-forward":
+                (x + sa(L2(x))) + ffwd(L1(x + sa(L2(x)))),
+            "the residual stream is normalised in place: keep x and add self.sa(self.ln1(x)) to it":
+                L2(in_place_h) + ffwd(L2(in_place_h)),
+            "the feed-forward reads the block's input: it should read x after the attention was added":
+                h + ffwd(L2(x)),
+            "attention and feed-forward are in the wrong order: first x + sa(ln1(x)), then x + ffwd(ln2(x))":
+                (x + ffwd(L2(x))) + sa(L1(x + ffwd(L2(x)))),
+        }
+    # Sums of 32 terms of size ~1 in float32 are off by ~1e-6 from the same sums in another order.
+    expect_close(got, expected, "Block(x) in eval mode", impl.where("block", "Block.forward"), atol=1e-4,
+                 mistakes=mistakes, hint=hint or "x = x + self.sa(self.ln1(x)); x = x + self.ffwd(self.ln2(x))")

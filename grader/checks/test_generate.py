@@ -1,47 +1,219 @@
-"""Exercise 4: generate()."""
+"""Exercise 4: generate(), driven by stand-in models written here (no student model is needed).
+
+Each stand-in returns logits from a fixed rule and records every call: the context it was given and
+whether autograd was on. Rules that are certain of one token (logits 0 for it, -1e4 for the rest: a
+softmax gives it probability 1, and no NaN whatever dim it runs over) test the plumbing whatever the
+sampling; one rule with fixed probabilities tests the sampling itself.
+"""
 
 import pytest
 import torch
 
-from grader.expect import expect_tensor, fail
+from grader.expect import describe, expect_tensor, fail
 
 pytestmark = pytest.mark.generate
 
+NO_GRAD = "wrap generation in torch.no_grad(): @torch.no_grad() above def generate"
+LAST_STEP = "the logits of the first position instead of the last: take logits[:, -1, :], the last time step"
+WRONG_DIM = "softmax over the wrong dim: F.softmax(logits, dim=-1), over the vocabulary of each row"
+ARGMAX = "argmax instead of sampling: use torch.multinomial(probs, num_samples=1)"
+TEMPERATURE = ("the samples are sharper or flatter than softmax(logits), as with a temperature "
+               "(logits / 0.5): sample from F.softmax(logits, dim=-1) as it is")
+NOT_CROPPED = "context not cropped: before calling the model, idx_cond = idx[:, -block_size:]"
 
-class FixedLogits(torch.nn.Module):
-    """A stand-in model: the same logits at every position, and it refuses contexts over ``max_T``."""
 
-    def __init__(self, vocab_size=5, max_T=None):
+class ContextTooLong(Exception):
+    """Raised by a stand-in model given more than block_size tokens, as a GPT would refuse them."""
+
+
+class StandIn(torch.nn.Module):
+    """A stand-in language model: ``rule(idx)`` gives the (B, T, V) logits. It records every context
+    it is called with and whether autograd was on; it refuses contexts longer than ``max_T``. Its one
+    parameter (a scale of 1) makes its logits carry an autograd graph unless generation turns it off."""
+
+    def __init__(self, rule, max_T=None):
         super().__init__()
-        self.logits = torch.nn.Parameter(torch.zeros(vocab_size))
+        self.rule = rule
         self.max_T = max_T
+        self.scale = torch.nn.Parameter(torch.ones(()))
+        self.contexts = []
+        self.grad_enabled = []
 
     def forward(self, idx, targets=None):
-        B, T = idx.shape
-        if self.max_T is not None and T > self.max_T:
-            raise AssertionError(f"the model got a context of {T} tokens, more than block_size={self.max_T}")
-        return self.logits.expand(B, T, -1), None
+        self.contexts.append(idx.detach().clone())
+        self.grad_enabled.append(torch.is_grad_enabled())
+        if self.max_T is not None and idx.shape[-1] > self.max_T:
+            raise ContextTooLong(f"the model was called with a context of {idx.shape[-1]} tokens, "
+                                 f"more than block_size={self.max_T}")
+        return self.rule(idx) * self.scale, None
+
+
+def certain(tokens, V):
+    """Logits (B, T, V) certain of ``tokens`` (B, T): 0 for that token, -1e4 for the others."""
+    logits = torch.full((*tokens.shape, V), -1e4, device=tokens.device)
+    return logits.scatter(-1, tokens.unsqueeze(-1), 0.0)
+
+
+def last_is_3(idx):
+    """Certain of token 3 at the last position and of token 0 at every other one."""
+    tokens = torch.zeros_like(idx)
+    tokens[:, -1] = 3
+    return certain(tokens, 5)
+
+
+def next_of_each(idx):
+    """Certain, at each position, of the token after that position's own: (idx + 1) % 7."""
+    return certain((idx + 1) % 7, 7)
+
+
+def uniform(idx):
+    return torch.zeros(*idx.shape, 5, device=idx.device)
+
+
+def run_generate(impl, model, idx, max_new_tokens, block_size=None):
+    return impl.get("generate", "generate")(model, idx, max_new_tokens, block_size=block_size)
+
+
+def where(impl):
+    return impl.where("generate", "generate")
 
 
 def test_shape_dtype_and_prompt_kept(impl, device):
+    """The result is int64 of shape (B, T + max_new_tokens) on the prompt's device, the prompt first."""
     torch.manual_seed(0)
     idx = torch.randint(5, (3, 4), device=device)
-    out = impl.get("generate", "generate")(FixedLogits().to(device), idx, 6)
-    where = impl.where("generate", "generate")
-    expect_tensor(out, "generate's result", where, shape=(3, 10), dtype=torch.int64, device=device,
+    out = run_generate(impl, StandIn(uniform).to(device), idx, 6)
+    expect_tensor(out, "generate's result for a prompt of shape (3, 4) and max_new_tokens=6", where(impl),
+                  shape=(3, 10), dtype=torch.int64, device=device,
                   hint="append one new token per step with torch.cat((idx, idx_next), dim=1)")
     if not torch.equal(out[:, :4], idx):
-        fail("the prompt should stay at the start of the result", idx[0].tolist(), out[0, :4].tolist(), where)
+        fail("the prompt should stay at the start of the result", idx[0].tolist(), out[0, :4].tolist(), where(impl))
+
+
+def test_model_sees_growing_contexts(impl, device):
+    """The model is called once per new token with the whole sequence so far, (B, T), (B, T+1), ...,
+    and the token its last position is certain of is the one appended."""
+    idx = torch.tensor([[0, 5, 2], [4, 1, 6]], device=device)
+    model = StandIn(next_of_each).to(device)
+    out = run_generate(impl, model, idx, 6)
+    expect_tensor(out, "generate's result for a prompt of shape (2, 3) and max_new_tokens=6", where(impl),
+                  shape=(2, 9), dtype=torch.int64, device=device)
+    if len(model.contexts) != 6:
+        fail("generate(model, idx, max_new_tokens=6) should call the model once per new token",
+             "6 calls", f"{len(model.contexts)} calls", where(impl))
+    for k, context in enumerate(model.contexts):
+        if tuple(context.shape) != (2, 3 + k) or not torch.equal(context, out[:, :3 + k]):
+            fail(f"call {k + 1} of the model should get the whole sequence so far (block_size=None: no crop)",
+                 f"idx of shape (2, {3 + k}): {out[0, :3 + k].tolist()} in row 0",
+                 f"{describe(context)}: {context[0].tolist()} in row 0", where(impl))
+    # The model is certain that the token after t is t + 1 (mod 7): from the prompt's last tokens 2
+    # and 6 the sequences can only go on 3, 4, 5, 6, 0, 1 and 0, 1, 2, 3, 4, 5.
+    expected = (idx[:, -1:] + torch.arange(1, 7, device=device)) % 7
+    if not torch.equal(out[:, 3:], expected):
+        first = (idx[:, :1] + 1).expand(2, 6) % 7  # what the first position is certain of
+        fail("each new token should be sampled from the model's last time step (a model certain that the "
+             "token after t is t + 1)", f"{expected[0].tolist()} in row 0", f"{out[0, 3:].tolist()} in row 0",
+             where(impl), LAST_STEP if torch.equal(out[:, 3:], first) else None)
+
+
+def test_last_step_logits_used(impl, device):
+    """With a model whose last position is certain of token 3 and every other position of token 0,
+    every new token is 3."""
+    torch.manual_seed(0)
+    idx = torch.randint(5, (2, 4), device=device)
+    out = run_generate(impl, StandIn(last_is_3).to(device), idx, 5)
+    expect_tensor(out, "generate's result for a prompt of shape (2, 4) and max_new_tokens=5", where(impl),
+                  shape=(2, 9), dtype=torch.int64)
+    new = out[:, 4:].cpu()
+    if (new == 3).all():
+        return
+    if (new == 0).all():
+        hint = LAST_STEP
+    elif not ((new == 0) | (new == 3)).all():
+        hint = "tokens the model gave no chance were drawn: " + WRONG_DIM
+    else:
+        hint = None
+    fail("new tokens from a model certain of token 3 at the last position (and of 0 elsewhere)",
+         "[3, 3, 3, 3, 3] in every row", f"{new.tolist()}", where(impl), hint)
 
 
 def test_context_cropped_to_block_size(impl, device):
-    idx = torch.zeros((2, 3), dtype=torch.long, device=device)
-    where = impl.where("generate", "generate")
+    """With block_size=4 the model only ever sees the last 4 tokens of the sequence so far."""
+    block_size = 4
+    idx = torch.tensor([[0, 5, 2], [4, 1, 6]], device=device)
+    model = StandIn(next_of_each, max_T=block_size).to(device)
     try:
-        out = impl.get("generate", "generate")(FixedLogits(max_T=4).to(device), idx, 8, block_size=4)
-    except AssertionError as exc:
-        if "block_size" not in str(exc):
-            raise
-        fail("the model should never see more than block_size tokens", "contexts of at most 4 tokens", str(exc),
-             where, "crop before calling the model: idx_cond = idx[:, -block_size:]")
-    expect_tensor(out, "generate's result", where, shape=(2, 11))
+        out = run_generate(impl, model, idx, 8, block_size=block_size)
+    except ContextTooLong as exc:
+        fail("the model should never see more than block_size tokens", f"contexts of at most {block_size} tokens",
+             str(exc), where(impl), NOT_CROPPED)
+    expect_tensor(out, "generate's result for a prompt of shape (2, 3), max_new_tokens=8, block_size=4",
+                  where(impl), shape=(2, 11), dtype=torch.int64)
+    for k, context in enumerate(model.contexts):
+        so_far = out[:, :3 + k]
+        if not torch.equal(context, so_far[:, -block_size:]):
+            if torch.equal(context, so_far[:, :block_size]):
+                hint = "crop to the last block_size tokens, idx[:, -block_size:], not the first ones"
+            else:
+                hint = "crop to exactly the last block_size tokens: idx[:, -block_size:]"
+            fail(f"call {k + 1} of the model should get the last block_size={block_size} tokens of the sequence so far",
+                 f"{so_far[0, -block_size:].tolist()} in row 0", f"{context[0].tolist()} in row 0", where(impl), hint)
+
+
+def test_samples_follow_the_softmax(impl, device):
+    """New tokens are drawn from softmax(logits): 4000 samples of a model with fixed probabilities
+    [0.5, 0.3, 0.15, 0.05] pass a chi-square test (argmax, a temperature, a wrong softmax dim fail it)."""
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    logits = probs.log().to(device)
+    B, steps = 2000, 2
+    torch.manual_seed(0)
+    out = run_generate(impl, StandIn(lambda idx: logits.expand(*idx.shape, 4)).to(device),
+                       torch.zeros((B, 1), dtype=torch.long, device=device), steps)
+    expect_tensor(out, f"generate's result for a prompt of shape ({B}, 1) and max_new_tokens={steps}", where(impl),
+                  shape=(B, 1 + steps), dtype=torch.int64)
+    new = out[:, 1:].flatten().cpu()
+    if new.min() < 0 or new.max() > 3:
+        fail("sampled tokens should be ids of the vocabulary", "ids 0 .. 3", f"ids {new.min()} .. {new.max()}", where(impl))
+    counts = torch.bincount(new, minlength=4).double()
+
+    def chi2(p):
+        expected = p.double() * counts.sum()
+        return (((counts - expected) ** 2) / expected).sum().item()
+
+    # Chi-square with 3 degrees of freedom: its 99.99th percentile is 21.1. Measured for seeds 0..19:
+    # the reference gives 0.2 to 10.9; logits / 0.8 give 44 to 125 and logits / 1.25 give 38 to 116
+    # (the mildest temperatures tried), logits / 0.5 583 to 745, softmax over the batch 3426 to 4408,
+    # argmax 4000. So 25 has margin both ways.
+    bound = 25
+    got = chi2(probs)
+    if got <= bound:
+        return
+    if (new == 0).all():
+        hint = ARGMAX
+    elif chi2(torch.full((4,), 0.25)) <= bound:
+        hint = "the samples are uniform: " + WRONG_DIM
+    elif counts[0] > counts[1] > counts[2] > counts[3]:
+        hint = TEMPERATURE
+    else:
+        hint = "sample the next token with torch.multinomial(F.softmax(logits[:, -1, :], dim=-1), num_samples=1)"
+    share = (counts / counts.sum()).tolist()
+    fail(f"{B * steps} new tokens from a model with fixed probabilities [0.5, 0.3, 0.15, 0.05]",
+         f"shares close to those (chi-square at most {bound})",
+         "shares [" + ", ".join(f"{s:.3f}" for s in share) + f"] (chi-square {got:.0f})", where(impl), hint)
+
+
+def test_no_autograd_graph(impl, device):
+    """The model runs with autograd off (no graph is built while sampling), and generate leaves
+    autograd on for what comes after it (training)."""
+    model = StandIn(uniform).to(device)
+    torch.manual_seed(0)
+    run_generate(impl, model, torch.zeros((2, 1), dtype=torch.long, device=device), 3)
+    if any(model.grad_enabled):
+        fail("the model should run with autograd off during generation (torch.is_grad_enabled() in its forward)",
+             "False at every call", f"True at {sum(model.grad_enabled)} of {len(model.grad_enabled)} calls",
+             where(impl), NO_GRAD)
+    if not torch.is_grad_enabled():
+        torch.set_grad_enabled(True)  # put it back for the checks that follow
+        fail("generate should leave autograd on when it returns", "torch.is_grad_enabled() is True",
+             "False", where(impl), "use @torch.no_grad() or `with torch.no_grad():`, not torch.set_grad_enabled(False)")
+

@@ -1,72 +1,390 @@
-"""Exercise 9: the GPT language model."""
+"""Exercise 9: the GPT language model.
+
+The numerics and causality checks swap the model's ``blocks`` for trusted stand-ins written here (an
+``nn.Sequential``, so ``self.blocks(x)`` and ``for block in self.blocks`` both work), so they grade the
+GPT's own parts (embeddings, ln_f, lm_head, the loss, the init) and nothing of Exercises 5-8. The
+training checks at the end use the student's whole model: the one place where the parts meet.
+"""
 
 import math
 
 import pytest
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-from grader.expect import expect_pair, expect_raises, expect_tensor, fail
+from grader import training
+from grader.expect import attribute, expect_close, expect_linear, expect_pair, expect_raises, expect_tensor, fail
+from grader.probe import randomize_parameters, record_arguments
 
 pytestmark = pytest.mark.gpt
 
 V = 65
-# The lecture's model on Tiny Shakespeare's 65 symbols has exactly this many parameters (~10.8M).
-LECTURE_PARAMETERS = 10_788_929
+# Small and with distinct numbers, so that a swapped argument shows (n_layer 3 is not n_head 4).
+SMALL = dict(vocab_size=V, block_size=16, n_embd=32, n_head=4, n_layer=3, dropout=0.0)
+B, T = 2, 12  # T < block_size: the positions are arange(T), not the whole table
 
 
 def small_model(impl, device, **overrides):
-    settings = dict(vocab_size=V, block_size=16, n_embd=32, n_head=4, n_layer=2, dropout=0.0) | overrides
     torch.manual_seed(0)
-    config = impl.get("gpt", "GPTConfig")(**settings)
+    config = impl.get("gpt", "GPTConfig")(**(SMALL | overrides))
     return impl.get("gpt", "GPTLanguageModel")(config).to(device).eval()
 
 
+class StandInBlock(nn.Module):
+    """A trusted causal stand-in for a Block: x + tanh(mean of positions 0..t, times W)."""
+
+    def __init__(self, n_embd, seed, std):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * std)
+        self.inputs = []
+
+    def forward(self, x):
+        self.inputs.append(x)
+        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
+        return x + torch.tanh((x.cumsum(dim=1) / steps[:, None]) @ self.weight)  # (B, T, C)
+
+
+def swap_blocks(model, device, std=None):
+    """Replace ``model.blocks`` by n_layer stand-in blocks; returns them."""
+    n_embd, n_layer = SMALL["n_embd"], SMALL["n_layer"]
+    std = n_embd**-0.5 if std is None else std
+    stand_in = nn.Sequential(*[StandInBlock(n_embd, seed=100 + i, std=std) for i in range(n_layer)]).to(device)
+    model.blocks = stand_in
+    return stand_in
+
+
+def parts(model, impl):
+    """The embeddings, ln_f and lm_head of a model made by small_model, once their layouts are right
+    (else test_parts' failure)."""
+    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    kinds = {"token_embedding_table": nn.Embedding, "position_embedding_table": nn.Embedding,
+             "ln_f": nn.LayerNorm, "lm_head": nn.Linear}
+    found = {}
+    for name, kind in kinds.items():
+        layer = attribute(model, name, where)
+        if not isinstance(layer, kind):
+            fail(f"GPTLanguageModel.{name}", f"an nn.{kind.__name__}", type(layer).__name__, where)
+        found[name] = layer
+    C, block_size = SMALL["n_embd"], SMALL["block_size"]
+    for name, rows in (("token_embedding_table", V), ("position_embedding_table", block_size)):
+        if tuple(found[name].weight.shape) != (rows, C):
+            fail(f"GPTLanguageModel.{name}", f"nn.Embedding({rows}, {C})", repr(found[name]), where)
+    if tuple(found["ln_f"].normalized_shape) != (C,):
+        fail("GPTLanguageModel.ln_f", f"nn.LayerNorm({C})", repr(found["ln_f"]), where)
+    expect_linear(found["lm_head"], C, V, True, "GPTLanguageModel.lm_head", where)
+    return found
+
+
+def random_idx(device, seed=0, high=V, shape=(B, T)):
+    return torch.randint(high, shape, generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+def test_parts(impl, device, monkeypatch):
+    """The model holds ``token_embedding_table`` (V, n_embd), ``position_embedding_table`` (block_size,
+    n_embd), ``blocks``: n_layer of the implementation's ``Block(n_embd, n_head, block_size, dropout)``,
+    ``ln_f = LayerNorm(n_embd)`` and ``lm_head = Linear(n_embd, V)``."""
+    block_class = impl.get("block", "Block")
+    calls = record_arguments(monkeypatch, block_class)
+    model = small_model(impl, device, dropout=0.1)
+    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    parts(model, impl)
+    C, block_size, n_layer = SMALL["n_embd"], SMALL["block_size"], SMALL["n_layer"]
+    blocks = attribute(model, "blocks", where)
+    kinds = [type(b).__name__ for b in blocks] if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else None
+    if kinds is None or len(kinds) != n_layer or not all(isinstance(b, block_class) for b in blocks):
+        fail(f"GPTLanguageModel.blocks for n_layer={n_layer}", f"nn.Sequential of {n_layer} Block",
+             kinds if kinds is not None else type(blocks).__name__, where,
+             "nn.Sequential(*[Block(n_embd, n_head, block_size, dropout) for _ in range(n_layer)])")
+    expected = (C, SMALL["n_head"], block_size, 0.1)
+    if [call[:4] for call in calls] != [expected] * n_layer:
+        fail(f"the Blocks made for GPTConfig(n_embd={C}, n_head={SMALL['n_head']}, block_size={block_size}, "
+             f"n_layer={n_layer}, dropout=0.1)", f"{n_layer} x Block{expected}",
+             ", ".join(f"Block{call[:4]}" for call in calls) or "none", where,
+             "Block(config.n_embd, config.n_head, config.block_size, config.dropout)")
+
+
+# The lecture's model (GPTConfig(vocab_size=65) with the defaults) has 10,788,929 parameters, of which
+# these lie outside the blocks: token table 65*384 + position table 256*384 + ln_f 2*384 + lm_head
+# 384*65 + 65. The blocks' own count belongs to Exercises 5-8 (a MultiHeadAttention with a bias-less
+# c_proj must not cost GPT points), so only their number is checked here.
+LECTURE_OUTSIDE_BLOCKS = 65 * 384 + 256 * 384 + 2 * 384 + 384 * 65 + 65  # 149,057
+
+
 def test_lecture_config_has_10_8M_parameters(impl):
+    """The lecture's config has 149,057 parameters outside the blocks and 6 Blocks: 10.8M in all
+    with the lecture's Block."""
     where = impl.where("gpt", "GPTLanguageModel.__init__")
     model = impl.get("gpt", "GPTLanguageModel")(impl.get("gpt", "GPTConfig")(vocab_size=V))
-    count = sum(p.numel() for p in model.parameters())
-    if count != LECTURE_PARAMETERS:
-        fail("parameters of the lecture's model (GPTConfig(vocab_size=65))", f"{LECTURE_PARAMETERS:,}",
-             f"{count:,}", where, "embeddings, n_layer Blocks, ln_f and lm_head = nn.Linear(n_embd, vocab_size)")
+    blocks = attribute(model, "blocks", where)
+    block_params = {id(p) for p in blocks.parameters()} if isinstance(blocks, nn.Module) else set()
+    outside = sum(p.numel() for p in model.parameters() if id(p) not in block_params)
+    if outside != LECTURE_OUTSIDE_BLOCKS:
+        fail("parameters of the lecture's model (GPTConfig(vocab_size=65)) outside its blocks",
+             f"{LECTURE_OUTSIDE_BLOCKS:,}", f"{outside:,}", where,
+             "token and position embeddings, ln_f and lm_head = nn.Linear(n_embd, vocab_size), nothing more")
+    block_class = impl.get("block", "Block")
+    count = sum(isinstance(b, block_class) for b in blocks) if isinstance(blocks, nn.Module) else 0
+    if count != 6:
+        fail("Blocks in the lecture's model (n_layer=6)", 6, count, where)
 
 
 def test_logits_shape_and_no_loss_without_targets(impl, device):
+    """``model(idx)`` returns logits of shape (B, T, V) and ``None`` for the loss."""
     model = small_model(impl, device)
-    idx = torch.randint(V, (2, 16), device=device)
+    swap_blocks(model, device)
     where = impl.where("gpt", "GPTLanguageModel.forward")
-    logits, loss = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", where)
-    expect_tensor(logits, "logits", where, shape=(2, 16, V), dtype=torch.float32, device=device)
+    logits, loss = expect_pair(model(random_idx(device)), "GPTLanguageModel.forward(idx)", where)
+    expect_tensor(logits, "logits", where, shape=(B, T, V), dtype=torch.float32, device=device)
     if loss is not None:
         fail("without targets the loss should be None", None, loss, where)
 
 
-def test_initial_loss_is_near_uniform(impl, device):
-    # With the lecture's init (std 0.02) the first predictions are nearly uniform: loss ~ ln(65) = 4.17.
-    # Measured 4.17-4.19 on the reference over seeds 0-4; a model without the init starts above 4.4.
+def test_logits_match_oracle(impl, device):
+    """In eval mode, with stand-in blocks and random weights everywhere,
+    ``logits = lm_head(ln_f(blocks(tok_emb[idx] + pos_emb[arange(T)])))``."""
     model = small_model(impl, device)
-    idx = torch.randint(V, (4, 16), device=device)
-    targets = torch.randint(V, (4, 16), device=device)
+    found = parts(model, impl)
+    randomize_parameters(model, seed=0)
+    blocks = swap_blocks(model, device)
     where = impl.where("gpt", "GPTLanguageModel.forward")
-    _, loss = expect_pair(model(idx, targets), "GPTLanguageModel.forward(idx, targets)", where)
+    # Tokens below block_size, so that positions looked up by idx (a known mistake) run and get named.
+    idx = random_idx(device, high=SMALL["block_size"])
+    logits, _ = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", where)
+    tok, pos = found["token_embedding_table"].weight, found["position_embedding_table"].weight
+    ln_f, lm_head = found["ln_f"], found["lm_head"]
+    C = SMALL["n_embd"]
+    with torch.no_grad():
+
+        def head(x, norm=True):
+            if norm:
+                x = F.layer_norm(x, (C,), ln_f.weight, ln_f.bias, ln_f.eps)
+            return F.linear(x, lm_head.weight, lm_head.bias)
+
+        x = tok[idx] + pos[:T]  # (B, T, C)
+        expected = head(blocks(x))
+        mistakes = {
+            "no position embedding: add position_embedding_table(torch.arange(T)) to the token embeddings":
+                head(blocks(tok[idx])),
+            "the positions are looked up with idx: use torch.arange(T, device=idx.device)":
+                head(blocks(tok[idx] + pos[idx])),
+            "ln_f is missing: x = self.ln_f(x) after the blocks": head(blocks(x), norm=False),
+            "the blocks are not applied: x = self.blocks(x) before ln_f": head(x),
+            "ln_f comes before the blocks: blocks first, then ln_f, then lm_head":
+                head(blocks(F.layer_norm(x, (C,), ln_f.weight, ln_f.bias, ln_f.eps)), norm=False),
+        }
+    # Three stand-in blocks, a LayerNorm and a 32-term sum in float32: off by ~1e-5 at most; 1e-4 margin.
+    expect_close(logits, expected, "logits", where, atol=1e-4, mistakes=mistakes,
+                 hint="tok_emb + pos_emb, then self.blocks, self.ln_f and self.lm_head")
+
+
+def test_loss_is_mean_cross_entropy(impl, device):
+    """The loss is the mean cross-entropy of the model's own logits over all B*T positions."""
+    model = small_model(impl, device)
+    randomize_parameters(model, seed=0)
+    swap_blocks(model, device)
+    idx, targets = random_idx(device, seed=1), random_idx(device, seed=2)
+    where = impl.where("gpt", "GPTLanguageModel.forward")
+    logits, loss = expect_pair(model(idx, targets), "GPTLanguageModel.forward(idx, targets)", where)
+    expect_tensor(logits, "logits (with targets)", where, shape=(B, T, V),
+                  hint="keep the logits (B, T, V): reshape only the copy you hand to F.cross_entropy")
     expect_tensor(loss, "loss", where, shape=(), device=device)
-    if not abs(loss.item() - math.log(V)) < 0.15:
+    flat, wanted = logits.detach().reshape(-1, V), targets.reshape(-1)
+    expect_close(loss, F.cross_entropy(flat, wanted), "loss", where, atol=1e-4,  # float32 noise is ~1e-6
+                 mistakes={
+                     "the loss is summed over the positions: use the mean (F.cross_entropy's default "
+                     "reduction)": F.cross_entropy(flat, wanted, reduction="sum"),
+                     "the loss compares the logits with idx: compare them with targets":
+                         F.cross_entropy(flat, idx.reshape(-1)),
+                     "the loss covers only the last position: average over all B*T positions":
+                         F.cross_entropy(logits.detach()[:, -1], targets[:, -1]),
+                 },
+                 hint="F.cross_entropy(logits.view(B*T, V), targets.view(B*T))")
+
+
+def test_lecture_init(impl, device):
+    """The lecture's init: every Linear and Embedding weight ~ normal(0, 0.02), Linear biases zero,
+    so the first loss is about ln(V) = 4.17 (uniform predictions)."""
+    model = small_model(impl, device)
+    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    hint = "end __init__ with self.apply(self._init_weights): normal(std=0.02) weights, zero biases"
+    for name, module in model.named_modules():
+        if not isinstance(module, (nn.Linear, nn.Embedding)):
+            continue
+        std = module.weight.detach().float().std().item()
+        # The smallest such weight here has 32*32 = 1,024 entries: its sample std is 0.02 +- 2.2 %.
+        # Measured 0.0186-0.0217 over all of them on the reference (model seeds 0-19); without the
+        # init (PyTorch's defaults) every one lies in 0.050-1.06.
+        if not 0.016 < std < 0.024:
+            fail(f"the standard deviation of {name}.weight in a freshly made model", "0.02", f"{std:.3f}",
+                 where, hint)
+        bias = getattr(module, "bias", None)
+        if bias is not None and bias.detach().abs().max().item() != 0:
+            fail(f"{name}.bias in a freshly made model", "zeros", "non-zero values", where, hint)
+    # With small stand-in blocks (std 0.02, like the init) the first loss shows the init end to end.
+    swap_blocks(model, device, std=0.02)
+    idx, targets = random_idx(device, seed=1, shape=(4, 16)), random_idx(device, seed=2, shape=(4, 16))
+    _, loss = expect_pair(model(idx, targets), "GPTLanguageModel.forward(idx, targets)",
+                          impl.where("gpt", "GPTLanguageModel.forward"))
+    expect_tensor(loss, "loss", impl.where("gpt", "GPTLanguageModel.forward"), shape=())
+    # Measured 4.155-4.208 on the reference over seeds 0-19 (ln(65) = 4.174), so 0.1 leaves a margin of
+    # 0.06. Without the init it is 4.21-4.52: it overlaps, so the weight statistics above do the catching
+    # and this end-to-end look catches what they cannot (logits scaled up, say).
+    if not abs(loss.item() - math.log(V)) < 0.1:
         fail("the loss of a freshly made model", f"about ln(65) = {math.log(V):.2f}", f"{loss.item():.2f}",
-             impl.where("gpt", "GPTLanguageModel.__init__"),
-             "initialise Linear and Embedding weights with normal(std=0.02) (the given _init_weights)")
+             where, hint)
 
 
 def test_too_long_sequence_is_a_clear_error(impl, device):
+    """A sequence longer than block_size raises ValueError (there is no position embedding for it)."""
     model = small_model(impl, device)
-    idx = torch.zeros((1, 17), dtype=torch.long, device=device)
+    swap_blocks(model, device)
+    idx = torch.zeros((1, SMALL["block_size"] + 1), dtype=torch.long, device=device)
     expect_raises(ValueError, lambda: model(idx), "a sequence of 17 tokens with block_size=16",
-                  impl.where("gpt", "GPTLanguageModel.forward"))
+                  impl.where("gpt", "GPTLanguageModel.forward"),
+                  "if T > self.config.block_size: raise ValueError(...)")
+
+
+def causal_model(impl, device):
+    model = small_model(impl, device)
+    randomize_parameters(model, seed=0)  # large weights: any leak from the future shows clearly
+    return model, swap_blocks(model, device)
+
+
+@pytest.mark.parametrize("probe", ["perturbation", "gradient"])
+def test_is_causal(impl, device, probe):
+    """With causal stand-in blocks the whole GPT is causal: changing the tokens after t never changes
+    the logits up to t, and no gradient flows from the logits at t to the embeddings after t."""
+    model, blocks = causal_model(impl, device)
+    where = impl.where("gpt", "GPTLanguageModel.forward")
+    idx, t = random_idx(device), T // 2
+    if probe == "perturbation":
+        changed = idx.clone()
+        changed[:, t + 1 :] = (changed[:, t + 1 :] + random_idx(device, seed=1, high=V - 1)[:, t + 1 :] + 1) % V
+        with torch.no_grad():
+            a = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", where)[0]
+            b = model(changed)[0]
+        expect_tensor(a, "logits", where, shape=(B, T, V))
+        moved = (a[:, : t + 1] - b[:, : t + 1]).abs().max().item()
+        what = f"how much the logits at positions <= {t} move when only the tokens after {t} change"
+    else:
+        embedded = []
+        hook = model.token_embedding_table.register_forward_hook(lambda m, i, out: embedded.append(out))
+        logits = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", where)[0]
+        hook.remove()
+        # The token embeddings if forward called token_embedding_table, else what reached the blocks.
+        seen = embedded[0] if embedded else blocks[0].inputs[0]
+        expect_tensor(logits, "logits", where, shape=(B, T, V))
+        if not (seen.requires_grad and logits.requires_grad):
+            fail("the embeddings and the logits should be part of the autograd graph", "requires_grad",
+                 "no gradient", where, "do not detach the embeddings or compute them under torch.no_grad()")
+        seen.retain_grad()
+        logits[:, t].sum().backward()
+        grad = seen.grad
+        moved = 0.0 if grad is None else grad[:, t + 1 :].abs().max().item()
+        what = f"the gradient of the logits at position {t} with respect to the embeddings after {t}"
+    # Exactly 0 for a causal model; 1e-5 allows float noise only (the logits are of size ~1).
+    if moved > 1e-5:
+        fail(what, "0 (the future must not reach the past)", f"{moved:.3g}", where)
+
+
+def test_past_is_used(impl, device):
+    """With stand-in blocks that mix the past, the last position's logits depend on the first token:
+    the model passes what the blocks computed on to its logits."""
+    model, _ = causal_model(impl, device)
+    where = impl.where("gpt", "GPTLanguageModel.forward")
+    idx = random_idx(device)
+    changed = idx.clone()
+    changed[:, 0] = (changed[:, 0] + 1) % V
+    with torch.no_grad():
+        a = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", where)[0]
+        b = model(changed)[0]
+    expect_tensor(a, "logits", where, shape=(B, T, V))
+    moved = (a[:, -1] - b[:, -1]).abs().max().item()
+    # Measured 1.23 on the reference; a model that skips the blocks gives exactly 0.
+    if moved < 1e-3:
+        fail(f"how much the logits at position {T - 1} move when the first token changes",
+             "a clear change (the past is used)", f"{moved:.3g}", where,
+             "x = self.blocks(x): the blocks are where the tokens talk to each other")
+
+
+# ---------------------------------------------------------------------------------------- training
+
+# The small GPT of the CPU threshold check, built from the student's own parts: 30,529 parameters,
+# 400 AdamW steps of 32 x 32 tokens, one CPU thread, 8-10 s of CPU (lr 1e-2 was unstable: 2.36-2.55).
+GPT_RECIPE = training.Recipe(iters=400, batch_size=32, block_size=32, learning_rate=3e-3, eval_iters=50,
+                             n_embd=32, n_head=4, n_layer=2, dropout=0.0)
+# Measured validation losses after GPT_RECIPE, seed 0 unless said:
+#   reference, seeds 0-4: 2.224, 2.209, 2.208, 2.195, 2.253 (the bigram run of test_bigram: 2.48-2.52)
+#   so 2.35 leaves 0.1 of margin above the reference and stays 0.1 under the best any bigram can do.
+# Mistakes of other exercises in the same run (this check is the one place where the parts meet):
+#   Block: no residual on the attention 2.93, no residuals 3.35 (fail); no residual on the feed-forward
+#   2.29, post-norm 2.29, LayerNorms swapped 2.22, parallel branches 2.23, feed-forward first 2.30 (pass).
+#   MultiHeadAttention: no mask 0.10, mask after softmax (zeros) 1.47, softmax over the queries 1.00,
+#   heads merged without transpose 1.21 (pass: they see the future and cheat to a lower loss; the
+#   causality checks of Exercises 5-6 catch them); mask after softmax (-inf) and softmax over the
+#   heads give NaN (fail); wrong scale 2.23, no scale 2.20, no output projection 2.24 (pass).
+#   FeedForward: residual inside 2.20, not 4x wider 2.22, GELU 2.25 (pass).
+#   GPT: no ln_f 2.373, no position embedding 2.354, blocks skipped 2.50, summed loss 2272 (fail);
+#   no init 2.33, ln_f before the blocks 2.25 (pass; other checks catch them).
+GPT_THRESHOLD = 2.35
+
+# The lecture's model and loop (gpt.py at 01:37:49): batch 64, block 256, AdamW 3e-4, 5,000 steps.
+# NOT measured on a GPU yet: the lecture reports a validation loss of 1.48 after 5,000 steps; 1.60
+# leaves room for seeds and bf16. Calibrate both numbers on the first session with a GPU (run the
+# reference over several seeds and write the measurements here).
+LECTURE_RECIPE = training.Recipe(iters=5000, batch_size=64, block_size=256, learning_rate=3e-4, eval_iters=200,
+                                 n_embd=384, n_head=6, n_layer=6, dropout=0.2)
+LECTURE_THRESHOLD = 1.60
+
+
+def train_own_gpt(impl, text, recipe, device, bf16=False):
+    """Train the student's GPTLanguageModel (with its own Blocks) by the grader's loop; the validation
+    loss. One forward first, so that a wrong return value is reported plainly."""
+    config_class, model_class = impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel")
+    where = impl.where("gpt", "GPTLanguageModel.forward")
+    probe = model_class(config_class(**(SMALL | {"vocab_size": 8}))).to(device)
+    x = torch.zeros((2, 4), dtype=torch.long, device=device)
+    _, loss = expect_pair(probe(x, x), "GPTLanguageModel.forward(idx, targets)", where)
+    expect_tensor(loss, "loss", where, shape=())
+    try:
+        return training.train_gpt(config_class, model_class, text, recipe, device, bf16)["val"]
+    except training.TrainingError as exc:
+        fail("training the GPT", "a loss that backpropagates to the weights", str(exc), where)
+
+
+def test_training_beats_the_bigram(impl, shakespeare):
+    """A small GPT made of the student's own parts, trained with the grader's seeded loop on the CPU,
+    reaches a validation loss well under what any bigram can (about 2.45)."""
+    val = train_own_gpt(impl, shakespeare, GPT_RECIPE, "cpu")
+    if not val < GPT_THRESHOLD:
+        fail(f"validation loss of a small GPT (n_embd={GPT_RECIPE.n_embd}, n_layer={GPT_RECIPE.n_layer}) "
+             f"after {GPT_RECIPE.iters} seeded training steps", f"below {GPT_THRESHOLD} (a bigram cannot "
+             "go below about 2.45; the reference reaches about 2.2)", f"{val:.3f}",
+             impl.where("gpt", "GPTLanguageModel"),
+             "every other check passes? then look for a part that does not learn: the blocks, "
+             "the residuals, the attention")
 
 
 @pytest.mark.gpu
 def test_runs_on_cuda(impl):
+    """The model and its loss run on CUDA and backpropagate."""
     model = small_model(impl, "cuda")
     idx = torch.randint(V, (2, 16), device="cuda")
     where = impl.where("gpt", "GPTLanguageModel.forward")
     logits, loss = expect_pair(model(idx, idx), "GPTLanguageModel.forward(idx, targets) on CUDA", where)
     expect_tensor(logits, "logits", where, shape=(2, 16, V), device="cuda")
     loss.backward()
+
+
+@pytest.mark.gpu
+@pytest.mark.timeout(3600)  # the lecture's 5,000 steps take minutes on a GPU; the ini's 300 s is for CPU checks
+def test_lecture_model_trains_on_cuda(impl, shakespeare):
+    """The lecture's 10.8M-parameter model, trained on CUDA by the grader's loop for 5,000 steps
+    (bf16 autocast), reaches the lecture's validation loss."""
+    val = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, "cuda", bf16=True)
+    if not val < LECTURE_THRESHOLD:
+        fail(f"validation loss of the lecture's model after {LECTURE_RECIPE.iters} steps on CUDA",
+             f"below {LECTURE_THRESHOLD} (the lecture reports 1.48)", f"{val:.3f}",
+             impl.where("gpt", "GPTLanguageModel"))

@@ -3,29 +3,188 @@
 import pytest
 import torch
 
-from grader.expect import attribute, expect_linear, expect_tensor
+from grader import attention_oracle as oracle
+from grader.expect import attribute, expect_close, expect_linear, expect_tensor, fail, max_difference
+from grader.probe import future_change, future_gradient, past_change, randomize_parameters
 
 pytestmark = pytest.mark.head
 
 n_embd, head_size, block_size = 32, 8, 16
 
+# Weights drawn with std 0.2 give scores q.k * head_size**-0.5 of std about n_embd * 0.2**2 = 1.3:
+# the softmax is far from one-hot, so a wrong scale shows. Measured on the reference over seeds 0-19
+# (T = 16 and 5): it matches the oracle within 2e-6, and every named mistake is off by at least 0.43
+# (scaled by n_embd at T = 5), so ATOL = 1e-4 leaves a margin of 50x on one side and 4000x on the other.
+WEIGHT_STD = 0.2
+ATOL = 1e-4
 
-def make_head(impl, device):
-    torch.manual_seed(0)
-    return impl.get("attention", "Head")(n_embd, head_size, block_size).to(device).eval()
+# Causal attention does not move the past at all: the reference gives 0.0 exactly, by perturbation and by
+# gradient, at every t below, over seeds 0-19 (-inf turns into exact zeros after the softmax; so do -1e9,
+# torch.finfo(float32).min and F.scaled_dot_product_attention, all measured 0.0). 1e-5 only absorbs the
+# rounding of some other kernel.
+FUTURE_ATOL = 1e-5
+# The smallest change at position t when x[:, 0] is replaced, measured on the reference over seeds 0-19
+# and the t below: 0.15, so 1e-3 leaves a margin of 100x. A head that looks at each position alone gives
+# exactly 0.
+PAST_MIN = 1e-3
+P = 0.5  # dropout probability for the train-mode checks: half the weights dropped, so any dropout shows
+
+# (T, t): a full block and a shorter one; t = 0 (a position that only sees itself) to near the end.
+POSITIONS = [(block_size, 0), (block_size, 7), (block_size, 14), (5, 2)]
+POSITION_IDS = [f"T={T},t={t}" for T, t in POSITIONS]
 
 
-def test_key_query_value_layout(impl, device):
-    head = make_head(impl, device)
+def make_head(impl, device, dropout=0.0, seed=0):
+    torch.manual_seed(seed)
+    head = impl.get("attention", "Head")(n_embd, head_size, block_size, dropout=dropout).to(device)
+    return head.eval()
+
+
+def random_x(B, T, device, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(B, T, n_embd, generator=generator).to(device)
+
+
+def expect_layout(head, impl):
+    """key, query and value as DESIGN.md lays them out (the oracle reads their weights)."""
     where = impl.where("attention", "Head.__init__")
     for name in ("key", "query", "value"):
         expect_linear(attribute(head, name, where), n_embd, head_size, False, f"Head.{name}", where)
+    return head
+
+
+def test_key_query_value_layout(impl, device):
+    """key, query and value are nn.Linear(n_embd, head_size, bias=False), as in the lecture."""
+    expect_layout(make_head(impl, device), impl)
 
 
 @pytest.mark.parametrize("T", [block_size, 5], ids=["T=block_size", "T<block_size"])
 def test_output_shape_dtype_device(impl, device, T):
+    """Head maps (B, T, n_embd) to (B, T, head_size), float32, on the input's device, for T <= block_size."""
     head = make_head(impl, device)
     x = torch.randn(4, T, n_embd, device=device)
     where = impl.where("attention", "Head.forward")
     expect_tensor(head(x), f"Head(x) for x of shape (4, {T}, {n_embd})", where,
                   shape=(4, T, head_size), dtype=torch.float32, device=device)
+
+
+@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+def test_future_does_not_change_the_past(impl, device, T, t):
+    """Replacing the inputs after position t leaves the outputs at positions <= t unchanged."""
+    head = randomize_parameters(make_head(impl, device), std=WEIGHT_STD)
+    change = future_change(head, random_x(4, T, device), t)
+    if not change <= FUTURE_ATOL:
+        fail(f"Head: the outputs at positions 0..{t} changed when only the inputs after {t} changed (T={T})",
+             "no change: position t may only look at positions <= t", f"a change of {oracle.amount(change)}",
+             impl.where("attention", "Head.forward"), oracle.FUTURE_LEAKS)
+
+
+@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+def test_no_gradient_flows_from_the_future(impl, device, T, t):
+    """The output at position t has zero gradient with respect to the inputs after t: the future is
+    masked out of the computation, not only hidden in the values."""
+    head = randomize_parameters(make_head(impl, device), std=WEIGHT_STD)
+    gradient = future_gradient(head, random_x(4, T, device), t)
+    if not gradient <= FUTURE_ATOL:
+        fail(f"Head: the output at position {t} has a gradient with respect to later inputs (T={T})",
+             "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
+             impl.where("attention", "Head.forward"),
+             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0")
+
+
+@pytest.mark.parametrize("T,t", [(block_size, 1), (block_size, block_size - 1), (5, 4)],
+                         ids=["T=block_size,t=1", "T=block_size,t=T-1", "T=5,t=4"])
+def test_uses_the_past(impl, device, T, t):
+    """The output at position t changes when the input at position 0 changes: the head really averages
+    over earlier positions (a layer that looks at each position alone fails here)."""
+    head = randomize_parameters(make_head(impl, device), std=WEIGHT_STD)
+    change = past_change(head, random_x(4, T, device), t)
+    if change != change:
+        fail(f"Head(x) at position {t} (T={T})", "finite values", "NaN",
+             impl.where("attention", "Head.forward"), oracle.NOT_FINITE)
+    if not change >= PAST_MIN:
+        fail(f"Head: the output at position {t} ignores the input at position 0 (T={T})",
+             "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
+             impl.where("attention", "Head.forward"),
+             "mask only the future (s > t): wei.masked_fill(tril[:T, :T] == 0, float('-inf'))")
+
+
+@pytest.mark.parametrize("T", [block_size, 5], ids=["T=block_size", "T<block_size"])
+def test_matches_attention_from_its_weights(impl, device, T):
+    """In eval mode, Head(x) equals softmax(mask(q @ k^T * head_size**-0.5)) @ v computed by the grader
+    from the head's own key, query and value weights; a known mistake is named."""
+    head = randomize_parameters(expect_layout(make_head(impl, device), impl), std=WEIGHT_STD)
+    x = random_x(4, T, device)
+    with torch.no_grad():
+        got = head(x)
+    expect_matches(got, head, x, f"Head(x) in eval mode, T={T}", impl.where("attention", "Head.forward"))
+
+
+def expect_matches(got, head, x, what, where):
+    expected = oracle.head_oracle(head, x)
+    hint = None
+    if max_difference(got, expected) > ATOL:
+        hint = oracle.name_the_mistake(got, oracle.head_mistakes(head, x), ATOL)
+    expect_close(got, expected, what, where, atol=ATOL, hint=hint)
+
+
+def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
+    """Head(..., dropout=0.5): in train mode two calls differ, and the same torch.manual_seed gives the
+    same output; in eval mode dropout is off and the output equals the grader's attention."""
+    head = randomize_parameters(expect_layout(make_head(impl, device, dropout=P), impl), std=WEIGHT_STD).train()
+    x = random_x(4, block_size, device)
+    where = impl.where("attention", "Head.forward")
+    with torch.no_grad():
+        first, second = head(x), head(x)
+        torch.manual_seed(1)
+        seeded = head(x)
+        torch.manual_seed(1)
+        seeded_again = head(x)
+    # Two dropout masks of 4 * 16 * 16 weights at p = 0.5 differ by far more than 1e-3: the two calls
+    # differ by at least 5.8 over seeds 0-19, on the reference and with dropout on the output.
+    if not max_difference(first, second) > 1e-3:
+        fail("Head(..., dropout=0.5) in train mode gave the same output twice", "different outputs (dropout)",
+             "the same output", where, "apply self.dropout (nn.Dropout(dropout)) to the attention weights")
+    if not max_difference(seeded, seeded_again) <= 1e-6:
+        fail("Head in train mode after the same torch.manual_seed(1)", "the same output twice",
+             f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where,
+             "draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
+    head.eval()
+    with torch.no_grad():
+        got, again = head(x), head(x)
+    if max_difference(got, again) > 1e-6:
+        fail("Head(..., dropout=0.5) in eval mode gave two different outputs", "dropout off in eval mode",
+             "random outputs", where,
+             "use self.dropout = nn.Dropout(dropout), which is off in eval mode "
+             "(F.dropout needs training=self.training)")
+    expect_matches(got, head, x, "Head(..., dropout=0.5) in eval mode", where)
+
+
+def test_dropout_acts_on_the_attention_weights(impl, device):
+    """In train mode the dropout falls on the attention weights: position 0 attends only to itself with
+    weight 1, so its output is either all zero (weight dropped) or v_0 / (1 - p) (kept), for every row.
+    Dropout on the output instead drops single features: rows come out partly zero."""
+    head = randomize_parameters(expect_layout(make_head(impl, device, dropout=P), impl), std=WEIGHT_STD)
+    where = impl.where("attention", "Head.forward")
+    # 64 rows: output dropout would leave a row whole (all 8 features kept or all dropped) with
+    # probability 2 * 0.5**8 = 1/128, so it passes for all 64 rows with probability about 1e-135.
+    # Measured over torch seeds 0-19: the reference (and F.scaled_dot_product_attention) 0 rows wrong,
+    # dropout on the output 62-64 of 64 rows wrong. ATOL as in the eval checks (float32 rounding ~1e-6).
+    x = random_x(64, block_size, device)
+    with torch.no_grad():
+        v0 = x[:, 0] @ head.value.weight.T  # (B, head_size): what position 0 gets in eval mode
+        in_eval = head.eval()(x)[:, 0]
+        torch.manual_seed(0)
+        got = head.train()(x)[:, 0]
+    # This check is about dropout: the rest of the head must first be right at position 0.
+    expect_close(in_eval, v0, "Head(x) in eval mode at position 0, which attends only to itself", where,
+                 atol=ATOL, hint="position 0 gets weight 1 on itself: out[:, 0] = value(x)[:, 0]; "
+                                 "fix the checks of Head in eval mode first")
+    dropped, kept = got.abs().amax(-1), (got - v0 / (1 - P)).abs().amax(-1)
+    wrong = int((torch.minimum(dropped, kept) > ATOL).sum())
+    if wrong:
+        fail("Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
+             "each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
+             f"{wrong} of 64 rows are neither", where,
+             "apply dropout to the attention weights after the softmax, wei = self.dropout(wei), "
+             "not to the output or the scores")

@@ -1,42 +1,304 @@
 """Exercise 6: multi-head attention, all heads in one batched computation."""
 
+import itertools
+
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
-from grader.expect import attribute, expect_linear, expect_raises, expect_tensor, fail
+from grader import attention_oracle as oracle
+from grader.expect import (attribute, expect_close, expect_linear, expect_raises, expect_tensor, fail,
+                           max_difference)
+from grader.probe import future_change, future_gradient, past_change, randomize_parameters
 
 pytestmark = pytest.mark.multihead
 
 n_embd, n_head, block_size = 32, 4, 16
+head_size = n_embd // n_head
+
+# Weights drawn with std 0.2 give scores of std about n_embd * 0.2**2 = 1.3 (softmax far from one-hot).
+# Measured on the reference over seeds 0-19 (T = 16 and 5): it matches the oracle within 2e-6, and every
+# named mistake is off by at least 0.9 (scaled by n_embd), so ATOL = 1e-4 leaves margins of 50x and 9000x.
+WEIGHT_STD = 0.2
+ATOL = 1e-4
+# The reference moves the past by exactly 0.0, by perturbation and by gradient, at every t below over
+# seeds 0-19 (F.scaled_dot_product_attention and a mask of -1e4 too); 1e-5 only absorbs the rounding of
+# some other kernel.
+FUTURE_ATOL = 1e-5
+# The smallest change at position t when x[:, 0] is replaced, on the reference over seeds 0-19 and the
+# t below: 0.2, a margin of 200x. A module that looks at each position alone gives exactly 0.
+PAST_MIN = 1e-3
+P = 0.5  # dropout probability for the train-mode checks: half of everything dropped, so any dropout shows
+
+POSITIONS = [(block_size, 0), (block_size, 7), (block_size, 14), (5, 2)]
+POSITION_IDS = [f"T={T},t={t}" for T, t in POSITIONS]
 
 
-def make_mha(impl, device):
-    torch.manual_seed(0)
-    return impl.get("attention", "MultiHeadAttention")(n_embd, n_head, block_size).to(device).eval()
+def make_mha(impl, device, dropout=0.0, heads=n_head, seed=0):
+    torch.manual_seed(seed)
+    mha = impl.get("attention", "MultiHeadAttention")(n_embd, heads, block_size, dropout=dropout)
+    return mha.to(device).eval()
 
 
-def test_fused_weight_layout(impl, device):
-    mha = make_mha(impl, device)
+def random_mha(impl, device, dropout=0.0, layout=True):
+    """A module with distinct random weights; ``layout``: first check c_attn and c_proj, for the checks
+    whose oracle reads them."""
+    mha = make_mha(impl, device, dropout)
+    return randomize_parameters(expect_layout(mha, impl) if layout else mha, std=WEIGHT_STD)
+
+
+def random_x(B, T, device, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(B, T, n_embd, generator=generator).to(device)
+
+
+def forward_where(impl):
+    return impl.where("attention", "MultiHeadAttention.forward")
+
+
+def expect_layout(mha, impl):
+    """c_attn and c_proj as DESIGN.md lays them out (the oracle reads their weights)."""
     where = impl.where("attention", "MultiHeadAttention.__init__")
     expect_linear(attribute(mha, "c_attn", where), n_embd, 3 * n_embd, False, "c_attn", where)
     expect_linear(attribute(mha, "c_proj", where), n_embd, n_embd, True, "c_proj", where)
+    return mha
+
+
+def test_fused_weight_layout(impl, device):
+    """c_attn is nn.Linear(n_embd, 3*n_embd, bias=False), c_proj nn.Linear(n_embd, n_embd), and there
+    are no Head sub-modules: all heads live in c_attn."""
+    mha = expect_layout(make_mha(impl, device), impl)
+    where = impl.where("attention", "MultiHeadAttention.__init__")
     head_class = impl.get("attention", "Head")
     heads = [name for name, m in mha.named_modules() if isinstance(m, head_class)]
     if heads:
         fail("the fused MultiHeadAttention should hold no Head sub-modules", "no Head inside",
-             f"Head modules at {heads}", where, "compute all heads at once with c_attn and view(B, T, n_head, hs)")
+             f"Head modules at {heads}", where,
+             "compute all heads at once with c_attn and view(B, T, n_head, hs)")
+
+
+class CountCalls(TorchFunctionMode):
+    """Counts the torch functions and tensor methods called inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_no_python_loop_over_heads(impl, device):
+    """The fused module does the same torch operations whatever n_head is (heads are a batch dimension);
+    a Python loop over the heads does more of them as n_head grows."""
+    x = random_x(2, block_size, device)
+    calls = {}
+    for heads in (2, 8):
+        mha = make_mha(impl, device, heads=heads)
+        with torch.no_grad(), CountCalls() as counter:
+            mha(x)
+        calls[heads] = counter.calls
+    if calls[2] != calls[8]:
+        fail("torch operations in one MultiHeadAttention forward, for n_head=2 and n_head=8",
+             "the same number: all heads in one batched computation",
+             f"{calls[2]} and {calls[8]}", forward_where(impl),
+             "no Python loop over heads: view(B, T, n_head, hs).transpose(1, 2) makes the heads a batch "
+             "dimension, and q @ k.transpose(-2, -1) handles them all at once")
 
 
 @pytest.mark.parametrize("T", [block_size, 5], ids=["T=block_size", "T<block_size"])
 def test_output_shape_dtype_device(impl, device, T):
+    """MultiHeadAttention maps (B, T, n_embd) to (B, T, n_embd), float32, on the input's device."""
     mha = make_mha(impl, device)
     x = torch.randn(2, T, n_embd, device=device)
-    expect_tensor(mha(x), f"MultiHeadAttention(x) for x of shape (2, {T}, {n_embd})",
-                  impl.where("attention", "MultiHeadAttention.forward"),
+    expect_tensor(mha(x), f"MultiHeadAttention(x) for x of shape (2, {T}, {n_embd})", forward_where(impl),
                   shape=(2, T, n_embd), dtype=torch.float32, device=device)
 
 
 def test_indivisible_n_embd_is_a_clear_error(impl):
+    """n_embd that n_head does not divide raises ValueError when the module is made."""
     expect_raises(ValueError, lambda: impl.get("attention", "MultiHeadAttention")(30, 4, 8),
                   "MultiHeadAttention(n_embd=30, n_head=4): 30 is not divisible by 4",
                   impl.where("attention", "MultiHeadAttention.__init__"))
+
+
+@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+def test_future_does_not_change_the_past(impl, device, T, t):
+    """Replacing the inputs after position t leaves the outputs at positions <= t unchanged."""
+    change = future_change(random_mha(impl, device, layout=False), random_x(2, T, device), t)
+    if not change <= FUTURE_ATOL:
+        fail(f"MultiHeadAttention: the outputs at positions 0..{t} changed when only the inputs after {t} "
+             f"changed (T={T})", "no change: position t may only look at positions <= t",
+             f"a change of {oracle.amount(change)}", forward_where(impl), oracle.FUTURE_LEAKS)
+
+
+@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+def test_no_gradient_flows_from_the_future(impl, device, T, t):
+    """The output at position t has zero gradient with respect to the inputs after t."""
+    gradient = future_gradient(random_mha(impl, device, layout=False), random_x(2, T, device), t)
+    if not gradient <= FUTURE_ATOL:
+        fail(f"MultiHeadAttention: the output at position {t} has a gradient with respect to later inputs "
+             f"(T={T})", "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
+             forward_where(impl),
+             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0")
+
+
+@pytest.mark.parametrize("T,t", [(block_size, 1), (block_size, block_size - 1), (5, 4)],
+                         ids=["T=block_size,t=1", "T=block_size,t=T-1", "T=5,t=4"])
+def test_uses_the_past(impl, device, T, t):
+    """The output at position t changes when the input at position 0 changes (a layer that looks at each
+    position alone fails here)."""
+    change = past_change(random_mha(impl, device, layout=False), random_x(2, T, device), t)
+    if change != change:
+        fail(f"MultiHeadAttention(x) at position {t} (T={T})", "finite values", "NaN", forward_where(impl),
+             oracle.NOT_FINITE)
+    if not change >= PAST_MIN:
+        fail(f"MultiHeadAttention: the output at position {t} ignores the input at position 0 (T={T})",
+             "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
+             forward_where(impl),
+             "mask only the future (s > t): wei.masked_fill(tril[:T, :T] == 0, float('-inf'))")
+
+
+def test_heads_are_consecutive_slices_of_c_attn(impl, device):
+    """Head h is made of rows [h*hs:(h+1)*hs] of each of the q, k and v blocks of c_attn.weight and
+    writes features [h*hs:(h+1)*hs] before c_proj: with c_proj set to the identity, changing those rows
+    changes those output features and no others."""
+    mha = random_mha(impl, device)
+    with torch.no_grad():
+        mha.c_proj.weight.copy_(torch.eye(n_embd))
+        mha.c_proj.bias.zero_()
+    x = random_x(2, block_size, device)
+    generator = torch.Generator().manual_seed(1)
+    weight = mha.c_attn.weight
+    for h in range(n_head):
+        rows = torch.cat([torch.arange(h * head_size, (h + 1) * head_size) + b * n_embd for b in range(3)])
+        original = weight.detach().clone()
+        with torch.no_grad():
+            before = mha(x)
+            weight[rows] += (torch.randn(len(rows), n_embd, generator=generator) * WEIGHT_STD).to(device)
+            after = mha(x)
+            weight.copy_(original)
+        change = (after - before).abs().amax(dim=(0, 1))  # (C,): how much each output feature moved
+        own = torch.zeros(n_embd, dtype=torch.bool, device=change.device)
+        own[h * head_size:(h + 1) * head_size] = True
+        # Measured on the reference over seeds 0-19 (and F.scaled_dot_product_attention, einsum): the other
+        # features move by exactly 0, the head's own by at least 1.1; 1e-5 and 1e-3 leave wide margins.
+        if not torch.isfinite(change).all():
+            fail("MultiHeadAttention(x) with c_proj set to the identity", "finite values", "NaN or inf",
+                 forward_where(impl), oracle.NOT_FINITE)
+        if not (change[~own].max() <= 1e-5 and change[own].min() >= 1e-3):
+            fail(f"changing the rows of head {h} in c_attn.weight (rows {h * head_size}:{(h + 1) * head_size} "
+                 "of each of the q, k and v blocks), with c_proj set to the identity",
+                 f"output features {h * head_size}..{(h + 1) * head_size - 1} change, and only those",
+                 f"{int((change[~own] > 1e-5).sum())} other features changed, "
+                 f"{int((change[own] < 1e-3).sum())} of its own did not", forward_where(impl),
+                 oracle.HEADS_INTERLEAVED + "; merge back with out.transpose(1, 2).contiguous().view(B, T, C)")
+
+
+@pytest.mark.parametrize("T", [block_size, 5], ids=["T=block_size", "T<block_size"])
+def test_matches_single_heads_from_its_weights(impl, device, T):
+    """In eval mode the fused output equals n_head single heads computed by the grader from slices of
+    c_attn.weight (head h: rows [h*hs:(h+1)*hs] of the q, k, v blocks), concatenated in order, then
+    c_proj; a known mistake is named."""
+    mha = random_mha(impl, device)
+    x = random_x(2, T, device)
+    with torch.no_grad():
+        got = mha(x)
+    expect_matches(got, mha, x, f"MultiHeadAttention(x) in eval mode, T={T}", forward_where(impl))
+
+
+def expect_matches(got, mha, x, what, where):
+    expected = oracle.mha_oracle(mha, x, n_head)
+    hint = None
+    if max_difference(got, expected) > ATOL:
+        hint = oracle.name_the_mistake(got, oracle.mha_mistakes(mha, x, n_head), ATOL)
+    expect_close(got, expected, what, where, atol=ATOL, hint=hint)
+
+
+def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
+    """MultiHeadAttention(..., dropout=0.5): in train mode two calls differ and the same torch.manual_seed
+    gives the same output; in eval mode dropout is off and the output equals the grader's attention."""
+    mha = random_mha(impl, device, dropout=P).train()
+    x = random_x(2, block_size, device)
+    where = forward_where(impl)
+    with torch.no_grad():
+        first, second = mha(x), mha(x)
+        torch.manual_seed(1)
+        seeded = mha(x)
+        torch.manual_seed(1)
+        seeded_again = mha(x)
+    # Two draws of dropout at p = 0.5 differ by far more than 1e-3: by at least 4.3 over seeds 0-19, on the
+    # reference and with either one of the two dropouts left out.
+    if not max_difference(first, second) > 1e-3:
+        fail("MultiHeadAttention(..., dropout=0.5) in train mode gave the same output twice",
+             "different outputs (dropout)", "the same output", where,
+             "apply self.attn_dropout to the attention weights and self.resid_dropout after c_proj")
+    if not max_difference(seeded, seeded_again) <= 1e-6:
+        fail("MultiHeadAttention in train mode after the same torch.manual_seed(1)", "the same output twice",
+             f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where,
+             "draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
+    mha.eval()
+    with torch.no_grad():
+        got, again = mha(x), mha(x)
+    if max_difference(got, again) > 1e-6:
+        fail("MultiHeadAttention(..., dropout=0.5) in eval mode gave two different outputs",
+             "dropout off in eval mode", "random outputs", where,
+             "dropout must be off in eval mode: nn.Dropout is; with F.scaled_dot_product_attention pass "
+             "dropout_p=self.attn_dropout.p if self.training else 0.0")
+    expect_matches(got, mha, x, "MultiHeadAttention(..., dropout=0.5) in eval mode", where)
+
+
+def test_dropout_after_c_proj(impl, device):
+    """In train mode the output itself goes through dropout (resid_dropout after c_proj): about a
+    fraction p of its entries are exactly 0. Without it none is (c_proj has a bias)."""
+    mha = random_mha(impl, device, dropout=P, layout=False).train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        got = mha(random_x(8, block_size, device))
+    # Only the finite entries count: a NaN from another mistake is for the other checks to report.
+    zeros = (got[torch.isfinite(got)] == 0).float().mean().item()
+    # 8 * 16 * 32 = 4096 entries: at p = 0.5 the fraction of zeros is 0.5 +- 0.008 (one sd); measured
+    # 0.486-0.521 on the reference over seeds 0-19, 0.0 without dropout after c_proj (seeds 0-19).
+    if not 0.4 <= zeros <= 0.6:
+        fail("MultiHeadAttention(..., dropout=0.5) in train mode: fraction of output entries that are 0",
+             f"about {P} (dropout after c_proj)", f"{zeros:.3f}", forward_where(impl),
+             "out = self.resid_dropout(self.c_proj(out)): dropout after the projection, on the output")
+
+
+def test_dropout_on_the_attention_weights(impl, device):
+    """In train mode dropout also falls on the attention weights. Position 0 attends only to itself with
+    weight 1, so before c_proj each head's output there is either 0 (weight dropped) or v_0 / (1 - p):
+    every kept output entry at position 0 must equal c_proj of one of those 2**n_head combinations
+    (times 1 / (1 - p) if the output dropout rescaled it). Without dropout on the weights each head gives
+    v_0 itself, which is none of them."""
+    mha = random_mha(impl, device, dropout=P)
+    where = forward_where(impl)
+    B = 16
+    x = random_x(B, block_size, device)
+    with torch.no_grad():
+        v0 = (x[:, 0] @ mha.c_attn.weight.T)[:, 2 * n_embd:]  # (B, C): every head's value at position 0
+        in_eval = mha.eval()(x)[:, 0]
+        torch.manual_seed(0)
+        got = mha.train()(x)[:, 0]  # (B, C)
+    # This check is about dropout: the rest of the module must first be right at position 0.
+    expect_close(in_eval, F.linear(v0, mha.c_proj.weight, mha.c_proj.bias),
+                 "MultiHeadAttention(x) in eval mode at position 0, which attends only to itself", where,
+                 atol=ATOL, hint="position 0 gets weight 1 on itself: out[:, 0] = c_proj(v[:, 0]); "
+                                 "fix the checks of MultiHeadAttention in eval mode first")
+    # Measured over torch seeds 0-19: the reference and F.scaled_dot_product_attention 0 of 16 rows wrong,
+    # no dropout on the attention weights 16 of 16 wrong. ATOL as in the eval checks.
+    with torch.no_grad():
+        keep = torch.tensor(list(itertools.product((0.0, 1.0), repeat=n_head)), device=got.device)  # (16, nh)
+        z = v0[:, None] * keep.repeat_interleave(head_size, dim=1)[None] / (1 - P)  # (B, 16, C)
+        before = F.linear(z, mha.c_proj.weight, mha.c_proj.bias)  # (B, 16, C)
+        candidates = torch.cat([before, before / (1 - P)], dim=1)  # output dropout rescales, or is absent
+        kept = got != 0  # entries the output dropout did not zero
+        error = ((candidates - got[:, None]).abs() * kept[:, None]).amax(dim=-1)  # (B, 32)
+    wrong = int((error.min(dim=1).values > ATOL).sum())
+    if wrong:
+        fail("MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
+             "to itself)", "c_proj of each head's v_0 either dropped or scaled by 1 / (1 - p)",
+             f"{wrong} of {B} rows match no such combination", where,
+             "dropout on the attention weights: wei = self.attn_dropout(wei) after the softmax, before wei @ v")

@@ -1,0 +1,202 @@
+"""The grader's own causal self-attention, computed from a module's weights with torch primitives.
+
+``head_oracle`` recomputes ``Head(x)`` from ``head.key/query/value.weight``; ``mha_oracle`` recomputes
+``MultiHeadAttention(x)`` as ``n_head`` single heads, head h built from rows ``[h*hs:(h+1)*hs]`` of the
+q, k and v blocks of ``c_attn.weight``, concatenated in order, then ``c_proj``. Neither imports a
+student's code or ``solutions/``.
+
+Both take switches that reproduce the known mistakes, so a check can say which one a wrong output
+matches (``name_the_mistake``): the scale, the mask, the softmax dim, and for the fused module the
+order of q, k, v, the head layout, the merge and the output projection. Eval mode only: dropout is
+checked separately in train mode.
+"""
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+# Hints for the named mistakes; the checks and the kit's broken variants quote them.
+SCALED_BY_N_EMBD = ("scaled by n_embd instead of head_size: the lecture corrects this at 01:20:05, "
+                    "scale by head_size**-0.5")
+NOT_SCALED = "the scores are not scaled: multiply q @ k^T by head_size**-0.5 (01:16:56, scaled attention)"
+SCALED_BY_ONE_OVER_HEAD_SIZE = "the scores are divided by head_size: multiply them by head_size**-0.5"
+NO_MASK = ("no causal mask: set the future to -inf before the softmax, "
+           "wei.masked_fill(tril[:T, :T] == 0, float('-inf'))")
+MASK_UPSIDE_DOWN = "the mask hides the past instead of the future: mask where tril[:T, :T] == 0"
+MASK_AFTER_SOFTMAX_ZERO = ("mask applied after the softmax (future set to 0): the weights of a row no longer "
+                           "sum to 1; mask with -inf before the softmax")
+MASK_AFTER_SOFTMAX_INF = ("mask applied after the softmax (future set to -inf): -inf times v gives NaN; "
+                          "mask with -inf before the softmax")
+SOFTMAX_OVER_QUERIES = ("softmax over the wrong dim (over the queries t): normalise over the last dim, "
+                        "F.softmax(wei, dim=-1)")
+SOFTMAX_OVER_HEADS = ("softmax over the wrong dim (over the heads): normalise over the last dim, "
+                      "F.softmax(wei, dim=-1)")
+K_Q_SWAPPED = "the scores are k @ q^T: compute q @ k.transpose(-2, -1), so row t holds query t"
+QKV_ORDER = ("q, k, v in the wrong order in the split: the output of c_attn is [q | k | v], "
+             "q, k, v = self.c_attn(x).split(self.n_embd, dim=2)")
+HEADS_INTERLEAVED = ("heads interleaved: head h is the h-th consecutive chunk of head_size features, "
+                     "view(B, T, n_head, head_size), not view(B, T, head_size, n_head)")
+HEADS_MERGED_WITHOUT_TRANSPOSE = ("the heads are put back without transpose(1, 2): "
+                                  "out.transpose(1, 2).contiguous().view(B, T, C) puts them side by side")
+NO_C_PROJ = "the output projection is missing: out = self.resid_dropout(self.c_proj(out))"
+FUTURE_LEAKS = ("position t may only see positions <= t: set the scores where s > t to -inf before the softmax "
+                "(wei.masked_fill(tril[:T, :T] == 0, float('-inf'))), then softmax over the last dim")
+NOT_FINITE = "NaN or inf in the output: mask with -inf before the softmax, never after it"
+
+
+def causal_mask(T, device):
+    """(T, T) bool, True where s > t: the future that position t must not see."""
+    return torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
+
+
+def attention(q, k, v, scale, mask="before", softmax_dim=-1, scores="qk"):
+    """Causal attention over the last two dims of q, k, v (..., T, hs), with switches for mistakes.
+
+    mask: "before" (right), "none", "upside_down" (hides the past), "after_zero", "after_inf";
+    softmax_dim: -1 (right), -2 (over the queries) or any other dim of the scores;
+    scores: "qk" (right, q @ k^T) or "kq" (k @ q^T).
+    """
+    T = q.shape[-2]
+    wei = q @ k.transpose(-2, -1) if scores == "qk" else k @ q.transpose(-2, -1)
+    wei = wei * scale
+    future = causal_mask(T, q.device)
+    if mask == "before":
+        wei = wei.masked_fill(future, float("-inf"))
+    elif mask == "upside_down":
+        wei = wei.masked_fill(future.T, float("-inf"))  # triu instead of tril: s < t hidden
+    wei = F.softmax(wei, dim=softmax_dim)
+    if mask == "after_zero":
+        wei = wei.masked_fill(future, 0.0)
+    elif mask == "after_inf":
+        wei = wei.masked_fill(future, float("-inf"))
+    return wei @ v
+
+
+def _scale(kind, head_size, n_embd):
+    """The factor on the scores: right (head_size**-0.5), or one of the known wrong ones."""
+    factors = {"head_size": head_size**-0.5, "n_embd": n_embd**-0.5, "none": 1.0, "one_over_head_size": 1 / head_size}
+    return factors[kind]
+
+
+@torch.no_grad()
+def head_oracle(head, x, scale="head_size", mask="before", softmax_dim=-1, scores="qk"):
+    """``Head(x)`` in eval mode from ``head``'s own key, query and value weights; x is (B, T, C)."""
+    Wk, Wq, Wv = head.key.weight, head.query.weight, head.value.weight  # (hs, C) each
+    k, q, v = x @ Wk.T, x @ Wq.T, x @ Wv.T  # (B, T, hs)
+    return attention(q, k, v, _scale(scale, Wk.shape[0], x.shape[-1]), mask, softmax_dim, scores)
+
+
+def head_mistakes(head, x):
+    """{hint: the output of Head(x) with that mistake}, from the same weights."""
+    return {
+        SCALED_BY_N_EMBD: head_oracle(head, x, scale="n_embd"),
+        NOT_SCALED: head_oracle(head, x, scale="none"),
+        SCALED_BY_ONE_OVER_HEAD_SIZE: head_oracle(head, x, scale="one_over_head_size"),
+        NO_MASK: head_oracle(head, x, mask="none"),
+        MASK_UPSIDE_DOWN: head_oracle(head, x, mask="upside_down"),
+        MASK_AFTER_SOFTMAX_ZERO: head_oracle(head, x, mask="after_zero"),
+        MASK_AFTER_SOFTMAX_INF: head_oracle(head, x, mask="after_inf"),
+        SOFTMAX_OVER_QUERIES: head_oracle(head, x, softmax_dim=-2),
+        K_Q_SWAPPED: head_oracle(head, x, scores="kq"),
+    }
+
+
+@torch.no_grad()
+def mha_oracle(mha, x, n_head):
+    """``MultiHeadAttention(x)`` in eval mode as n_head single heads built from slices of its weights.
+
+    Head h uses rows [h*hs:(h+1)*hs] of the q, k and v blocks of c_attn.weight ([q | k | v] along
+    dim 0); the heads' outputs are concatenated in order and go through c_proj.
+    """
+    C = x.shape[-1]
+    hs = C // n_head
+    Wq, Wk, Wv = mha.c_attn.weight.split(C, dim=0)  # (C, C) each
+    heads = []
+    for h in range(n_head):
+        rows = slice(h * hs, (h + 1) * hs)
+        q, k, v = x @ Wq[rows].T, x @ Wk[rows].T, x @ Wv[rows].T  # (B, T, hs)
+        heads.append(attention(q, k, v, hs**-0.5))
+    return F.linear(torch.cat(heads, dim=-1), mha.c_proj.weight, mha.c_proj.bias)
+
+
+@torch.no_grad()
+def mha_fused(mha, x, n_head, scale="head_size", mask="before", softmax_dim=-1, order="qkv",
+              split="chunks", merge="transpose", project=True):
+    """The fused computation with a mistake switched on (for naming mistakes, not as the oracle).
+
+    order: which block of c_attn the code calls q, k, v ("kqv": the first block is taken as k);
+    split: "chunks" (right, view(B, T, nh, hs).transpose(1, 2)), "interleaved" (view(B, T, hs, nh)
+    .permute(0, 3, 1, 2)), "swapped" (view(B, T, hs, nh).transpose(1, 2): hs heads of nh features);
+    merge: "transpose" (right, transpose(1, 2).view(B, T, C)), "interleaved" (the inverse of the
+    interleaved split), "no_transpose" (view(B, T, C) straight from (B, nh, T, hs));
+    project: whether c_proj is applied.
+    """
+    B, T, C = x.shape
+    hs = C // n_head
+    blocks = dict(zip(order, (x @ mha.c_attn.weight.T).split(C, dim=-1)))
+    views = {
+        "chunks": lambda t: t.view(B, T, n_head, hs).transpose(1, 2),
+        "interleaved": lambda t: t.view(B, T, hs, n_head).permute(0, 3, 1, 2),
+        "swapped": lambda t: t.view(B, T, hs, n_head).transpose(1, 2),
+    }
+    q, k, v = (views[split](blocks[name]) for name in "qkv")
+    out = attention(q, k, v, _scale(scale, hs, C), mask, softmax_dim)
+    merges = {
+        "transpose": lambda o: o.transpose(1, 2).reshape(B, T, C),
+        "interleaved": lambda o: o.permute(0, 2, 3, 1).reshape(B, T, C),
+        "no_transpose": lambda o: o.reshape(B, T, C),
+    }
+    out = merges[merge](out)
+    return F.linear(out, mha.c_proj.weight, mha.c_proj.bias) if project else out
+
+
+def mha_mistakes(mha, x, n_head):
+    """{hint: the output of MultiHeadAttention(x) with that mistake}, from the same weights."""
+    wrong_orders = ["".join(p) for p in itertools.permutations("qkv") if "".join(p) != "qkv"]
+    return {
+        SCALED_BY_N_EMBD: mha_fused(mha, x, n_head, scale="n_embd"),
+        NOT_SCALED: mha_fused(mha, x, n_head, scale="none"),
+        SCALED_BY_ONE_OVER_HEAD_SIZE: mha_fused(mha, x, n_head, scale="one_over_head_size"),
+        NO_MASK: mha_fused(mha, x, n_head, mask="none"),
+        MASK_UPSIDE_DOWN: mha_fused(mha, x, n_head, mask="upside_down"),
+        MASK_AFTER_SOFTMAX_ZERO: mha_fused(mha, x, n_head, mask="after_zero"),
+        MASK_AFTER_SOFTMAX_INF: mha_fused(mha, x, n_head, mask="after_inf"),
+        SOFTMAX_OVER_QUERIES: mha_fused(mha, x, n_head, softmax_dim=-2),
+        SOFTMAX_OVER_HEADS: mha_fused(mha, x, n_head, softmax_dim=1),
+        NO_C_PROJ: mha_fused(mha, x, n_head, project=False),
+        HEADS_MERGED_WITHOUT_TRANSPOSE: mha_fused(mha, x, n_head, merge="no_transpose"),
+        **{QKV_ORDER: [mha_fused(mha, x, n_head, order=order) for order in wrong_orders]},
+        **{HEADS_INTERLEAVED: [mha_fused(mha, x, n_head, split="interleaved"),
+                               mha_fused(mha, x, n_head, split="interleaved", merge="interleaved"),
+                               mha_fused(mha, x, n_head, split="swapped")]},
+    }
+
+
+def amount(value):
+    """A change or gradient for a message: NaN said in words."""
+    return "NaN" if value != value else f"{value:.3g}"
+
+
+def same_values(got, expected, atol):
+    """``got`` matches ``expected`` within atol, NaN and inf included: the same entries are not finite
+    and the finite ones are close. Lets a NaN-producing mistake be told from another."""
+    got, expected = got.detach().float().cpu(), expected.detach().float().cpu()
+    if got.shape != expected.shape:
+        return False
+    finite = torch.isfinite(got)
+    if not torch.equal(finite, torch.isfinite(expected)):
+        return False
+    return bool(((got - expected).abs()[finite] <= atol).all())
+
+
+def name_the_mistake(got, mistakes, atol):
+    """The hint of the first mistake in ``mistakes`` ({hint: output or list of outputs}) that ``got``
+    matches, a general hint for NaN or inf, or None."""
+    for hint, outputs in mistakes.items():
+        for wrong in outputs if isinstance(outputs, list) else [outputs]:
+            if same_values(got, wrong, atol):
+                return hint
+    if not torch.isfinite(got.detach()).all():
+        return NOT_FINITE
+    return None
