@@ -4,9 +4,8 @@ The numerics checks swap the block's ``sa`` and ``ffwd`` for trusted stand-ins w
 grade the block's own wiring (residuals, pre-norm, which LayerNorm goes where) and nothing of
 Exercises 6 and 7: a broken MultiHeadAttention or FeedForward costs no points here.
 
-Causality is not checked separately: with a causal ``sa`` it follows from the oracle check, which
-proves the block computes ``x + sa(ln1(x))`` then ``+ ffwd(ln2(.))``, where ``ln1``, ``ln2`` and
-``ffwd`` act on each position alone.
+Causality is checked with a causal stand-in for ``sa``: the block's own code must not let the future
+in (the oracle check implies it too, but this one says so in a student's words).
 """
 
 
@@ -16,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from grader.expect import attribute, expect_close, expect_tensor, fail
-from grader.probe import randomize_parameters, record_arguments
+from grader.probe import future_change, future_gradient, past_change, randomize_parameters, record_arguments
 
 pytestmark = pytest.mark.block
 
@@ -203,3 +202,28 @@ def test_matches_oracle(impl, device):
     # Sums of 32 terms of size ~1 in float32 are off by ~1e-6 from the same sums in another order.
     expect_close(got, expected, "Block(x) in eval mode", impl.where("block", "Block.forward"), atol=1e-4,
                  mistakes=mistakes, hint=hint or "x = x + self.sa(self.ln1(x)); x = x + self.ffwd(self.ln2(x))")
+
+
+# A causal block moves nothing in the past: the reference gives exactly 0.0 by perturbation and by
+# gradient with the stand-ins (seeds 0-4), so 1e-5 only absorbs another kernel's rounding. The past
+# moves the last position by ~0.5 through the cumulative-mean stand-in; 1e-3 is far below that.
+FUTURE_ATOL, PAST_MIN = 1e-5, 1e-3
+
+
+def test_is_causal(impl, device):
+    """With a causal stand-in for ``sa``, changing the inputs after position t never changes the block's
+    outputs up to t (by perturbation and by gradient), and the output at t still depends on the past."""
+    block = make_block(impl, device)
+    randomize_parameters(block, seed=0)
+    swap_branches(block, CausalMixer(seed=1).to(device), PositionWiseMLP(seed=2).to(device), impl)
+    x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(4)).to(device)
+    where = impl.where("block", "Block.forward")
+    for t in (0, T // 2, T - 2):
+        moved = max(future_change(block, x, t), future_gradient(block, x, t))
+        if moved > FUTURE_ATOL:
+            fail(f"Block's outputs up to position {t} should not depend on later positions",
+                 "no change", f"a change of {moved:.3g}", where,
+                 "only self.sa mixes positions; everything else in the block acts on each position alone")
+    if not past_change(block, x, T - 1) > PAST_MIN:
+        fail("Block's output at the last position should depend on earlier positions (through self.sa)",
+             "a change", "none", where, "add self.sa(self.ln1(x)) to x")

@@ -82,6 +82,10 @@ VARIANTS = [
     ffwd("ffwd-gelu-instead-of-relu", ("nn.ReLU(),", "nn.GELU(),")),
 
     # Exercise 8, Block.
+    # A hand-made norm over (T, C) instead of C: every position sees statistics of the future.
+    block("block-norm-over-time-and-channels",
+          (BLOCK_SA, "x = x + self.sa(nn.functional.layer_norm(x, x.shape[1:]))"),
+          hint="only self.sa mixes positions"),
     block("block-no-residual-on-attention", (BLOCK_SA, "x = self.sa(self.ln1(x))"),
           hint="the attention's residual is missing"),
     block("block-no-residual-on-feedforward", (BLOCK_FFWD, "x = self.ffwd(self.ln2(x))"),
