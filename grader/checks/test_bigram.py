@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from grader import training
-from grader.expect import attribute, expect_close, expect_pair, expect_tensor, fail
+from grader.expect import attribute, expect_close, expect_mean_cross_entropy, expect_pair, expect_tensor, fail
 from grader.probe import randomize_parameters
 
 pytestmark = pytest.mark.bigram
@@ -91,21 +91,7 @@ def test_loss_is_mean_cross_entropy(impl, device):
     logits, loss = expect_pair(model(idx, targets), "BigramLanguageModel.forward(idx, targets)", where)
     expect_tensor(logits, "logits (with targets)", where)
     expect_tensor(loss, "loss", where, shape=(), device=device)
-    # Oracle from its own logits (whatever their layout), so a mistake in the logits is not counted twice.
-    flat = logits.detach().reshape(-1, V)
-    wanted = targets.reshape(-1)
-    expected = F.cross_entropy(flat, wanted)
-    rows = flat.reshape(-1, T, V) if flat.shape[0] == B * T else None
-    expect_close(loss.reshape(()), expected, "loss", where, atol=1e-4,  # float32 noise is ~1e-6
-                 mistakes={
-                     "the loss is summed over the positions: use the mean (F.cross_entropy's default "
-                     "reduction)": F.cross_entropy(flat, wanted, reduction="sum"),
-                     "the loss compares the logits with idx: compare them with targets":
-                         F.cross_entropy(flat, idx.reshape(-1)),
-                     "the loss covers only the last position: average over all B*T positions":
-                         F.cross_entropy(rows[:, -1], targets[:, -1]) if rows is not None else None,
-                 },
-                 hint="F.cross_entropy(logits.view(B*T, V), targets.view(B*T))")
+    expect_mean_cross_entropy(loss, logits, idx, targets, where)
 
 
 # The bigram run of the threshold check: the lecture's bigram.py (block 8, AdamW) with batch 64 and

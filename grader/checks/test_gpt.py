@@ -14,7 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from grader import training
-from grader.expect import attribute, expect_close, expect_linear, expect_pair, expect_raises, expect_tensor, fail
+from grader.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair, expect_raises,
+                           expect_tensor, fail)
 from grader.probe import randomize_parameters, record_arguments
 
 pytestmark = pytest.mark.gpt
@@ -190,17 +191,7 @@ def test_loss_is_mean_cross_entropy(impl, device):
     expect_tensor(logits, "logits (with targets)", where, shape=(B, T, V),
                   hint="keep the logits (B, T, V): reshape only the copy you hand to F.cross_entropy")
     expect_tensor(loss, "loss", where, shape=(), device=device)
-    flat, wanted = logits.detach().reshape(-1, V), targets.reshape(-1)
-    expect_close(loss, F.cross_entropy(flat, wanted), "loss", where, atol=1e-4,  # float32 noise is ~1e-6
-                 mistakes={
-                     "the loss is summed over the positions: use the mean (F.cross_entropy's default "
-                     "reduction)": F.cross_entropy(flat, wanted, reduction="sum"),
-                     "the loss compares the logits with idx: compare them with targets":
-                         F.cross_entropy(flat, idx.reshape(-1)),
-                     "the loss covers only the last position: average over all B*T positions":
-                         F.cross_entropy(logits.detach()[:, -1], targets[:, -1]),
-                 },
-                 hint="F.cross_entropy(logits.view(B*T, V), targets.view(B*T))")
+    expect_mean_cross_entropy(loss, logits, idx, targets, where)
 
 
 def test_lecture_init(impl, device):
