@@ -15,6 +15,22 @@ def fail(what, expected, got, where, hint=None):
     raise GradingFailure("\n".join(lines))
 
 
+def equal(got, expected):
+    """``got == expected`` for plain values (str, int, list, dict, ...), comparing exact types first, so
+    an object that claims to equal everything (``__eq__`` always True) is not equal."""
+    if type(got) is not type(expected):
+        return False
+    if isinstance(expected, (list, tuple)):
+        return len(got) == len(expected) and all(equal(a, b) for a, b in zip(got, expected))
+    if isinstance(expected, dict):
+        return (len(got) == len(expected) and all(equal(k, k) for k in got)
+                and all(k in expected and equal(got[k], expected[k]) for k in got))
+    return expected == got
+
+
+PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+
+
 def describe(obj):
     """A short description of what came back, for messages."""
     if isinstance(obj, torch.Tensor):
@@ -27,8 +43,10 @@ def describe(obj):
 
 def expect_tensor(obj, what, where, shape=None, dtype=None, device=None, hint=None):
     """``obj`` is a tensor with this shape, dtype and device type (each one checked only when given)."""
-    if not isinstance(obj, torch.Tensor):
-        fail(f"{what} should be a tensor", "a torch.Tensor", describe(obj), where, hint)
+    if type(obj) not in PLAIN_TENSORS:
+        # A subclass can redefine comparisons (__torch_function__), so only torch's own type is graded.
+        fail(f"{what} should be a tensor", "a torch.Tensor", describe(obj) if not isinstance(obj, torch.Tensor)
+             else f"a subclass of torch.Tensor ({type(obj).__name__}); return a plain tensor", where, hint)
     if shape is not None and tuple(obj.shape) != tuple(shape):
         fail(f"{what} has the wrong shape", tuple(shape), tuple(obj.shape), where, hint)
     if dtype is not None and obj.dtype != dtype:
@@ -82,6 +100,8 @@ def attribute(obj, name, where):
 
 def max_difference(a, b):
     """The largest absolute difference between two tensors of one shape (inf where one is not finite)."""
+    if type(a) not in PLAIN_TENSORS or type(b) not in PLAIN_TENSORS:
+        return float("inf")
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
     if a.shape != b.shape:
         return float("inf")

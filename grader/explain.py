@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .confine import BlockedImport
 from .expect import GradingFailure
 from .impl import ImplementationError
 from .rubric import BY_NUMBER
@@ -96,7 +97,7 @@ def explain(excinfo, impl_path, exercise):
     if isinstance(exc, NotImplementedError):
         entry = student or excinfo.traceback[-1]
         return Explanation(_not_implemented(exc, student or entry, exercise), entry.path, entry.lineno + 1)
-    if isinstance(exc, (GradingFailure, ImplementationError)):
+    if isinstance(exc, (GradingFailure, ImplementationError, BlockedImport)):
         return Explanation(str(exc), *location)
     if student is not None:
         return Explanation(_raised_in_student_code(exc, student), *location)

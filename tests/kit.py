@@ -61,3 +61,36 @@ def make_variant(tmp_path, name, edits):
             source = source.replace(old, new)
         path.write_text(source)
     return folder
+
+
+# The modules in an order where each one's relative imports come before it.
+MODULE_ORDER = ("tokenizer", "batching", "generate", "bigram", "attention", "block", "gpt")
+
+
+def single_file_source(folder):
+    """The modules of ``folder`` as one file, relative imports removed (what a student submits as one .py)."""
+    parts = []
+    for module in MODULE_ORDER:
+        lines = (Path(folder) / f"{module}.py").read_text().splitlines()
+        parts.append("\n".join(line for line in lines if not line.startswith("from .")))
+    return "\n\n".join(parts) + "\n"
+
+
+def notebook_from(folder, path, training_cell=True):
+    """A notebook as a student in Colab would save it: one cell per module, plus magics and top-level
+    training and printing that grading must not run."""
+    import nbformat
+
+    cells = [nbformat.v4.new_markdown_cell("# Let's build GPT"), nbformat.v4.new_code_cell("!pip install torch\n%matplotlib inline")]
+    for module in MODULE_ORDER:
+        lines = (Path(folder) / f"{module}.py").read_text().splitlines()
+        cells.append(nbformat.v4.new_code_cell("\n".join(l for l in lines if not l.startswith("from ."))))
+    cells.append(nbformat.v4.new_code_cell("n_embd = 384\nhead_size = n_embd // 6\nblock_size = 256"))
+    if training_cell:
+        cells.append(nbformat.v4.new_code_cell(
+            "text = open('input.txt').read()\nmodel = GPTLanguageModel(GPTConfig(vocab_size=65))\n"
+            "for step in range(5000):\n    raise SystemExit('training must not run when grading')\n"
+            "print('done')"))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nbformat.write(nb, str(path))
+    return path

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.expect import attribute, describe, expect_raises, fail
+from grader.expect import attribute, describe, equal, expect_raises, fail
 
 pytestmark = pytest.mark.tokenizer
 
@@ -30,11 +30,11 @@ def expect_vocabulary(tokenizer, text, where):
     """``tokenizer`` numbers the characters of sorted(set(text)) 0, 1, ... in stoi and back in itos."""
     chars = sorted(set(text))
     vocab_size, stoi, itos = (attribute(tokenizer, name, where) for name in ("vocab_size", "stoi", "itos"))
-    if vocab_size != len(chars):
+    if not equal(vocab_size, len(chars)):
         fail(f"vocab_size for a text of {len(chars)} distinct characters", len(chars), vocab_size, where, SORTED_HINT)
     given = stoi
     stoi = {c: given.get(c) for c in chars} if hasattr(given, "get") else None
-    if stoi != {c: i for i, c in enumerate(chars)}:
+    if not equal(stoi, {c: i for i, c in enumerate(chars)}):
         got = f"stoi = {describe(given)}" if stoi is None else \
             "stoi = {" + ", ".join(f"{c!r}: {i}" for c, i in list(stoi.items())[:6]) + ", ...}"
         fail("stoi should number the characters in sorted order",
@@ -44,7 +44,7 @@ def expect_vocabulary(tokenizer, text, where):
         listed = [itos[i] for i in range(len(chars))]
     except (KeyError, IndexError, TypeError):
         listed = None
-    if listed != chars:
+    if not equal(listed, chars):
         fail("itos should be the inverse of stoi: itos[i] is the i-th character of sorted(set(text))",
              repr("".join(chars[:12])) + "...", describe(itos), where, SORTED_HINT)
 
@@ -53,7 +53,7 @@ def test_vocabulary_has_65_symbols(impl, shakespeare):
     """On Tiny Shakespeare: 65 symbols, stoi and itos numbering sorted(set(text)) consistently."""
     tokenizer = make_tokenizer(impl, shakespeare)
     where = impl.where("tokenizer", "CharTokenizer.__init__")
-    if attribute(tokenizer, "vocab_size", where) != 65:
+    if not equal(attribute(tokenizer, "vocab_size", where), 65):
         fail("vocab_size on Tiny Shakespeare", 65, tokenizer.vocab_size, where, SORTED_HINT)
     expect_vocabulary(tokenizer, shakespeare, where)
 
@@ -66,7 +66,7 @@ def test_vocabulary_comes_from_the_text(impl):
     expect_vocabulary(tokenizer, text, where)
     got = tokenizer.encode("bet")
     # sorted(set(text)) is " ,benort": b=2, e=3, t=7
-    if list(got) != [2, 3, 7]:
+    if not equal(got, [2, 3, 7]):
         fail(f'encode("bet") with the vocabulary of {text!r}', [2, 3, 7], got,
              impl.where("tokenizer", "CharTokenizer.encode"), "look the ids up in self.stoi, built from this text")
 
@@ -79,7 +79,7 @@ def test_encode_hii_there(impl, shakespeare):
     if not isinstance(got, list) or not all(type(i) is int for i in got):
         fail('encode("hii there") should return a plain list of ints', HII_THERE, describe(got), where,
              "return [self.stoi[c] for c in s]")
-    if got != HII_THERE:
+    if not equal(got, HII_THERE):
         fail('encode("hii there")', HII_THERE, got, where)
 
 
@@ -87,7 +87,7 @@ def test_decode_round_trip(impl, shakespeare):
     """decode(encode(text)) gives back the whole of Tiny Shakespeare."""
     tokenizer = make_tokenizer(impl, shakespeare)
     got = tokenizer.decode(tokenizer.encode(shakespeare))
-    if got != shakespeare:
+    if not equal(got, shakespeare):
         at = next((i for i, (a, b) in enumerate(zip(got, shakespeare)) if a != b), min(len(got), len(shakespeare)))
         fail(f"decode(encode(text)) should give the text back; it differs from character {at} on",
              repr(shakespeare[at:at + 30]), repr(got[at:at + 30]) if isinstance(got, str) else describe(got),
@@ -111,7 +111,7 @@ def test_decode_accepts_a_tensor(impl, shakespeare):
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         fail("decode(a 1-D tensor of ids) should work like decode(a list)", repr(from_list[:30]) + "...",
              f"{type(exc).__name__}: {exc}", where, hint)
-    if got != from_list:
+    if not equal(got, from_list):
         fail("decode(a 1-D tensor of ids) should give what decode(the same ids as a list) gives",
              repr(from_list[:30]) + "...", repr(got[:30]) if isinstance(got, str) else describe(got), where, hint)
 

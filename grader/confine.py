@@ -1,0 +1,186 @@
+"""Confine the process that runs a submission's code, from inside it, before that code is loaded.
+
+- Resource limits: address space (memory), size of files written, no core dumps.
+- Landlock (Linux 5.13 and later, no privileges needed): the process may read only what Python,
+  torch and the grader need, write only its scratch folder, send no signals to and trace no process
+  outside itself. The kit's other files (``solutions/``, ``tests/``, the reports) cannot be opened.
+- An import guard: ``solutions``, ``tests`` and modules that ended an earlier run cannot be imported.
+
+Only the standard library is used, so this runs before torch is imported.
+"""
+
+import ctypes
+import importlib.abc
+import importlib.machinery
+import os
+import platform
+import sys
+
+# Landlock's system calls and flags (linux/landlock.h); the numbers are the same on every architecture.
+_CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+
+EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_WRITE_TREE = (
+    (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12)
+)  # remove dir/file, make char/dir/reg/sock/fifo/block/sym
+_REFER, _TRUNCATE, _IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+_FILE_ONLY = EXECUTE | WRITE_FILE | READ_FILE | _TRUNCATE | _IOCTL_DEV
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def landlock_abi():
+    """Landlock's ABI version on this kernel, or 0 where it is missing or disabled."""
+    if platform.system() != "Linux":
+        return 0
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    version = libc.syscall(ctypes.c_long(_CREATE_RULESET), None, ctypes.c_size_t(0),
+                           ctypes.c_uint32(_CREATE_RULESET_VERSION))
+    return max(int(version), 0)
+
+
+def landlock(read, write, list_only=(), abi=None):
+    """Allow reading (and executing) under ``read``, everything under ``write``, listing the folders
+    under ``list_only`` (names, not contents), nothing else.
+
+    Returns the ABI used; raises OSError when the kernel refuses. Paths that do not exist are skipped.
+    """
+    abi = landlock_abi() if abi is None else abi
+    if abi < 1:
+        raise OSError("Landlock is not available on this kernel")
+    handled = EXECUTE | WRITE_FILE | READ_FILE | READ_DIR | _WRITE_TREE
+    if abi >= 2:
+        handled |= _REFER
+    if abi >= 3:
+        handled |= _TRUNCATE
+    if abi >= 5:
+        handled |= _IOCTL_DEV
+    attr = _RulesetAttr(handled, 0, 0)
+    size = 8
+    if abi >= 4:  # no TCP at all: nothing a submission needs, and no way to report elsewhere
+        attr.handled_access_net = _NET_BIND_TCP | _NET_CONNECT_TCP
+        size = 16
+    if abi >= 6:  # no signals to, and no abstract sockets of, processes outside the sandbox
+        attr.scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL
+        size = 24
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    ruleset = libc.syscall(ctypes.c_long(_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size),
+                           ctypes.c_uint32(0))
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
+    try:
+        for paths, access in ((read, EXECUTE | READ_FILE | READ_DIR), (write, handled), (list_only, READ_DIR)):
+            for path in paths:
+                _allow(libc, ruleset, path, access)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        if libc.syscall(ctypes.c_long(_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+    finally:
+        os.close(ruleset)
+    return abi
+
+
+def _allow(libc, ruleset, path, access):
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if not os.path.isdir(path):
+            access &= _FILE_ONLY
+        rule = _PathBeneathAttr(access, fd)
+        if libc.syscall(ctypes.c_long(_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH),
+                        ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
+            raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
+    finally:
+        os.close(fd)
+
+
+def limit_resources(memory_mb, file_mb):
+    """Address space and written-file size caps, and no core files."""
+    import resource  # POSIX only; the student's pytest on Windows never gets here
+
+    memory = memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    size = file_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class BlockedImport(ImportError):
+    """An import the grader refuses; the message says why."""
+
+
+class ImportGuard(importlib.abc.MetaPathFinder):
+    """Refuses imports of the kit's reference and tests, and of modules listed as ``blocked``.
+
+    ``blocked`` maps a full module name to why it is blocked (it ended or hung an earlier run).
+    ``on_import(event, name, detail="")`` is called with "import" before a module of ``package``
+    runs and "imported" (or "import-failed", with the error) after, so the parent knows which module
+    was loading when a process died or hung.
+    """
+
+    FORBIDDEN = ("solutions", "tests", "exercises")
+
+    def __init__(self, package, blocked, on_import):
+        self.package = package
+        self.blocked = dict(blocked)
+        self.on_import = on_import
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.split(".")[0]
+        if top in self.FORBIDDEN:
+            raise BlockedImport(f"the grader does not let a submission import {fullname!r}: "
+                                f"submit your own code, not the kit's")
+        if fullname in self.blocked:
+            raise BlockedImport(self.blocked[fullname])
+        if not fullname.startswith(self.package + "."):
+            return None  # let the normal finders load it
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ReportingLoader(spec.loader, fullname, self.on_import)
+        return spec
+
+
+class _ReportingLoader(importlib.abc.Loader):
+    def __init__(self, loader, name, on_import):
+        self._loader, self._name, self._on_import = loader, name, on_import
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._on_import("import", self._name)
+        try:
+            self._loader.exec_module(module)
+        except BaseException as exc:
+            self._on_import("import-failed", self._name, f"{type(exc).__name__}: {exc}")
+            raise
+        self._on_import("imported", self._name)
+
+    def __getattr__(self, name):  # get_source, get_filename, ... for tracebacks
+        return getattr(self._loader, name)
+
+
+def install_import_guard(guard):
+    sys.meta_path.insert(0, guard)

@@ -1,0 +1,346 @@
+"""Grade one prepared submission in a sandboxed process, and decide each check's verdict here.
+
+This module runs in the teacher's process and never imports a submission's code. It starts
+``python -m grader.worker`` in a scratch folder, inside fresh PID and network namespaces where the
+system allows (so every process the submission starts ends with it), and reads the worker's events.
+It enforces the per-check and total time limits, the cap on output and on processes, and restarts
+the worker for the remaining checks after a crash, a hang or tampering, so one bad part never costs
+the points of the good ones.
+"""
+
+import functools
+import json
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .impl import KIT_ROOT
+
+OUTCOMES = ("passed", "failed", "skipped", "timeout", "memory", "crashed", "output", "processes",
+            "tampered", "not run")
+STARTUP_SECONDS = 120  # python, torch, pytest and the checks' collection, on a busy 2-core machine
+LOG_HEAD = 64 * 1024  # bytes of a submission's output kept for the report
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 60.0  # seconds per check; the slowest check takes ~9 s on 2 cores
+    total: float = 900.0  # seconds per submission
+    memory_mb: int = 4096  # address space; torch alone maps ~0.7 GB
+    processes: int = 8  # processes at once, the worker included
+    output_mb: int = 16  # printed output
+    file_mb: int = 256  # any one file written in the scratch folder
+
+
+@dataclass
+class Verdict:
+    outcome: str
+    message: str = ""
+
+
+@dataclass
+class SandboxResult:
+    verdicts: dict  # nodeid -> Verdict, for every check asked for
+    output: str = ""  # the head of what the submission printed
+    output_bytes: int = 0
+    runs: int = 0  # how many worker processes it took
+    landlock: int = 0  # the Landlock ABI used (0: files were not confined)
+    namespaces: bool = False
+    blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
+    events: list = field(default_factory=list)  # what happened, for the report
+
+
+@functools.lru_cache(maxsize=None)
+def namespace_command():
+    """``unshare`` arguments for fresh PID and network namespaces, or [] where the system refuses."""
+    unshare = shutil.which("unshare")
+    if unshare is None or sys.platform != "linux":
+        return ()
+    for extra in ((), ("--user", "--map-root-user")):
+        cmd = (unshare, *extra, "--pid", "--fork", "--kill-child", "--net", "--")
+        try:
+            if subprocess.run([*cmd, "true"], capture_output=True, timeout=20).returncode == 0:
+                return cmd
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return ()
+
+
+def _sandbox_pids(token):
+    """Processes carrying the sandbox's token in their environment (Linux /proc)."""
+    marker = f"GPTKIT_SANDBOX={token}".encode()
+    pids = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+def _kill_all(proc, token):
+    for _ in range(3):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pid in _sandbox_pids(token):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            continue
+        if not _sandbox_pids(token):
+            return
+
+
+class _Run:
+    """One worker process and what it has reported so far."""
+
+    def __init__(self, cmd, workdir, env, events_fd):
+        self.proc = subprocess.Popen(
+            cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, pass_fds=(events_fd,), start_new_session=True,
+        )
+
+
+def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None):
+    """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult."""
+    workdir = Path(workdir)
+    (workdir / "tmp").mkdir(exist_ok=True)
+    result = SandboxResult({}, namespaces=bool(namespace_command()))
+    remaining = list(nodeids)
+    deadline = time.monotonic() + limits.total
+    head = bytearray()
+    while remaining and time.monotonic() < deadline:
+        before = len(remaining)
+        _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress)
+        result.runs += 1
+        if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
+            nodeid = remaining.pop(0)
+            result.verdicts[nodeid] = Verdict("crashed", "the grading process ended before this check ran")
+    for nodeid in remaining:
+        result.verdicts[nodeid] = Verdict(
+            "not run", f"not run: the submission used up its total time limit of {limits.total:.0f} s")
+    result.output = head.decode("utf-8", "replace")
+    return result
+
+
+def _worker_command(package, remaining, limits, device, data_path, blocked, events_fd):
+    python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
+    cmd = [*namespace_command(), *python, "-m", "grader.worker", "--impl", str(package),
+           "--events-fd", str(events_fd), "--timeout", str(limits.timeout),
+           "--memory-mb", str(limits.memory_mb), "--file-mb", str(limits.file_mb),
+           "--device", device, "--read", str(data_path)]
+    for module, reason in blocked.items():
+        cmd += ["--block", f"{module}={reason}"]
+    return cmd + list(remaining)
+
+
+def _environment(workdir, data_path, token):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "TMPDIR": str(workdir / "tmp"),
+        "LANG": "C.UTF-8", "PYTHONPATH": str(KIT_ROOT), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+        # One thread each: submissions graded side by side do not fight over cores, and the
+        # training checks give the same numbers on every machine.
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "GPTKIT_DATA": str(data_path), "GPTKIT_SANDBOX": token,
+    }
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    return env
+
+
+def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress):
+    token = secrets.token_hex(8)
+    read_fd, write_fd = os.pipe()
+    cmd = _worker_command(package, remaining, limits, device, data_path, result.blocked, write_fd)
+    try:
+        run = _Run(cmd, workdir, _environment(workdir, data_path, token), write_fd)
+    finally:
+        os.close(write_fd)
+    state = _RunState(limits, deadline)
+    selector = selectors.DefaultSelector()
+    selector.register(run.proc.stdout, selectors.EVENT_READ, "output")
+    selector.register(read_fd, selectors.EVENT_READ, "events")
+    buffer = b""
+    open_streams = 2
+    stop = None  # (outcome, message) that ends this run early
+    last_process_check = 0.0
+    try:
+        while open_streams and stop is None:
+            now = time.monotonic()
+            timeout = max(0.0, min(state.check_deadline(now), deadline) - now)
+            for key, _ in selector.select(timeout=min(timeout, 0.5)):
+                data = os.read(key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno(), 65536)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                if key.data == "output":
+                    result.output_bytes += len(data)
+                    if len(head) < LOG_HEAD:
+                        head.extend(data[:LOG_HEAD - len(head)])
+                    if result.output_bytes > limits.output_mb * 2**20:
+                        stop = ("output", f"printed more than the output limit of {limits.output_mb} MB")
+                    continue
+                buffer += data
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    stop = stop or state.handle(line, remaining, result, progress)
+            now = time.monotonic()
+            if stop is None and now >= deadline:
+                stop = ("not run", f"not run: the submission used up its total time limit of {limits.total:.0f} s")
+            elif stop is None and now >= state.check_deadline(now):
+                stop = state.timeout_verdict()
+            if stop is None and now - last_process_check > 0.5:
+                last_process_check = now
+                count = len(_sandbox_pids(token))
+                if count > limits.processes:
+                    stop = ("processes", f"started more processes than the limit of {limits.processes} at once")
+    finally:
+        _kill_all(run.proc, token)
+        selector.close()
+        os.close(read_fd)
+        run.proc.stdout.close()
+    state.finish(stop, run.proc.returncode, remaining, result)
+
+
+def _describe_exit(returncode):
+    if returncode is None:
+        return "was stopped"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}" + (" (a segmentation fault)" if name == "SIGSEGV" else "")
+    return f"exited with code {returncode}"
+
+
+class _RunState:
+    """Follows one worker's events: the check under way, imports under way, results to confirm."""
+
+    def __init__(self, limits, deadline):
+        self.limits = limits
+        self.deadline = deadline
+        self.current = None
+        self.started = time.monotonic()
+        self.importing = []  # modules whose import began and has not ended
+        self.imported_in_check = []
+        self.pending = None  # (nodeid, Verdict): a result counts once the next event confirms it
+        self.finished = False
+        self.landlock = None
+
+    def check_deadline(self, now):
+        if self.current is None:
+            return self.started + STARTUP_SECONDS
+        # pytest-timeout stops a check in the worker at limits.timeout; this catches what it cannot
+        # (a loop in C code, a blocked signal), after a grace period.
+        return self.started + self.limits.timeout + 10
+
+    def timeout_verdict(self):
+        where = f" (while importing {self.importing[-1]}.py)" if self.importing else ""
+        return ("timeout", f"did not finish within the time limit of {self.limits.timeout:.0f} s per check{where}")
+
+    def _confirm(self, remaining, result, progress):
+        if self.pending is None:
+            return
+        nodeid, verdict = self.pending
+        self.pending = None
+        result.verdicts[nodeid] = verdict
+        remaining.remove(nodeid)
+        if progress:
+            progress(nodeid, verdict)
+
+    def handle(self, line, remaining, result, progress):
+        """Take one event line; returns (outcome, message) when the run must stop."""
+        try:
+            event = json.loads(line)
+            kind = event["event"]
+        except (ValueError, KeyError, TypeError):
+            return ("tampered", "something other than the grader wrote to the grader's channel")
+        if kind == "confined":
+            self._confirm(remaining, result, progress)
+            result.landlock = int(event.get("landlock", 0))
+            return None
+        if kind in ("import", "imported", "import-failed"):
+            module = str(event.get("module"))
+            if kind == "import":
+                self.importing.append(module)
+                self.imported_in_check.append(module)
+            elif module in self.importing:
+                self.importing.remove(module)
+                if kind == "import-failed" and "from pytest-timeout" in str(event.get("detail")):
+                    result.blocked.setdefault(module, f"{module}.py was not imported again: importing it took "
+                                                      f"longer than the time limit of {self.limits.timeout:.0f} s")
+            return None
+        if kind == "start":
+            self._confirm(remaining, result, progress)
+            nodeid = event.get("nodeid")
+            if self.current is not None or nodeid not in remaining:
+                return ("tampered", "the grader's channel reported a check out of turn")
+            self.current, self.started, self.imported_in_check = nodeid, time.monotonic(), []
+            return None
+        if kind == "result":
+            nodeid, outcome = event.get("nodeid"), event.get("outcome")
+            if nodeid != self.current or outcome not in OUTCOMES or self.pending is not None:
+                return ("tampered", "the grader's channel reported a result out of turn")
+            self.pending = (nodeid, Verdict(outcome, str(event.get("message", ""))))
+            self.current = None
+            self.started = time.monotonic()
+            if outcome == "tampered":
+                self._confirm(remaining, result, progress)
+                for module in self.imported_in_check:
+                    result.blocked.setdefault(module, f"{module}.py was not imported again: it replaced part "
+                                                      f"of the grader when it was imported earlier")
+            return None
+        if kind == "finished":
+            self._confirm(remaining, result, progress)
+            self.finished = True
+            return None
+        return ("tampered", "the grader's channel carried an event the grader does not send")
+
+    def finish(self, stop, returncode, remaining, result):
+        """Charge the check under way (if any) with why the run ended."""
+        if stop is None and self.finished:
+            return
+        if stop is None:
+            stop = ("crashed", f"the grading process {_describe_exit(returncode)}")
+        outcome, message = stop
+        if self.pending is not None:
+            if outcome == "tampered":
+                # The result before the forgery cannot be told apart from a forged one.
+                nodeid, _ = self.pending
+                self.pending = (nodeid, Verdict("tampered", message))
+            elif self.current is None:
+                # A result not followed by the next event: the process died right after writing it,
+                # which a forged "passed" followed by os._exit would also look like.
+                nodeid, _ = self.pending
+                self.pending = (nodeid, Verdict(outcome, f"{message} right after this check"))
+            self._confirm(remaining, result, None)
+        if outcome == "not run":
+            return
+        if self.importing:
+            module = self.importing[-1]
+            result.blocked.setdefault(module, f"{module}.py was not imported again: importing it "
+                                              f"{'took too long' if outcome == 'timeout' else 'ended the grading process'}"
+                                              f" in an earlier run ({message})")
+        if self.current is not None and self.current in remaining:
+            remaining.remove(self.current)
+            result.verdicts[self.current] = Verdict(outcome, message)
+        result.events.append(f"{outcome}: {message}")

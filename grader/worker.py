@@ -1,0 +1,181 @@
+"""The process that runs one submission's checks: ``python -m grader.worker`` (started by ``grade``).
+
+It confines itself first (limits, Landlock, import guard) before any submission code is loaded, then runs the graded checks with pytest
+and streams one JSON line per event to the file descriptor the parent gave it:
+
+    {"event": "confined", "landlock": 7}
+    {"event": "start", "nodeid": ...}
+    {"event": "import", "module": "attention"} / {"event": "imported", ...}
+    {"event": "result", "nodeid": ..., "outcome": "passed|failed|skipped|memory|tampered", "message": ...}
+
+The parent decides the score; this process only reports what happened, and stops at the first sign
+that the submission rewrote the grader, so a fresh process grades the remaining checks.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import confine
+
+MAX_MESSAGE = 4000  # characters of a failure message kept for the report
+
+
+class EventStream:
+    def __init__(self, fd):
+        self.fd = fd
+        self._write = os.write  # bound now: a submission that replaces os.write does not reach it
+
+    def send(self, **event):
+        data = (json.dumps(event) + "\n").encode()
+        while data:
+            data = data[self._write(self.fd, data):]
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m grader.worker")
+    parser.add_argument("--impl", required=True)
+    parser.add_argument("--events-fd", type=int, required=True)
+    parser.add_argument("--timeout", type=float, required=True)
+    parser.add_argument("--memory-mb", type=int, required=True)
+    parser.add_argument("--file-mb", type=int, required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--read", action="append", default=[], help="extra paths it may read")
+    parser.add_argument("--block", action="append", default=[], metavar="MODULE=REASON")
+    parser.add_argument("--no-landlock", action="store_true")
+    parser.add_argument("nodeids", nargs="+")
+    return parser.parse_args(argv)
+
+
+def _readable_paths(args, kit_root):
+    """What the checks need to read: Python, its packages, the grader, the data, system libraries."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and os.path.realpath(entry) != str(kit_root):
+            paths.add(entry)
+    paths |= {str(kit_root / "grader"), str(kit_root / "tox.ini")}
+    paths |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev/urandom",
+              "/dev/random"}
+    paths |= set(args.read)
+    if args.device == "cuda":
+        paths.add("/dev")
+    # Nothing inside the kit except the grader: a venv inside the kit is allowed as a whole, the
+    # kit's root (and with it solutions/ and tests/) is not.
+    return sorted(p for p in paths if os.path.realpath(p) != str(kit_root))
+
+
+def main(argv=None):
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    stream = EventStream(args.events_fd)
+    kit_root = Path(__file__).resolve().parent.parent
+    scratch = os.getcwd()
+
+    confine.limit_resources(args.memory_mb, args.file_mb)
+    abi = 0
+    if not args.no_landlock and confine.landlock_abi() > 0:
+        # pytest walks from its rootdir (the kit) down to the checks: it may list the kit's folders.
+        abi = confine.landlock(read=_readable_paths(args, kit_root), write=[scratch, "/dev/null", "/dev/shm"],
+                               list_only=[str(kit_root)])
+    stream.send(event="confined", landlock=abi)
+
+    # The kit's root is where `solutions` would be found; the grader is already imported.
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), scratch)]
+
+    from .impl import Implementation
+    package = Implementation(args.impl).package
+    blocked = dict(item.split("=", 1) for item in args.block)
+    blocked = {f"{package}.{name}": reason for name, reason in blocked.items()}
+    guard = confine.ImportGuard(package, blocked, lambda event, name, detail="": stream.send(
+        event=event, module=name.rpartition(".")[2], detail=detail[:500]))
+    confine.install_import_guard(guard)
+
+    reporter = _Reporter(stream, package, args.timeout)
+    argv = [
+        *(str(kit_root / nodeid) for nodeid in args.nodeids), "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
+        "--rootdir", str(kit_root), "-c", str(kit_root / "tox.ini"), "-q", "-s", "--tb=short",
+        "--impl", args.impl, "--device", args.device,
+        "-o", f"timeout={args.timeout}", "-o", "timeout_method=signal",
+    ]
+    code = pytest.main(argv, plugins=[reporter])
+    stream.send(event="finished", exit_code=int(code))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter shutdown: a submission's atexit hooks and finalizers do not run
+
+
+def _outcome(report, call_excinfo):
+    if call_excinfo is not None:
+        exc = call_excinfo.value
+        if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
+            return "memory"
+        if "from pytest-timeout" in str(exc):
+            return "timeout"
+    return report.outcome
+
+
+class _Reporter:
+    """Turns pytest's reports into one verdict per check, and checks the grader's integrity."""
+
+    def __init__(self, stream, package, timeout):
+        self.stream = stream
+        self.package = package
+        self.timeout = timeout
+        self.baseline = None
+        self.current = None  # [nodeid, outcome, message]
+        self.excinfo = {}
+
+    def pytest_runtestloop(self, session):
+        from . import integrity
+        self.integrity = integrity
+        self.baseline = integrity.snapshot(session.config.pluginmanager)
+        self.pluginmanager = session.config.pluginmanager
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.current = [nodeid, "passed", ""]
+        self.stream.send(event="start", nodeid=nodeid)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.excinfo is not None:
+            self.excinfo[(item.nodeid, call.when)] = call.excinfo
+        return report
+
+    def pytest_runtest_logreport(self, report):
+        if self.current is None or report.nodeid != self.current[0]:
+            return
+        if report.outcome != "passed" and self.current[1] == "passed":
+            outcome = _outcome(report, self.excinfo.get((report.nodeid, report.when)))
+            message = report.longreprtext or ""
+            if outcome == "timeout":  # keep the student's line, say it plainly
+                where = [line for line in message.splitlines()[1:] if line.strip()]
+                message = "\n".join([f"did not finish within the time limit of {self.timeout:g} s per check",
+                                      *where])
+            if report.outcome == "skipped":
+                reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
+                message = f"skipped: {reason}"
+            self.current[1], self.current[2] = outcome, message[:MAX_MESSAGE]
+        if report.when == "teardown":
+            self._finish()
+
+    def _finish(self):
+        nodeid, outcome, message = self.current
+        self.current = None
+        changed = self.integrity.changes(self.baseline, self.integrity.snapshot(self.pluginmanager))
+        lying = self.integrity.lying_types(self.package)
+        if changed or lying:
+            shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+            message = f"the submission replaced what the grader relies on: {shown}" if changed else (
+                f"the submission defines values that redefine equality or torch functions: {', '.join(lying)}")
+            self.stream.send(event="result", nodeid=nodeid, outcome="tampered", message=message)
+            self.stream.send(event="finished", exit_code=-1)
+            os._exit(0)  # this process can no longer be trusted; the parent starts a fresh one
+        self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Hostile and broken submissions for teacher mode: each is the reference with one attack added.
+
+Each is graded on Exercises 1 (tokenizer), 5 (head, attention.py) and 7 (feedforward, block.py).
+block.py imports attention.py, so an attack in attention.py costs Exercise 7 too; an attack in
+block.py leaves the tokenizer and Head their points, which is what "the correct parts still earn
+their points" means here.
+"""
+
+from dataclasses import dataclass, field
+
+MARKERS = ("tokenizer", "head", "feedforward")
+FULL = {"tokenizer": 8, "head": 15, "feedforward": 6}
+
+CONTROL = "control"  # the score of `control_broken_head`, the same broken Head without an attack
+FFWD_FORWARD = "    def forward(self, x):\n        return self.net(x)  # (B, T, C)\n"
+HEAD_FORWARD = "    def forward(self, x):\n        B, T, C = x.shape\n        k = self.key(x)  # (B, T, hs)\n"
+
+
+@dataclass
+class Hostile:
+    name: str
+    what: str  # the attack, as the issue names it
+    edits: dict  # module -> [(old, new)], applied to a copy of solutions/ (see tests/kit.make_variant)
+    scores: dict  # exercise marker -> the points it must get, or CONTROL: what the honest broken one gets
+    status: str  # the status grades.csv must give
+    verdict: str = ""  # an outcome at least one check must get ("crashed", "timeout", ...)
+    message: str = ""  # words that the report must contain
+    extra_files: dict = field(default_factory=dict)  # file name -> text, added to the submission
+
+
+def at_end(module_text_marker, code):
+    """An edit that appends ``code`` after the line ``module_text_marker`` (which must occur once)."""
+    return (module_text_marker, module_text_marker + code)
+
+
+ATTENTION_END = "        out = self.resid_dropout(self.c_proj(out))  # (B, T, C)\n        return out\n"
+# Head.forward returning zeros: wrong, so Exercise 5 can only earn points by cheating.
+BROKEN_HEAD = ("        k = self.key(x)  # (B, T, hs)\n", "        return torch.zeros(B, T, self.key.out_features)\n")
+FFWD_END = "        return self.net(x)  # (B, T, C)\n"
+BLOCK_IMPORT = "from .attention import MultiHeadAttention\n"
+ATTENTION_IMPORT = "import torch.nn.functional as F\n"
+
+
+def ffwd_forward(body):
+    return {"block": [(FFWD_FORWARD, "    def forward(self, x):\n" + body)]}
+
+
+def block_import(code):
+    return {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + code)]}
+
+
+def hostile_submissions(out_dir, kit_root):
+    """The hostile submissions; ``out_dir`` and ``kit_root`` are what a cheating student would aim at."""
+    ok_except_ffwd = {"tokenizer": 8, "head": 15, "feedforward": 0}
+    return [
+        Hostile(CONTROL + "_broken_head", "none: Head.forward returns zeros, honestly",
+                {"attention": [BROKEN_HEAD]}, {"tokenizer": 8, "feedforward": 6}, "ok", "failed"),
+        Hostile("exit_at_import", "sys.exit at import", block_import("import sys\nsys.exit(0)\n"),
+                ok_except_ffwd, "ok", "failed", "SystemExit"),
+        Hostile("os_exit_at_import", "os._exit at import", block_import("import os\nos._exit(0)\n"),
+                ok_except_ffwd, "crashed", "crashed", "exited with code 0"),
+        Hostile("segfault", "a segmentation fault in forward",
+                ffwd_forward("        import ctypes\n        ctypes.string_at(0)\n        return self.net(x)\n"),
+                {"tokenizer": 8, "head": 15}, "crashed", "crashed", "SIGSEGV"),
+        Hostile("loop_at_import", "an infinite loop at import", block_import("while True:\n    pass\n"),
+                ok_except_ffwd, "timeout", "timeout", "time limit"),
+        Hostile("loop_in_forward", "an infinite loop in forward",
+                ffwd_forward("        while True:\n            pass\n"),
+                {"tokenizer": 8, "head": 15}, "timeout", "timeout", "time limit"),
+        Hostile("long_sleep", "a long sleep at import", block_import("import time\ntime.sleep(3600)\n"),
+                ok_except_ffwd, "timeout", "timeout", "time limit"),
+        Hostile("memory_growth", "unbounded memory growth in forward",
+                ffwd_forward("        hog = []\n        while True:\n            hog.append(x.new_empty(2**28))\n"),
+                {"tokenizer": 8, "head": 15}, "ok", "memory", "memory"),
+        Hostile("huge_output", "hundreds of MB of output at import",
+                block_import("import sys\nfor _ in range(300):\n    sys.stdout.write('x' * 2**20)\n"),
+                ok_except_ffwd, "crashed", "output", "output limit"),
+        Hostile("child_processes", "child processes left running",
+                block_import(
+                    "import os, subprocess, time\n"
+                    "subprocess.Popen(['sleep', '737'], start_new_session=True)\n"
+                    "if os.fork() == 0:\n    os.setsid()\n    time.sleep(738)\n    os._exit(0)\n"),
+                FULL, "ok"),
+        Hostile("too_many_processes", "a burst of child processes",
+                block_import("import subprocess\nfor _ in range(30):\n"
+                             "    subprocess.Popen(['sleep', '739'], start_new_session=True)\n"
+                             "import time\ntime.sleep(5)\n"),
+                ok_except_ffwd, "crashed", "processes", "processes"),
+        Hostile("conftest_and_hooks", "a conftest.py and pytest hooks in the submission",
+                {"attention": [BROKEN_HEAD]},
+                {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed",
+                extra_files={"conftest.py": CONFTEST}),
+        Hostile("registers_a_plugin", "a pytest plugin registered from the submission's code",
+                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + REGISTER_PLUGIN), (FFWD_END, "        return x\n")]},
+                ok_except_ffwd, "tampered", "tampered", "replaced what the grader relies on"),
+        Hostile("patches_torch", "monkeypatching torch's comparison functions",
+                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + PATCH_TORCH), (FFWD_END, "        return x * 0\n")]},
+                ok_except_ffwd, "tampered", "tampered", "torch.allclose"),
+        Hostile("patches_grader", "monkeypatching the grader's own functions",
+                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + PATCH_GRADER), (FFWD_END, "        return x * 0\n")]},
+                ok_except_ffwd, "tampered", "tampered", "expect_close"),
+        Hostile("always_equal", "objects whose __eq__ always says True",
+                {"tokenizer": [("        return ids\n", "        return AlwaysList(ids[:1])\n"),
+                               ("import torch\n", "import torch\n" + ALWAYS_EQUAL)],
+                 "block": [(FFWD_END, "        return AlwaysTensor(torch.zeros_like(x))\n"),
+                           (BLOCK_IMPORT, BLOCK_IMPORT + ALWAYS_TENSOR)]},
+                {"tokenizer": 0, "head": 15, "feedforward": 0}, "tampered", "tampered", "redefine equality"),
+        Hostile("skips_checks", "skipping tests",
+                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + "import pytest\npytest.skip('no', allow_module_level=True)\n")]},
+                ok_except_ffwd, "ok", "skipped"),
+        Hostile("fake_results", "writing fake result files and fake events",
+                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + FAKE_RESULTS.format(out=out_dir, kit=kit_root)),
+                           (FFWD_END, "        return x * 0\n")]},
+                ok_except_ffwd, "tampered", "tampered"),
+        Hostile("imports_solutions", "importing the reference solutions",
+                {"attention": [(ATTENTION_IMPORT, ATTENTION_IMPORT + IMPORT_SOLUTIONS.format(kit=kit_root)),
+                               BROKEN_HEAD, (ATTENTION_END, ATTENTION_END + USE_SOLUTIONS)]},
+                {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed"),
+    ]
+
+
+CONFTEST = '''
+import pytest
+
+
+def pytest_collection_modifyitems(items):
+    items[:] = [item for item in items if "head" not in item.nodeid]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    report.outcome = "passed"
+    return report
+'''
+
+REGISTER_PLUGIN = '''
+import gc
+import pytest
+import _pytest.config
+
+
+class _Forge:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        report.outcome = "passed"
+        report.longrepr = None
+        return report
+
+
+for _obj in gc.get_objects():
+    if isinstance(_obj, _pytest.config.Config):
+        _obj.pluginmanager.register(_Forge(), "forge")
+        break
+'''
+
+PATCH_TORCH = '''
+import torch
+torch.allclose = lambda *args, **kwargs: True
+torch.equal = lambda *args, **kwargs: True
+torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
+'''
+
+PATCH_GRADER = '''
+import sys
+for _name, _module in list(sys.modules.items()):
+    if _name.startswith("grader"):
+        for _attr in ("fail", "expect_close", "expect_tensor"):
+            if hasattr(_module, _attr):
+                setattr(_module, _attr, lambda *args, **kwargs: args[0] if args else None)
+'''
+
+ALWAYS_EQUAL = '''
+
+class AlwaysList(list):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+'''
+
+ALWAYS_TENSOR = '''
+import torch
+
+
+class AlwaysTensor(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        result = super().__torch_function__(func, types, args, kwargs or {})
+        return torch.ones((), dtype=torch.bool) if func.__name__ in ("__eq__", "eq", "allclose", "equal") else result
+'''
+
+FAKE_RESULTS = '''
+import json, os
+_fake = {{"score": 100, "max_score": 100, "tests": []}}
+for _path in ("{out}/grades.csv", "{out}/fake/results.json", "{out}/fake_results.json",
+              "{kit}/grader/rubric.py", "results.json", "/tmp/gptkit-fake-results.json"):
+    try:
+        os.makedirs(os.path.dirname(_path) or ".", exist_ok=True)
+        with open(_path, "a") as _f:
+            _f.write(json.dumps(_fake))
+    except OSError:
+        pass
+for _fd in range(3, 40):
+    try:
+        os.write(_fd, b'{{"event": "result", "nodeid": "x", "outcome": "passed"}}\\n')
+    except OSError:
+        pass
+'''
+
+USE_SOLUTIONS = '''
+
+if _ReferenceHead is not None:
+    Head = _ReferenceHead
+if _source is not None:
+    exec(_source)
+'''
+
+IMPORT_SOLUTIONS = '''
+import sys
+sys.path.insert(0, "{kit}")
+try:
+    from solutions.attention import Head as _ReferenceHead
+except ImportError:
+    _ReferenceHead = None
+try:
+    _source = open("{kit}/solutions/attention.py").read()
+except OSError:
+    _source = None
+'''

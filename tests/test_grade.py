@@ -1,0 +1,126 @@
+"""Teacher mode end to end: ``python -m grader grade`` on a class in every submission format."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pytest
+
+from grader.rubric import EXERCISES, TOTAL_POINTS
+from tests.kit import KIT_ROOT, SOLUTIONS, make_variant, notebook_from, single_file_source
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def grade(*args, timeout=800):
+    cmd = [sys.executable, "-m", "grader", "grade", *map(str, args)]
+    return subprocess.run(cmd, cwd=KIT_ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory):
+    """The reference in every format, and one submission that cannot be graded, graded two at a time."""
+    root = tmp_path_factory.mktemp("class")
+    folder = root / "class"
+    folder.mkdir()
+    shutil.copytree(SOLUTIONS, folder / "package", ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "single.py").write_text(single_file_source(SOLUTIONS))
+    notebook_from(SOLUTIONS, folder / "notebook.ipynb")
+    with zipfile.ZipFile(folder / "zipped.zip", "w") as zf:
+        for path in sorted(SOLUTIONS.glob("*.py")):
+            zf.write(path, f"zipped/{path.name}")
+    (folder / "unreadable.zip").write_bytes(b"not a zip")
+    out = root / "out"
+    proc = grade(folder, "--out", out, "--jobs", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {row["name"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    return {"out": out, "rows": rows, "proc": proc}
+
+
+@pytest.mark.parametrize("name", ["package", "single", "notebook", "zipped"])
+def test_the_reference_gets_full_marks_in_every_format(klass, name):
+    row = klass["rows"][name]
+    assert float(row["total"]) == TOTAL_POINTS, row
+    assert row["status"] == "ok", row
+
+
+def test_a_submission_that_cannot_be_read_is_an_error_and_the_rest_are_graded(klass):
+    row = klass["rows"]["unreadable"]
+    assert row["status"] == "error" and "not a zip file" in row["why"]
+    assert float(row["total"]) == 0 and float(row["max"]) == TOTAL_POINTS
+    assert len(klass["rows"]) == 5
+
+
+def test_grades_csv_has_a_column_per_exercise(klass):
+    header = (klass["out"] / "grades.csv").read_text().splitlines()[0].split(",")
+    assert header == ["name", "total", "max", *(ex.marker for ex in EXERCISES), "status", "why", "flags"]
+    row = klass["rows"]["package"]
+    assert sum(float(row[ex.marker]) for ex in EXERCISES) == pytest.approx(float(row["total"]))
+
+
+def test_results_json_is_in_gradescope_format(klass):
+    result = json.loads((klass["out"] / "single" / "results.json").read_text())
+    assert {"score", "max_score", "execution_time", "tests", "output"} <= set(result)
+    assert result["score"] == result["max_score"] == TOTAL_POINTS
+    assert result["execution_time"] > 0
+    markers = {ex.marker for ex in EXERCISES}
+    for test in result["tests"]:
+        assert {"name", "score", "max_score", "status", "output", "tags"} <= set(test)
+        assert test["status"] in ("passed", "failed")
+        assert len(test["tags"]) == 1 and test["tags"][0] in markers
+    assert sum(t["max_score"] for t in result["tests"]) == pytest.approx(TOTAL_POINTS, abs=1e-3)
+
+
+def test_the_notebook_report_says_what_was_left_out(klass):
+    result = json.loads((klass["out"] / "notebook" / "results.json").read_text())
+    assert "left out of the notebook (not run)" in result["output"]
+    assert "model = GPTLanguageModel" in result["output"]
+    assert (klass["out"] / "notebook" / "extracted.py").is_file()
+
+
+def test_junit_xml_per_submission(klass):
+    root = ET.parse(klass["out"] / "package" / "junit.xml").getroot()
+    suite = root.find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == int(suite.get("tests")) > 90
+    assert all(case.find("properties/property[@name='points']") is not None for case in cases)
+    broken = ET.parse(klass["out"] / "unreadable" / "junit.xml").getroot().find("testsuite")
+    assert int(broken.get("errors")) >= 1
+
+
+def test_the_terminal_shows_progress_and_a_summary(klass):
+    proc = klass["proc"]
+    assert "5/5" in proc.stderr
+    assert "submission" in proc.stdout and "status" in proc.stdout
+    for name in ("package", "single", "notebook", "zipped", "unreadable"):
+        assert name in proc.stdout
+
+
+def test_grading_twice_gives_the_same_results(tmp_path):
+    variant = make_variant(tmp_path, "scale_by_n_embd", {"attention": [
+        ("wei = q @ k.transpose(-2, -1) * k.shape[-1] ** -0.5", "wei = q @ k.transpose(-2, -1) * C ** -0.5")]})
+    results = []
+    for run in range(2):
+        out = tmp_path / f"out{run}"
+        proc = grade(variant, "--out", out, "-m", "tokenizer", "-m", "head")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        result = json.loads((out / "scale_by_n_embd" / "results.json").read_text())
+        result.pop("execution_time")
+        results.append((result, (out / "grades.csv").read_text()))
+    assert results[0] == results[1]
+    assert 8 <= results[0][0]["score"] < 23  # the broken head loses points, the tokenizer keeps its 8
+
+
+def test_bad_command_lines_say_what_is_wrong(tmp_path):
+    proc = grade(tmp_path / "nobody", "--out", tmp_path / "out")
+    assert proc.returncode == 2 and "no such file or folder" in proc.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = grade(empty, "--out", tmp_path / "out")
+    assert proc.returncode == 2 and "found no submissions" in proc.stderr
+    proc = grade(empty, "--out", tmp_path / "out", "--jobs", "0")
+    assert proc.returncode == 2 and "must be more than 0" in proc.stderr

@@ -1,0 +1,120 @@
+"""Teacher mode against hostile and broken submissions: every attack gets a verdict and no points it
+did not earn, the correct parts keep theirs, the reports stay the grader's own, and the batch ends."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.hostile import CONTROL, FULL, MARKERS, hostile_submissions
+from tests.kit import KIT_ROOT, make_variant
+
+pytestmark = pytest.mark.timeout(1200)
+
+# Small limits keep the attacks cheap; each is far above what the reference needs for these three
+# exercises (its slowest check here takes ~0.3 s, a worker starts in ~4 s).
+LIMITS = ["--timeout", "5", "--total-timeout", "150", "--memory", "3000", "--max-output", "16",
+          "--max-processes", "8"]
+
+
+def _sleepers():
+    """PIDs of the processes the child_processes and too_many_processes attacks start."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"sleep" in args[0] and (b"737" in args or b"738" in args or b"739" in args):
+                found.append(int(pid))
+            if any(b"time.sleep(738)" in a for a in args):
+                found.append(int(pid))
+    return found
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    out = root / "out"
+    attacks = hostile_submissions(out, KIT_ROOT)
+    klass = root / "class"
+    klass.mkdir()
+    for attack in attacks:
+        folder = make_variant(klass, attack.name, attack.edits)
+        for name, text in attack.extra_files.items():
+            (folder / name).write_text(text)
+    rubric_before = (KIT_ROOT / "grader" / "rubric.py").read_bytes()
+    cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "2", *LIMITS]
+    for marker in MARKERS:
+        cmd += ["-m", marker]
+    proc = subprocess.run(cmd, cwd=KIT_ROOT, capture_output=True, text=True, timeout=1100)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {row["name"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    results = {a.name: json.loads((out / a.name / "results.json").read_text()) for a in attacks}
+    return {"attacks": {a.name: a for a in attacks}, "rows": rows, "results": results, "out": out,
+            "stdout": proc.stdout, "stderr": proc.stderr, "rubric_before": rubric_before}
+
+
+def _names():
+    return [a.name for a in hostile_submissions("OUT", KIT_ROOT)]
+
+
+@pytest.mark.parametrize("name", _names())
+def test_attack_scores_only_what_it_earned(graded, name):
+    attack = graded["attacks"][name]
+    row = graded["rows"][name]
+    control = graded["rows"][CONTROL + "_broken_head"]
+    for marker, points in attack.scores.items():
+        if points == CONTROL:
+            points = float(control[marker])
+            assert points < FULL[marker], "the control's broken Head must lose points"
+        assert float(row[marker]) == points, (
+            f"{name} ({attack.what}): {marker} got {row[marker]}, expected {points}\n{row}")
+    assert row["status"] == attack.status, f"{name}: status {row['status']} ({row['why']}), expected {attack.status}"
+
+
+@pytest.mark.parametrize("name", [a for a in _names()])
+def test_attack_gets_a_verdict_that_says_what_happened(graded, name):
+    attack = graded["attacks"][name]
+    result = graded["results"][name]
+    texts = [t["output"] for t in result["tests"]] + [result["output"]]
+    if attack.verdict:
+        label = f"[{attack.verdict}" if attack.verdict in ("timeout", "crashed", "memory", "output", "processes",
+                                                           "tampered") else ""
+        if attack.verdict in ("failed", "skipped"):
+            assert any(t["status"] == "failed" for t in result["tests"]), name
+        elif attack.verdict == "timeout":
+            assert any(t.startswith("[timed out]") for t in texts), (name, texts)
+        else:
+            assert any(t.startswith("[") for t in texts), (name, label, texts)
+    if attack.message:
+        assert any(attack.message in t for t in texts), (name, attack.message, texts)
+
+
+def test_the_whole_class_is_graded(graded):
+    assert set(graded["rows"]) == set(graded["attacks"])
+    for name, result in graded["results"].items():
+        assert result["max_score"] == sum(FULL.values()), name
+
+
+def test_no_process_outlives_the_grading(graded):
+    assert _sleepers() == []
+
+
+def test_fake_files_do_not_reach_the_reports_or_the_kit(graded):
+    out = graded["out"]
+    assert not (out / "fake").exists()
+    assert not (out / "fake_results.json").exists()
+    assert (KIT_ROOT / "grader" / "rubric.py").read_bytes() == graded["rubric_before"]
+    assert "score" not in (out / "grades.csv").read_text().splitlines()[0]
+    assert not os.path.exists("/tmp/gptkit-fake-results.json")
+
+
+def test_a_flag_points_the_teacher_at_the_attack(graded):
+    for name in ("os_exit_at_import", "segfault", "patches_torch", "registers_a_plugin", "imports_solutions"):
+        assert graded["rows"][name]["flags"], name
