@@ -117,14 +117,17 @@ def _allow(libc, ruleset, path, access):
 
 
 def limit_resources(memory_mb, file_mb):
-    """Address space and written-file size caps, and no core files."""
+    """Address space and written-file size caps, and no core files; returns the names of the limits
+    the system refused (macOS, for one, does not enforce an address-space limit)."""
     import resource  # POSIX only; the student's pytest on Windows never gets here
 
-    memory = memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    size = file_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    refused = []
+    for name, limit in (("RLIMIT_AS", memory_mb * 2**20), ("RLIMIT_FSIZE", file_mb * 2**20), ("RLIMIT_CORE", 0)):
+        try:
+            resource.setrlimit(getattr(resource, name), (limit, limit))
+        except (ValueError, OSError, AttributeError):
+            refused.append(name)
+    return refused
 
 
 class BlockedImport(ImportError):

@@ -8,6 +8,7 @@ rubric, and writes the reports as each submission finishes, so an interrupted ru
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -39,6 +40,8 @@ def add_arguments(parser):
     parser.add_argument("-m", "--exercise", dest="markers", action="append",
                         choices=[ex.marker for ex in EXERCISES],
                         help="grade only this exercise (repeat for several); default: all")
+    parser.add_argument("--require-sandbox", action="store_true",
+                        help="refuse to grade where Landlock or PID namespaces are missing (see the README)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where the checks run (default cpu: the same grade on every machine)")
 
@@ -89,6 +92,10 @@ def run(args):
     except DataError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
+    sandbox = describe_sandbox()
+    if args.require_sandbox and sandbox.startswith("partial"):
+        print(f"grade: --require-sandbox: the sandbox is {sandbox}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checks = catalog.collect(args.markers)
@@ -96,19 +103,30 @@ def run(args):
     limits = _limits_class()(timeout=args.timeout, total=args.total_timeout, memory_mb=args.memory,
                              processes=args.max_processes, output_mb=args.max_output)
     print(f"grading {len(submissions)} submission(s), {len(checks)} checks each, {args.jobs} at a time, "
-          f"into {out}", file=sys.stderr)
+          f"into {out}\nsandbox: {sandbox}", file=sys.stderr)
 
     progress = reports.Progress(len(submissions))
     graded = []
     start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(grade_one, sub, checks, limits, data_path, args.device) for sub in submissions]
+    cancel = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
+        futures = [pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel)
+                   for sub in submissions]
         for future in as_completed(futures):
             result, extracted = future.result()
             graded.append(result)
             reports.write_submission(out, result, extracted)
             reports.write_csv(out, graded, markers)
             progress.update(result)
+    except KeyboardInterrupt:
+        # Stop the workers; what was graded is already on disk.
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        print(f"\ngrade: interrupted; {len(graded)} of {len(submissions)} graded, reports in {out}",
+              file=sys.stderr)
+        return 130
+    pool.shutdown()
     elapsed = time.monotonic() - start
     print(reports.summary_table(graded, markers))
     print(f"\n{len(graded)} graded in {elapsed:.0f} s ({len(graded) / elapsed * 60:.1f} per minute); "
@@ -116,7 +134,18 @@ def run(args):
     return 0
 
 
-def grade_one(submission, checks, limits, data_path, device):
+def describe_sandbox():
+    """One line on what confines the submissions here; starts with "partial" when something is missing."""
+    from .confine import landlock_abi
+    from .isolate import namespace_command
+
+    abi, namespaces = landlock_abi(), bool(namespace_command())
+    parts = [f"Landlock ABI {abi}" if abi else "no Landlock (files not confined)",
+             "PID and network namespaces" if namespaces else "no namespaces (processes tracked by marker)"]
+    return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
+
+
+def grade_one(submission, checks, limits, data_path, device, cancel=None):
     """Grade one submission; never raises: a problem becomes the submission's status."""
     from . import reports, review
     from .isolate import run_sandboxed
@@ -131,7 +160,8 @@ def grade_one(submission, checks, limits, data_path, device):
         graded.notes = prepared.notes
         extracted = prepared.extracted
         graded.flags = review.flags(prepared.package)
-        result = run_sandboxed(prepared.package, scratch, [c.nodeid for c in checks], limits, data_path, device)
+        result = run_sandboxed(prepared.package, scratch, [c.nodeid for c in checks], limits, data_path, device,
+                               cancel=cancel)
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,
@@ -140,6 +170,8 @@ def grade_one(submission, checks, limits, data_path, device):
             graded.notes.append(reason)
         if not result.landlock:
             graded.notes.append("files were not confined (no Landlock on this system): see the README")
+        if result.refused_limits:
+            graded.notes.append(f"this system refused the limits {', '.join(result.refused_limits)}")
     except SubmissionError as exc:
         graded.error = str(exc)
     except Exception as exc:  # a bug in the grader must not stop the class from being graded

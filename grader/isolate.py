@@ -53,6 +53,7 @@ class SandboxResult:
     runs: int = 0  # how many worker processes it took
     landlock: int = 0  # the Landlock ABI used (0: files were not confined)
     namespaces: bool = False
+    refused_limits: list = field(default_factory=list)  # resource limits the system did not accept
     blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
     events: list = field(default_factory=list)  # what happened, for the report
 
@@ -118,24 +119,28 @@ class _Run:
         )
 
 
-def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None):
-    """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult."""
+def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None):
+    """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
+
+    ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
+    """
     workdir = Path(workdir)
     (workdir / "tmp").mkdir(exist_ok=True)
     result = SandboxResult({}, namespaces=bool(namespace_command()))
     remaining = list(nodeids)
     deadline = time.monotonic() + limits.total
     head = bytearray()
-    while remaining and time.monotonic() < deadline:
+    while remaining and time.monotonic() < deadline and not (cancel and cancel.is_set()):
         before = len(remaining)
-        _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress)
+        _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel)
         result.runs += 1
         if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
             nodeid = remaining.pop(0)
             result.verdicts[nodeid] = Verdict("crashed", "the grading process ended before this check ran")
+    why = ("not run: grading was interrupted" if cancel and cancel.is_set()
+           else f"not run: the submission used up its total time limit of {limits.total:.0f} s")
     for nodeid in remaining:
-        result.verdicts[nodeid] = Verdict(
-            "not run", f"not run: the submission used up its total time limit of {limits.total:.0f} s")
+        result.verdicts[nodeid] = Verdict("not run", why)
     result.output = head.decode("utf-8", "replace")
     return result
 
@@ -165,7 +170,7 @@ def _environment(workdir, data_path, token):
     return env
 
 
-def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress):
+def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel):
     token = secrets.token_hex(8)
     read_fd, write_fd = os.pipe()
     cmd = _worker_command(package, remaining, limits, device, data_path, result.blocked, write_fd)
@@ -203,6 +208,8 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
                 for line in lines:
                     stop = stop or state.handle(line, remaining, result, progress)
             now = time.monotonic()
+            if stop is None and cancel is not None and cancel.is_set():
+                stop = ("not run", "not run: grading was interrupted")
             if stop is None and now >= deadline:
                 stop = ("not run", f"not run: the submission used up its total time limit of {limits.total:.0f} s")
             elif stop is None and now >= state.check_deadline(now):
@@ -212,6 +219,9 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
                 count = len(_sandbox_pids(token))
                 if count > limits.processes:
                     stop = ("processes", f"started more processes than the limit of {limits.processes} at once")
+                elif run.proc.poll() is not None and not selector.select(timeout=0.2):
+                    # The worker is gone but a process it left behind holds its pipes open.
+                    break
     finally:
         _kill_all(run.proc, token)
         selector.close()
@@ -277,6 +287,7 @@ class _RunState:
         if kind == "confined":
             self._confirm(remaining, result, progress)
             result.landlock = int(event.get("landlock", 0))
+            result.refused_limits = [str(name) for name in event.get("refused_limits", [])]
             return None
         if kind in ("import", "imported", "import-failed"):
             module = str(event.get("module"))

@@ -74,13 +74,13 @@ def main(argv=None):
     kit_root = Path(__file__).resolve().parent.parent
     scratch = os.getcwd()
 
-    confine.limit_resources(args.memory_mb, args.file_mb)
+    refused = confine.limit_resources(args.memory_mb, args.file_mb)
     abi = 0
     if not args.no_landlock and confine.landlock_abi() > 0:
         # pytest walks from its rootdir (the kit) down to the checks: it may list the kit's folders.
         abi = confine.landlock(read=_readable_paths(args, kit_root), write=[scratch, "/dev/null", "/dev/shm"],
                                list_only=[str(kit_root)])
-    stream.send(event="confined", landlock=abi)
+    stream.send(event="confined", landlock=abi, refused_limits=refused)
 
     # The kit's root is where `solutions` would be found; the grader is already imported.
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), scratch)]

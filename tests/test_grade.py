@@ -2,9 +2,13 @@
 
 import csv
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 import xml.etree.ElementTree as ET
 import zipfile
 
@@ -124,3 +128,39 @@ def test_bad_command_lines_say_what_is_wrong(tmp_path):
     assert proc.returncode == 2 and "found no submissions" in proc.stderr
     proc = grade(empty, "--out", tmp_path / "out", "--jobs", "0")
     assert proc.returncode == 2 and "must be more than 0" in proc.stderr
+
+
+def _workers_under(path):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if b"grader.worker" in cmdline and str(path).encode() in cmdline:
+                found.append(int(pid))
+    return found
+
+
+def test_ctrl_c_keeps_what_was_graded_and_ends_every_worker(tmp_path):
+    klass = tmp_path / "class"
+    for name in ("a", "b", "c"):
+        shutil.copytree(SOLUTIONS, klass / name, ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out),
+                             "-m", "tokenizer", "-m", "gpt"], cwd=KIT_ROOT, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # wait for the first submission to be graded
+        if "1/3" in line:
+            break
+    time.sleep(3)  # the second is being graded now
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert "interrupted" in proc.stderr.read()
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [row["name"] for row in rows] == ["a"] and float(rows[0]["total"]) == 20
+    deadline = time.monotonic() + 10
+    while _workers_under(tempfile.gettempdir()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _workers_under("gptkit-grade-") == []

@@ -9,10 +9,21 @@ import sys
 
 import pytest
 
+from grader.confine import landlock_abi
+from grader.reports import VERDICT_TEXT
 from tests.hostile import CONTROL, FULL, MARKERS, hostile_submissions
 from tests.kit import KIT_ROOT, make_variant
 
 pytestmark = pytest.mark.timeout(1200)
+
+# Without Landlock the worker cannot stop a submission from opening files by path (README, "What the
+# sandbox protects"): the attacks that do so are then expected to succeed, and their tests skip.
+NEEDS_LANDLOCK = {"imports_solutions", "fake_results"}
+
+
+def _skip_without_landlock(name):
+    if name in NEEDS_LANDLOCK and not landlock_abi():
+        pytest.skip("this kernel has no Landlock, so files are not confined (see the README)")
 
 # Small limits keep the attacks cheap; each is far above what the reference needs for these three
 # exercises (its slowest check here takes ~0.3 s, a worker starts in ~4 s).
@@ -66,6 +77,7 @@ def _names():
 
 @pytest.mark.parametrize("name", _names())
 def test_attack_scores_only_what_it_earned(graded, name):
+    _skip_without_landlock(name)
     attack = graded["attacks"][name]
     row = graded["rows"][name]
     control = graded["rows"][CONTROL + "_broken_head"]
@@ -78,20 +90,17 @@ def test_attack_scores_only_what_it_earned(graded, name):
     assert row["status"] == attack.status, f"{name}: status {row['status']} ({row['why']}), expected {attack.status}"
 
 
-@pytest.mark.parametrize("name", [a for a in _names()])
+@pytest.mark.parametrize("name", _names())
 def test_attack_gets_a_verdict_that_says_what_happened(graded, name):
+    _skip_without_landlock(name)
     attack = graded["attacks"][name]
     result = graded["results"][name]
     texts = [t["output"] for t in result["tests"]] + [result["output"]]
-    if attack.verdict:
-        label = f"[{attack.verdict}" if attack.verdict in ("timeout", "crashed", "memory", "output", "processes",
-                                                           "tampered") else ""
-        if attack.verdict in ("failed", "skipped"):
-            assert any(t["status"] == "failed" for t in result["tests"]), name
-        elif attack.verdict == "timeout":
-            assert any(t.startswith("[timed out]") for t in texts), (name, texts)
-        else:
-            assert any(t.startswith("[") for t in texts), (name, label, texts)
+    if attack.verdict == "failed":
+        assert any(t["status"] == "failed" for t in result["tests"]), name
+    elif attack.verdict:
+        label = "[" + VERDICT_TEXT[attack.verdict] + "]"
+        assert any(t.startswith(label) for t in texts), (name, label, texts)
     if attack.message:
         assert any(attack.message in t for t in texts), (name, attack.message, texts)
 
@@ -107,6 +116,7 @@ def test_no_process_outlives_the_grading(graded):
 
 
 def test_fake_files_do_not_reach_the_reports_or_the_kit(graded):
+    _skip_without_landlock("fake_results")
     out = graded["out"]
     assert not (out / "fake").exists()
     assert not (out / "fake_results.json").exists()
