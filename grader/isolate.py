@@ -27,6 +27,7 @@ OUTCOMES = ("passed", "failed", "skipped", "timeout", "memory", "crashed", "outp
             "tampered", "not run")
 STARTUP_SECONDS = 120  # python, torch, pytest and the checks' collection, on a busy 2-core machine
 LOG_HEAD = 64 * 1024  # bytes of a submission's output kept for the report
+MAX_EVENT = 64 * 1024  # the worker's longest event is a few kB (a failure message is cut at 4000 characters)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class Limits:
     memory_mb: int = 4096  # address space; torch alone maps ~0.7 GB
     processes: int = 8  # processes at once, the worker included
     output_mb: int = 16  # printed output
-    file_mb: int = 256  # any one file written in the scratch folder
+    file_mb: int = 256  # any one file written
+    disk_mb: int = 1024  # everything written in the worker's writable folder
+    files: int = 10000  # files in the worker's writable folder
 
 
 @dataclass
@@ -90,6 +93,31 @@ def _sandbox_pids(token):
     return pids
 
 
+def _scratch_over_limit(folder, limits):
+    """Why ``folder`` is over the limits on files written, or None (stops counting at the first excess)."""
+    size, count = 0, 0
+    stack = [str(folder)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            if count > limits.files:
+                return f"wrote more than {limits.files} files"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    size += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+            if size > limits.disk_mb * 2**20:
+                return f"wrote more than {limits.disk_mb} MB of files"
+    return None
+
+
 def _kill_all(proc, token):
     for _ in range(3):
         try:
@@ -125,7 +153,6 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
     ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
     """
     workdir = Path(workdir)
-    (workdir / "tmp").mkdir(exist_ok=True)
     result = SandboxResult({}, namespaces=bool(namespace_command()))
     remaining = list(nodeids)
     deadline = time.monotonic() + limits.total
@@ -145,20 +172,20 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
     return result
 
 
-def _worker_command(package, remaining, limits, device, data_path, blocked, events_fd):
+def _worker_command(package, writable, remaining, limits, device, data_path, blocked, events_fd):
     python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
     cmd = [*namespace_command(), *python, "-m", "grader.worker", "--impl", str(package),
            "--events-fd", str(events_fd), "--timeout", str(limits.timeout),
            "--memory-mb", str(limits.memory_mb), "--file-mb", str(limits.file_mb),
-           "--device", device, "--read", str(data_path)]
+           "--device", device, "--read", str(data_path), "--read", str(package), "--write", str(writable)]
     for module, reason in blocked.items():
         cmd += ["--block", f"{module}={reason}"]
     return cmd + list(remaining)
 
 
-def _environment(workdir, data_path, token):
+def _environment(writable, data_path, token):
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "TMPDIR": str(workdir / "tmp"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(writable), "TMPDIR": str(writable),
         "LANG": "C.UTF-8", "PYTHONPATH": str(KIT_ROOT), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
         # One thread each: submissions graded side by side do not fight over cores, and the
         # training checks give the same numbers on every machine.
@@ -172,10 +199,15 @@ def _environment(workdir, data_path, token):
 
 def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel):
     token = secrets.token_hex(8)
+    # Each worker gets an empty folder to write in, and nothing else: the submission's own files
+    # stay as they were submitted, and what one run wrote does not reach the next.
+    writable = workdir / "run"
+    shutil.rmtree(writable, ignore_errors=True)
+    writable.mkdir()
     read_fd, write_fd = os.pipe()
-    cmd = _worker_command(package, remaining, limits, device, data_path, result.blocked, write_fd)
+    cmd = _worker_command(package, writable, remaining, limits, device, data_path, result.blocked, write_fd)
     try:
-        run = _Run(cmd, workdir, _environment(workdir, data_path, token), write_fd)
+        run = _Run(cmd, workdir, _environment(writable, data_path, token), write_fd)
     finally:
         os.close(write_fd)
     state = _RunState(limits, deadline)
@@ -183,6 +215,7 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
     selector.register(run.proc.stdout, selectors.EVENT_READ, "output")
     selector.register(read_fd, selectors.EVENT_READ, "events")
     buffer = b""
+    printed = 0  # the output cap is per worker: a restart does not inherit what the last one printed
     open_streams = 2
     stop = None  # (outcome, message) that ends this run early
     last_process_check = 0.0
@@ -198,15 +231,17 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
                     continue
                 if key.data == "output":
                     result.output_bytes += len(data)
+                    printed += len(data)
                     if len(head) < LOG_HEAD:
                         head.extend(data[:LOG_HEAD - len(head)])
-                    if result.output_bytes > limits.output_mb * 2**20:
+                    if printed > limits.output_mb * 2**20:
                         stop = ("output", f"printed more than the output limit of {limits.output_mb} MB")
                     continue
-                buffer += data
-                *lines, buffer = buffer.split(b"\n")
+                *lines, buffer = (buffer + data).split(b"\n")
                 for line in lines:
                     stop = stop or state.handle(line, remaining, result, progress)
+                if len(buffer) > MAX_EVENT:  # a line longer than any event: not the worker's
+                    stop = stop or ("tampered", "something other than the grader wrote to the grader's channel")
             now = time.monotonic()
             if stop is None and cancel is not None and cancel.is_set():
                 stop = ("not run", "not run: grading was interrupted")
@@ -219,6 +254,8 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
                 count = len(_sandbox_pids(token))
                 if count > limits.processes:
                     stop = ("processes", f"started more processes than the limit of {limits.processes} at once")
+                elif (disk := _scratch_over_limit(writable, limits)) is not None:
+                    stop = ("output", disk)
                 elif run.proc.poll() is not None and not selector.select(timeout=0.2):
                     # The worker is gone but a process it left behind holds its pipes open.
                     break

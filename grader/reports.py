@@ -16,7 +16,7 @@ _STATUS_OF = {"timeout": "timeout", "not run": "timeout", "crashed": "crashed", 
               "processes": "crashed", "tampered": "tampered"}
 VERDICT_TEXT = {
     "passed": "passed", "failed": "failed", "skipped": "skipped", "timeout": "timed out",
-    "memory": "ran out of memory", "crashed": "crashed", "output": "printed too much",
+    "memory": "ran out of memory", "crashed": "crashed", "output": "wrote too much",
     "processes": "started too many processes", "tampered": "tampered with the grader", "not run": "not run",
 }
 

@@ -45,6 +45,7 @@ def _parse(argv):
     parser.add_argument("--file-mb", type=int, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--read", action="append", default=[], help="extra paths it may read")
+    parser.add_argument("--write", action="append", default=[], help="the folders it may write in")
     parser.add_argument("--block", action="append", default=[], metavar="MODULE=REASON")
     parser.add_argument("--no-landlock", action="store_true")
     parser.add_argument("nodeids", nargs="+")
@@ -72,18 +73,18 @@ def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     stream = EventStream(args.events_fd)
     kit_root = Path(__file__).resolve().parent.parent
-    scratch = os.getcwd()
+    workdir = os.getcwd()
 
     refused = confine.limit_resources(args.memory_mb, args.file_mb)
     abi = 0
     if not args.no_landlock and confine.landlock_abi() > 0:
         # pytest walks from its rootdir (the kit) down to the checks: it may list the kit's folders.
-        abi = confine.landlock(read=_readable_paths(args, kit_root), write=[scratch, "/dev/null", "/dev/shm"],
+        abi = confine.landlock(read=_readable_paths(args, kit_root), write=[*args.write, "/dev/null"],
                                list_only=[str(kit_root)])
     stream.send(event="confined", landlock=abi, refused_limits=refused)
 
     # The kit's root is where `solutions` would be found; the grader is already imported.
-    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), scratch)]
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), workdir)]
 
     from .impl import Implementation
     package = Implementation(args.impl).package
@@ -95,7 +96,8 @@ def main(argv=None):
 
     reporter = _Reporter(stream, package, args.timeout)
     argv = [
-        *(str(kit_root / nodeid) for nodeid in args.nodeids), "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
+        *(str(kit_root / nodeid) for nodeid in args.nodeids),
+        "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
         "--rootdir", str(kit_root), "-c", str(kit_root / "tox.ini"), "-q", "-s", "--tb=short",
         "--impl", args.impl, "--device", args.device,
         "-o", f"timeout={args.timeout}", "-o", "timeout_method=signal",

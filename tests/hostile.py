@@ -75,6 +75,11 @@ def hostile_submissions(out_dir, kit_root):
         Hostile("huge_output", "hundreds of MB of output at import",
                 block_import("import sys\nfor _ in range(300):\n    sys.stdout.write('x' * 2**20)\n"),
                 ok_except_ffwd, "crashed", "output", "output limit"),
+        Hostile("file_bomb", "tens of thousands of files in the scratch folder",
+                block_import("import os, time\nfor _i in range(20000):\n"
+                             "    open(os.path.join(os.environ['TMPDIR'], f'junk{_i}'), 'w').close()\n"
+                             "time.sleep(4)\n"),
+                ok_except_ffwd, "crashed", "output", "wrote more than 10000 files"),
         Hostile("child_processes", "child processes left running",
                 block_import(
                     "import os, subprocess, time\n"

@@ -1,0 +1,50 @@
+"""The grader's comparisons cannot be fooled by values that lie about themselves."""
+
+import torch
+
+from grader.expect import GradingFailure, equal, expect_tensor, max_difference
+
+
+class AlwaysEqual(str):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = str.__hash__
+
+
+class AlwaysTrueList(list):
+    def __eq__(self, other):
+        return True
+
+
+class LyingTensor(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return torch.zeros(())
+
+
+def test_equal_compares_plain_values():
+    assert equal([1, 2], [1, 2]) and equal({"a": 1}, {"a": 1}) and equal("hi", "hi")
+    assert not equal([1, 2], [1, 3]) and not equal((1,), [1]) and not equal(True, 1)
+
+
+def test_equal_refuses_values_that_claim_to_equal_everything():
+    assert AlwaysEqual("x") == "the whole of Shakespeare"  # what a plain == would believe
+    assert not equal(AlwaysEqual("x"), "the whole of Shakespeare")
+    assert not equal(AlwaysTrueList([0]), [46, 47, 47])
+    assert not equal([AlwaysEqual("a")], ["b"])
+
+
+def test_a_tensor_subclass_is_not_graded_as_a_tensor():
+    lying = torch.ones(3).as_subclass(LyingTensor)
+    try:
+        expect_tensor(lying, "out", "here", shape=(3,))
+    except GradingFailure as exc:
+        assert "subclass of torch.Tensor" in str(exc)
+    else:
+        raise AssertionError("expect_tensor accepted a tensor subclass")
+    assert max_difference(lying, torch.zeros(3)) == float("inf")
+    assert max_difference(torch.ones(3), torch.ones(3)) == 0.0
