@@ -8,6 +8,8 @@ import sys
 COMMANDS = {
     "check": ("grader.check", "grade an implementation with the graded checks (runs pytest)"),
     "train": ("grader.train", "train a GPT built from an implementation on Tiny Shakespeare"),
+    "bench": ("grader.bench", "time training of the fused reference and of per-head attention (prints figures)"),
+    "sample": ("grader.sample", "generate text from a checkpoint saved by train"),
     "grade": ("grader.grade", "grade a class of submissions (folders, .py files, notebooks, zips) in a sandbox"),
     "bundle": ("grader.bundle", "pack the grader as a Gradescope autograder, or write a GitHub Classroom workflow"),
     "data": ("grader.data", "obtain Tiny Shakespeare (download, or copy a local file) and verify it"),

@@ -144,6 +144,11 @@ def train(
     out_dir=None,
     sample_tokens=0,
     log=print,
+    fast=None,
+    compile=False,
+    learning_rate=None,
+    warmup_iters=0,
+    min_lr=None,
 ):
     """Train the implementation's GPT with the lecture's loop and return what happened.
 
@@ -154,20 +159,37 @@ def train(
     (else ``grader.data.load_text(data_path)``). ``out_dir``: where to save ``ckpt.pt`` (none when None).
     ``sample_tokens``: how many characters to generate at the end (0: none). ``log``: gets each line.
 
+    The fast path (``fast``; default: on with CUDA, off on the CPU) keeps the model and the loop and
+    changes how they run: attention through ``F.scaled_dot_product_attention`` where it reproduces the
+    implementation's own (grader/fast.py), batches drawn on the device, and on CUDA TF32, bf16
+    autocast and fused AdamW. ``compile`` wraps the model in ``torch.compile``. ``learning_rate``
+    overrides the preset's; ``warmup_iters`` and ``min_lr`` give a linear warm-up and a cosine decay
+    to ``min_lr`` (without them the rate is constant, as in the lecture).
+
     Returns a dict: ``train_loss``, ``val_loss`` (the last evaluation), ``history`` (one dict per
     evaluation: ``iter``, ``train``, ``val``, ``tok_per_s``, ``elapsed``), ``iters``, ``elapsed`` (s),
     ``device``, ``config`` (the TrainConfig used), ``model_config`` (dict), ``n_params``, ``checkpoint``
-    (path or None), ``sample`` (str or None), ``model`` and ``tokenizer``.
+    (path or None), ``sample`` (str or None), ``model`` and ``tokenizer``; with ``out_dir`` also
+    ``curve_csv`` (``loss.csv``) and ``curve_png`` (``loss.png``, None without matplotlib).
 
     Errors from the implementation propagate (``NotImplementedError`` from a stub, ``ImplementationError``);
     ``grader.data.DataError`` when the text is missing; ``TrainError`` for a bad request.
     """
     import torch
 
+    from grader import curve
     from grader.impl import Implementation
+
+    from grader import fast as fast_path
 
     cfg = get_config(config, max_iters, eval_interval, eval_iters)
     device = resolve_device(device)
+    cuda = device.startswith("cuda")
+    fast = cuda if fast is None else bool(fast)
+    base_lr = cfg.learning_rate if learning_rate is None else float(learning_rate)
+    if base_lr <= 0 or (min_lr is not None and not 0 <= min_lr <= base_lr) or warmup_iters < 0:
+        raise TrainError(f"learning rates: need lr > 0, 0 <= min_lr <= lr and warmup_iters >= 0 "
+                         f"(got lr {base_lr}, min_lr {min_lr}, warmup_iters {warmup_iters})")
     if not isinstance(impl, Implementation):
         impl = Implementation(impl)
 
@@ -200,10 +222,28 @@ def train(
     )
     model = GPTLanguageModel(model_config).to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+    speedups = []
+    if fast:
+        if cuda:
+            fast_path.configure_cuda()
+            speedups.append("TF32, bf16 autocast, fused AdamW")
+        swapped, kept = fast_path.sdpa_attention(model, impl.get("attention", "MultiHeadAttention"), cfg.block_size)
+        speedups.append(f"SDPA attention in {swapped} of {swapped + kept} blocks")
+        batch = fast_path.batches(splits, cfg.batch_size, cfg.block_size, device)
+        speedups.append("batches drawn on the device")
+    else:
+        def batch(split):
+            return get_batch(splits[split], cfg.batch_size, cfg.block_size, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=base_lr, fused=fast and cuda)
+    run_model = torch.compile(model) if compile else model
+    if compile:
+        speedups.append("torch.compile")
+    autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=fast and cuda)
 
-    def batch(split):
-        return get_batch(splits[split], cfg.batch_size, cfg.block_size, device)
+    def lr_at(it):
+        if min_lr is None and not warmup_iters:
+            return base_lr
+        return fast_path.cosine_lr(base_lr, it, cfg.max_iters, warmup_iters, base_lr if min_lr is None else min_lr)
 
     @torch.no_grad()
     def estimate_loss():
@@ -213,7 +253,8 @@ def train(
             losses = torch.zeros(cfg.eval_iters)
             for k in range(cfg.eval_iters):
                 X, Y = batch(split)
-                logits, loss = model(X, Y)
+                with autocast:
+                    logits, loss = run_model(X, Y)
                 losses[k] = loss.item()
             out[split] = losses.mean().item()
         model.train()
@@ -228,6 +269,8 @@ def train(
         f"{len(text):,} characters, vocabulary {tokenizer.vocab_size}, config {_describe(config, cfg)}, "
         f"seed {seed}"
     )
+    if speedups:
+        log("fast path: " + "; ".join(speedups))
     if device == "cpu" and cfg.n_embd * cfg.n_layer * cfg.block_size >= 384 * 6 * 256:
         log("note: this is the lecture's GPU-sized model; on a CPU it takes many hours (try --config small)")
     history = []
@@ -260,7 +303,10 @@ def train(
         # sample a batch of data
         xb, yb = batch("train")
         # evaluate the loss
-        logits, loss = model(xb, yb)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(it)
+        with autocast:
+            logits, loss = run_model(xb, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -306,6 +352,14 @@ def train(
         result["checkpoint"] = str(path)
         log(f"saved checkpoint to {path} (iter {last['iter']}, val loss {last['val']:.4f})")
 
+    for line in curve.describe(history):
+        log(line)
+    if out_dir is not None:
+        result["curve_csv"] = str(curve.write_csv(history, out_dir / "loss.csv"))
+        png = curve.write_png(history, out_dir / "loss.png", title=f"{impl.label}, {_describe_short(cfg)}")
+        result["curve_png"] = str(png) if png else None
+        log(f"loss curve: {png or 'install matplotlib for a PNG'}; the numbers are in {result['curve_csv']}")
+
     if sample_tokens:
         model.eval()
         context = torch.zeros((1, 1), dtype=torch.long, device=device)  # id 0: the newline character
@@ -316,6 +370,10 @@ def train(
         log(sample)
         log("--- end of sample ---")
     return result
+
+
+def _describe_short(cfg):
+    return f"n_embd {cfg.n_embd}, {cfg.n_layer} layers, {cfg.max_iters} iters"
 
 
 def _describe(config, cfg):
@@ -428,6 +486,15 @@ def add_arguments(parser):
                         help=f"where to save ckpt.pt (default {DEFAULT_OUT}/)")
     parser.add_argument("--data", default=None, metavar="PATH",
                         help="the text to train on (default data/tinyshakespeare/input.txt)")
+    parser.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
+                        help="the fast path (SDPA attention, on-device batches; on CUDA also TF32, bf16, fused "
+                             "AdamW): on by default with CUDA, off on the CPU")
+    parser.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
+    parser.add_argument("--warmup-iters", type=_non_negative_int, default=0, metavar="N",
+                        help="linear learning-rate warm-up steps (default 0)")
+    parser.add_argument("--min-lr", type=float, default=None,
+                        help="decay the learning rate on a cosine to this at the last step (default: constant)")
     parser.add_argument("--sample-tokens", type=_non_negative_int, default=DEFAULT_SAMPLE_TOKENS, metavar="N",
                         help=f"characters to generate at the end (default {DEFAULT_SAMPLE_TOKENS}, 0: none)")
 
@@ -461,6 +528,11 @@ def run(args):
             out_dir=args.out,
             sample_tokens=args.sample_tokens,
             log=log,
+            fast=args.fast,
+            compile=args.compile,
+            learning_rate=args.lr,
+            warmup_iters=args.warmup_iters,
+            min_lr=args.min_lr,
         )
     except TrainError as exc:
         return fail(str(exc), 2)
