@@ -36,9 +36,9 @@ def write_csv(history, path):
     path = Path(path)
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["iter", "train", "val", "tok_per_s", "elapsed"])
+        writer.writerow(["iter", "train", "val", "lr", "tok_per_s", "elapsed"])
         for h in history:
-            writer.writerow([h["iter"], f"{h['train']:.6f}", f"{h['val']:.6f}",
+            writer.writerow([h["iter"], f"{h['train']:.6f}", f"{h['val']:.6f}", f"{h.get('lr', float('nan')):.6g}",
                              "" if h.get("tok_per_s") is None else f"{h['tok_per_s']:.1f}", f"{h['elapsed']:.2f}"])
     return path
 

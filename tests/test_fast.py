@@ -1,11 +1,13 @@
 """The trainer's fast path computes what the plain path computes (on the CPU; CUDA parts skip)."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from grader.fast import batches, cosine_lr, sdpa_attention
 from grader.impl import Implementation
-from grader.train import TrainError, train
+from grader.train import PRESETS, TrainError, train
 from tests.kit import make_variant
 
 pytestmark = pytest.mark.timeout(300)
@@ -66,7 +68,31 @@ def test_train_on_the_fast_path_learns_and_says_so():
     assert last["val"] < first["val"] - 0.3  # as the plain path (tests/test_train.py)
 
 
+def test_a_preset_schedule_applies_and_the_lecture_keeps_a_constant_rate():
+    small = dataclasses.asdict(PRESETS["small"])
+    scheduled = train("solutions", {**small, "warmup_iters": 4, "min_lr": 1e-4}, device="cpu", max_iters=20,
+                      eval_interval=10, eval_iters=1, text="to be or not to be " * 200, log=lambda line: None)
+    assert [round(h["lr"], 6) for h in scheduled["history"]] == [0.00025, 0.000722, 0.0001]
+    constant = train("solutions", "small", device="cpu", max_iters=20, eval_interval=10, eval_iters=1,
+                     text="to be or not to be " * 200, log=lambda line: None)
+    assert {h["lr"] for h in constant["history"]} == {1e-3}
+    fast = PRESETS["lecture-fast"]
+    assert (fast.warmup_iters, fast.min_lr, fast.beta2) == (100, 1e-4, 0.99)
+    assert PRESETS["lecture"].min_lr is None and PRESETS["lecture"].warmup_iters == 0
+
+
 def test_bad_learning_rates_are_clear_errors():
     for kwargs in ({"learning_rate": 0}, {"learning_rate": 1e-3, "min_lr": 1e-2}, {"warmup_iters": -1}):
         with pytest.raises(TrainError, match="learning rates"):
             train("solutions", "small", device="cpu", max_iters=1, text="hello world " * 100, **kwargs)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch's own
+def test_compile_trains_the_same_model():
+    # ~50 s on 2 CPU cores, nearly all of it compiling (inductor needs a C compiler, as on CI).
+    plain = train("solutions", "small", device="cpu", max_iters=2, eval_interval=2, eval_iters=1, fast=True,
+                  log=lambda line: None)
+    compiled = train("solutions", "small", device="cpu", max_iters=2, eval_interval=2, eval_iters=1, fast=True,
+                     compile=True, log=lambda line: None)
+    assert compiled["val_loss"] == pytest.approx(plain["val_loss"], abs=1e-3)
