@@ -18,6 +18,14 @@ The exercises, in lecture order (and the pytest marker that checks each one):
     8  block.py       Block                         pytest -m block
     9  gpt.py         GPTLanguageModel              pytest -m gpt
 
+The extras, once the core above is done (their points are kept apart from the core's 100):
+
+    10 averaging.py   average_past_loop, _matmul, _softmax   pytest -m averaging
+    11 layernorm.py   LayerNorm1d                            pytest -m layernorm
+    12 addition.py    EX2: a GPT that adds                   pytest -m addition
+    13 finetune.py    EX3: load_pretrained, finetune         pytest -m finetune
+    14 modern.py      EX4: one modern change (you pick)      pytest -m modern
+
 Run ``pytest`` from the kit's folder to grade everything and see your score, or
 ``pytest -m head`` (any marker above) to check one exercise.
 """

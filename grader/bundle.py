@@ -32,7 +32,8 @@ def add_arguments(parser):
     parser.add_argument("--total-timeout", type=float, default=None, metavar="S", help="seconds per submission")
     parser.add_argument("--memory", type=int, default=None, metavar="MB", help="memory per submission")
     parser.add_argument("-m", "--exercise", dest="markers", action="append",
-                        choices=[ex.marker for ex in EXERCISES], help="grade only this exercise (repeatable)")
+                        choices=[ex.marker for ex in EXERCISES],
+                        help="grade only this exercise (repeatable); the Classroom workflow has the core's by default")
 
 
 def run(args):
@@ -101,8 +102,12 @@ def collect(graded_dir, results_path):
 
 
 def classroom_workflow(markers=None):
-    """The GitHub Classroom workflow, one autograding step per exercise, with the rubric's points."""
-    exercises = [ex for ex in EXERCISES if not markers or ex.marker in markers]
+    """The GitHub Classroom workflow, one autograding step per exercise, with the rubric's points.
+
+    Classroom adds up every step, so by default the steps are the core's (100 points); the extras join
+    only when named with ``markers``.
+    """
+    exercises = [ex for ex in EXERCISES if (ex.marker in markers if markers else ex.track == "core")]
     steps, env = [], []
     for ex in exercises:
         steps.append(

@@ -21,6 +21,12 @@ class Check:
     number: int  # the exercise's number
     name: str  # e.g. "test_is_causal[T=8]"
     points: float
+    timeout: float = 0.0  # the check's own time limit (its timeout marker), 0 when it has none
+
+    def budget(self, timeout):
+        """The check's time limit under a per-check limit of ``timeout`` seconds: the longer of the two,
+        so a check that trains (and says so with its timeout marker) is never cut short."""
+        return max(timeout, self.timeout)
 
     @property
     def title(self):
@@ -36,7 +42,9 @@ class _Collector:
         for item in session.items:
             ex = exercise_of(item)
             if ex is not None:
-                self.checks.append(Check(item.nodeid, ex.marker, ex.number, item.name, points[item.nodeid]))
+                mark = item.get_closest_marker("timeout")
+                own = float(mark.args[0]) if mark is not None and mark.args else 0.0
+                self.checks.append(Check(item.nodeid, ex.marker, ex.number, item.name, points[item.nodeid], own))
 
 
 def collect(markers=None):

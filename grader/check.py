@@ -17,8 +17,9 @@ def add_arguments(parser):
                         help="what to grade (default: exercises)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where the checks run (default: auto)")
-    parser.add_argument("-m", "--exercise", dest="marker", choices=[ex.marker for ex in EXERCISES],
-                        help="grade one exercise only, e.g. -m head")
+    parser.add_argument("-m", "--exercise", dest="markers", action="append", metavar="MARKER",
+                        choices=[ex.marker for ex in EXERCISES],
+                        help="grade only this exercise, e.g. -m head (repeatable)")
 
 
 def run(args):
@@ -27,6 +28,6 @@ def run(args):
         "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "tox.ini"),
         "--impl", args.impl, "--device", args.device,
     ]
-    if args.marker:
-        argv += ["-m", args.marker]
+    if args.markers:
+        argv += ["-m", " or ".join(args.markers)]
     return int(pytest.main(argv))

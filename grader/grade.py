@@ -161,7 +161,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
         extracted = prepared.extracted
         graded.flags = review.flags(prepared.package)
         result = run_sandboxed(prepared.package, scratch, [c.nodeid for c in checks], limits, data_path, device,
-                               cancel=cancel)
+                               cancel=cancel, budgets={c.nodeid: c.budget(limits.timeout) for c in checks})
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,

@@ -14,7 +14,9 @@ from pathlib import Path
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
 # The modules of the contract in DESIGN.md, in lecture order.
-MODULES = ("tokenizer", "batching", "bigram", "generate", "attention", "block", "gpt")
+MODULES = ("tokenizer", "batching", "bigram", "generate", "attention", "block", "gpt",
+           # the extras (Exercises 10-14)
+           "averaging", "layernorm", "addition", "finetune", "modern")
 
 # A single-file submission (or a notebook) is graded as a folder holding it as submission.py, with
 # one small module per name above that takes its names; the mark file tells where() to point there.

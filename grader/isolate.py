@@ -147,8 +147,12 @@ class _Run:
         )
 
 
-def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None):
+def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None,
+                  budgets=None):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
+
+    ``budgets`` maps a nodeid to its own time limit where that is longer than ``limits.timeout`` (a
+    check that trains a model says so with its timeout marker; see catalog.Check.budget).
 
     ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
     """
@@ -159,7 +163,8 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
     head = bytearray()
     while remaining and time.monotonic() < deadline and not (cancel and cancel.is_set()):
         before = len(remaining)
-        _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel)
+        _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
+                 budgets or {})
         result.runs += 1
         if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
             nodeid = remaining.pop(0)
@@ -197,7 +202,8 @@ def _environment(writable, data_path, token):
     return env
 
 
-def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel):
+def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
+             budgets):
     token = secrets.token_hex(8)
     # Each worker gets an empty folder to write in, and nothing else: the submission's own files
     # stay as they were submitted, and what one run wrote does not reach the next.
@@ -210,7 +216,7 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
         run = _Run(cmd, workdir, _environment(writable, data_path, token), write_fd)
     finally:
         os.close(write_fd)
-    state = _RunState(limits, deadline)
+    state = _RunState(limits, deadline, budgets)
     selector = selectors.DefaultSelector()
     selector.register(run.proc.stdout, selectors.EVENT_READ, "output")
     selector.register(read_fd, selectors.EVENT_READ, "events")
@@ -282,8 +288,9 @@ def _describe_exit(returncode):
 class _RunState:
     """Follows one worker's events: the check under way, imports under way, results to confirm."""
 
-    def __init__(self, limits, deadline):
+    def __init__(self, limits, deadline, budgets=None):
         self.limits = limits
+        self.budgets = budgets or {}
         self.deadline = deadline
         self.current = None
         self.started = time.monotonic()
@@ -298,11 +305,14 @@ class _RunState:
             return self.started + STARTUP_SECONDS
         # pytest-timeout stops a check in the worker at limits.timeout; this catches what it cannot
         # (a loop in C code, a blocked signal), after a grace period.
-        return self.started + self.limits.timeout + 10
+        return self.started + self._limit() + 10
+
+    def _limit(self):
+        return max(self.limits.timeout, self.budgets.get(self.current, 0.0))
 
     def timeout_verdict(self):
         where = f" (while importing {self.importing[-1]}.py)" if self.importing else ""
-        return ("timeout", f"did not finish within the time limit of {self.limits.timeout:.0f} s per check{where}")
+        return ("timeout", f"did not finish within the time limit of {self._limit():.0f} s for this check{where}")
 
     def _confirm(self, remaining, result, progress):
         if self.pending is None:

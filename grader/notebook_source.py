@@ -82,11 +82,15 @@ def extract(path):
         notebook = nbformat.read(str(path), as_version=4)
     except Exception as exc:  # nbformat raises JSON, validation and reader errors of several kinds
         raise NotebookError(f"{path.name} is not a notebook that nbformat can read: {exc}") from None
+    return extract_cells([cell.source for cell in notebook.cells if cell.cell_type == "code"])
+
+
+def extract_cells(sources):
+    """The definitions in code cells given as strings, in the order they ran; an ExtractedSource."""
     parts, left_out = [], []
     defined = set(dir(builtins))
-    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    for number, cell in enumerate(code_cells, start=1):
-        source = _without_magics(cell.source)
+    for number, source in enumerate(sources, start=1):
+        source = _without_magics(source)
         if source is None:
             left_out.append(f"cell {number}: a %% cell magic")
             continue

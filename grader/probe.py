@@ -3,6 +3,7 @@
 import inspect
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 
 def randomize_parameters(module, seed=0, std=0.5):
@@ -64,3 +65,22 @@ def record_arguments(monkeypatch, cls):
 
     monkeypatch.setattr(cls, "__init__", init)
     return calls
+
+
+class RecordCalls(TorchFunctionMode):
+    """Records the name of every torch function and tensor method called inside it, and the outputs of
+    the calls named in ``keep`` (e.g. the softmaxes), to check how a result was computed."""
+
+    def __init__(self, keep=()):
+        super().__init__()
+        self.names = []
+        self.keep = set(keep)
+        self.kept = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = getattr(func, "__name__", "")
+        self.names.append(name)
+        if name in self.keep and isinstance(out, torch.Tensor):
+            self.kept.append(out.detach())
+        return out

@@ -9,7 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from .rubric import EXERCISES
+from .rubric import BY_MARKER, EXERCISES
 
 STATUSES = ("ok", "timeout", "crashed", "tampered", "error")  # in rising order of severity
 _STATUS_OF = {"timeout": "timeout", "not run": "timeout", "crashed": "crashed", "output": "crashed",
@@ -35,13 +35,27 @@ class Graded:
     execution_time: float = 0.0
     sandbox: dict = field(default_factory=dict)
 
+    def _points(self, track, earned):
+        return round(sum(check.points for check, verdict in self.checks
+                         if BY_MARKER[check.marker].track == track and (not earned or verdict.outcome == "passed")), 4)
+
     @property
     def score(self):
-        return round(sum(check.points for check, verdict in self.checks if verdict.outcome == "passed"), 4)
+        """The core's points (Exercises 1-9): the grade."""
+        return self._points("core", earned=True)
 
     @property
     def max_score(self):
-        return round(sum(check.points for check, _ in self.checks), 4)
+        return self._points("core", earned=False)
+
+    @property
+    def extra_score(self):
+        """The extras' points (Exercises 10-14), kept apart from the grade."""
+        return self._points("extra", earned=True)
+
+    @property
+    def extra_max_score(self):
+        return self._points("extra", earned=False)
 
     def exercise_score(self, marker):
         return round(sum(c.points for c, v in self.checks if c.marker == marker and v.outcome == "passed"), 4)
@@ -93,9 +107,14 @@ def gradescope(graded):
         })
     lines = [f"Graded {graded.kind} {graded.source}: {_number(graded.score)} / {_number(graded.max_score)}, "
              f"status {graded.status}" + (f" ({graded.why})" if graded.why else "")]
+    if graded.extra_max_score:
+        lines.append(f"extras (not in the score above): {_number(graded.extra_score)} / "
+                     f"{_number(graded.extra_max_score)}")
     lines += graded.notes
     if graded.flags:
         lines.append("for review: " + "; ".join(graded.flags))
+    # The top-level score is the core's: Gradescope takes it over the sum of the tests, so the extras'
+    # tests show their points without adding to the grade.
     return {
         "score": _number(graded.score),
         "max_score": _number(graded.max_score),
@@ -105,7 +124,8 @@ def gradescope(graded):
         "stdout_visibility": "hidden",
         "tests": tests,
         "extra_data": {"status": graded.status, "why": graded.why, "kind": graded.kind, "flags": graded.flags,
-                       "sandbox": graded.sandbox},
+                       "sandbox": graded.sandbox, "extras": {"score": _number(graded.extra_score),
+                                                             "max_score": _number(graded.extra_max_score)}},
     }
 
 
@@ -159,19 +179,22 @@ def write_submission(out, graded, extracted=""):
 
 
 def csv_columns(markers):
-    return ["name", "total", "max", *markers, "status", "why", "flags"]
+    """``total`` and ``max`` are the core's; ``extras`` and ``extras_max`` appear when extras are graded."""
+    extras = ["extras", "extras_max"] if any(BY_MARKER[m].track == "extra" for m in markers) else []
+    return ["name", "total", "max", *extras, *markers, "status", "why", "flags"]
 
 
 def write_csv(out, class_grades, markers):
     rows = []
     for graded in sorted(class_grades, key=lambda g: g.name):
         row = {"name": graded.name, "total": _number(graded.score), "max": _number(graded.max_score),
+               "extras": _number(graded.extra_score), "extras_max": _number(graded.extra_max_score),
                "status": graded.status, "why": graded.why.replace("\n", " ")[:300], "flags": "; ".join(graded.flags)}
         for marker in markers:
             row[marker] = _number(graded.exercise_score(marker))
         rows.append(row)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=csv_columns(markers), lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=csv_columns(markers), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     _write(out / "grades.csv", buffer.getvalue())
@@ -201,9 +224,12 @@ class Progress:
 
 def summary_table(class_grades, markers):
     numbers = {ex.marker: ex.number for ex in EXERCISES}
-    headers = ["submission", *(f"E{numbers[m]}" for m in markers), "total", "status"]
+    extras = any(BY_MARKER[m].track == "extra" for m in markers)
+    headers = ["submission", *(f"E{numbers[m]}" for m in markers), "total", *(["extras"] if extras else []), "status"]
     rows = [[g.name, *(str(_number(g.exercise_score(m))) for m in markers),
-             f"{_number(g.score)}/{_number(g.max_score)}", g.status + (f" ({g.why[:60]})" if g.why else "")]
+             f"{_number(g.score)}/{_number(g.max_score)}",
+             *([f"{_number(g.extra_score)}/{_number(g.extra_max_score)}"] if extras else []),
+             g.status + (f" ({g.why[:60]})" if g.why else "")]
             for g in sorted(class_grades, key=lambda g: g.name)]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers) - 1)]
     lines = []

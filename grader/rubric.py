@@ -1,6 +1,8 @@
 """The rubric: the exercises in lecture order, and the points of every graded check, in one place.
 
-The plugin (markers, messages, scores), the student view and the reports all read it.
+The plugin (markers, messages, scores), the student view and the reports all read it. The core
+(Exercises 1-9, the lecture's GPT) is worth 100 points; the extras that follow it (the lecture's
+other steps and its suggested exercises) carry points of their own, kept apart from the core 100.
 """ 
 
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ class Exercise:
     module: str  # file in exercises/, without .py
     names: tuple  # the public names the student fills in
     chapter: str  # lecture timestamp and chapter title
+    track: str = "core"  # "core" (counts towards the 100) or "extra" (scored apart)
 
     @property
     def max_points(self):
@@ -39,9 +42,23 @@ EXERCISES = (
              "01:26:48 residual connections, 01:32:51 layernorm"),
     Exercise(9, "gpt", "The GPT language model", "gpt", ("GPTLanguageModel",),
              "01:37:49 scaling up the model"),
+    # The extras, after the core and in lecture order; each is its own track of points.
+    Exercise(10, "averaging", "The mathematical trick: averaging the past", "averaging",
+             ("average_past_loop", "average_past_matmul", "average_past_softmax"),
+             "00:42:13 the mathematical trick in self-attention", track="extra"),
+    Exercise(11, "layernorm", "LayerNorm by hand", "layernorm", ("LayerNorm1d",), "01:32:51 layernorm",
+             track="extra"),
+    Exercise(12, "addition", "EX2: a GPT that adds", "addition",
+             ("format_problem", "get_addition_batch", "addition_loss", "solve"),
+             "01:54:32 conclusions; EX2 in the video's description", track="extra"),
+    Exercise(13, "finetune", "EX3: pretrain, then finetune", "finetune", ("load_pretrained", "finetune"),
+             "01:48:53 pretraining vs. finetuning; EX3 in the video's description", track="extra"),
+    Exercise(14, "modern", "EX4: one modern change", "modern",
+             ("chosen_change", "gelu", "GELUFeedForward", "tie_weights", "apply_rope"),
+             "01:46:22 walkthrough of nanoGPT; EX4 in the video's description", track="extra"),
 )
 
-# Exercise marker -> {check function: points}; 100 in all. A parametrized check's points are shared
+# Exercise marker -> {check function: points}; 100 for the core, 60 for the extras. A parametrized check's points are shared
 # equally by its parameters. Checks not listed here (the GPU checks) score no points.
 POINTS = {
     "tokenizer": {
@@ -132,6 +149,58 @@ POINTS = {
         "test_past_is_used": 1,
         "test_training_beats_the_bigram": 2,
     },
+    "averaging": {
+        "test_output_shape_dtype_device": 1,
+        "test_equals_the_running_mean": 3,
+        "test_is_causal": 2,
+        "test_first_position_and_a_single_step": 1,
+        "test_the_three_versions_agree": 1,
+        "test_matmul_version_is_one_matrix_multiply": 1,
+        "test_softmax_version_takes_a_masked_softmax": 1,
+    },
+    "layernorm": {
+        "test_parameters_layout": 1,
+        "test_output_shape_dtype_device": 1,
+        "test_matches_nn_layernorm": 2,
+        "test_rows_have_mean_0_and_variance_1": 1,
+        "test_normalises_each_position_on_its_own": 1,
+        "test_eps_inside_the_square_root": 1,
+        "test_constant_row_gives_beta_not_nan": 1,
+        "test_gradients_reach_gamma_beta_and_x": 1,
+        "test_written_by_hand": 1,
+    },
+    "addition": {
+        "test_format_problem_examples": 1,
+        "test_bad_arguments_are_clear_errors": 1,
+        "test_batch_shape_dtype_device": 1,
+        "test_inputs_are_problems_with_reversed_sums": 1,
+        "test_targets_are_next_ids_where_not_masked": 1,
+        "test_exactly_the_prompt_is_masked": 1,
+        "test_operands_are_uniform": 1,
+        "test_operands_are_the_generators_draws": 1,
+        "test_loss_ignores_masked_targets": 2,
+        "test_solve_decodes_greedily": 2,
+        "test_solve_runs_in_eval_mode_without_grad": 1,
+        "test_gpt_learns_to_add": 2,
+    },
+    "finetune": {
+        "test_load_restores_the_checkpoint": 2,
+        "test_missing_checkpoint_is_a_clear_error": 1,
+        "test_finetune_returns_one_loss_per_step": 1,
+        "test_finetune_starts_from_the_given_weights": 1,
+        "test_finetune_honours_the_learning_rate": 1,
+        "test_finetune_matches_the_graders_adamw_loop": 1,
+        "test_finetuning_improves_the_pretrained_model": 1,
+        "test_pretraining_beats_training_from_scratch": 2,
+    },
+    "modern": {  # the declared change is graded: the same 15 points whichever it is
+        "test_declares_one_change": 1,
+        "test_matches_its_definition": 5,
+        "test_defining_property": 3,
+        "test_interface": 2,
+        "test_fits_the_model": 2,
+        "test_trains": 2,
+    },
 }
 
 BY_MARKER = {ex.marker: ex for ex in EXERCISES}
@@ -142,4 +211,8 @@ OTHER_MARKERS = {
     "gpu": "needs CUDA: skipped without a GPU unless --require-gpu is given",
 }
 
-TOTAL_POINTS = sum(sum(checks.values()) for checks in POINTS.values())
+CORE = tuple(ex for ex in EXERCISES if ex.track == "core")
+EXTRAS = tuple(ex for ex in EXERCISES if ex.track == "extra")
+# The core's points: what "total" means in every report. The extras have their own total.
+TOTAL_POINTS = sum(sum(POINTS[ex.marker].values()) for ex in CORE)
+EXTRA_POINTS = sum(sum(POINTS[ex.marker].values()) for ex in EXTRAS)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from .rubric import EXERCISES, POINTS, TOTAL_POINTS
+from .rubric import EXERCISES, EXTRA_POINTS, POINTS, TOTAL_POINTS
 
 
 @dataclass
@@ -87,8 +87,9 @@ class Scoreboard:
                 scores.setdefault(result.exercise, ExerciseScore(result.exercise)).checks.append(result)
         return [scores[ex] for ex in EXERCISES if ex in scores]
 
-    def total(self):
-        return sum(s.points for s in self.exercises()), sum(s.max_points for s in self.exercises())
+    def total(self, track="core"):
+        scores = [s for s in self.exercises() if s.exercise.track == track]
+        return sum(s.points for s in scores), sum(s.max_points for s in scores)
 
     def pytest_terminal_summary(self, terminalreporter):
         scores = self.exercises()
@@ -97,17 +98,24 @@ class Scoreboard:
         tr = terminalreporter
         tr.section(f"gptkit: {self.label}")
         next_up = None
-        for score in scores:
-            ex, first = score.exercise, score.first_failure()
-            status = "done" if first is None else ""
-            tr.write_line(f"  {ex.number}. {ex.title:<32} {_num(score.points):>5} / {_num(score.max_points):<3} {status}")
-            if first is not None:
-                next_up = next_up or ex
-                for line in _summary_lines(first):
-                    tr.write_line(f"       {line}")
-        got, most = self.total()
-        of_all = "" if most == TOTAL_POINTS else f" (of the {_num(most)} points these checks carry)"
-        tr.write_line(f"  total {_num(got)} / {TOTAL_POINTS}{of_all}")
+        for track, of, title in (("core", TOTAL_POINTS, "total"), ("extra", EXTRA_POINTS, "extras")):
+            in_track = [score for score in scores if score.exercise.track == track]
+            if not in_track:
+                continue
+            if track == "extra":
+                tr.write_line("  extras (the lecture's other steps and its suggested exercises; apart from the 100):")
+            for score in in_track:
+                ex, first = score.exercise, score.first_failure()
+                status = "done" if first is None else ""
+                tr.write_line(f"  {ex.number:>2}. {ex.title:<42} {_num(score.points):>5} / {_num(score.max_points):<3} {status}")
+                if first is not None:
+                    # The core comes first: an extra is suggested next only once the core is done.
+                    next_up = next_up or ex
+                    for line in _summary_lines(first):
+                        tr.write_line(f"        {line}")
+            got, most = self.total(track)
+            of_all = "" if most == of else f" (of the {_num(most)} points these checks carry)"
+            tr.write_line(f"  {title} {_num(got)} / {_num(of)}{of_all}")
         if next_up is None:
             tr.write_line("every check that ran passed.")
         else:

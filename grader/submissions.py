@@ -128,13 +128,13 @@ def _prepare_path(source, dest):
         _copy_package(source, dest)
         return Prepared(dest, "package")
     if source.suffix.lower() == ".py":
-        return _single_file(source.read_bytes(), dest, "file")
+        return single_file_package(source.read_bytes(), dest, "file")
     if source.suffix.lower() == ".ipynb":
         try:
             extracted = extract(source)
         except NotebookError as exc:
             raise SubmissionError(str(exc)) from None
-        prepared = _single_file(extracted.source.encode(), dest, "notebook")
+        prepared = single_file_package(extracted.source.encode(), dest, "notebook")
         prepared.extracted = extracted.source
         if extracted.left_out:
             prepared.notes.append("left out of the notebook (not run): " + "; ".join(extracted.left_out))
@@ -142,7 +142,7 @@ def _prepare_path(source, dest):
     raise SubmissionError(f"{source.name}: not a .py file, a notebook or a folder")
 
 
-def _single_file(code, dest, kind):
+def single_file_package(code, dest, kind):
     """A package whose modules each take the names of one file (``submission.py``)."""
     (dest / SINGLE_FILE).write_bytes(code)
     (dest / SINGLE_FILE_MARK).write_text("graded as one file: every module takes its names from submission.py\n")

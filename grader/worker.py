@@ -126,6 +126,7 @@ class _Reporter:
         self.stream = stream
         self.package = package
         self.timeout = timeout
+        self.limits = {}  # nodeid -> the check's own, longer time limit
         self.baseline = None
         self.current = None  # [nodeid, outcome, message]
         self.excinfo = {}
@@ -135,6 +136,15 @@ class _Reporter:
         self.integrity = integrity
         self.baseline = integrity.snapshot(session.config.pluginmanager)
         self.pluginmanager = session.config.pluginmanager
+
+    def pytest_collection_modifyitems(self, items):
+        # pytest-timeout takes a check's own timeout marker over the option; make that the longer of the two.
+        for item in items:
+            mark = item.get_closest_marker("timeout")
+            if mark is not None and mark.args:
+                limit = max(float(mark.args[0]), self.timeout)
+                item.add_marker(pytest.mark.timeout(limit), append=False)
+                self.limits[item.nodeid] = limit
 
     def pytest_runtest_logstart(self, nodeid, location):
         self.current = [nodeid, "passed", ""]
@@ -155,7 +165,8 @@ class _Reporter:
             message = report.longreprtext or ""
             if outcome == "timeout":  # keep the student's line, say it plainly
                 where = [line for line in message.splitlines()[1:] if line.strip()]
-                message = "\n".join([f"did not finish within the time limit of {self.timeout:g} s per check",
+                limit = self.limits.get(report.nodeid, self.timeout)
+                message = "\n".join([f"did not finish within the time limit of {limit:g} s for this check",
                                       *where])
             if report.outcome == "skipped":
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message

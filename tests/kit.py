@@ -64,7 +64,8 @@ def make_variant(tmp_path, name, edits):
 
 
 # The modules in an order where each one's relative imports come before it.
-MODULE_ORDER = ("tokenizer", "batching", "generate", "bigram", "attention", "block", "gpt")
+MODULE_ORDER = ("tokenizer", "batching", "generate", "bigram", "attention", "block", "gpt",
+                "averaging", "layernorm", "addition", "finetune", "modern")
 
 
 def single_file_source(folder):

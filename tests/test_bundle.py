@@ -11,7 +11,7 @@ import pytest
 
 from grader.bundle import build, classroom_workflow, collect
 from grader.data import verify
-from grader.rubric import EXERCISES, TOTAL_POINTS
+from grader.rubric import CORE, TOTAL_POINTS
 from tests.kit import KIT_ROOT, SOLUTIONS, notebook_from
 
 pytestmark = pytest.mark.timeout(600)
@@ -89,12 +89,14 @@ def test_collect_refuses_several_submissions(tmp_path):
 
 def test_classroom_workflow_has_one_step_per_exercise_with_its_points():
     text = classroom_workflow()
-    for ex in EXERCISES:
+    for ex in CORE:
         assert f"command: python -m grader check -m {ex.marker}\n" in text
         assert f"id: {ex.marker}\n" in text
     points = [int(line.split(":")[1]) for line in text.splitlines() if line.strip().startswith("max-score:")]
     assert sum(points) == TOTAL_POINTS
     assert "@" not in text.replace("@v", "")  # every placeholder filled in
+    # Classroom adds up every step: the extras join only when asked for.
+    assert "-m averaging" not in text and "-m averaging\n" in classroom_workflow(["head", "averaging"])
 
 
 def test_bundle_command_writes_both(tmp_path):

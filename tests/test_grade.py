@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from grader.rubric import EXERCISES, TOTAL_POINTS
+from grader.rubric import CORE, EXERCISES, EXTRA_POINTS, EXTRAS, TOTAL_POINTS
 from tests.kit import KIT_ROOT, SOLUTIONS, make_variant, notebook_from, single_file_source
 
 pytestmark = pytest.mark.timeout(900)
@@ -61,9 +61,13 @@ def test_a_submission_that_cannot_be_read_is_an_error_and_the_rest_are_graded(kl
 
 def test_grades_csv_has_a_column_per_exercise(klass):
     header = (klass["out"] / "grades.csv").read_text().splitlines()[0].split(",")
-    assert header == ["name", "total", "max", *(ex.marker for ex in EXERCISES), "status", "why", "flags"]
+    assert header == ["name", "total", "max", "extras", "extras_max", *(ex.marker for ex in EXERCISES),
+                      "status", "why", "flags"]
     row = klass["rows"]["package"]
-    assert sum(float(row[ex.marker]) for ex in EXERCISES) == pytest.approx(float(row["total"]))
+    # The total is the core's 100; the extras are summed apart.
+    assert sum(float(row[ex.marker]) for ex in CORE) == pytest.approx(float(row["total"]))
+    assert sum(float(row[ex.marker]) for ex in EXTRAS) == pytest.approx(float(row["extras"]))
+    assert float(row["extras"]) == float(row["extras_max"]) == EXTRA_POINTS
 
 
 def test_results_json_is_in_gradescope_format(klass):
@@ -76,7 +80,8 @@ def test_results_json_is_in_gradescope_format(klass):
         assert {"name", "score", "max_score", "status", "output", "tags"} <= set(test)
         assert test["status"] in ("passed", "failed")
         assert len(test["tags"]) == 1 and test["tags"][0] in markers
-    assert sum(t["max_score"] for t in result["tests"]) == pytest.approx(TOTAL_POINTS, abs=1e-3)
+    assert sum(t["max_score"] for t in result["tests"]) == pytest.approx(TOTAL_POINTS + EXTRA_POINTS, abs=1e-3)
+    assert result["extra_data"]["extras"] == {"score": EXTRA_POINTS, "max_score": EXTRA_POINTS}
 
 
 def test_the_notebook_report_says_what_was_left_out(klass):

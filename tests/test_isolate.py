@@ -84,3 +84,19 @@ def test_tampering_reported_by_the_worker_blocks_what_the_check_imported():
               outcome(A, "tampered", "torch.allclose"), FINISHED]
     result, remaining = _feed(events)
     assert result.verdicts[A].outcome == "tampered" and "block" in result.blocked and remaining == [B]
+
+
+def test_a_check_with_its_own_longer_limit_gets_it_and_the_others_the_teachers():
+    from grader.catalog import Check
+
+    state = _RunState(Limits(timeout=60), deadline=float("inf"), budgets={A: 300.0})
+    state.handle(json.dumps(start(A)).encode(), [A, B], SandboxResult({}), None)
+    assert state.check_deadline(state.started) == state.started + 300 + 10
+    assert "300 s for this check" in state.timeout_verdict()[1]
+    state.handle(json.dumps(outcome(A)).encode(), [A, B], SandboxResult({}), None)
+    state.handle(json.dumps(start(B)).encode(), [A, B], SandboxResult({}), None)
+    assert state.check_deadline(state.started) == state.started + 60 + 10
+    # The longer of the teacher's --timeout and the check's own marker wins.
+    assert Check("n", "head", 5, "n", 1.0, timeout=300).budget(60) == 300
+    assert Check("n", "head", 5, "n", 1.0, timeout=30).budget(60) == 60
+    assert Check("n", "head", 5, "n", 1.0).budget(60) == 60

@@ -160,3 +160,30 @@ def test_ini_keys_set_the_defaults(pytester, student):
     result = run(pytester, "-k", "finished")
     result.stdout.fnmatch_lines([f"gptkit: grading {student}*", "gptkit: device cpu*"])
     result.assert_outcomes(passed=1)
+
+
+def test_extras_are_scored_apart_from_the_core_and_come_after_it(pytester, student, monkeypatch):
+    from grader.rubric import POINTS
+
+    monkeypatch.setitem(POINTS, "head", {"test_finished": 4, "test_stub": 1})
+    monkeypatch.setitem(POINTS, "averaging", {"test_extra_done": 3, "test_extra_stub": 2})
+    pytester.makepyfile(test_extras="""
+        import pytest
+        pytestmark = pytest.mark.averaging
+
+        def test_extra_done(impl):
+            assert impl.get("attention", "finished")() == 42
+
+        def test_extra_stub(impl):
+            impl.get("attention", "stub")()
+        """)
+    result = run(pytester, f"--impl={student}", "-k", "finished or stub or extra")
+    result.stdout.fnmatch_lines([
+        "*5. One head of self-attention * 4 / 5*",
+        "*total 4 / 100 (of the 5 points these checks carry)",
+        "*extras (the lecture's other steps and its suggested exercises; apart from the 100):",
+        "*10. The mathematical trick: averaging the past * 3 / 5*",
+        "*extras 3 / 60 (of the 5 points these checks carry)",
+        # The core comes first: the next exercise is the unfinished core one.
+        "next: Exercise 5, One head of self-attention*",
+    ])
