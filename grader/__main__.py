@@ -12,6 +12,7 @@ COMMANDS = {
     "sample": ("grader.sample", "generate text from a checkpoint saved by train"),
     "grade": ("grader.grade", "grade a class of submissions (folders, .py files, notebooks, zips) in a sandbox"),
     "bundle": ("grader.bundle", "pack the grader as a Gradescope autograder, or write a GitHub Classroom workflow"),
+    "notebook": ("grader.notebook", "write the exercises as a Jupyter notebook (for Colab) that grades itself"),
     "data": ("grader.data", "obtain Tiny Shakespeare (download, or copy a local file) and verify it"),
 }
 

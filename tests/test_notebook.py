@@ -1,0 +1,132 @@
+"""The notebook edition: ``python -m grader notebook`` and the cells that grade the notebook's own code."""
+
+import ast
+import csv
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from grader.__main__ import main
+from grader.in_notebook import NotebookGradingError, grade
+from grader.notebook import build
+from grader.rubric import EXERCISES, EXTRA_POINTS, TOTAL_POINTS
+from kit import KIT_ROOT
+
+
+def code_cells(notebook):
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def without_docstrings(node):
+    """``ast.dump`` of a class or function with every docstring in it removed."""
+    node = ast.parse(ast.unparse(node)).body[0]
+    for inner in ast.walk(node):
+        body = getattr(inner, "body", None)
+        if (isinstance(inner, (ast.ClassDef, ast.FunctionDef)) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            inner.body = body[1:] or [ast.Pass()]
+    return ast.dump(node)
+
+
+def definitions(tree):
+    return {node.name: node for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+
+
+@pytest.fixture(scope="module")
+def notebook():
+    return build(KIT_ROOT / "exercises")
+
+
+def test_notebook_is_valid_with_one_section_per_exercise_in_lecture_order(notebook):
+    nbformat.validate(notebook)
+    headings = [cell.source.splitlines()[0] for cell in notebook.cells
+                if cell.cell_type == "markdown" and cell.source.startswith("## Exercise")]
+    assert headings == [f"## Exercise {ex.number}: {ex.title}" for ex in EXERCISES]
+    cells = code_cells(notebook)
+    assert [c for c in cells if c.startswith("grade(")] == [f'grade(globals(), "{ex.marker}")' for ex in EXERCISES] + [
+        "grade(globals())"]
+    assert "from grader.in_notebook import grade" in cells[0]
+
+
+def test_stubs_in_the_notebook_are_the_exercises(notebook):
+    in_notebook = {}
+    for source in code_cells(notebook):
+        in_notebook.update(definitions(ast.parse(source)))
+    for ex in EXERCISES:
+        module = definitions(ast.parse((KIT_ROOT / "exercises" / f"{ex.module}.py").read_text()))
+        for name in module:
+            assert name in in_notebook, f"{ex.module}.py defines {name}, the notebook does not"
+            assert without_docstrings(in_notebook[name]) == without_docstrings(module[name]), name
+    stubs = sum(source.count("raise NotImplementedError(") for source in code_cells(notebook))
+    assert stubs == sum((KIT_ROOT / "exercises" / f"{m}.py").read_text().count("raise NotImplementedError(")
+                        for m in {ex.module for ex in EXERCISES})
+
+
+def test_the_command_writes_a_notebook_and_never_overwrites_one_unasked(tmp_path, capsys):
+    out = tmp_path / "exercises.ipynb"
+    assert main(["notebook", "--out", str(out)]) == 0
+    nbformat.validate(nbformat.read(str(out), as_version=4))
+    before = out.read_bytes()
+    assert main(["notebook", "--out", str(out)]) == 2
+    assert "exists; give --force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main(["notebook", "--out", str(out), "--force", "--impl", "solutions"]) == 0
+    assert "NotImplementedError" not in "".join(code_cells(nbformat.read(str(out), as_version=4)))
+    assert main(["notebook", "--out", str(tmp_path / "x.ipynb"), "--impl", str(tmp_path / "nothing")]) == 2
+    assert "no folder" in capsys.readouterr().err
+
+
+def run_cells(sources, namespace):
+    """Run cells as IPython does: each source is appended to ``In`` before it runs."""
+    for source in sources:
+        namespace["In"].append(source)
+        exec(compile(source, f"<cell {len(namespace['In'])}>", "exec"), namespace)
+
+
+@pytest.mark.timeout(600)
+def test_cells_grade_the_definitions_the_notebook_ran_last(tmp_path, capsys):
+    cells = code_cells(build(KIT_ROOT / "solutions"))
+    namespace = {"In": [""], "__name__": "__main__"}
+    tokenizer_cell = next(c for c in cells if c.startswith("class CharTokenizer"))
+    run_cells([cells[0], tokenizer_cell], namespace)
+    grade(namespace, "tokenizer")
+    out = capsys.readouterr().out
+    assert "1. Character tokenizer" in out and "done" in out and "total 8 / 100" in out, out
+
+    # The student runs the cell again with a mistake: the latest version is graded.
+    broken = tokenizer_cell.replace("sorted(set(text))", "list(dict.fromkeys(text))")
+    assert broken != tokenizer_cell
+    run_cells([broken], namespace)
+    grade(namespace, "tokenizer")
+    out = capsys.readouterr().out
+    assert "total 8 / 100" not in out and "test_vocabulary" in out, out
+
+    # The exercises' own cells: every check fails as not implemented, and the notebook lives on.
+    stubs = {"In": [""], "__name__": "__main__"}
+    exercise_cells = code_cells(build(KIT_ROOT / "exercises"))
+    run_cells([exercise_cells[0], next(c for c in exercise_cells if c.startswith("class CharTokenizer"))], stubs)
+    grade(stubs, "tokenizer")
+    out = capsys.readouterr().out
+    assert "total 0 / 100" in out and "not implemented" in out.lower(), out
+
+
+def test_grading_outside_a_notebook_says_what_to_do():
+    with pytest.raises(NotebookGradingError, match="python -m grader grade"):
+        grade({})
+    with pytest.raises(NotebookGradingError, match="no exercise is called 'heads'"):
+        grade({"In": []}, "heads")
+
+
+@pytest.mark.timeout(1800)
+def test_an_answer_key_notebook_gets_full_marks_in_teacher_mode(tmp_path):
+    notebook = tmp_path / "answers.ipynb"
+    assert main(["notebook", "--impl", "solutions", "--out", str(notebook)]) == 0
+    out = tmp_path / "grades"
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(notebook), "--out", str(out)],
+                          cwd=KIT_ROOT, capture_output=True, text=True, timeout=1700)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(csv.DictReader((out / "grades.csv").open()))
+    assert (float(row["total"]), float(row["extras"])) == (TOTAL_POINTS, EXTRA_POINTS), row
+    assert row["status"] == "ok", row
