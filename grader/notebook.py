@@ -15,8 +15,8 @@ from .impl import ImplementationError, resolve
 from .rubric import EXERCISES
 
 SETUP = '''\
-# Run this cell first. In Colab, install the kit in the cell above this one, e.g.
-#   !pip install -q "torch>=2.1" git+<the kit's repository address>
+# Run this cell first. In Colab, first add a cell above this one that installs the kit, e.g.
+#   !pip install -q git+<your course's copy of the kit>
 try:
     from grader.in_notebook import grade
 except ImportError:

@@ -169,3 +169,15 @@ def test_ctrl_c_keeps_what_was_graded_and_ends_every_worker(tmp_path):
     while _workers_under(tempfile.gettempdir()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _workers_under("gptkit-grade-") == []
+
+
+def test_a_check_that_trains_keeps_its_own_longer_time_limit(tmp_path):
+    # test_gpt_learns_to_add declares 300 s; a per-check limit of 5 s would end it long before it learns
+    # (it trains for ~16 s of one core).
+    out = tmp_path / "out"
+    proc = grade(SOLUTIONS, "--out", out, "-m", "addition", "--timeout", "5")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads((out / "solutions" / "results.json").read_text())
+    verdicts = {t["name"].split(": ")[-1]: t for t in result["tests"]}
+    trains = verdicts["test_gpt_learns_to_add"]
+    assert trains["status"] == "passed", trains["output"]
