@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .training import TrainingError, cpu_threads
+from .training import cpu_threads, update
 
 VOCAB = "0123456789+="
 PLUS, EQUALS = VOCAB.index("+"), VOCAB.index("=")
@@ -164,14 +164,8 @@ def _train(config_class, model_class, get_batch, loss_fn, recipe):
             group["lr"] = learning_rate(recipe, step)
         logits, _ = model(x)
         loss = loss_fn(logits, y)
-        if not torch.isfinite(loss.detach()).item():
+        if not update(optimizer, loss):
             break
-        optimizer.zero_grad(set_to_none=True)
-        try:
-            loss.backward()
-        except RuntimeError as exc:  # e.g. a loss computed under torch.no_grad() or detached
-            raise TrainingError(f"loss.backward() failed: {exc}") from None
-        optimizer.step()
     seconds = time.perf_counter() - start
     trained_a, trained_b = torch.cat(seen_a)[: recipe.held_out], torch.cat(seen_b)[: recipe.held_out]
     return {

@@ -127,16 +127,23 @@ def _train(model, text, recipe, device, bf16):
         x, y = sample_batch(train_data, recipe.batch_size, recipe.block_size, generator, device)
         with _autocast(device, bf16):
             _, loss = model(x, y)
-        if not torch.isfinite(loss.detach()).item():
+        if not update(optimizer, loss):
             return {"val": math.inf, "train_last": math.inf, "seconds": time.perf_counter() - start}
-        optimizer.zero_grad(set_to_none=True)
-        try:
-            loss.backward()
-        except RuntimeError as exc:  # e.g. a loss computed under torch.no_grad() or detached
-            raise TrainingError(f"loss.backward() failed: {exc}") from None
-        optimizer.step()
     val = estimate_loss(model, val_data, recipe, device, bf16)
     return {"val": val, "train_last": float(loss.detach()), "seconds": time.perf_counter() - start}
+
+
+def update(optimizer, loss):
+    """One optimizer step on ``loss``; False, and no step, when the loss is not a finite number."""
+    if not torch.isfinite(loss.detach()).item():
+        return False
+    optimizer.zero_grad(set_to_none=True)
+    try:
+        loss.backward()
+    except RuntimeError as exc:  # e.g. a loss computed under torch.no_grad() or detached
+        raise TrainingError(f"loss.backward() failed: {exc}") from None
+    optimizer.step()
+    return True
 
 
 def train_bigram(bigram_class, text, recipe, device="cpu"):
