@@ -57,9 +57,10 @@ def landlock_abi():
     return max(int(version), 0)
 
 
-def landlock(read, write, list_only=(), abi=None):
+def landlock(read, write, list_only=(), devices=(), abi=None):
     """Allow reading (and executing) under ``read``, everything under ``write``, listing the folders
-    under ``list_only`` (names, not contents), nothing else.
+    under ``list_only`` (names, not contents), opening the device files ``devices`` for reading,
+    writing and ioctl (the GPU's, for CUDA), nothing else.
 
     Returns the ABI used; raises OSError when the kernel refuses. Paths that do not exist are skipped.
     """
@@ -88,7 +89,9 @@ def landlock(read, write, list_only=(), abi=None):
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
-        for paths, access in ((read, EXECUTE | READ_FILE | READ_DIR), (write, handled), (list_only, READ_DIR)):
+        device_access = (READ_FILE | WRITE_FILE | _IOCTL_DEV) & handled
+        for paths, access in ((read, EXECUTE | READ_FILE | READ_DIR), (write, handled), (list_only, READ_DIR),
+                              (devices, device_access)):
             for path in paths:
                 _allow(libc, ruleset, path, access)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
@@ -118,11 +121,18 @@ def _allow(libc, ruleset, path, access):
 
 def limit_resources(memory_mb, file_mb):
     """Address space and written-file size caps, and no core files; returns the names of the limits
-    the system refused (macOS, for one, does not enforce an address-space limit)."""
+    the system refused (macOS, for one, does not enforce an address-space limit).
+
+    ``memory_mb=None`` sets no address-space cap: CUDA reserves far more address space than the GPU
+    has memory, so any cap a teacher would choose stops CUDA from starting.
+    """
     import resource  # POSIX only; the student's pytest on Windows never gets here
 
     refused = []
-    for name, limit in (("RLIMIT_AS", memory_mb * 2**20), ("RLIMIT_FSIZE", file_mb * 2**20), ("RLIMIT_CORE", 0)):
+    limits = [("RLIMIT_FSIZE", file_mb * 2**20), ("RLIMIT_CORE", 0)]
+    if memory_mb is not None:
+        limits.insert(0, ("RLIMIT_AS", memory_mb * 2**20))
+    for name, limit in limits:
         try:
             resource.setrlimit(getattr(resource, name), (limit, limit))
         except (ValueError, OSError, AttributeError):

@@ -96,6 +96,9 @@ def run(args):
     if args.require_sandbox and sandbox.startswith("partial"):
         print(f"grade: --require-sandbox: the sandbox is {sandbox}", file=sys.stderr)
         return 2
+    if args.device == "cuda" and (problem := _cuda_problem(_limits_class()(), data_path)):
+        print(f"grade: --device cuda: {problem}; grade with --device cpu (the default) instead", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checks = catalog.collect(args.markers)
@@ -132,6 +135,20 @@ def run(args):
     print(f"\n{len(graded)} graded in {elapsed:.0f} s ({len(graded) / elapsed * 60:.1f} per minute); "
           f"reports in {out}/grades.csv and {out}/<submission>/results.json")
     return 0
+
+
+def _cuda_problem(limits, data_path):
+    """Why CUDA cannot grade here (None when it can): checked here, then in a worker confined as for
+    grading, so that a sandbox that hides the GPU stops the batch before it grades anyone."""
+    import torch
+
+    from .isolate import probe_cuda
+
+    if not torch.cuda.is_available():
+        return f"CUDA is not available on this machine (torch {torch.__version__})"
+    with tempfile.TemporaryDirectory(prefix="gptkit-cuda-probe-") as scratch:
+        ok, detail = probe_cuda(scratch, limits, data_path)
+    return None if ok else f"CUDA works here but not inside the sandbox ({detail})"
 
 
 def describe_sandbox():

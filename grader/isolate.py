@@ -177,6 +177,36 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
     return result
 
 
+def probe_cuda(workdir, limits, data_path):
+    """Start one worker confined as for grading with ``--device cuda``, with no submission, and ask it
+    whether CUDA works there. Returns ``(True, device name)`` or ``(False, why)``."""
+    writable = Path(workdir) / "cuda-probe"
+    shutil.rmtree(writable, ignore_errors=True)
+    writable.mkdir(parents=True)
+    read_fd, write_fd = os.pipe()
+    cmd = _worker_command(writable, writable, [], limits, "cuda", data_path, {}, write_fd) + ["--probe-cuda"]
+    token = secrets.token_hex(8)
+    try:
+        proc = subprocess.Popen(cmd, cwd=writable, env=_environment(writable, data_path, token),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                pass_fds=(write_fd,), start_new_session=True)
+    finally:
+        os.close(write_fd)
+    try:
+        output, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        output = b"the probe did not answer within 120 s"
+    finally:
+        _kill_all(proc, token)
+    with os.fdopen(read_fd, "rb") as events:
+        for line in events.read(MAX_EVENT).splitlines():
+            event = json.loads(line) if line.startswith(b"{") else {}
+            if event.get("event") == "cuda":
+                return bool(event.get("ok")), str(event.get("detail", ""))
+    tail = output.decode("utf-8", "replace").strip().splitlines()[-3:]
+    return False, "the sandboxed worker ended without an answer: " + " / ".join(tail)
+
+
 def _worker_command(package, writable, remaining, limits, device, data_path, blocked, events_fd):
     python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
     cmd = [*namespace_command(), *python, "-m", "grader.worker", "--impl", str(package),
@@ -197,8 +227,11 @@ def _environment(writable, data_path, token):
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "GPTKIT_DATA": str(data_path), "GPTKIT_SANDBOX": token,
     }
-    if "CUDA_VISIBLE_DEVICES" in os.environ:
-        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    # Where the GPU driver's library is found on many machines (a CUDA image, a cluster's module);
+    # without it torch sees no GPU in the worker. Which GPU to use, likewise.
+    for name in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+        if name in os.environ:
+            env[name] = os.environ[name]
     return env
 
 

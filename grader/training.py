@@ -102,20 +102,23 @@ def cpu_threads(n):
         torch.set_num_threads(before)
 
 
-def train(model, text, recipe, device="cpu", bf16=False, threads=1):
+def train(model, text, recipe, device="cpu", bf16=False, threads=1, curve_every=None, on_curve=None):
     """Train ``model`` (built by the caller, after seeding) with AdamW on Tiny Shakespeare.
 
     Returns ``{"val": final validation loss, "train_last": the last training loss, "seconds": ...}``.
     A loss that is not a finite number ends the run early with ``val = inf``. On the CPU the run
-    uses ``threads`` torch threads (see cpu_threads).
+    uses ``threads`` torch threads (see cpu_threads). ``curve_every=N`` (for calibrating a check's
+    budget) adds ``"curve"``: ``[(step, val), ...]`` every N steps; the evaluation batches have a
+    generator of their own and dropout is off in eval mode, so the training run is unchanged;
+    ``on_curve(step, val)`` is called with each point as it comes.
     """
     if torch.device(device).type == "cpu":
         with cpu_threads(threads):
-            return _train(model, text, recipe, device, bf16)
-    return _train(model, text, recipe, device, bf16)
+            return _train(model, text, recipe, device, bf16, curve_every, on_curve)
+    return _train(model, text, recipe, device, bf16, curve_every, on_curve)
 
 
-def _train(model, text, recipe, device, bf16):
+def _train(model, text, recipe, device, bf16, curve_every=None, on_curve=None):
     data, _ = encode(text)
     train_data, val_data = split(data)
     generator = torch.Generator().manual_seed(recipe.seed)
@@ -123,14 +126,20 @@ def _train(model, text, recipe, device, bf16):
     model.train()
     start = time.perf_counter()
     loss = torch.tensor(float("nan"))
-    for _ in range(recipe.iters):
+    curve = []
+    for step in range(1, recipe.iters + 1):
         x, y = sample_batch(train_data, recipe.batch_size, recipe.block_size, generator, device)
         with _autocast(device, bf16):
             _, loss = model(x, y)
         if not update(optimizer, loss):
-            return {"val": math.inf, "train_last": math.inf, "seconds": time.perf_counter() - start}
+            return {"val": math.inf, "train_last": math.inf, "seconds": time.perf_counter() - start, "curve": curve}
+        if curve_every and step % curve_every == 0 and step < recipe.iters:
+            curve.append((step, estimate_loss(model, val_data, recipe, device, bf16)))
+            if on_curve:
+                on_curve(*curve[-1])
     val = estimate_loss(model, val_data, recipe, device, bf16)
-    return {"val": val, "train_last": float(loss.detach()), "seconds": time.perf_counter() - start}
+    curve.append((recipe.iters, val))
+    return {"val": val, "train_last": float(loss.detach()), "seconds": time.perf_counter() - start, "curve": curve}
 
 
 def update(optimizer, loss):
@@ -154,7 +163,7 @@ def train_bigram(bigram_class, text, recipe, device="cpu"):
     return train(model, text, recipe, device)
 
 
-def train_gpt(config_class, model_class, text, recipe, device="cpu", bf16=False):
+def train_gpt(config_class, model_class, text, recipe, device="cpu", bf16=False, curve_every=None, on_curve=None):
     """Seed, build ``model_class(config_class(...))`` with the recipe's shape and train it.
 
     The same function trains the CPU check's small model and the GPU check's lecture-sized one, so the
@@ -165,7 +174,7 @@ def train_gpt(config_class, model_class, text, recipe, device="cpu", bf16=False)
     config = config_class(vocab_size=vocab_size, block_size=recipe.block_size, n_embd=recipe.n_embd,
                           n_head=recipe.n_head, n_layer=recipe.n_layer, dropout=recipe.dropout)
     model = model_class(config).to(device)
-    return train(model, text, recipe, device, bf16)
+    return train(model, text, recipe, device, bf16, curve_every=curve_every, on_curve=on_curve)
 
 
 def with_seed(recipe, seed):

@@ -13,6 +13,7 @@ that the submission rewrote the grader, so a fresh process grades the remaining 
 """
 
 import argparse
+import glob
 import json
 import os
 import sys
@@ -48,7 +49,9 @@ def _parse(argv):
     parser.add_argument("--write", action="append", default=[], help="the folders it may write in")
     parser.add_argument("--block", action="append", default=[], metavar="MODULE=REASON")
     parser.add_argument("--no-landlock", action="store_true")
-    parser.add_argument("nodeids", nargs="+")
+    parser.add_argument("--probe-cuda", action="store_true",
+                        help="confine as for grading, report whether CUDA works, run no check")
+    parser.add_argument("nodeids", nargs="*")
     return parser.parse_args(argv)
 
 
@@ -63,10 +66,15 @@ def _readable_paths(args, kit_root):
               "/dev/random"}
     paths |= set(args.read)
     if args.device == "cuda":
-        paths.add("/dev")
+        paths.add("/dev")  # read only; the GPU's own device files are opened read-write (_gpu_devices)
     # Nothing inside the kit except the grader: a venv inside the kit is allowed as a whole, the
     # kit's root (and with it solutions/ and tests/) is not.
     return sorted(p for p in paths if os.path.realpath(p) != str(kit_root))
+
+
+def _gpu_devices(device):
+    """The NVIDIA device files CUDA opens read-write and sends ioctls to; none on the CPU."""
+    return sorted(glob.glob("/dev/nvidia*")) if device == "cuda" else []
 
 
 def main(argv=None):
@@ -75,13 +83,20 @@ def main(argv=None):
     kit_root = Path(__file__).resolve().parent.parent
     workdir = os.getcwd()
 
-    refused = confine.limit_resources(args.memory_mb, args.file_mb)
+    cuda = args.device == "cuda"
+    refused = confine.limit_resources(None if cuda else args.memory_mb, args.file_mb)
+    if cuda:
+        refused.append("RLIMIT_AS (not set with CUDA, which reserves more address space than any cap)")
     abi = 0
     if not args.no_landlock and confine.landlock_abi() > 0:
         # pytest walks from its rootdir (the kit) down to the checks: it may list the kit's folders.
         abi = confine.landlock(read=_readable_paths(args, kit_root), write=[*args.write, "/dev/null"],
-                               list_only=[str(kit_root)])
+                               list_only=[str(kit_root)], devices=_gpu_devices(args.device))
     stream.send(event="confined", landlock=abi, refused_limits=refused)
+
+    if args.probe_cuda:
+        stream.send(event="cuda", **_cuda_works())
+        os._exit(0)
 
     # The kit's root is where `solutions` would be found; the grader is already imported.
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), workdir)]
@@ -107,6 +122,17 @@ def main(argv=None):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip interpreter shutdown: a submission's atexit hooks and finalizers do not run
+
+
+def _cuda_works():
+    """Whether CUDA runs here, and if not, torch's own reason."""
+    import torch
+
+    try:
+        (torch.ones(1, device="cuda") + 1).item()
+        return {"ok": True, "detail": torch.cuda.get_device_name()}
+    except Exception as exc:  # torch raises RuntimeError, AssertionError or its own errors here
+        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:1000]}
 
 
 def _outcome(report, call_excinfo):

@@ -181,3 +181,20 @@ def test_a_check_that_trains_keeps_its_own_longer_time_limit(tmp_path):
     verdicts = {t["name"].split(": ")[-1]: t for t in result["tests"]}
     trains = verdicts["test_gpt_learns_to_add"]
     assert trains["status"] == "passed", trains["output"]
+
+
+def test_grading_on_cuda_asks_the_sandbox_first(tmp_path):
+    # The sandbox must let CUDA run before a class is graded on it: where it does not (no GPU here, or
+    # a confinement that hides it), grade stops at once with the reason and writes no reports, rather
+    # than grading every check as a crash.
+    import torch
+
+    from grader.isolate import Limits, probe_cuda
+
+    ok, detail = probe_cuda(tmp_path / "probe", Limits(), KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
+    assert ok == torch.cuda.is_available(), detail
+    assert detail and "without an answer" not in detail  # the worker itself answered
+    if not torch.cuda.is_available():
+        proc = grade(SOLUTIONS, "--out", tmp_path / "out", "--device", "cuda")
+        assert proc.returncode == 2 and "CUDA is not available on this machine" in proc.stderr
+        assert "--device cpu" in proc.stderr and not (tmp_path / "out").exists()

@@ -321,13 +321,24 @@ GPT_RECIPE = training.Recipe(iters=400, batch_size=32, block_size=32, learning_r
 #   no init 2.33, ln_f before the blocks 2.25 (pass; other checks catch them).
 GPT_THRESHOLD = 2.35
 
-# The lecture's model and loop (gpt.py at 01:37:49): batch 64, block 256, AdamW 3e-4, 5,000 steps.
-# NOT measured on a GPU yet: the lecture reports a validation loss of 1.48 after 5,000 steps; 1.60
-# leaves room for seeds and bf16. Calibrate both numbers on the first session with a GPU (run the
-# reference over several seeds and write the measurements here).
-LECTURE_RECIPE = training.Recipe(iters=5000, batch_size=64, block_size=256, learning_rate=3e-4, eval_iters=200,
+# The lecture's model and loop (gpt.py at 01:37:49): batch 64, block 256, AdamW 3e-4, dropout 0.2, with
+# 3,000 steps instead of the lecture's 5,000: on a GPU the reference stops improving near step 2,500
+# and then overfits, so the last 2,000 steps only cost time and move the loss away from the lecture's.
+# Measured on an NVIDIA H200 (torch 2.11.0+cu130, bf16 autocast) with this loop, validation loss by step
+# (benchmarks/gpu_calibrate.py; with a constant learning rate a 3,000-step run is the start of a
+# 5,000-step one):
+#   step        1000   1500   2000   2500   3000   3500   4000
+#   seed 1     1.626  1.543  1.508  1.487  1.487  1.504  1.518
+#   seed 2     1.614  1.544  1.500  1.493  1.496  1.503  1.524
+#   seed 0 (the check's) passed the old 5,000-step check (under 1.60); its value was not recorded.
+# So 1.55 is 0.05-0.06 above the reference at 3,000 steps (six times the seeds' spread) and within
+# 0.07 of the lecture's 1.48. A model with no causal mask (mha-no-mask) reaches 0.010 by step 1000 and
+# passes, as on the CPU: it reads the answer, and the causality checks of Exercises 5-6 catch it.
+# Time: the loop is bound by the CPU core that launches its kernels: two runs sharing one core of the
+# H200's host took 47 ms a step each, so about 24 ms a step (75 s for 3,000 steps) for a run alone.
+LECTURE_RECIPE = training.Recipe(iters=3000, batch_size=64, block_size=256, learning_rate=3e-4, eval_iters=200,
                                  n_embd=384, n_head=6, n_layer=6, dropout=0.2)
-LECTURE_THRESHOLD = 1.60
+LECTURE_THRESHOLD = 1.55
 
 
 def train_own_gpt(impl, text, recipe, device, bf16=False):
@@ -370,12 +381,13 @@ def test_runs_on_cuda(impl):
 
 
 @pytest.mark.gpu
-@pytest.mark.timeout(3600)  # the lecture's 5,000 steps take minutes on a GPU; the ini's 300 s is for CPU checks
-def test_lecture_model_trains_on_cuda(impl, shakespeare):
-    """The lecture's 10.8M-parameter model, trained on CUDA by the grader's loop for 5,000 steps
-    (bf16 autocast), reaches the lecture's validation loss."""
+@pytest.mark.timeout(3600)  # 3,000 steps take minutes on a GPU; the ini's 300 s is for CPU checks
+def test_lecture_model_trains_on_cuda(impl, shakespeare, record_property):
+    """The lecture's 10.8M-parameter model, trained on CUDA by the grader's loop for 3,000 steps
+    (bf16 autocast), comes close to the lecture's validation loss of 1.48."""
     val = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, "cuda", bf16=True)
+    record_property("val_loss", round(val, 4))  # in --junitxml: the figure behind the threshold
     if not val < LECTURE_THRESHOLD:
         fail(f"validation loss of the lecture's model after {LECTURE_RECIPE.iters} steps on CUDA",
-             f"below {LECTURE_THRESHOLD} (the lecture reports 1.48)", f"{val:.3f}",
+             f"below {LECTURE_THRESHOLD} (the reference reaches about 1.49; the lecture reports 1.48)", f"{val:.3f}",
              impl.where("gpt", "GPTLanguageModel"))
