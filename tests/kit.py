@@ -31,6 +31,35 @@ def run_checks(impl, *args, tmp_path, timeout=600):
            "-o", "junit_family=xunit1", *args]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run(cmd, cwd=KIT_ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    return read_junit(junit, proc.returncode, proc.stdout + proc.stderr)
+
+
+def run_checks_many(jobs, tmp_path, timeout=3000):
+    """Grade several implementations in one fresh process (tests/grade_many.py): torch and pytest start
+    once instead of once each. ``jobs``: dicts with ``impl`` and optionally ``args`` (pytest arguments),
+    ``paths`` (checks or node ids; default all checks) and ``record`` (see grade_many.Recorder).
+    Returns a CheckRun each."""
+    import json
+
+    spec = []
+    for i, job in enumerate(jobs):
+        spec.append({**{k: str(v) if k in ("impl", "record") else v for k, v in job.items()},
+                     "junit": str(tmp_path / f"junit{i}.xml"), "log": str(tmp_path / f"log{i}.txt")})
+    (tmp_path / "jobs.json").write_text(json.dumps(spec))
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run([sys.executable, str(KIT_ROOT / "tests" / "grade_many.py"), str(tmp_path / "jobs.json")],
+                          cwd=KIT_ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    runs = []
+    for job in spec:
+        log = Path(job["log"])
+        output = log.read_text() if log.exists() else proc.stdout + proc.stderr
+        code = int(output.rsplit("exit code ", 1)[1]) if "exit code " in output else proc.returncode or -1
+        runs.append(read_junit(Path(job["junit"]), code, output))
+    return runs
+
+
+def read_junit(junit, returncode, output):
+    """A CheckRun from pytest's JUnit XML (xunit1: the points are properties of each case)."""
     cases, points = {}, {}
     if junit.exists():
         for case in ET.parse(junit).getroot().iter("testcase"):
@@ -45,7 +74,7 @@ def run_checks(impl, *args, tmp_path, timeout=600):
             for prop in case.iter("property"):
                 if prop.get("name") == "points":
                     points[name] = float(prop.get("value"))
-    return CheckRun(proc.returncode, proc.stdout + proc.stderr, cases, points)
+    return CheckRun(returncode, output, cases, points)
 
 
 def make_variant(tmp_path, name, edits):

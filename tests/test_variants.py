@@ -1,16 +1,21 @@
 """Every broken variant loses points in its own exercise and only there; every valid alternative keeps them all.
 
-The variants are graded two at a time, each process on one thread, to fit a 2-core machine. A variant
-of a core module is graded on the core's checks; a variant of an extra's module (Exercises 10-14),
-which no other check imports, on that extra's checks only (see scope()).
+A variant of a core module is graded on the core's checks; a variant of an extra's module (Exercises
+10-14), which no other check imports, on that extra's checks only (see scope()). Within that scope, a
+variant is graded on the checks that executed code of a module it edits when the reference was graded
+(tests/grade_many.py's Recorder): a check that never runs a module's code gives the same verdict
+whatever the module holds, so every other check keeps the reference's verdict, and
+test_the_recording_is_right grades a few variants on every check of their scope to prove it.
+The variants are graded in two processes (a 2-core machine), many in each, each on one thread.
 """
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kit import make_variant, run_checks
+from kit import SOLUTIONS, make_variant, run_checks_many
 from variants import all_variants
 
 VARIANTS = all_variants()
@@ -46,37 +51,65 @@ pytestmark = pytest.mark.timeout(3600)
 
 
 @pytest.fixture(scope="session")
-def graded(request, tmp_path_factory):
-    """Grade the reference and every selected variant once; name -> CheckRun."""
+def reference(tmp_path_factory):
+    """The reference graded on every check, recording which modules each check executed."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    selected = {item.callspec.params["variant"].name for item in request.session.items
-                if hasattr(item, "callspec") and "variant" in item.callspec.params}
-    chosen = [v for v in VARIANTS if v.name in selected]
+    tmp = tmp_path_factory.mktemp("reference")
+    [run] = run_checks_many([{"impl": SOLUTIONS, "record": tmp / "modules.json"}], tmp)
+    assert run.cases, run.output[-3000:]
+    return run, json.loads((tmp / "modules.json").read_text())
 
-    def grade(variant):
-        tmp = tmp_path_factory.mktemp(variant.name if variant else "reference")
-        if variant is None:
-            return run_checks("solutions", tmp_path=tmp)
-        folder = make_variant(tmp, "impl", variant.edits)
-        return run_checks(folder, "-m", marker_expression(scope(variant)), tmp_path=tmp)
+
+def selected_checks(variant, reference):
+    """The checks of the variant's scope that executed code of a module it edits (see the docstring)."""
+    run, modules = reference
+    markers, edited = set(scope(variant)), set(variant.edits)
+    return [check for check in run.cases
+            if exercise_of(check) in markers and edited & set(modules.get(check, {}).get("modules", ()))]
+
+
+def grade_all(variants, reference, tmp_path_factory, every_check=False):
+    """Grade ``variants`` in two processes; name -> (CheckRun, the checks it was graded on)."""
+    _, modules = reference
+    jobs = []
+    for variant in variants:
+        folder = make_variant(tmp_path_factory.mktemp(variant.name), "impl", variant.edits)
+        # Every check of the scope that ran on the reference (the GPU checks skip without a GPU).
+        checks = [c for c in modules if exercise_of(c) in scope(variant)] if every_check \
+            else selected_checks(variant, reference)
+        paths = [modules[c]["nodeid"] for c in checks]
+        jobs.append((variant.name, checks, {"impl": folder, "paths": paths or ["--collect-only"]}))
+    halves = [jobs[0::2], jobs[1::2]]
+
+    def grade(half):
+        runs = run_checks_many([job for _, _, job in half], tmp_path_factory.mktemp("many")) if half else []
+        return {name: (run, checks) for (name, checks, _), run in zip(half, runs)}
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = dict(zip([None] + [v.name for v in chosen], pool.map(grade, [None] + chosen)))
-    return runs
+        results = {}
+        for part in pool.map(grade, halves):
+            results.update(part)
+    return results
 
 
-def lost_checks(graded, variant):
-    reference, run = graded[None], graded[variant.name]
-    markers = set(scope(variant))
-    expected = {check: outcome for check, (outcome, _) in reference.cases.items() if exercise_of(check) in markers}
-    assert run.cases.keys() == expected.keys(), f"{variant.name}: not every check ran\n{run.output[-3000:]}"
-    return {check: run.cases[check][1] for check, outcome in expected.items()
-            if outcome == "passed" and run.cases[check][0] != "passed"}
+@pytest.fixture(scope="session")
+def graded(request, reference, tmp_path_factory):
+    """Grade every selected variant once, on the checks that touch what it edits; name -> (run, checks)."""
+    selected = {item.callspec.params["variant"].name for item in request.session.items
+                if hasattr(item, "callspec") and "variant" in item.callspec.params}
+    return grade_all([v for v in VARIANTS if v.name in selected], reference, tmp_path_factory)
+
+
+def lost_checks(reference, graded, variant):
+    (run, checks), ref = graded[variant.name], reference[0]
+    assert set(run.cases) == set(checks), f"{variant.name}: not every check ran\n{run.output[-3000:]}"
+    return {check: run.cases[check][1] for check in checks
+            if ref.cases[check][0] == "passed" and run.cases[check][0] != "passed"}
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.exercise], ids=lambda v: v.name)
-def test_broken_variant_loses_points_in_its_exercise_only(graded, variant):
-    lost = lost_checks(graded, variant)
+def test_broken_variant_loses_points_in_its_exercise_only(reference, graded, variant):
+    lost = lost_checks(reference, graded, variant)
     assert lost, f"{variant.name}: no check caught this mistake"
     where = {exercise_of(check) for check in lost
              if check not in END_TO_END or exercise_of(check) == variant.exercise}
@@ -87,8 +120,8 @@ def test_broken_variant_loses_points_in_its_exercise_only(graded, variant):
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if not v.exercise], ids=lambda v: v.name)
-def test_valid_alternative_keeps_every_point(graded, variant):
-    lost = lost_checks(graded, variant)
+def test_valid_alternative_keeps_every_point(reference, graded, variant):
+    lost = lost_checks(reference, graded, variant)
     assert not lost, f"{variant.name} is valid but lost:\n" + "\n---\n".join(f"{k}\n{v}" for k, v in lost.items())
 
 
@@ -102,3 +135,25 @@ def test_enough_variants_cover_every_exercise():
     for ex in EXERCISES:
         if ex.track == "extra":
             assert sum(v.exercise == ex.marker for v in broken) >= 2, ex.marker
+
+
+# One variant of each module the core's checks execute, graded on every check of its scope: the
+# checks left out of its selection must give the reference's verdict, or the recording is wrong.
+PROOF = ["ids-start-at-one", "start-range-minus-one", "bigram-loss-summed", "argmax-instead-of-sampling",
+         "head-scaled-by-n_embd", "mha-no-mask", "ffwd-gelu-instead-of-relu", "block-no-residuals",
+         "gpt-no-position-embedding"]
+
+
+def test_the_recording_is_right(reference, tmp_path_factory):
+    by_name = {v.name: v for v in VARIANTS}
+    assert set(PROOF) <= set(by_name), sorted(set(PROOF) - set(by_name))
+    proof = [by_name[name] for name in PROOF]
+    assert {module for v in proof for module in v.edits} >= {"tokenizer", "batching", "bigram", "generate",
+                                                              "attention", "block", "gpt"}
+    runs = grade_all(proof, reference, tmp_path_factory, every_check=True)
+    for variant in proof:
+        run, checks = runs[variant.name]
+        assert set(run.cases) == set(checks), f"{variant.name}: not every check ran\n{run.output[-3000:]}"
+        left_out = set(checks) - set(selected_checks(variant, reference))
+        changed = {c for c in left_out if run.cases[c][0] != reference[0].cases[c][0]}
+        assert not changed, f"{variant.name}: checks left out of its selection changed verdict: {sorted(changed)}"
