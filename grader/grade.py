@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from .rubric import EXERCISES
+from .safe_text import printable
 from .submissions import SubmissionError, discover, prepare
 
 
@@ -114,13 +115,12 @@ def run(args):
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
-        futures = [pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel)
-                   for sub in submissions]
-        for future in as_completed(futures):
-            result, extracted = future.result()
+        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel): sub
+                   for sub in submissions}
+        for future, submission in _completed(futures):
+            result, extracted = _result_of(future, submission)
             graded.append(result)
-            reports.write_submission(out, result, extracted)
-            reports.write_csv(out, graded, markers)
+            _write_reports(out, result, extracted, graded, markers)
             progress.update(result)
     except KeyboardInterrupt:
         # Stop the workers; what was graded is already on disk.
@@ -151,6 +151,40 @@ def _cuda_problem(limits, data_path):
     return None if ok else f"CUDA works here but not inside the sandbox ({detail})"
 
 
+def _completed(futures):
+    """(future, submission) pairs in the order they finish."""
+    for future in as_completed(futures):
+        yield future, futures[future]
+
+
+def _result_of(future, submission):
+    """The future's (Graded, extracted); a grader bug becomes that submission's error, not the batch's end."""
+    from . import reports
+
+    try:
+        return future.result()
+    except Exception as exc:
+        graded = reports.Graded(submission.name, str(submission.path), submission.kind)
+        graded.error = f"grader error ({type(exc).__name__}: {exc}); please report it"
+        graded.make_printable()
+        return graded, ""
+
+
+def _write_reports(out, graded, extracted, class_grades, markers):
+    """The submission's reports and the class's CSV. A submission whose reports cannot be written is
+    an error in the CSV, and the batch goes on."""
+    from . import reports
+
+    try:
+        reports.write_submission(out, graded, extracted)
+    except Exception as exc:
+        graded.error = f"its reports could not be written to {out / graded.name} ({type(exc).__name__}: {exc})"
+    try:
+        reports.write_csv(out, class_grades, markers)
+    except Exception as exc:
+        print(f"grade: could not write {out / 'grades.csv'} ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
 def describe_sandbox():
     """One line on what confines the submissions here; starts with "partial" when something is missing."""
     from .confine import landlock_abi
@@ -178,7 +212,8 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
         extracted = prepared.extracted
         graded.flags = review.flags(prepared.package)
         result = run_sandboxed(prepared.package, scratch, [c.nodeid for c in checks], limits, data_path, device,
-                               cancel=cancel, budgets={c.nodeid: c.budget(limits.timeout) for c in checks})
+                               cancel=cancel, budgets={c.nodeid: c.budget(limits.timeout) for c in checks},
+                               exercises={c.nodeid: c.marker for c in checks})
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,
@@ -200,7 +235,8 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
             graded.checks = [(check, Verdict("not run", f"not graded: {graded.error}")) for check in checks]
         shutil.rmtree(scratch, ignore_errors=True)
     graded.execution_time = time.monotonic() - start
-    return graded, extracted
+    graded.make_printable()
+    return graded, printable(extracted)
 
 
 def _clean(verdict, scratch):

@@ -148,23 +148,31 @@ class _Run:
 
 
 def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None,
-                  budgets=None):
+                  budgets=None, exercises=None):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
 
     ``budgets`` maps a nodeid to its own time limit where that is longer than ``limits.timeout`` (a
     check that trains a model says so with its timeout marker; see catalog.Check.budget).
 
     ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
+
+    ``exercises`` maps a nodeid to its exercise: once a check times out, the exercise's other checks
+    would most likely wait on the same endless code, so they are charged at once rather than each
+    after its own time limit, and the time is left for the other exercises.
     """
     workdir = Path(workdir)
     result = SandboxResult({}, namespaces=bool(namespace_command()))
     remaining = list(nodeids)
     deadline = time.monotonic() + limits.total
     head = bytearray()
+    exercises = exercises or {}
     while remaining and time.monotonic() < deadline and not (cancel and cancel.is_set()):
+        _charge_hung_exercises(remaining, result, exercises, progress)
+        if not remaining:
+            break
         before = len(remaining)
         _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
-                 budgets or {})
+                 budgets or {}, exercises)
         result.runs += 1
         if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
             nodeid = remaining.pop(0)
@@ -175,6 +183,26 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
         result.verdicts[nodeid] = Verdict("not run", why)
     result.output = head.decode("utf-8", "replace")
     return result
+
+
+def _hung_exercises(result, exercises):
+    """Exercise -> the first of its checks that timed out."""
+    hung = {}
+    for nodeid, verdict in result.verdicts.items():
+        if verdict.outcome == "timeout" and nodeid in exercises:
+            hung.setdefault(exercises[nodeid], nodeid)
+    return hung
+
+
+def _charge_hung_exercises(remaining, result, exercises, progress=None):
+    hung = _hung_exercises(result, exercises)
+    for nodeid in [n for n in remaining if exercises.get(n) in hung]:
+        remaining.remove(nodeid)
+        first = hung[exercises[nodeid]].rpartition("::")[2]
+        result.verdicts[nodeid] = Verdict("timeout", f"not run: {first} of the same exercise did not finish "
+                                                     "in time, and this check would have waited on the same code")
+        if progress:
+            progress(nodeid, result.verdicts[nodeid])
 
 
 def probe_cuda(workdir, limits, data_path):
@@ -236,7 +264,7 @@ def _environment(writable, data_path, token):
 
 
 def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
-             budgets):
+             budgets, exercises):
     token = secrets.token_hex(8)
     # Each worker gets an empty folder to write in, and nothing else: the submission's own files
     # stay as they were submitted, and what one run wrote does not reach the next.
@@ -249,7 +277,7 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
         run = _Run(cmd, workdir, _environment(writable, data_path, token), write_fd)
     finally:
         os.close(write_fd)
-    state = _RunState(limits, deadline, budgets)
+    state = _RunState(limits, deadline, budgets, exercises)
     selector = selectors.DefaultSelector()
     selector.register(run.proc.stdout, selectors.EVENT_READ, "output")
     selector.register(read_fd, selectors.EVENT_READ, "events")
@@ -321,9 +349,10 @@ def _describe_exit(returncode):
 class _RunState:
     """Follows one worker's events: the check under way, imports under way, results to confirm."""
 
-    def __init__(self, limits, deadline, budgets=None):
+    def __init__(self, limits, deadline, budgets=None, exercises=None):
         self.limits = limits
         self.budgets = budgets or {}
+        self.exercises = exercises or {}
         self.deadline = deadline
         self.current = None
         self.started = time.monotonic()
@@ -385,6 +414,8 @@ class _RunState:
             nodeid = event.get("nodeid")
             if self.current is not None or nodeid not in remaining:
                 return ("tampered", "the grader's channel reported a check out of turn")
+            if self.exercises.get(nodeid) in _hung_exercises(result, self.exercises):
+                return ("skip", "an earlier check of this exercise timed out")  # a fresh worker skips them
             self.current, self.started, self.imported_in_check = nodeid, time.monotonic(), []
             return None
         if kind == "result":
@@ -424,7 +455,7 @@ class _RunState:
                 nodeid, _ = self.pending
                 self.pending = (nodeid, Verdict(outcome, f"{message} right after this check"))
             self._confirm(remaining, result, None)
-        if outcome == "not run":
+        if outcome in ("not run", "skip"):  # the check under way stays to be graded (or charged) later
             return
         if self.importing:
             module = self.importing[-1]

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from .rubric import BY_MARKER, EXERCISES
+from .safe_text import csv_cell, printable
 
 STATUSES = ("ok", "timeout", "crashed", "tampered", "error")  # in rising order of severity
 _STATUS_OF = {"timeout": "timeout", "not run": "timeout", "crashed": "crashed", "output": "crashed",
@@ -34,6 +35,16 @@ class Graded:
     error: str = ""  # why the submission could not be graded at all
     execution_time: float = 0.0
     sandbox: dict = field(default_factory=dict)
+
+    def make_printable(self):
+        """Every text the submission could have written (messages, notes, flags), made safe for the
+        terminal, the CSV and XML (grader/safe_text.py); done once, before any report is written."""
+        from .isolate import Verdict
+
+        self.source, self.error = printable(self.source), printable(self.error)
+        self.notes = [printable(note) for note in self.notes]
+        self.flags = [printable(flag) for flag in self.flags]
+        self.checks = [(check, Verdict(verdict.outcome, printable(verdict.message))) for check, verdict in self.checks]
 
     def _points(self, track, earned):
         return round(sum(check.points for check, verdict in self.checks
@@ -192,7 +203,7 @@ def write_csv(out, class_grades, markers):
                "status": graded.status, "why": graded.why.replace("\n", " ")[:300], "flags": "; ".join(graded.flags)}
         for marker in markers:
             row[marker] = _number(graded.exercise_score(marker))
-        rows.append(row)
+        rows.append({key: csv_cell(value) if isinstance(value, str) else value for key, value in row.items()})
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=csv_columns(markers), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .impl import MODULES, SINGLE_FILE, SINGLE_FILE_MARK
 from .notebook_source import NotebookError, extract
+from .safe_text import folder_name
 
 KINDS = {".py": "file", ".ipynb": "notebook", ".zip": "zip"}
 IGNORED = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", ".DS_Store"}
@@ -87,21 +88,27 @@ def discover(paths):
 
 
 def _unique_names(submissions):
-    """Names as the reports use them; a clash (alice.py and alice.ipynb) keeps the extension."""
+    """Names as the reports use them: safe folder names (safe_text.folder_name); a clash (alice.py and
+    alice.ipynb) keeps the extension, and names still equal after that, or equal but for case (one
+    folder on macOS and Windows), get -2, -3, ..."""
     counts = {}
     for sub in submissions:
         counts[sub.name] = counts.get(sub.name, 0) + 1
     for sub in submissions:
         if counts[sub.name] > 1 and sub.path.suffix:
             sub.name = f"{sub.name}_{sub.path.suffix.lstrip('.')}"
-        sub.name = "".join(c if c.isalnum() or c in "-_." else "_" for c in sub.name) or "submission"
+        sub.name = folder_name(sub.name)
     seen = {}
-    for sub in sorted(submissions, key=lambda s: (s.name, str(s.path))):
-        if sub.name in seen:
-            seen[sub.name] += 1
-            sub.name = f"{sub.name}-{seen[sub.name]}"
+    for sub in sorted(submissions, key=lambda s: (s.name.lower(), str(s.path))):
+        key = sub.name.lower()
+        if key in seen:
+            seen[key] += 1
+            while f"{key}-{seen[key]}" in seen:
+                seen[key] += 1
+            sub.name = f"{sub.name}-{seen[key]}"
+            seen[sub.name.lower()] = 1
         else:
-            seen[sub.name] = 1
+            seen[key] = 1
     return sorted(submissions, key=lambda s: s.name)
 
 

@@ -198,3 +198,69 @@ def test_grading_on_cuda_asks_the_sandbox_first(tmp_path):
         proc = grade(SOLUTIONS, "--out", tmp_path / "out", "--device", "cuda")
         assert proc.returncode == 2 and "CUDA is not available on this machine" in proc.stderr
         assert "--device cpu" in proc.stderr and not (tmp_path / "out").exists()
+
+
+NASTY = "\x1b[2J\x1b]0;owned\x07\udc80=HYPERLINK(1)\x0b<x>&\r"  # escapes, a lone surrogate, XML-invalid
+
+
+def test_a_class_of_hostile_names_and_messages_is_graded_in_full(tmp_path):
+    # File names and messages are the submission's to choose: none of them may stop the batch, reach
+    # the terminal as escapes, make a report folder collide or escape --out, or break a report.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    source = single_file_source(SOLUTIONS)
+    with zipfile.ZipFile(folder / "grades.csv.zip", "w") as zf:
+        zf.writestr("single.py", source)
+    nasty = source.replace("    def encode(self, s):", f"    def encode(self, s):\n        raise ValueError({NASTY!r})", 1)
+    assert nasty != source
+    names = ["\x1b[31mred.py", "=cmd.py", "bob.py", "Bob.py", "nasty.py"]
+    for name in names:
+        (folder / name).write_text(nasty if name == "nasty.py" else source)
+    os.makedirs(os.path.join(os.fsencode(folder), b"bob_py"))
+    (folder / "bob_py" / "single.py").write_text(source)
+    with open(os.path.join(os.fsencode(folder), b"bad\xff.py"), "w") as f:  # not UTF-8: a lone surrogate in Python
+        f.write(source)
+    out = tmp_path / "out"
+    proc = grade(folder, "--out", out, "-m", "tokenizer", "--jobs", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "\x1b" not in proc.stdout + proc.stderr
+    rows = list(csv.DictReader((out / "grades.csv").open(encoding="utf-8")))
+    assert len(rows) == 8, [r["name"] for r in rows]
+    assert len({r["name"].lower() for r in rows}) == 8
+    assert sorted(p.name for p in out.iterdir()) == sorted([r["name"] for r in rows] + ["grades.csv"])
+    for row in rows:
+        assert row["name"] and not row["name"].startswith((".", "=", "+", "-", "@")), row
+        ET.parse(out / row["name"] / "junit.xml")
+        json.loads((out / row["name"] / "results.json").read_text(encoding="utf-8"))
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["nasty"]["status"] == "ok" and float(by_name["nasty"]["tokenizer"]) < 8
+    assert all(float(r["tokenizer"]) == 8 for n, r in by_name.items() if n != "nasty"), by_name
+    report = (out / "nasty" / "junit.xml").read_text(encoding="utf-8")
+    assert "HYPERLINK" in report and "\x1b" not in report and "\x0b" not in report
+
+
+def test_text_from_a_submission_is_made_safe_once_for_every_report():
+    from grader.safe_text import csv_cell, folder_name, printable
+
+    assert printable(NASTY) == "?=HYPERLINK(1)<x>&"
+    assert printable("line one\n\tline two") == "line one\n\tline two"
+    assert [csv_cell(t) for t in ("=1+1", "+1", "-1", "@x", "ok")] == ["'=1+1", "'+1", "'-1", "'@x", "ok"]
+    assert [folder_name(n) for n in ("..", ".hidden", "grades.csv", "a/b", "")] == \
+        ["submission", "hidden", "_grades.csv", "a_b", "submission"]
+
+
+def test_an_endless_forward_is_waited_for_once_per_exercise(tmp_path):
+    # Every Head check would wait out its own time limit on this forward (15 checks x 60 s would use
+    # up the submission's whole time); after the first, the exercise's other checks are charged at
+    # once, and the exercises after it are graded as usual.
+    variant = make_variant(tmp_path, "endless", {"attention": [
+        ("        k = self.key(x)  # (B, T, hs)\n", "        while True:\n            pass\n")]})
+    out = tmp_path / "out"
+    proc = grade(variant, "--out", out, "-m", "head", "-m", "feedforward", "--timeout", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tests = json.loads((out / "endless" / "results.json").read_text())["tests"]
+    head = [t["output"] for t in tests if t["tags"] == ["head"] and t["status"] == "failed"]
+    waited = [o for o in head if "did not finish within the time limit" in o]
+    charged = [o for o in head if "of the same exercise did not finish in time" in o]
+    assert len(waited) == 1 and len(charged) == len(head) - 1 >= 5, head
+    assert all(t["status"] == "passed" for t in tests if t["tags"] == ["feedforward"])

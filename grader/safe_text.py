@@ -1,0 +1,42 @@
+"""Text from a submission made safe for every place the grader writes it: the terminal, grades.csv,
+JUnit XML, JSON, and the file system (a report folder's name).
+
+A submission controls its file names, its error messages and its source lines, and all of these
+reach the reports. The rules are decided here, once:
+
+- ``printable``: lone surrogates replaced, terminal escape sequences and control characters dropped
+  (newlines and tabs kept), and the few characters XML 1.0 cannot hold; what is left is safe on a
+  terminal and in UTF-8, JSON and XML.
+- ``csv_cell``: a cell a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@`` first) gets a
+  leading ``'``.
+- ``folder_name``: a name that is one plain path component, not hidden, not ``.``/``..`` and not one
+  of the grader's own files.
+"""
+
+import re
+
+# CSI (ESC [ ... final byte) and OSC (ESC ] ... BEL or ESC \) sequences, then any other ESC pair.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
+# C0 controls but tab and newline, DEL, C1 controls, and the non-characters XML 1.0 forbids.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+RESERVED = {"grades.csv", "report.html"}  # what the grader itself writes at the top of --out
+MAX_NAME = 100
+
+
+def printable(text):
+    """``text`` (any str) with what a terminal, XML or UTF-8 cannot take safely taken out."""
+    text = str(text).encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes "?"
+    return _CONTROLS.sub("", _ESCAPES.sub("", text.replace("\r\n", "\n")))
+
+
+def csv_cell(text):
+    """A text cell that a spreadsheet shows as text, never runs as a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def folder_name(name):
+    """``name`` as one safe path component for a submission's report folder."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in printable(name))
+    name = name.lstrip(".")[:MAX_NAME] or "submission"
+    return f"_{name}" if name.lower() in RESERVED else name
