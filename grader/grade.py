@@ -188,11 +188,12 @@ def _write_reports(out, graded, extracted, class_grades, markers):
 def describe_sandbox():
     """One line on what confines the submissions here; starts with "partial" when something is missing."""
     from .confine import landlock_abi
-    from .isolate import namespace_command
+    from .isolate import namespace_layers
 
-    abi, namespaces = landlock_abi(), bool(namespace_command())
+    abi, layers = landlock_abi(), namespace_layers()
+    namespaces = bool(layers)
     parts = [f"Landlock ABI {abi}" if abi else "no Landlock (files not confined)",
-             "PID and network namespaces" if namespaces else "no namespaces (processes tracked by marker)"]
+             ", ".join(layers) if layers else "no namespaces (processes tracked by marker)"]
     return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
 
 

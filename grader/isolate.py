@@ -61,20 +61,62 @@ class SandboxResult:
     events: list = field(default_factory=list)  # what happened, for the report
 
 
+UNPRIVILEGED = 65534  # the user and group "nobody": who a worker runs as when the grader runs as root
+
+
 @functools.lru_cache(maxsize=None)
 def namespace_command():
-    """``unshare`` arguments for fresh PID and network namespaces, or [] where the system refuses."""
+    """``unshare`` arguments for the worker's namespaces, the most confining the system allows, or ().
+
+    Fresh PID and network namespaces (no network; every process ends with the worker), a mount
+    namespace with a /proc of its own (no other process's command line or environment visible) and,
+    when the grader runs as root, the user nobody. Without privileges, a user namespace stands in.
+    """
     unshare = shutil.which("unshare")
     if unshare is None or sys.platform != "linux":
         return ()
-    for extra in ((), ("--user", "--map-root-user")):
+    private_proc = ("--mount", "--mount-proc")
+    nobody = ("--setuid", str(UNPRIVILEGED), "--setgid", str(UNPRIVILEGED))
+    user_ns = ("--user", "--map-root-user")
+    candidates = [private_proc + nobody] if os.geteuid() == 0 else []
+    candidates += [private_proc, (), user_ns + private_proc, user_ns]
+    # The test imports the grader and torch, as the worker will: nobody must be able to read them.
+    test = [sys.executable, "-c", "import grader.confine, torch"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(KIT_ROOT)}
+    for extra in candidates:
         cmd = (unshare, *extra, "--pid", "--fork", "--kill-child", "--net", "--")
         try:
-            if subprocess.run([*cmd, "true"], capture_output=True, timeout=20).returncode == 0:
+            if subprocess.run([*cmd, *test], capture_output=True, timeout=120, env=env, cwd="/").returncode == 0:
                 return cmd
         except (OSError, subprocess.SubprocessError):
             pass
     return ()
+
+
+def namespace_layers():
+    """What namespace_command gives, in words, for the reports."""
+    cmd = namespace_command()
+    if not cmd:
+        return []
+    layers = ["PID and network namespaces"]
+    if "--mount-proc" in cmd:
+        layers.append("a private /proc")
+    if "--setuid" in cmd:
+        layers.append("the user nobody")
+    return layers
+
+
+def _open_to_worker(workdir, writable, package):
+    """When the worker runs as nobody: it may enter the scratch folder, read the submission (whatever
+    modes its files came with) and own its writable folder."""
+    if "--setuid" not in namespace_command():
+        return
+    os.chmod(workdir, 0o755)
+    for folder, _, files in os.walk(package):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    os.chown(writable, UNPRIVILEGED, UNPRIVILEGED)
 
 
 def _sandbox_pids(token):
@@ -211,6 +253,7 @@ def probe_cuda(workdir, limits, data_path):
     writable = Path(workdir) / "cuda-probe"
     shutil.rmtree(writable, ignore_errors=True)
     writable.mkdir(parents=True)
+    _open_to_worker(workdir, writable, writable)
     read_fd, write_fd = os.pipe()
     cmd = _worker_command(writable, writable, [], limits, "cuda", data_path, {}, write_fd) + ["--probe-cuda"]
     token = secrets.token_hex(8)
@@ -271,6 +314,7 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
     writable = workdir / "run"
     shutil.rmtree(writable, ignore_errors=True)
     writable.mkdir()
+    _open_to_worker(workdir, writable, package)
     read_fd, write_fd = os.pipe()
     cmd = _worker_command(package, writable, remaining, limits, device, data_path, result.blocked, write_fd)
     try:

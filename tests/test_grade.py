@@ -264,3 +264,33 @@ def test_an_endless_forward_is_waited_for_once_per_exercise(tmp_path):
     charged = [o for o in head if "of the same exercise did not finish in time" in o]
     assert len(waited) == 1 and len(charged) == len(head) - 1 >= 5, head
     assert all(t["status"] == "passed" for t in tests if t["tags"] == ["feedforward"])
+
+
+def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
+    # The worker has a /proc of its own: the teacher's command line and environment, and every other
+    # process of the machine, are out of sight. The tokenizer below reports what it can see.
+    spy = (
+        "    def encode(self, s):\n"
+        "        import os\n"
+        "        seen = []\n"
+        "        for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "            try:\n"
+        "                seen.append(open(f'/proc/{pid}/cmdline', 'rb').read().replace(bytes(1), b' ').decode())\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "        raise ValueError('SEEN ' + ' | '.join(seen))\n")
+    variant = make_variant(tmp_path, "spy", {"tokenizer": [("    def encode(self, s):\n", spy)]})
+    out = tmp_path / "out"
+    proc = grade(variant, "--out", out, "-m", "tokenizer")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from grader.isolate import namespace_layers
+
+    if "a private /proc" not in namespace_layers():
+        pytest.skip("this system gives the worker no /proc of its own (unshare --mount-proc refused)")
+    outputs = [t["output"] for t in json.loads((out / "spy" / "results.json").read_text())["tests"]]
+    seen = [o for o in outputs if "SEEN " in o]
+    assert seen, outputs
+    for output in seen:
+        visible = output.split("SEEN ", 1)[1]
+        assert "grader.worker" in visible  # it does see its own sandbox
+        assert "--out" not in visible and "test_grade.py" not in visible, visible  # the teacher's, the kit's
