@@ -16,6 +16,8 @@ import json
 import sys
 import time
 
+from .device import CHOICES as DEVICE_CHOICES
+
 # Dense bf16 peak FLOP/s by GPU name (vendor datasheets), for MFU; other GPUs report no MFU.
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
 
@@ -25,7 +27,7 @@ def add_arguments(parser):
 
     parser.add_argument("--impl", default="solutions", metavar="exercises|solutions|PATH",
                         help="the GPT to time (default: solutions)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--iters", type=_int_at_least(1, "iterations"), default=None, metavar="N",
                         help="timed iterations per measurement (default 30 on CPU, 50 on CUDA)")
     parser.add_argument("--warmup", type=_int_at_least(0, "iterations"), default=3, metavar="N",

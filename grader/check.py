@@ -6,6 +6,7 @@ each with its hint, and the exercise to do next. ``pytest`` shows every failure 
 
 import pytest
 
+from .device import CHOICES as DEVICE_CHOICES
 from .impl import KIT_ROOT
 from .rubric import EXERCISES
 
@@ -15,7 +16,7 @@ CHECKS = KIT_ROOT / "grader" / "checks"
 def add_arguments(parser):
     parser.add_argument("--impl", default="exercises", metavar="exercises|solutions|PATH",
                         help="what to grade (default: exercises)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                         help="where the checks run (default: auto)")
     parser.add_argument("-m", "--exercise", dest="markers", action="append", metavar="MARKER",
                         choices=[ex.marker for ex in EXERCISES],

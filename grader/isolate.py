@@ -212,19 +212,26 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
         _charge_hung_exercises(remaining, result, exercises, progress)
         if not remaining:
             break
-        before = len(remaining)
+        before, printed = len(remaining), len(head)
         _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
                  budgets or {}, exercises)
         result.runs += 1
         if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
             nodeid = remaining.pop(0)
-            result.verdicts[nodeid] = Verdict("crashed", "the grading process ended before this check ran")
+            result.verdicts[nodeid] = Verdict("crashed", "the grading process ended before this check ran"
+                                              + _last_lines(head[printed:]))
     why = ("not run: grading was interrupted" if cancel and cancel.is_set()
            else f"not run: the submission used up its total time limit of {limits.total:.0f} s")
     for nodeid in remaining:
         result.verdicts[nodeid] = Verdict("not run", why)
     result.output = head.decode("utf-8", "replace")
     return result
+
+
+def _last_lines(output, count=5):
+    """What a worker printed last, for a run that ended before its first check: often why."""
+    lines = bytes(output).decode("utf-8", "replace").strip().splitlines()[-count:]
+    return ("; it printed last:\n" + "\n".join(line[:300] for line in lines)) if lines else ""
 
 
 def _hung_exercises(result, exercises):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from .device import CHOICES as DEVICE_CHOICES
 from .explain import explain
 from .impl import Implementation, ImplementationError
 from .rubric import BY_MARKER, EXERCISES, OTHER_MARKERS
@@ -33,7 +34,7 @@ def pytest_addoption(parser):
         help="what to grade: the kit's exercises/ (default), solutions/, or a folder shaped like exercises/",
     )
     group.addoption(
-        "--device", dest="gptkit_device", default=None, choices=("auto", "cpu", "cuda"),
+        "--device", dest="gptkit_device", default=None, choices=DEVICE_CHOICES,
         help="where the checks run: auto (CUDA if available, default), cpu or cuda",
     )
     group.addoption(
@@ -51,11 +52,12 @@ def _option(config, name):
 
 
 def _resolve_device(requested):
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise pytest.UsageError("--device cuda: CUDA is not available here (torch.cuda.is_available() is False)")
-    return requested
+    from .device import DeviceError, resolve
+
+    try:
+        return resolve(requested)
+    except DeviceError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config):
@@ -80,7 +82,7 @@ def pytest_configure(config):
 def pytest_report_header(config):
     state = config.stash[state_key]
     device = state.device
-    if device == "cuda":
+    if device.startswith("cuda"):
         device += f" ({torch.cuda.get_device_name()})"
     return [
         f"gptkit: grading {state.impl.label} ({state.impl.path})",

@@ -8,6 +8,8 @@ from the checkpoint, and the implementation's own ``generate`` writes ``--length
 import sys
 from pathlib import Path
 
+from .device import CHOICES as DEVICE_CHOICES
+
 DEFAULT_CHECKPOINT = Path("out") / "ckpt.pt"
 
 
@@ -26,7 +28,7 @@ def add_arguments(parser):
     parser.add_argument("--length", type=_int_at_least(1, "characters"), default=500, metavar="N",
                         help="characters to generate (default 500)")
     parser.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
 
 
 def load(checkpoint, impl=None, device="cpu"):

@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .device import CHOICES as DEVICE_CHOICES
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -130,20 +132,13 @@ def get_config(config, max_iters=None, eval_interval=None, eval_iters=None):
 
 
 def resolve_device(device):
-    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without CUDA raises TrainError."""
-    import torch
+    """grader/device.py's rule; a device this machine cannot give raises TrainError."""
+    from .device import DeviceError, resolve
 
-    device = str(device)
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainError(
-            f"--device {device}: CUDA is not available on this machine "
-            f"(torch {torch.__version__}); use --device cpu or --device auto"
-        )
-    if device != "cpu" and not device.startswith("cuda"):
-        raise TrainError(f"--device {device}: choose auto, cpu or cuda")
-    return device
+    try:
+        return resolve(device)
+    except DeviceError as exc:
+        raise TrainError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -496,7 +491,7 @@ def add_arguments(parser):
     parser.add_argument("--config", default="small", choices=list(PRESETS),
                         help="preset: small (a few minutes on a CPU, default), lecture (the lecture's model, "
                              "GPU) or lecture-fast (the same model with a warm-up and cosine schedule, GPU)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                         help="auto (default): cuda when available, else cpu")
     parser.add_argument("--max-iters", type=_positive_int, default=None, metavar="N",
                         help="optimizer steps (default: the preset's)")

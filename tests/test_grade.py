@@ -294,3 +294,18 @@ def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
         visible = output.split("SEEN ", 1)[1]
         assert "grader.worker" in visible  # it does see its own sandbox
         assert "--out" not in visible and "test_grade.py" not in visible, visible  # the teacher's, the kit's
+
+
+def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
+    # Whatever stops a worker before any check (here a check that does not exist; on a real machine a
+    # GPU the sandbox hides, say) is reported with its last lines, not only as a crash.
+    from grader.isolate import Limits, run_sandboxed
+
+    package = tmp_path / "sub" / "package"
+    shutil.copytree(SOLUTIONS, package, ignore=shutil.ignore_patterns("__pycache__"))
+    missing = "grader/checks/test_head.py::test_that_does_not_exist"
+    result = run_sandboxed(package, tmp_path / "sub", [missing], Limits(timeout=30, total=120),
+                           KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
+    verdict = result.verdicts[missing]
+    assert verdict.outcome == "crashed" and "ended before this check ran" in verdict.message
+    assert "it printed last" in verdict.message and "test_that_does_not_exist" in verdict.message, verdict.message
