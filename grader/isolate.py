@@ -28,6 +28,9 @@ OUTCOMES = ("passed", "failed", "skipped", "timeout", "memory", "crashed", "outp
 STARTUP_SECONDS = 120  # python, torch, pytest and the checks' collection, on a busy 2-core machine
 LOG_HEAD = 64 * 1024  # bytes of a submission's output kept for the report
 MAX_EVENT = 64 * 1024  # the worker's longest event is a few kB (a failure message is cut at 4000 characters)
+# The grader sends a check's start and result and a few import events per check; a channel carrying
+# far more is not the grader's, and reading it would only cost the parent memory and time.
+EVENTS_PER_CHECK, EVENTS_EXTRA = 50, 1000
 
 
 @dataclass(frozen=True)
@@ -334,6 +337,7 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
     selector.register(read_fd, selectors.EVENT_READ, "events")
     buffer = b""
     printed = 0  # the output cap is per worker: a restart does not inherit what the last one printed
+    events, max_events = 0, EVENTS_PER_CHECK * len(remaining) + EVENTS_EXTRA
     open_streams = 2
     stop = None  # (outcome, message) that ends this run early
     last_process_check = 0.0
@@ -356,6 +360,10 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
                         stop = ("output", f"printed more than the output limit of {limits.output_mb} MB")
                     continue
                 *lines, buffer = (buffer + data).split(b"\n")
+                events += len(lines)
+                if events > max_events:
+                    stop = stop or ("tampered", "the grader's channel carried far more events than the grader sends")
+                    lines = []
                 for line in lines:
                     stop = stop or state.handle(line, remaining, result, progress)
                 if len(buffer) > MAX_EVENT:  # a line longer than any event: not the worker's

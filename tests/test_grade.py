@@ -309,3 +309,20 @@ def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
     verdict = result.verdicts[missing]
     assert verdict.outcome == "crashed" and "ended before this check ran" in verdict.message
     assert "it printed last" in verdict.message and "test_that_does_not_exist" in verdict.message, verdict.message
+
+
+def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
+    # The worker's channel number is on its command line; well-formed lines by the hundred thousand
+    # are not the grader's (it sends a few per check), and the parent stops reading them.
+    flood = (
+        "    def encode(self, s):\n"
+        "        import os, sys\n"
+        "        fd = int(sys.argv[sys.argv.index('--events-fd') + 1])\n"
+        "        for _ in range(200):\n"
+        "            os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n")
+    variant = make_variant(tmp_path, "flood", {"tokenizer": [("    def encode(self, s):\n", flood)]})
+    out = tmp_path / "out"
+    proc = grade(variant, "--out", out, "-m", "tokenizer")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [row] = csv.DictReader((out / "grades.csv").open())
+    assert row["status"] == "tampered" and "far more events" in row["why"], row
