@@ -74,7 +74,7 @@ def _positive(text, kind):
 
 
 def run(args):
-    from . import catalog, reports
+    from . import catalog, judge_training, reports
     from .data import DataError, load_text, verify
 
     try:
@@ -104,6 +104,7 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     checks = catalog.collect(args.markers)
     markers = [ex.marker for ex in EXERCISES if any(c.marker == ex.marker for c in checks)]
+    judges = judge_training.judges(load_text(data_path))
     limits = _limits_class()(timeout=args.timeout, total=args.total_timeout, memory_mb=args.memory,
                              processes=args.max_processes, output_mb=args.max_output)
     print(f"grading {len(submissions)} submission(s), {len(checks)} checks each, {args.jobs} at a time, "
@@ -115,7 +116,7 @@ def run(args):
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
-        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel): sub
+        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel, judges): sub
                    for sub in submissions}
         for future, submission in _completed(futures):
             result, extracted = _result_of(future, submission)
@@ -197,8 +198,9 @@ def describe_sandbox():
     return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
 
 
-def grade_one(submission, checks, limits, data_path, device, cancel=None):
-    """Grade one submission; never raises: a problem becomes the submission's status."""
+def grade_one(submission, checks, limits, data_path, device, cancel=None, judges=None):
+    """Grade one submission; never raises: a problem becomes the submission's status. ``judges``:
+    the checks this process decides from what the worker left (grader/judge_training.py)."""
     from . import reports, review
     from .isolate import run_sandboxed
 
@@ -214,7 +216,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
         graded.flags = review.flags(prepared.package)
         result = run_sandboxed(prepared.package, scratch, [c.nodeid for c in checks], limits, data_path, device,
                                cancel=cancel, budgets={c.nodeid: c.budget(limits.timeout) for c in checks},
-                               exercises={c.nodeid: c.marker for c in checks})
+                               exercises={c.nodeid: c.marker for c in checks}, judges=judges)
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,

@@ -60,6 +60,7 @@ class SandboxResult:
     landlock: int = 0  # the Landlock ABI used (0: files were not confined)
     namespaces: bool = False
     refused_limits: list = field(default_factory=list)  # resource limits the system did not accept
+    judged: set = field(default_factory=set)  # checks whose verdict a judge of the parent decided
     blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
     events: list = field(default_factory=list)  # what happened, for the report
 
@@ -193,7 +194,7 @@ class _Run:
 
 
 def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None,
-                  budgets=None, exercises=None):
+                  budgets=None, exercises=None, judges=None):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
 
     ``budgets`` maps a nodeid to its own time limit where that is longer than ``limits.timeout`` (a
@@ -204,6 +205,10 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
     ``exercises`` maps a nodeid to its exercise: once a check times out, the exercise's other checks
     would most likely wait on the same endless code, so they are charged at once rather than each
     after its own time limit, and the time is left for the other exercises.
+
+    ``judges`` maps a nodeid to a function of the worker's writable folder that returns the check's
+    Verdict, decided here from what the worker left there (grader/judge_training.py); it replaces the
+    worker's own pass or fail.
     """
     workdir = Path(workdir)
     result = SandboxResult({}, namespaces=bool(namespace_command()))
@@ -219,6 +224,7 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
         _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
                  budgets or {}, exercises)
         result.runs += 1
+        _judge(judges or {}, result, workdir / "run")
         if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
             nodeid = remaining.pop(0)
             result.verdicts[nodeid] = Verdict("crashed", "the grading process ended before this check ran"
@@ -229,6 +235,16 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
         result.verdicts[nodeid] = Verdict("not run", why)
     result.output = head.decode("utf-8", "replace")
     return result
+
+
+def _judge(judges, result, writable):
+    """Replace the worker's pass or fail of each judged check graded in the run that just ended (its
+    writable folder is emptied when the next one starts) by the judge's verdict."""
+    for nodeid, judge in judges.items():
+        verdict = result.verdicts.get(nodeid)
+        if verdict is not None and verdict.outcome in ("passed", "failed") and nodeid not in result.judged:
+            result.judged.add(nodeid)
+            result.verdicts[nodeid] = judge(writable, verdict)
 
 
 def _last_lines(output, count=5):

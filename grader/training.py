@@ -164,7 +164,8 @@ def train_bigram(bigram_class, text, recipe, device="cpu"):
 
 
 def train_gpt(config_class, model_class, text, recipe, device="cpu", bf16=False, curve_every=None, on_curve=None):
-    """Seed, build ``model_class(config_class(...))`` with the recipe's shape and train it.
+    """Seed, build ``model_class(config_class(...))`` with the recipe's shape and train it; train()'s
+    dict with the trained ``model``.
 
     The same function trains the CPU check's small model and the GPU check's lecture-sized one, so the
     GPU check's code path runs on every CPU grading too (only ``bf16`` and the sizes differ).
@@ -174,7 +175,8 @@ def train_gpt(config_class, model_class, text, recipe, device="cpu", bf16=False,
     config = config_class(vocab_size=vocab_size, block_size=recipe.block_size, n_embd=recipe.n_embd,
                           n_head=recipe.n_head, n_layer=recipe.n_layer, dropout=recipe.dropout)
     model = model_class(config).to(device)
-    return train(model, text, recipe, device, bf16, curve_every=curve_every, on_curve=on_curve)
+    result = train(model, text, recipe, device, bf16, curve_every=curve_every, on_curve=on_curve)
+    return result | {"model": model}
 
 
 def with_seed(recipe, seed):

@@ -326,3 +326,42 @@ def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [row] = csv.DictReader((out / "grades.csv").open())
     assert row["status"] == "tampered" and "far more events" in row["why"], row
+
+
+def test_a_loss_the_model_lies_about_does_not_pass_the_training_check(tmp_path):
+    # A GPT that skips its blocks (it cannot beat a bigram) and halves the loss it reports in eval
+    # mode: the worker's own check sees ~1.25 and passes. The grader computes the validation loss
+    # itself from the trained weights, with its own GPT of the contract, and fails it.
+    variant = make_variant(tmp_path, "liar", {"gpt": [
+        ("        x = self.blocks(x)  # (B, T, C)\n", ""),
+        ("        return logits, loss\n", "        return logits, loss if self.training else loss * 0.5\n")]})
+    out = tmp_path / "out"
+    proc = grade(variant, "--out", out, "-m", "gpt")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [check] = [t for t in json.loads((out / "liar" / "results.json").read_text())["tests"]
+               if t["name"].endswith("test_training_beats_the_bigram")]
+    assert check["status"] == "failed" and "computed by the grader" in check["output"], check
+
+
+def test_the_judge_computes_the_loss_the_students_model_would(tmp_path, monkeypatch):
+    # The judge's GPT of the contract gives the reference's own validation loss, to the last digit.
+    import dataclasses
+
+    from grader import judge_training, training
+    from grader.checks.test_gpt import GPT_RECIPE
+    from grader.data import load_text
+    from grader.impl import Implementation
+
+    impl, text = Implementation("solutions"), load_text()
+    recipe = dataclasses.replace(GPT_RECIPE, iters=30)
+    run = training.train_gpt(impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel"), text, recipe)
+    monkeypatch.setenv("GPTKIT_SANDBOX", "test")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    judge_training.save(run["model"], "test_x")
+    assert judge_training.validation_loss(judge_training.weights_path(tmp_path, "test_x"), text, recipe) == run["val"]
+    torch_file = judge_training.weights_path(tmp_path, "test_x")
+    torch_file.write_bytes(b"not a checkpoint")
+    from grader.judge_training import NotJudged
+
+    with pytest.raises(NotJudged, match="could not be read"):
+        judge_training.validation_loss(torch_file, text, recipe)

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader import training
+from grader import judge_training, training
 from grader.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair, expect_raises,
                            expect_tensor, fail)
 from grader.probe import randomize_parameters, record_arguments
@@ -351,15 +351,17 @@ def train_own_gpt(impl, text, recipe, device, bf16=False):
     _, loss = expect_pair(probe(x, x), "GPTLanguageModel.forward(idx, targets)", where)
     expect_tensor(loss, "loss", where, shape=())
     try:
-        return training.train_gpt(config_class, model_class, text, recipe, device, bf16)["val"]
+        run = training.train_gpt(config_class, model_class, text, recipe, device, bf16)
     except training.TrainingError as exc:
         fail("training the GPT", "a loss that backpropagates to the weights", str(exc), where)
+    return run["val"], run["model"]
 
 
 def test_training_beats_the_bigram(impl, shakespeare):
     """A small GPT made of the student's own parts, trained with the grader's seeded loop on the CPU,
     reaches a validation loss well under what any bigram can (about 2.45)."""
-    val = train_own_gpt(impl, shakespeare, GPT_RECIPE, "cpu")
+    val, model = train_own_gpt(impl, shakespeare, GPT_RECIPE, "cpu")
+    judge_training.save(model, "test_training_beats_the_bigram")  # teacher mode: the grader judges the weights
     if not val < GPT_THRESHOLD:
         fail(f"validation loss of a small GPT (n_embd={GPT_RECIPE.n_embd}, n_layer={GPT_RECIPE.n_layer}) "
              f"after {GPT_RECIPE.iters} seeded training steps", f"below {GPT_THRESHOLD} (a bigram cannot "
@@ -385,7 +387,7 @@ def test_runs_on_cuda(impl):
 def test_lecture_model_trains_on_cuda(impl, shakespeare, record_property):
     """The lecture's 10.8M-parameter model, trained on CUDA by the grader's loop for 3,000 steps
     (bf16 autocast), comes close to the lecture's validation loss of 1.48."""
-    val = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, "cuda", bf16=True)
+    val, _ = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, "cuda", bf16=True)
     record_property("val_loss", round(val, 4))  # in --junitxml: the figure behind the threshold
     if not val < LECTURE_THRESHOLD:
         fail(f"validation loss of the lecture's model after {LECTURE_RECIPE.iters} steps on CUDA",
