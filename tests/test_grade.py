@@ -266,11 +266,22 @@ def test_an_endless_forward_is_waited_for_once_per_exercise(tmp_path):
     assert all(t["status"] == "passed" for t in tests if t["tags"] == ["feedforward"])
 
 
+def grade_tokenizer_with(tmp_path, name, encode_body):
+    """Grade (-m tokenizer) the reference with ``encode_body`` put at the start of CharTokenizer.encode;
+    returns (results.json, the grades.csv row)."""
+    variant = make_variant(tmp_path, name, {"tokenizer": [("    def encode(self, s):\n",
+                                                              "    def encode(self, s):\n" + encode_body)]})
+    out = tmp_path / "out"
+    proc = grade(variant, "--out", out, "-m", "tokenizer")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [row] = csv.DictReader((out / "grades.csv").open())
+    return json.loads((out / name / "results.json").read_text()), row
+
+
 def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
     # The worker has a /proc of its own: the teacher's command line and environment, and every other
     # process of the machine, are out of sight. The tokenizer below reports what it can see.
-    spy = (
-        "    def encode(self, s):\n"
+    results, _ = grade_tokenizer_with(tmp_path, "spy", (
         "        import os\n"
         "        seen = []\n"
         "        for pid in filter(str.isdigit, os.listdir('/proc')):\n"
@@ -278,16 +289,12 @@ def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
         "                seen.append(open(f'/proc/{pid}/cmdline', 'rb').read().replace(bytes(1), b' ').decode())\n"
         "            except OSError:\n"
         "                pass\n"
-        "        raise ValueError('SEEN ' + ' | '.join(seen))\n")
-    variant = make_variant(tmp_path, "spy", {"tokenizer": [("    def encode(self, s):\n", spy)]})
-    out = tmp_path / "out"
-    proc = grade(variant, "--out", out, "-m", "tokenizer")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+        "        raise ValueError('SEEN ' + ' | '.join(seen))\n"))
     from grader.isolate import namespace_layers
 
     if "a private /proc" not in namespace_layers():
         pytest.skip("this system gives the worker no /proc of its own (unshare --mount-proc refused)")
-    outputs = [t["output"] for t in json.loads((out / "spy" / "results.json").read_text())["tests"]]
+    outputs = [t["output"] for t in results["tests"]]
     seen = [o for o in outputs if "SEEN " in o]
     assert seen, outputs
     for output in seen:
@@ -314,17 +321,11 @@ def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
 def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
     # The worker's channel number is on its command line; well-formed lines by the hundred thousand
     # are not the grader's (it sends a few per check), and the parent stops reading them.
-    flood = (
-        "    def encode(self, s):\n"
+    _, row = grade_tokenizer_with(tmp_path, "flood", (
         "        import os, sys\n"
         "        fd = int(sys.argv[sys.argv.index('--events-fd') + 1])\n"
         "        for _ in range(200):\n"
-        "            os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n")
-    variant = make_variant(tmp_path, "flood", {"tokenizer": [("    def encode(self, s):\n", flood)]})
-    out = tmp_path / "out"
-    proc = grade(variant, "--out", out, "-m", "tokenizer")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    [row] = csv.DictReader((out / "grades.csv").open())
+        "            os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n"))
     assert row["status"] == "tampered" and "far more events" in row["why"], row
 
 
