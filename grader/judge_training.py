@@ -1,5 +1,5 @@
-"""The training check's judge, for teacher mode: the validation loss computed by the grader, not by
-the process that ran the submission.
+"""The training checks' judge, for teacher mode: the validation loss computed by the grader, not by
+the process that ran the submission (the bigram's and the small GPT's checks on the CPU).
 
 The worker trains the submission's GPT with the grader's loop and leaves the trained weights in its
 writable folder (``save``); the parent, which never runs submission code, reads them as plain tensors
@@ -8,9 +8,10 @@ writable folder (``save``); the parent, which never runs submission code, reads 
 submission reports, or a threshold it rewrites in the worker, does not reach this verdict; only
 weights that really reach the loss do.
 
-The contract's names: ``token_embedding_table``, ``position_embedding_table``, ``blocks.<i>`` with
-``ln1``, ``sa.c_attn`` (``[q | k | v]``, no bias), ``sa.c_proj``, ``ln2``, ``ffwd.net.0`` and
-``ffwd.net.2``, then ``ln_f`` and ``lm_head``.
+The contract's names: the bigram's ``token_embedding_table`` (V x V, its rows the logits); the GPT's
+``token_embedding_table``, ``position_embedding_table``, ``blocks.<i>`` with ``ln1``, ``sa.c_attn``
+(``[q | k | v]``, no bias), ``sa.c_proj``, ``ln2``, ``ffwd.net.0`` and ``ffwd.net.2``, then ``ln_f`` and
+``lm_head``.
 """
 
 import os
@@ -41,15 +42,19 @@ def save(model, nodeid):
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
 
 
-class ContractGPT(torch.nn.Module):
-    """The contract's GPT as the grader computes it, from a state dict of plain tensors (eval only)."""
+class ContractModel(torch.nn.Module):
+    """A model of the contract as the grader computes it, from a state dict of plain tensors (eval only):
+    the bigram when ``recipe.n_layer`` is 0, else the GPT."""
 
-    def __init__(self, state, n_layer, n_head):
+    def __init__(self, state, recipe):
         super().__init__()
-        self.state, self.n_layer, self.n_head = state, n_layer, n_head
+        self.state, self.recipe = state, recipe
 
     def forward(self, idx, targets=None):
-        logits = contract_forward(self.state, idx, self.n_layer, self.n_head)  # (B, T, V)
+        if self.recipe.n_layer:
+            logits = contract_forward(self.state, idx, self.recipe.n_layer, self.recipe.n_head)  # (B, T, V)
+        else:
+            logits = self.state["token_embedding_table.weight"][idx]  # (B, T, V)
         loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         return logits, loss
 
@@ -77,7 +82,9 @@ def contract_forward(w, idx, n_layer, n_head):
 
 
 def expected_shapes(recipe, vocab_size):
-    """The contract's weights for the recipe's model: name -> shape."""
+    """The contract's weights for the recipe's model (the bigram when it has no layers): name -> shape."""
+    if not recipe.n_layer:
+        return {"token_embedding_table.weight": (vocab_size, vocab_size)}
     C = recipe.n_embd
     shapes = {"token_embedding_table.weight": (vocab_size, C),
               "position_embedding_table.weight": (recipe.block_size, C),
@@ -114,7 +121,7 @@ def load_weights(path, recipe, vocab_size):
         if type(tensor) is not torch.Tensor or tuple(tensor.shape) != shape or not tensor.is_floating_point():
             got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
             raise NotJudged(f"the trained model has no weight {name} of shape {shape} (got {got}): the contract "
-                            "names every part of GPTLanguageModel, Block, MultiHeadAttention and FeedForward")
+                            "names every part of the model and its shape")
         weights[name] = tensor.float()
     return weights
 
@@ -125,19 +132,29 @@ def validation_loss(path, text, recipe):
     weights = load_weights(path, recipe, vocab_size)
     _, val_data = training.split(data)
     with training.cpu_threads(1), torch.no_grad():
-        return training.estimate_loss(ContractGPT(weights, recipe.n_layer, recipe.n_head), val_data, recipe)
+        return training.estimate_loss(ContractModel(weights, recipe), val_data, recipe)
 
 
 def judges(text):
     """nodeid -> judge(writable folder, the worker's verdict) -> Verdict, for grade (see isolate.run_sandboxed)."""
+    from .checks.test_bigram import BIGRAM_RECIPE, BIGRAM_THRESHOLD
     from .checks.test_gpt import GPT_RECIPE, GPT_THRESHOLD
 
-    nodeid = "grader/checks/test_gpt.py::test_training_beats_the_bigram"
-    return {nodeid: lambda folder, verdict: judge(weights_path(folder, nodeid), verdict, text, GPT_RECIPE,
-                                                   GPT_THRESHOLD)}
+    def judge_of(nodeid, recipe, threshold, reference):
+        return lambda folder, verdict: judge(weights_path(folder, nodeid), verdict, text, recipe, threshold,
+                                             reference)
+
+    return {
+        "grader/checks/test_bigram.py::test_training_reaches_loss_threshold":
+            judge_of("test_training_reaches_loss_threshold", BIGRAM_RECIPE, BIGRAM_THRESHOLD,
+                     "the reference reaches about 2.5; an untrained bigram 4.17"),
+        "grader/checks/test_gpt.py::test_training_beats_the_bigram":
+            judge_of("test_training_beats_the_bigram", GPT_RECIPE, GPT_THRESHOLD,
+                     "a bigram cannot go below about 2.45; the reference reaches about 2.2"),
+    }
 
 
-def judge(path, verdict, text, recipe, threshold):
+def judge(path, verdict, text, recipe, threshold, reference):
     """The check's verdict from the weights at ``path``; the worker's own failure stands where it left
     no weights (its message says what went wrong in training)."""
     from .isolate import Verdict
@@ -150,6 +167,5 @@ def judge(path, verdict, text, recipe, threshold):
         return Verdict("failed", f"{exc}; the grader judges the trained weights itself")
     if val < threshold:
         return Verdict("passed")
-    return Verdict("failed", f"validation loss of the trained GPT, computed by the grader from its weights: "
-                             f"{val:.3f}, expected below {threshold} (a bigram cannot go below about 2.45; the "
-                             "reference reaches about 2.2)")
+    return Verdict("failed", f"validation loss of the trained model, computed by the grader from its weights: "
+                             f"{val:.3f}, expected below {threshold} ({reference})")

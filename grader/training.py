@@ -156,11 +156,11 @@ def update(optimizer, loss):
 
 
 def train_bigram(bigram_class, text, recipe, device="cpu"):
-    """Seed, build ``bigram_class(vocab_size)`` and train it; returns train()'s dict."""
+    """Seed, build ``bigram_class(vocab_size)`` and train it; train()'s dict with the trained ``model``."""
     _, vocab_size = encode(text)
     torch.manual_seed(recipe.seed)
     model = bigram_class(vocab_size).to(device)
-    return train(model, text, recipe, device)
+    return train(model, text, recipe, device) | {"model": model}
 
 
 def train_gpt(config_class, model_class, text, recipe, device="cpu", bf16=False, curve_every=None, on_curve=None):

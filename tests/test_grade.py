@@ -333,14 +333,32 @@ def test_a_loss_the_model_lies_about_does_not_pass_the_training_check(tmp_path):
     # A GPT that skips its blocks (it cannot beat a bigram) and halves the loss it reports in eval
     # mode: the worker's own check sees ~1.25 and passes. The grader computes the validation loss
     # itself from the trained weights, with its own GPT of the contract, and fails it.
-    variant = make_variant(tmp_path, "liar", {"gpt": [
+    check = graded_check(tmp_path, "gpt", [
         ("        x = self.blocks(x)  # (B, T, C)\n", ""),
-        ("        return logits, loss\n", "        return logits, loss if self.training else loss * 0.5\n")]})
+        ("        return logits, loss\n", "        return logits, loss if self.training else loss * 0.5\n")],
+        "test_training_beats_the_bigram")
+    assert check["status"] == "failed" and "computed by the grader" in check["output"], check
+
+
+def graded_check(tmp_path, module, edits, check_name):
+    """Grade the reference with ``edits`` in ``module`` (-m that exercise); the report of one check."""
+    variant = make_variant(tmp_path, "edited", {module: edits})
     out = tmp_path / "out"
-    proc = grade(variant, "--out", out, "-m", "gpt")
+    proc = grade(variant, "--out", out, "-m", module)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    [check] = [t for t in json.loads((out / "liar" / "results.json").read_text())["tests"]
-               if t["name"].endswith("test_training_beats_the_bigram")]
+    [check] = [t for t in json.loads((out / "edited" / "results.json").read_text())["tests"]
+               if t["name"].endswith(check_name)]
+    return check
+
+
+def test_a_bigram_that_lies_about_its_loss_does_not_pass_either(tmp_path):
+    # It reads every position from row 0 (so it learns no more than the letters' frequencies, ~3.3)
+    # and reports a third of its loss in eval mode: the worker's check sees ~1.1. The grader's own
+    # bigram on the trained table uses each token's row, as the contract says, and fails it.
+    check = graded_check(tmp_path, "bigram", [
+        ("        return logits, loss\n", "        return logits, loss if self.training else loss / 3\n"),
+        ("        logits = self.token_embedding_table(idx)", "        logits = self.token_embedding_table(idx * 0)")],
+        "test_training_reaches_loss_threshold")
     assert check["status"] == "failed" and "computed by the grader" in check["output"], check
 
 
