@@ -342,8 +342,9 @@ LECTURE_THRESHOLD = 1.55
 
 
 def train_own_gpt(impl, text, recipe, device, bf16=False):
-    """Train the student's GPTLanguageModel (with its own Blocks) by the grader's loop; the validation
-    loss. One forward first, so that a wrong return value is reported plainly."""
+    """Train the student's GPTLanguageModel (with its own Blocks) by the grader's loop; returns the
+    validation loss and the trained model. One forward first, so that a wrong return value is reported
+    plainly."""
     config_class, model_class = impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel")
     where = impl.where("gpt", "GPTLanguageModel.forward")
     probe = model_class(config_class(**(SMALL | {"vocab_size": 8}))).to(device)
