@@ -88,7 +88,7 @@ def run(args):
         print("grade: found no submissions to grade", file=sys.stderr)
         return 2
     try:
-        load_text(download=True)  # the checks that train need it; download it once, here
+        text = load_text(download=True)  # the checks that train need it; download it once, here
         data_path = verify()
     except DataError as exc:
         print(f"grade: {exc}", file=sys.stderr)
@@ -104,7 +104,7 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     checks = catalog.collect(args.markers)
     markers = [ex.marker for ex in EXERCISES if any(c.marker == ex.marker for c in checks)]
-    judges = judge_training.judges(load_text(data_path))
+    judges = judge_training.judges(text)
     limits = _limits_class()(timeout=args.timeout, total=args.total_timeout, memory_mb=args.memory,
                              processes=args.max_processes, output_mb=args.max_output)
     print(f"grading {len(submissions)} submission(s), {len(checks)} checks each, {args.jobs} at a time, "

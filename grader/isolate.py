@@ -284,9 +284,7 @@ def probe_cuda(workdir, limits, data_path):
     cmd = _worker_command(writable, writable, [], limits, "cuda", data_path, {}, write_fd) + ["--probe-cuda"]
     token = secrets.token_hex(8)
     try:
-        proc = subprocess.Popen(cmd, cwd=writable, env=_environment(writable, data_path, token),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                pass_fds=(write_fd,), start_new_session=True)
+        proc = _Run(cmd, writable, _environment(writable, data_path, token), write_fd).proc
     finally:
         os.close(write_fd)
     try:
