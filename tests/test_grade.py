@@ -266,16 +266,20 @@ def test_an_endless_forward_is_waited_for_once_per_exercise(tmp_path):
     assert all(t["status"] == "passed" for t in tests if t["tags"] == ["feedforward"])
 
 
-def grade_tokenizer_with(tmp_path, name, encode_body):
-    """Grade (-m tokenizer) the reference with ``encode_body`` put at the start of CharTokenizer.encode;
-    returns (results.json, the grades.csv row)."""
-    variant = make_variant(tmp_path, name, {"tokenizer": [("    def encode(self, s):\n",
-                                                              "    def encode(self, s):\n" + encode_body)]})
+def grade_edited(tmp_path, module, edits, name="edited"):
+    """Grade (-m that exercise) the reference with ``edits`` in ``module``; (results.json, grades.csv row)."""
+    variant = make_variant(tmp_path, name, {module: edits})
     out = tmp_path / "out"
-    proc = grade(variant, "--out", out, "-m", "tokenizer")
+    proc = grade(variant, "--out", out, "-m", module)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [row] = csv.DictReader((out / "grades.csv").open())
     return json.loads((out / name / "results.json").read_text()), row
+
+
+def grade_tokenizer_with(tmp_path, name, encode_body):
+    """grade_edited with ``encode_body`` put at the start of CharTokenizer.encode."""
+    start = "    def encode(self, s):\n"
+    return grade_edited(tmp_path, "tokenizer", [(start, start + encode_body)], name)
 
 
 def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
@@ -329,36 +333,27 @@ def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
     assert row["status"] == "tampered" and "far more events" in row["why"], row
 
 
-def test_a_loss_the_model_lies_about_does_not_pass_the_training_check(tmp_path):
+LIARS = {
     # A GPT that skips its blocks (it cannot beat a bigram) and halves the loss it reports in eval
-    # mode: the worker's own check sees ~1.25 and passes. The grader computes the validation loss
-    # itself from the trained weights, with its own GPT of the contract, and fails it.
-    check = graded_check(tmp_path, "gpt", [
-        ("        x = self.blocks(x)  # (B, T, C)\n", ""),
-        ("        return logits, loss\n", "        return logits, loss if self.training else loss * 0.5\n")],
-        "test_training_beats_the_bigram")
-    assert check["status"] == "failed" and "computed by the grader" in check["output"], check
+    # mode: the worker's own check sees ~1.25 and passes.
+    "gpt": ([("        x = self.blocks(x)  # (B, T, C)\n", ""),
+             ("        return logits, loss\n", "        return logits, loss if self.training else loss * 0.5\n")],
+            "test_training_beats_the_bigram"),
+    # A bigram that reads every position from row 0 (it learns no more than the letters' frequencies,
+    # ~3.3) and reports a third of its loss in eval mode: the worker's check sees ~1.1.
+    "bigram": ([("        return logits, loss\n", "        return logits, loss if self.training else loss / 3\n"),
+                ("        logits = self.token_embedding_table(idx)", "        logits = self.token_embedding_table(idx * 0)")],
+               "test_training_reaches_loss_threshold"),
+}
 
 
-def graded_check(tmp_path, module, edits, check_name):
-    """Grade the reference with ``edits`` in ``module`` (-m that exercise); the report of one check."""
-    variant = make_variant(tmp_path, "edited", {module: edits})
-    out = tmp_path / "out"
-    proc = grade(variant, "--out", out, "-m", module)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    [check] = [t for t in json.loads((out / "edited" / "results.json").read_text())["tests"]
-               if t["name"].endswith(check_name)]
-    return check
-
-
-def test_a_bigram_that_lies_about_its_loss_does_not_pass_either(tmp_path):
-    # It reads every position from row 0 (so it learns no more than the letters' frequencies, ~3.3)
-    # and reports a third of its loss in eval mode: the worker's check sees ~1.1. The grader's own
-    # bigram on the trained table uses each token's row, as the contract says, and fails it.
-    check = graded_check(tmp_path, "bigram", [
-        ("        return logits, loss\n", "        return logits, loss if self.training else loss / 3\n"),
-        ("        logits = self.token_embedding_table(idx)", "        logits = self.token_embedding_table(idx * 0)")],
-        "test_training_reaches_loss_threshold")
+@pytest.mark.parametrize("module", LIARS)
+def test_a_loss_the_model_lies_about_does_not_pass_the_training_check(tmp_path, module):
+    # The grader computes the validation loss itself from the trained weights, with its own model of
+    # the contract (each token's row for the bigram, every block for the GPT), and fails both.
+    edits, check_name = LIARS[module]
+    results, _ = grade_edited(tmp_path, module, edits)
+    [check] = [t for t in results["tests"] if t["name"].endswith(check_name)]
     assert check["status"] == "failed" and "computed by the grader" in check["output"], check
 
 
