@@ -91,9 +91,9 @@ def expect_raises(exc_type, fn, what, where, hint=None):
 
 
 def attribute(obj, name, where):
-    """``obj.name``, or a failure saying which attribute DESIGN.md expects."""
+    """``obj.name``, or a failure saying which attribute CONTRACT.md expects."""
     if not hasattr(obj, name):
-        fail(f"{type(obj).__name__} has no attribute {name!r}", f"self.{name} (DESIGN.md names it)",
+        fail(f"{type(obj).__name__} has no attribute {name!r}", f"self.{name} (CONTRACT.md names it)",
              "no such attribute", where)
     return getattr(obj, name)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
-# The modules of the contract in DESIGN.md, in lecture order.
+# The modules of the contract in CONTRACT.md, in lecture order.
 MODULES = ("tokenizer", "batching", "bigram", "generate", "attention", "block", "gpt",
            # the extras (Exercises 10-14)
            "averaging", "layernorm", "addition", "finetune", "modern")
@@ -104,4 +104,4 @@ class Implementation:
         try:
             return getattr(mod, name)
         except AttributeError:
-            raise ImplementationError(f"{self.where(module)} defines no {name}: DESIGN.md names it there") from None
+            raise ImplementationError(f"{self.where(module)} defines no {name}: CONTRACT.md names it there") from None

@@ -1,4 +1,4 @@
-"""The pytest plugin that grades an implementation of the kit's contract (DESIGN.md).
+"""The pytest plugin that grades an implementation of the kit's contract (CONTRACT.md).
 
 Options live in their own group with matching ini keys; markers are registered here, one per
 exercise; the graded implementation and device are kept in ``config.stash`` and shown in the header.

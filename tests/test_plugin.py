@@ -187,3 +187,15 @@ def test_extras_are_scored_apart_from_the_core_and_come_after_it(pytester, stude
         # The core comes first: the next exercise is the unfinished core one.
         "next: Exercise 5, One head of self-attention*",
     ])
+
+
+def test_every_page_the_kit_points_at_is_in_the_kit():
+    # Messages and docstrings name pages a student opens (the contract, the README): each must be here.
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [*root.glob("*.md"), *(p for folder in ("grader", "exercises", "solutions") for p in (root / folder).rglob("*.py"))]
+    named = {name for path in sources for name in re.findall(r"\b([A-Z][A-Za-z_]*\.md)\b", path.read_text())}
+    assert "CONTRACT.md" in named
+    assert {name for name in named if not (root / name).is_file()} == set()

@@ -20,9 +20,9 @@ from variants import all_variants
 
 VARIANTS = all_variants()
 
-# The end-to-end check trains a small GPT built from all of the student's own parts (DESIGN.md), so a
-# part that breaks training (NaN from a mask applied after the softmax, say) loses it too: the one
-# place where a mistake may cost points outside its own exercise.
+# The end-to-end check trains a small GPT built from all of the student's own parts
+# (grader/checks/test_gpt.py), so a part that breaks training (NaN from a mask applied after the
+# softmax, say) loses it too: the one place where a mistake may cost points outside its own exercise.
 END_TO_END = {"test_gpt::test_training_beats_the_bigram"}
 
 

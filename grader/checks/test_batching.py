@@ -203,7 +203,7 @@ def test_starts_are_uniform(impl):
 
 def test_starts_are_torch_randint_draws(impl):
     """The starts are exactly torch.randint(len(data) - block_size, (batch_size,)) drawn right after
-    torch.manual_seed, so a seed reproduces a batch (DESIGN.md fixes this call)."""
+    torch.manual_seed, so a seed reproduces a batch (CONTRACT.md fixes this call)."""
     N, T, B = 10_000, 8, 32
     where = where_batch(impl)
     for seed in (0, 1, 2):

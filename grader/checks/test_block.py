@@ -132,7 +132,7 @@ def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):
         if [call[: len(expected)] for call in calls] != [expected]:
             fail(f"the sub-layers made by Block({n_embd}, {n_head}, {block_size}, dropout=0.3)",
                  f"one {text}", ", ".join(map(str, calls)) or "none", where,
-                 "pass n_embd, n_head, block_size and dropout on, in DESIGN.md's order")
+                 "pass n_embd, n_head, block_size and dropout on, in CONTRACT.md's order")
 
 
 def test_output_shape_dtype_device(impl, device):

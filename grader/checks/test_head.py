@@ -46,7 +46,7 @@ def random_x(B, T, device, seed=0):
 
 
 def expect_layout(head, impl):
-    """key, query and value as DESIGN.md lays them out (the oracle reads their weights)."""
+    """key, query and value as CONTRACT.md lays them out (the oracle reads their weights)."""
     where = impl.where("attention", "Head.__init__")
     for name in ("key", "query", "value"):
         expect_linear(attribute(head, name, where), n_embd, head_size, False, f"Head.{name}", where)

@@ -58,7 +58,7 @@ def forward_where(impl):
 
 
 def expect_layout(mha, impl):
-    """c_attn and c_proj as DESIGN.md lays them out (the oracle reads their weights)."""
+    """c_attn and c_proj as CONTRACT.md lays them out (the oracle reads their weights)."""
     where = impl.where("attention", "MultiHeadAttention.__init__")
     expect_linear(attribute(mha, "c_attn", where), n_embd, 3 * n_embd, False, "c_attn", where)
     expect_linear(attribute(mha, "c_proj", where), n_embd, n_embd, True, "c_proj", where)
