@@ -22,6 +22,9 @@ class Check:
     name: str  # e.g. "test_is_causal[T=8]"
     points: float
     timeout: float = 0.0  # the check's own time limit (its timeout marker), 0 when it has none
+    # Teacher mode decides it in a process that never loads the submission (grader/remote.py); the
+    # check's file says so with JUDGED_APART = True.
+    apart: bool = False
 
     def budget(self, timeout):
         """The check's time limit under a per-check limit of ``timeout`` seconds: the longer of the two,
@@ -44,7 +47,9 @@ class _Collector:
             if ex is not None:
                 mark = item.get_closest_marker("timeout")
                 own = float(mark.args[0]) if mark is not None and mark.args else 0.0
-                self.checks.append(Check(item.nodeid, ex.marker, ex.number, item.name, points[item.nodeid], own))
+                apart = getattr(getattr(item, "module", None), "JUDGED_APART", False) is True
+                self.checks.append(Check(item.nodeid, ex.marker, ex.number, item.name, points[item.nodeid], own,
+                                         apart))
 
 
 def collect(markers=None):

@@ -140,6 +140,16 @@ def limit_resources(memory_mb, file_mb):
     return refused
 
 
+_PR_SET_DUMPABLE = 4
+
+
+def not_dumpable():
+    """Make this process non-dumpable: another process of the same user (a submission's) can no longer
+    open its memory, file descriptors or environment under /proc, nor attach a debugger. Linux only."""
+    if platform.system() == "Linux":
+        _libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 class BlockedImport(ImportError):
     """An import the grader refuses; the message says why."""
 

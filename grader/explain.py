@@ -93,6 +93,8 @@ def explain(excinfo, impl_path, exercise):
     """An Explanation for ``excinfo``, or None to keep pytest's own report."""
     exc = excinfo.value
     student = _last_entry_in(excinfo.traceback, Path(impl_path)) if impl_path else None
+    # In teacher mode the submission's code raised in its own process, which said where.
+    student = student or getattr(exc, "gptkit_student_frame", None)
     location = (student.path, student.lineno + 1) if student else ("", 0)
     if isinstance(exc, NotImplementedError):
         entry = student or excinfo.traceback[-1]

@@ -5,6 +5,7 @@ Each submission is prepared in its own scratch folder and graded in its own sand
 rubric, and writes the reports as each submission finishes, so an interrupted run keeps what it did.
 """
 
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -202,7 +203,6 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, judges
     """Grade one submission; never raises: a problem becomes the submission's status. ``judges``:
     the checks this process decides from what the worker left (grader/judge_training.py)."""
     from . import reports, review
-    from .isolate import run_sandboxed
 
     graded = reports.Graded(submission.name, str(submission.path), submission.kind)
     extracted = ""
@@ -214,13 +214,13 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, judges
         graded.notes = prepared.notes
         extracted = prepared.extracted
         graded.flags = review.flags(prepared.package)
-        result = run_sandboxed(prepared.package, scratch, [c.nodeid for c in checks], limits, data_path, device,
-                               cancel=cancel, budgets={c.nodeid: c.budget(limits.timeout) for c in checks},
-                               exercises={c.nodeid: c.marker for c in checks}, judges=judges)
+        result = _run_checks(prepared.package, scratch, checks, limits, data_path, device, cancel, judges)
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,
-                          "blocked_modules": sorted(result.blocked)}
+                          "blocked_modules": sorted(result.blocked),
+                          # checks decided by a judge that never loaded the submission (grader/remote.py)
+                          "judged_apart": len(result.apart)}
         for module, reason in sorted(result.blocked.items()):
             graded.notes.append(reason)
         if not result.landlock:
@@ -240,6 +240,25 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, judges
     graded.execution_time = time.monotonic() - start
     graded.make_printable()
     return graded, printable(extracted)
+
+
+def _run_checks(package, scratch, checks, limits, data_path, device, cancel, judges):
+    """Run the checks judged apart (grader/remote.py) first, then the others in the worker, within one
+    total time limit; returns one SandboxResult for all of them."""
+    from .isolate import run_sandboxed
+
+    result, deadline = None, time.monotonic() + limits.total
+    for apart in (True, False):
+        group = [c for c in checks if c.apart is apart]
+        if not group:
+            continue
+        left = dataclasses.replace(limits, total=max(deadline - time.monotonic(), 1.0))
+        part = run_sandboxed(package, scratch, [c.nodeid for c in group], left, data_path, device, cancel=cancel,
+                             budgets={c.nodeid: c.budget(limits.timeout) for c in group},
+                             exercises={c.nodeid: c.marker for c in group}, judges=None if apart else judges,
+                             apart=apart)
+        result = part if result is None else result.merge(part)
+    return result
 
 
 def _clean(verdict, scratch):

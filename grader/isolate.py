@@ -63,6 +63,22 @@ class SandboxResult:
     judged: set = field(default_factory=set)  # checks whose verdict a judge of the parent decided
     blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
     events: list = field(default_factory=list)  # what happened, for the report
+    apart: set = field(default_factory=set)  # checks decided by a judge that never loaded the submission
+
+    def merge(self, other):
+        """This result and ``other`` (the same submission's other checks) as one."""
+        self.verdicts.update(other.verdicts)
+        self.output = (self.output + other.output)[:LOG_HEAD]
+        self.output_bytes += other.output_bytes
+        self.runs += other.runs
+        self.landlock = min(self.landlock, other.landlock) if self.runs and other.runs else self.landlock
+        self.namespaces = self.namespaces and other.namespaces
+        self.refused_limits = sorted(set(self.refused_limits) | set(other.refused_limits))
+        self.judged |= other.judged
+        self.apart |= other.apart
+        self.blocked.update(other.blocked)
+        self.events += other.events
+        return self
 
 
 UNPRIVILEGED = 65534  # the user and group "nobody": who a worker runs as when the grader runs as root
@@ -194,7 +210,7 @@ class _Run:
 
 
 def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None,
-                  budgets=None, exercises=None, judges=None):
+                  budgets=None, exercises=None, judges=None, apart=False):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
 
     ``budgets`` maps a nodeid to its own time limit where that is longer than ``limits.timeout`` (a
@@ -209,6 +225,9 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
     ``judges`` maps a nodeid to a function of the worker's writable folder that returns the check's
     Verdict, decided here from what the worker left there (grader/judge_training.py); it replaces the
     worker's own pass or fail.
+
+    ``apart``: the worker is a judge that runs the submission's code in a child process of its own
+    (grader/remote.py), so the verdicts it reports were decided where no submission code ran.
     """
     workdir = Path(workdir)
     result = SandboxResult({}, namespaces=bool(namespace_command()))
@@ -222,7 +241,7 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
             break
         before, printed = len(remaining), len(head)
         _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
-                 budgets or {}, exercises)
+                 budgets or {}, exercises, apart)
         result.runs += 1
         _judge(judges or {}, result, workdir / "run")
         if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
@@ -233,6 +252,8 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
            else f"not run: the submission used up its total time limit of {limits.total:.0f} s")
     for nodeid in remaining:
         result.verdicts[nodeid] = Verdict("not run", why)
+    if apart:
+        result.apart = {nodeid for nodeid in nodeids if nodeid in result.verdicts}
     result.output = head.decode("utf-8", "replace")
     return result
 
@@ -331,7 +352,7 @@ def _environment(writable, data_path, token):
 
 
 def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
-             budgets, exercises):
+             budgets, exercises, apart=False):
     token = secrets.token_hex(8)
     # Each worker gets an empty folder to write in, and nothing else: the submission's own files
     # stay as they were submitted, and what one run wrote does not reach the next.
@@ -341,6 +362,8 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
     _open_to_worker(workdir, writable, package)
     read_fd, write_fd = os.pipe()
     cmd = _worker_command(package, writable, remaining, limits, device, data_path, result.blocked, write_fd)
+    if apart:
+        cmd.insert(cmd.index("--impl"), "--judge")
     try:
         run = _Run(cmd, workdir, _environment(writable, data_path, token), write_fd)
     finally:

@@ -66,7 +66,7 @@ def pytest_configure(config):
     for marker, description in OTHER_MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {description}")
     try:
-        impl = Implementation(_option(config, "gptkit_impl"))
+        impl = _provided_impl(config) or Implementation(_option(config, "gptkit_impl"))
     except ImplementationError as exc:
         raise pytest.UsageError(str(exc)) from None
     state = GradingState(
@@ -77,6 +77,21 @@ def pytest_configure(config):
     )
     config.stash[state_key] = state
     config.pluginmanager.register(state.scoreboard, "gptkit-scoreboard")
+
+
+def _provided_impl(config):
+    """The implementation a plugin object provides (teacher mode's judge, grader/remote.py), or None."""
+    for plugin in config.pluginmanager.get_plugins():
+        impl = getattr(plugin, "gptkit_impl", None)
+        if impl is not None:
+            return impl
+    return None
+
+
+def pytest_unconfigure(config):
+    state = config.stash.get(state_key, None)
+    if state is not None and hasattr(state.impl, "close"):
+        state.impl.close()
 
 
 def pytest_report_header(config):

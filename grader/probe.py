@@ -1,15 +1,65 @@
 """Probes shared by the checks: distinct random weights, and causality by perturbation and by gradient."""
 
+import functools
 import inspect
 
 import torch
 from torch.overrides import TorchFunctionMode
+
+# The probes that run where the submission's code runs (its own process in teacher mode), by name.
+REMOTE_PROBES = {}
+
+
+def runs_with_the_submission(probe):
+    """Mark ``probe`` as one that needs the submission's objects themselves (gradients, say): called
+    with a handle of teacher mode, it runs in the submission's process and answers with data."""
+    REMOTE_PROBES[probe.__name__] = probe
+
+    @functools.wraps(probe)
+    def call(*args, **kwargs):
+        from . import remote
+        if any(remote.is_remote(value) for value in (*args, *kwargs.values())):
+            return remote.run_probe(probe.__name__, args, kwargs)
+        return probe(*args, **kwargs)
+
+    return call
+
+
+@runs_with_the_submission
+def modules_of_class(module, cls):
+    """The names of ``module``'s sub-modules (itself included, as "") that are instances of ``cls``."""
+    return [name for name, sub in module.named_modules() if isinstance(sub, cls)]
+
+
+@runs_with_the_submission
+def class_names(modules):
+    """The class name of each module in ``modules`` (an nn.Sequential, say), or None if it is not one."""
+    return [type(m).__name__ for m in modules] if isinstance(modules, torch.nn.Sequential) else None
+
+
+def set_parameters(module, values):
+    """Copy ``values`` (name as in named_parameters() -> tensor) into ``module``'s parameters."""
+    from . import remote
+    if remote.is_remote(module):
+        remote.load_parameters(module, values)
+        return module
+    parameters = dict(module.named_parameters())
+    with torch.no_grad():
+        for name, value in values.items():
+            parameters[name].copy_(value)
+    return module
 
 
 def randomize_parameters(module, seed=0, std=0.5):
     """Give every parameter distinct random values, so that two layers with the same init (two
     LayerNorms at ones and zeros, say) can no longer stand in for each other in an oracle."""
     generator = torch.Generator().manual_seed(seed)
+    from . import remote
+    if remote.is_remote(module):  # the values are drawn here, and the judge keeps them
+        values = {name: (torch.randn(shape, generator=generator) * std).to(device)
+                  for name, shape, device in remote.parameters(module)}
+        remote.load_parameters(module, values)
+        return module
     with torch.no_grad():
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=generator) * std)
@@ -32,10 +82,15 @@ def future_change(fn, x, t, seed=0):
 def future_gradient(fn, x, t):
     """The largest gradient of ``fn``'s output at position t with respect to inputs after t. Zero
     for a causal ``fn``: a mask that zeroes the weights but still lets gradients through shows here."""
+    return input_gradient(fn, x, t)[:, t + 1 :].abs().max().item()
+
+
+@runs_with_the_submission
+def input_gradient(fn, x, t):
+    """The gradient of the sum of ``fn``'s outputs at position t with respect to ``x``."""
     x = x.detach().clone().requires_grad_(True)
-    out = fn(x)
-    out[:, t].sum().backward()
-    return x.grad[:, t + 1 :].abs().max().item()
+    fn(x)[:, t].sum().backward()
+    return x.grad
 
 
 def past_change(fn, x, t, seed=0):

@@ -51,6 +51,8 @@ def _parse(argv):
     parser.add_argument("--no-landlock", action="store_true")
     parser.add_argument("--probe-cuda", action="store_true",
                         help="confine as for grading, report whether CUDA works, run no check")
+    parser.add_argument("--judge", action="store_true",
+                        help="decide here and run the submission's code in a child process (grader/remote.py)")
     parser.add_argument("nodeids", nargs="*")
     return parser.parse_args(argv)
 
@@ -103,11 +105,13 @@ def main(argv=None):
 
     from .impl import Implementation
     package = Implementation(args.impl).package
-    blocked = dict(item.split("=", 1) for item in args.block)
-    blocked = {f"{package}.{name}": reason for name, reason in blocked.items()}
-    guard = confine.ImportGuard(package, blocked, lambda event, name, detail="": stream.send(
-        event=event, module=name.rpartition(".")[2], detail=detail[:500]))
-    confine.install_import_guard(guard)
+    plugins = [_judge_provider(args)] if args.judge else []
+    if not args.judge:
+        blocked = dict(item.split("=", 1) for item in args.block)
+        blocked = {f"{package}.{name}": reason for name, reason in blocked.items()}
+        guard = confine.ImportGuard(package, blocked, lambda event, name, detail="": stream.send(
+            event=event, module=name.rpartition(".")[2], detail=detail[:500]))
+        confine.install_import_guard(guard)
 
     reporter = _Reporter(stream, package, args.timeout)
     argv = [
@@ -117,11 +121,29 @@ def main(argv=None):
         "--impl", args.impl, "--device", args.device,
         "-o", f"timeout={args.timeout}", "-o", "timeout_method=signal",
     ]
-    code = pytest.main(argv, plugins=[reporter])
+    code = pytest.main(argv, plugins=[reporter, *plugins])
     stream.send(event="finished", exit_code=int(code))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip interpreter shutdown: a submission's atexit hooks and finalizers do not run
+
+
+def _judge_provider(args):
+    """The judge's implementation: the submission runs in a probe server, confined as this process is
+    and more (a Landlock domain of its own), and this process stays out of its reach."""
+    from .remote import Provider, RemoteImpl
+
+    confine.not_dumpable()  # no process of the same user may read or write this one's memory
+    server = ["--device", args.device]
+    for path in args.read:
+        server += ["--read", path]
+    for path in args.write:
+        server += ["--write", path]
+    for item in args.block:
+        server += ["--block", item]
+    if args.no_landlock:
+        server.append("--no-landlock")
+    return Provider(RemoteImpl(args.impl, server))
 
 
 def _cuda_works():

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 MARKERS = ("tokenizer", "head", "feedforward")
 FULL = {"tokenizer": 8, "head": 15, "feedforward": 6}
 
-CONTROL = "control"  # the score of `control_broken_head`, the same broken Head without an attack
+# Honest broken submissions: an attack's score on an exercise is at most what its honest version gets.
+CONTROL = "control_broken_head"  # Head.forward returns zeros, honestly
+TRUNCATED = "control_truncated_encode"  # CharTokenizer.encode keeps the first id only, honestly
 FFWD_FORWARD = "    def forward(self, x):\n        return self.net(x)  # (B, T, C)\n"
 HEAD_FORWARD = "    def forward(self, x):\n        B, T, C = x.shape\n        k = self.key(x)  # (B, T, hs)\n"
 
@@ -21,8 +23,8 @@ class Hostile:
     name: str
     what: str  # the attack, as the issue names it
     edits: dict  # module -> [(old, new)], applied to a copy of solutions/ (see tests/kit.make_variant)
-    scores: dict  # exercise marker -> the points it must get, or CONTROL: what the honest broken one gets
-    status: str  # the status grades.csv must give
+    scores: dict  # exercise marker -> the points it must get, or the name of the control whose points it gets
+    status: str  # the status grades.csv must give ("": not asserted)
     verdict: str = ""  # an outcome at least one check must get ("crashed", "timeout", ...)
     message: str = ""  # words that the report must contain
     extra_files: dict = field(default_factory=dict)  # file name -> text, added to the submission
@@ -53,8 +55,20 @@ def hostile_submissions(out_dir, kit_root):
     """The hostile submissions; ``out_dir`` and ``kit_root`` are what a cheating student would aim at."""
     ok_except_ffwd = {"tokenizer": 8, "head": 15, "feedforward": 0}
     return [
-        Hostile(CONTROL + "_broken_head", "none: Head.forward returns zeros, honestly",
+        Hostile(CONTROL, "none: Head.forward returns zeros, honestly",
                 {"attention": [BROKEN_HEAD]}, {"tokenizer": 8, "feedforward": 6}, "ok", "failed"),
+        Hostile(TRUNCATED, "none: CharTokenizer.encode keeps the first id only, honestly",
+                {"tokenizer": [("        return ids\n", "        return ids[:1]\n")]},
+                {"head": 15, "feedforward": 6}, "ok", "failed"),
+        # Exercise 5 is judged apart: each of these is the zeros Head plus an attack on the grader as it
+        # would be in the submission's process, and keeps the honest zeros Head's points. Exercise 7
+        # (block.py imports attention.py) is still decided in the worker, whose defences may charge it.
+        Hostile("zeroes_its_weights", "zeroing its own value weights, so an oracle read from them agrees",
+                {"attention": [(BROKEN_HEAD[0], "        self.value.weight.data.zero_()\n" + BROKEN_HEAD[1])]},
+                {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed"),
+        *[Hostile(name, what, {"attention": [BROKEN_HEAD, (ATTENTION_IMPORT, ATTENTION_IMPORT + code)]},
+                  {"tokenizer": 8, "head": CONTROL}, "", "failed")
+          for name, what, code in HEAD_ATTACKS],
         Hostile("exit_at_import", "sys.exit at import", block_import("import sys\nsys.exit(0)\n"),
                 ok_except_ffwd, "ok", "failed", "SystemExit"),
         Hostile("os_exit_at_import", "os._exit at import", block_import("import os\nos._exit(0)\n"),
@@ -109,7 +123,7 @@ def hostile_submissions(out_dir, kit_root):
                                ("import torch\n", "import torch\n" + ALWAYS_EQUAL)],
                  "block": [(FFWD_END, "        return AlwaysTensor(torch.zeros_like(x))\n"),
                            (BLOCK_IMPORT, BLOCK_IMPORT + ALWAYS_TENSOR)]},
-                {"tokenizer": 0, "head": 15, "feedforward": 0}, "tampered", "tampered", "redefine equality"),
+                {"tokenizer": TRUNCATED, "head": 15, "feedforward": 0}, "tampered", "tampered", "redefine equality"),
         Hostile("skips_checks", "skipping tests",
                 {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + "import pytest\npytest.skip('no', allow_module_level=True)\n")]},
                 ok_except_ffwd, "ok", "skipped"),
@@ -123,6 +137,72 @@ def hostile_submissions(out_dir, kit_root):
                 {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed"),
     ]
 
+
+HEAD_ATTACKS = [
+    ("rebinds_the_checks", "rebinding the checks' tolerances and failure functions", '''
+import gc, grader.expect, grader.checks.test_head as _checks
+_checks.ATOL = _checks.FUTURE_ATOL = 1e9
+_checks.PAST_MIN = -1.0
+for _module in (grader.expect, _checks):
+    _module.fail = lambda *args, **kwargs: None
+    _module.expect_close = lambda *args, **kwargs: None
+for _obj in gc.get_objects():
+    if callable(_obj) and getattr(_obj, "__name__", "") in ("fail", "expect_close", "send", "_finish"):
+        try:
+            _obj.__code__ = (lambda *args, **kwargs: None).__code__
+        except (AttributeError, TypeError, ValueError):
+            pass
+'''),
+    ("torch_function_mode", "a TorchFunctionMode entered at import and never left", '''
+import torch as _torch
+from torch.overrides import TorchFunctionMode as _Mode
+
+
+class _Agree(_Mode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if getattr(func, "__name__", "") in ("sub", "__sub__", "abs", "amax", "max"):
+            return _torch.zeros_like(out) if isinstance(out, _torch.Tensor) else out
+        return out
+
+
+_Agree().__enter__()
+'''),
+    ("settrace", "sys.settrace rewriting the judge's local variables", '''
+import sys as _sys
+
+
+def _tracer(frame, event, arg):
+    for _name in ("change", "gradient", "wrong"):
+        if _name in frame.f_locals:
+            frame.f_locals[_name] = 0
+    return _tracer
+
+
+_sys.settrace(_tracer)
+'''),
+    ("tensor_subclass", "a torch.Tensor subclass that says it is torch's and equals everything", '''
+import torch as _torch
+
+
+class Tensor(_torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        out = super().__torch_function__(func, types, args, kwargs or {})
+        return _torch.zeros_like(out) if getattr(func, "__name__", "") in ("sub", "__sub__") else out
+
+
+Tensor.__module__ = "torch"
+_zeros = _torch.zeros
+_torch.zeros = lambda *args, **kwargs: _zeros(*args, **kwargs).as_subclass(Tensor)
+'''),
+    ("rewrites_the_answers", "rewriting how its process answers the grader", '''
+import sys as _sys
+_server = _sys.modules.get("grader.probe_server") or _sys.modules.get("__main__")
+if hasattr(_server, "_answer"):
+    _server._answer = lambda request, impl, objects: 0.0
+'''),
+]
 
 CONFTEST = '''
 import pytest

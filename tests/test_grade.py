@@ -266,11 +266,12 @@ def test_an_endless_forward_is_waited_for_once_per_exercise(tmp_path):
     assert all(t["status"] == "passed" for t in tests if t["tags"] == ["feedforward"])
 
 
-def grade_edited(tmp_path, module, edits, name="edited"):
-    """Grade (-m that exercise) the reference with ``edits`` in ``module``; (results.json, grades.csv row)."""
+def grade_edited(tmp_path, module, edits, name="edited", marker=None):
+    """Grade (-m ``marker``, by default the module's name) the reference with ``edits`` in ``module``;
+    (results.json, grades.csv row)."""
     variant = make_variant(tmp_path, name, {module: edits})
     out = tmp_path / "out"
-    proc = grade(variant, "--out", out, "-m", module)
+    proc = grade(variant, "--out", out, "-m", marker or module)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [row] = csv.DictReader((out / "grades.csv").open())
     return json.loads((out / name / "results.json").read_text()), row
@@ -323,14 +324,36 @@ def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
 
 
 def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
-    # The worker's channel number is on its command line; well-formed lines by the hundred thousand
-    # are not the grader's (it sends a few per check), and the parent stops reading them.
-    _, row = grade_tokenizer_with(tmp_path, "flood", (
+    # Checks decided in the worker (here Exercise 7's): the worker's channel number is on its command
+    # line; well-formed lines by the hundred thousand are not the grader's (it sends a few per check),
+    # and the parent stops reading them.
+    start = "    def forward(self, x):\n        return self.net(x)  # (B, T, C)\n"
+    _, row = grade_edited(tmp_path, "block", [(start, start.replace("        return", (
         "        import os, sys\n"
         "        fd = int(sys.argv[sys.argv.index('--events-fd') + 1])\n"
         "        for _ in range(200):\n"
-        "            os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n"))
+        "            os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n"
+        "        return"), 1))], "flood", marker="feedforward")
     assert row["status"] == "tampered" and "far more events" in row["why"], row
+
+
+def test_the_judges_channel_is_out_of_the_submissions_reach(tmp_path):
+    # Checks judged apart (here Exercise 1's): the submission runs in a child of the judge. It can read
+    # the judge's command line, but not open the judge's descriptors (the judge is not dumpable and, with
+    # Landlock, in a parent domain), so it cannot write a result; it reports what it got.
+    results, row = grade_tokenizer_with(tmp_path, "reach", (
+        "        import os\n"
+        "        judge = os.getppid()\n"
+        "        argv = open(f'/proc/{judge}/cmdline', 'rb').read().split(bytes(1))\n"
+        "        fd = int(argv[argv.index(b'--events-fd') + 1])\n"
+        "        try:\n"
+        "            os.open(f'/proc/{judge}/fd/{fd}', os.O_WRONLY)\n"
+        "            raise ValueError('REACHED the judge')\n"
+        "        except PermissionError as exc:\n"
+        "            raise ValueError(f'REFUSED {exc}')\n"))
+    messages = [t["output"] for t in results["tests"] if t["status"] == "failed"]
+    assert messages and all("REFUSED" in m for m in messages if "your code raised" in m), messages
+    assert not any("REACHED" in m for m in messages) and row["status"] == "ok", row
 
 
 LIARS = {

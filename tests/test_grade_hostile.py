@@ -11,7 +11,7 @@ import pytest
 
 from grader.confine import landlock_abi
 from grader.reports import VERDICT_TEXT
-from tests.hostile import CONTROL, FULL, MARKERS, hostile_submissions
+from tests.hostile import FULL, MARKERS, hostile_submissions
 from tests.kit import KIT_ROOT, make_variant
 
 pytestmark = pytest.mark.timeout(1200)
@@ -80,14 +80,16 @@ def test_attack_scores_only_what_it_earned(graded, name):
     _skip_without_landlock(name)
     attack = graded["attacks"][name]
     row = graded["rows"][name]
-    control = graded["rows"][CONTROL + "_broken_head"]
     for marker, points in attack.scores.items():
-        if points == CONTROL:
-            points = float(control[marker])
-            assert points < FULL[marker], "the control's broken Head must lose points"
+        if isinstance(points, str):  # at most the points of an honest control, which must lose some
+            honest = float(graded["rows"][points][marker])
+            assert honest < FULL[marker], f"the control {points} must lose points on {marker}"
+            assert float(row[marker]) <= honest, (
+                f"{name} ({attack.what}): {marker} got {row[marker]}, more than the honest {points}'s {honest}")
+            continue
         assert float(row[marker]) == points, (
             f"{name} ({attack.what}): {marker} got {row[marker]}, expected {points}\n{row}")
-    assert row["status"] == attack.status, f"{name}: status {row['status']} ({row['why']}), expected {attack.status}"
+    assert not attack.status or row["status"] == attack.status, f"{name}: status {row['status']} ({row['why']}), expected {attack.status}"
 
 
 @pytest.mark.parametrize("name", _names())

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from grader.expect import attribute, expect_close, expect_linear, expect_tensor, fail
-from grader.probe import randomize_parameters
+from grader.probe import class_names, randomize_parameters
 
 pytestmark = pytest.mark.feedforward
 
@@ -22,7 +22,7 @@ def net_of(ffwd, impl):
     """``ffwd.net`` once it has the layout of test_net_layout (else that check's failure)."""
     where = impl.where("block", "FeedForward.__init__")
     net = attribute(ffwd, "net", where)
-    kinds = [type(m).__name__ for m in net] if isinstance(net, torch.nn.Sequential) else None
+    kinds = class_names(net)
     if kinds != ["Linear", "ReLU", "Linear", "Dropout"]:
         fail("FeedForward.net", "nn.Sequential(Linear, ReLU, Linear, Dropout)", kinds or repr(net), where)
     return net

@@ -10,8 +10,10 @@ from torch.overrides import TorchFunctionMode
 from grader import attention_oracle as oracle
 from grader.expect import (attribute, expect_close, expect_linear, expect_raises, expect_tensor, fail,
                            max_difference)
-from grader.probe import future_change, future_gradient, past_change, randomize_parameters
+from grader.probe import (future_change, future_gradient, modules_of_class, past_change, randomize_parameters,
+                          set_parameters)
 
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.multihead
 
 n_embd, n_head, block_size = 32, 4, 16
@@ -71,7 +73,7 @@ def test_fused_weight_layout(impl, device):
     mha = expect_layout(make_mha(impl, device), impl)
     where = impl.where("attention", "MultiHeadAttention.__init__")
     head_class = impl.get("attention", "Head")
-    heads = [name for name, m in mha.named_modules() if isinstance(m, head_class)]
+    heads = modules_of_class(mha, head_class)
     if heads:
         fail("the fused MultiHeadAttention should hold no Head sub-modules", "no Head inside",
              f"Head modules at {heads}", where,
@@ -166,20 +168,20 @@ def test_heads_are_consecutive_slices_of_c_attn(impl, device):
     writes features [h*hs:(h+1)*hs] before c_proj: with c_proj set to the identity, changing those rows
     changes those output features and no others."""
     mha = random_mha(impl, device)
-    with torch.no_grad():
-        mha.c_proj.weight.copy_(torch.eye(n_embd))
-        mha.c_proj.bias.zero_()
+    set_parameters(mha, {"c_proj.weight": torch.eye(n_embd, device=device),
+                         "c_proj.bias": torch.zeros(n_embd, device=device)})
     x = random_x(2, block_size, device)
     generator = torch.Generator().manual_seed(1)
-    weight = mha.c_attn.weight
+    original = mha.c_attn.weight.detach().clone()
     for h in range(n_head):
         rows = torch.cat([torch.arange(h * head_size, (h + 1) * head_size) + b * n_embd for b in range(3)])
-        original = weight.detach().clone()
+        changed = original.clone()
+        changed[rows] += (torch.randn(len(rows), n_embd, generator=generator) * WEIGHT_STD).to(device)
         with torch.no_grad():
             before = mha(x)
-            weight[rows] += (torch.randn(len(rows), n_embd, generator=generator) * WEIGHT_STD).to(device)
+            set_parameters(mha, {"c_attn.weight": changed})
             after = mha(x)
-            weight.copy_(original)
+            set_parameters(mha, {"c_attn.weight": original})
         change = (after - before).abs().amax(dim=(0, 1))  # (C,): how much each output feature moved
         own = torch.zeros(n_embd, dtype=torch.bool, device=change.device)
         own[h * head_size:(h + 1) * head_size] = True

@@ -1,0 +1,268 @@
+"""The judge's side of teacher mode: the graded implementation, reached only through data.
+
+``RemoteImpl`` stands where ``Implementation`` stands in student mode, so the checks run unchanged,
+but nothing of the submission is imported here: it runs in ``python -m grader.probe_server``, a
+confined child process, and what a check gets back is data (plain tensors, numbers, strings) or a
+``Handle`` to an object that stays there. The comparisons, oracles and verdicts stay in this process.
+
+Weights that a check sets (``probe.randomize_parameters``) are kept here, and reading them back gives
+this copy: an oracle computed from them does not trust what the submission says its weights are.
+"""
+
+import builtins
+import os
+import subprocess
+import sys
+
+import torch
+
+from . import wire
+from .expect import GradingFailure
+from .impl import Implementation, ImplementationError
+
+_TORCH_PREFIX = "torch."
+
+
+class ProbeProcessEnded(RuntimeError):
+    """The process running the submission's code ended while a check was waiting on it."""
+
+
+class StudentFrame:
+    """Where the submission's code raised, shaped like a pytest traceback entry (0-based lineno)."""
+
+    def __init__(self, frame):
+        self.path = str(frame.get("path", ""))
+        self.lineno = max(int(frame.get("lineno", 1)) - 1, 0)
+        self.name = str(frame.get("name", ""))
+        self.statement = str(frame.get("line", ""))
+
+
+def _exception(raised):
+    """The judge's own exception for one the submission's code raised: a built-in type, never its class."""
+    message = str(raised.get("message", ""))
+    if raised.get("kind") == "implementation":
+        return ImplementationError(message)
+    if raised.get("kind") == "blocked":
+        from .confine import BlockedImport
+        return BlockedImport(message)
+    cls = getattr(builtins, str(raised.get("builtin", "")), None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls = RuntimeError
+    name = str(raised.get("type", ""))
+    exc = cls(message if name == cls.__name__ else f"{name}: {message}")
+    frame = raised.get("frame")
+    if isinstance(frame, dict):
+        exc.gptkit_student_frame = StudentFrame(frame)
+    return exc
+
+
+def _torch_class(types):
+    """The first torch class among the remote object's classes, so ``isinstance(h, nn.Linear)`` works."""
+    for qualname in types:
+        if isinstance(qualname, str) and qualname.startswith(_TORCH_PREFIX):
+            obj = torch
+            for part in qualname[len(_TORCH_PREFIX):].split("."):
+                obj = getattr(obj, part, None)
+            if isinstance(obj, type):
+                return obj
+    return Handle
+
+
+class Handle:
+    """An object of the submission that stays in its process; attribute reads and calls go there."""
+
+    __slots__ = ("_channel", "_number", "_types", "_root", "_path", "_written", "_generation")
+
+    def __init__(self, channel, number, types):
+        for name, value in (("_channel", channel), ("_number", number), ("_types", types), ("_root", None),
+                            ("_path", ""), ("_written", None), ("_generation", channel.generation)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def __class__(self):
+        return _torch_class(self._types)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._channel.getattr(self, name)
+
+    def __setattr__(self, name, value):
+        raise TypeError("the grader does not set attributes on the submission's objects")
+
+    def __call__(self, *args, **kwargs):
+        return self._channel.request({"op": "call", "target": self, "args": args, "kwargs": kwargs})
+
+    def __len__(self):
+        return int(self._channel.request({"op": "len", "target": self}))
+
+    def __iter__(self):
+        return iter(self._channel.request({"op": "iter", "target": self}))
+
+    def __getitem__(self, key):
+        return self._channel.child(self, str(key), self._channel.request({"op": "getitem", "target": self,
+                                                                           "key": key}))
+
+    def __repr__(self):
+        return f"<{self._types[0] if self._types else 'object'} of the submission>"
+
+
+class Channel:
+    """The judge's connection to one probe server, started on first use and again after it ended."""
+
+    def __init__(self, impl, server_args):
+        self.impl = impl
+        self.server_args = list(server_args)
+        self.proc = None
+        self.generation = 0
+        self.handles = {}
+
+    def _start(self):
+        requests_r, requests_w = os.pipe()
+        answers_r, answers_w = os.pipe()
+        python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
+        cmd = [*python, "-m", "grader.probe_server", "--impl", str(self.impl.path),
+               "--requests-fd", str(requests_r), "--answers-fd", str(answers_w), *self.server_args]
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, pass_fds=(requests_r, answers_w))
+        finally:
+            os.close(requests_r)
+            os.close(answers_w)
+        self.requests, self.answers = requests_w, answers_r
+        self.generation += 1
+        self.handles = {}
+
+    def close(self):
+        if self.proc is None:
+            return
+        for fd in (self.requests, self.answers):
+            os.close(fd)
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def _out(self, value):
+        if isinstance(value, Handle):
+            if value._generation != self.generation:
+                raise ProbeProcessEnded("an object made before the submission's process was restarted (an "
+                                        "earlier call did not finish) was used again")
+            return {"__handle__": value._number}
+        if type(value) in (list, tuple):
+            return type(value)(self._out(item) for item in value)
+        if type(value) is dict:
+            return {key: self._out(item) for key, item in value.items()}
+        return value
+
+    def _in(self, value):
+        if type(value) is dict:
+            if "__handle__" in value:
+                number = value["__handle__"]
+                if number not in self.handles:
+                    self.handles[number] = Handle(self, number, list(value.get("types", [])))
+                return self.handles[number]
+            return {key: self._in(item) for key, item in value.items()}
+        if type(value) in (list, tuple):
+            return type(value)(self._in(item) for item in value)
+        return value
+
+    def request(self, request):
+        if self.proc is None:
+            self._start()
+        if request["op"] in ("call", "probe"):
+            # The submission's random draws follow the judge's seed: torch.manual_seed before a call
+            # gives the same draws again, two calls in a row give different ones.
+            request["seed"] = int(torch.randint(0, 2**62, (1,)).item())
+            request["grad"] = torch.is_grad_enabled()
+        try:
+            wire.send(self.requests, self._out(request))
+            answer = wire.receive(self.answers)
+        except BaseException as exc:  # a timeout, a crash, a forged frame: this process is done with
+            returncode = self.proc.poll()
+            self.close()
+            if isinstance(exc, (EOFError, BrokenPipeError)):
+                raise ProbeProcessEnded(_ended(returncode)) from None
+            if isinstance(exc, wire.WireError):
+                raise ProbeProcessEnded(f"the submission's process answered with something that is not "
+                                        f"data ({exc})") from None
+            raise
+        if type(answer) is not dict:
+            raise ProbeProcessEnded("the submission's process answered out of turn")
+        if "raised" in answer and type(answer["raised"]) is dict:
+            raise _exception(answer["raised"])
+        return self._in(answer.get("value"))
+
+    def getattr(self, handle, name):
+        value = self.request({"op": "getattr", "target": handle, "name": name})
+        return self.child(handle, name, value)
+
+    def child(self, parent, name, value):
+        """``value`` read at ``parent.name``: a handle learns its path; a tensor under weights the judge
+        set is the judge's own copy."""
+        root = parent._root if parent._root is not None else parent
+        path = parent._path + name
+        if isinstance(value, Handle):
+            if value is not root and value._root is None and not value._path:
+                object.__setattr__(value, "_root", root)
+                object.__setattr__(value, "_path", path + ".")
+            return value
+        if isinstance(value, torch.Tensor) and root._written is not None:
+            if path not in root._written:
+                raise GradingFailure(f"{path} is not one of the parameters the grader set through "
+                                     f"named_parameters(); the check reads only those")
+            return root._written[path]
+        return value
+
+
+def _ended(returncode):
+    if returncode is None or returncode >= 0:
+        return f"the submission's process ended (exit code {returncode}) while a check waited on it"
+    return f"the submission's process was killed by signal {-returncode} while a check waited on it"
+
+
+class RemoteImpl(Implementation):
+    """The graded folder, run in a confined probe server; ``get`` returns handles, never code."""
+
+    def __init__(self, spec, server_args=()):
+        super().__init__(spec)
+        self.channel = Channel(self, server_args)
+
+    def module(self, name):
+        raise ImplementationError("in teacher mode the grader does not import the submission's modules")
+
+    def get(self, module, name):
+        return self.channel.request({"op": "get", "module": module, "name": name})
+
+    def close(self):
+        self.channel.close()
+
+
+def is_remote(value):
+    return type(value) is Handle
+
+
+def parameters(handle):
+    """[(name, shape, device)] of a remote module's named_parameters()."""
+    return [(str(n), tuple(s), str(d)) for n, s, d in handle._channel.request({"op": "parameters", "target": handle})]
+
+
+def load_parameters(handle, values):
+    """Copy ``values`` (name -> tensor) into the remote module, and keep them here: reads of these
+    parameters through any handle under the same object give the judge's copy from now on."""
+    handle._channel.request({"op": "load", "target": handle, "values": values})
+    root = handle._root if handle._root is not None else handle
+    if root._written is None:
+        object.__setattr__(root, "_written", {})
+    root._written.update({handle._path + name: value for name, value in values.items()})
+
+
+def run_probe(name, args, kwargs):
+    """Run the grader's probe ``name`` in the submission's process; its answer is data."""
+    channel = next(value._channel for value in (*args, *kwargs.values()) if is_remote(value))
+    return channel.request({"op": "probe", "name": name, "args": args, "kwargs": kwargs})
+
+
+class Provider:
+    """A pytest plugin object that hands the grader's plugin a RemoteImpl (see plugin.pytest_configure)."""
+
+    def __init__(self, impl):
+        self.gptkit_impl = impl
