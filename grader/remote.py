@@ -117,7 +117,7 @@ class Channel:
         self.generation = 0
         self.handles = {}
 
-    def _start(self):
+    def start(self):
         requests_r, requests_w = os.pipe()
         answers_r, answers_w = os.pipe()
         python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
@@ -167,7 +167,7 @@ class Channel:
 
     def request(self, request):
         if self.proc is None:
-            self._start()
+            self.start()
         if request["op"] in ("call", "probe"):
             # The submission's random draws follow the judge's seed: torch.manual_seed before a call
             # gives the same draws again, two calls in a row give different ones.

@@ -143,7 +143,9 @@ def _judge_provider(args):
         server += ["--block", item]
     if args.no_landlock:
         server.append("--no-landlock")
-    return Provider(RemoteImpl(args.impl, server))
+    impl = RemoteImpl(args.impl, server)
+    impl.channel.start()  # it imports torch while this process collects the checks
+    return Provider(impl)
 
 
 def _cuda_works():
