@@ -98,6 +98,12 @@ class Implementation:
         self._ensure_package()
         return importlib.import_module(f"{self.package}.{name}")
 
+    def build(self, cls, *args, **kwargs):
+        """A grader object that the submission's code will use (a stand-in model, say), built where that
+        code runs: here, in this process; in teacher mode, in the submission's own (grader/remote.py).
+        ``cls`` and any function among the arguments must be defined at the top level of a grader module."""
+        return cls(*args, **kwargs)
+
     def get(self, module, name):
         """``module.name`` from the implementation, or ImplementationError saying what is missing."""
         mod = self.module(module)

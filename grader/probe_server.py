@@ -9,6 +9,7 @@ that rewrites this process can only change the data it answers with, which the j
 """
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
@@ -70,14 +71,24 @@ class Objects:
         return self.handle(value)
 
     def inp(self, value):
-        """The judge's arguments, with handles turned back into the objects."""
+        """The judge's arguments, with handles turned back into the objects and the grader's classes and
+        functions imported by name."""
         if type(value) is dict:
             if "__handle__" in value:
                 return self.get(value["__handle__"])
+            if "__grader__" in value:
+                return _grader_object(value["__grader__"])
             return {key: self.inp(item) for key, item in value.items()}
         if type(value) in (list, tuple):
             return type(value)(self.inp(item) for item in value)
         return value
+
+
+def _grader_object(reference):
+    module, _, qualname = str(reference).partition(":")
+    if not module.startswith("grader."):
+        raise LookupError(f"{reference!r} is not the grader's")
+    return getattr(importlib.import_module(module), qualname)
 
 
 def _student_frame(tb, folder):
@@ -90,6 +101,14 @@ def _student_frame(tb, folder):
     return {"path": frame.filename, "lineno": frame.lineno or 0, "name": frame.name, "line": frame.line or ""}
 
 
+def _plain_args(exc):
+    """The exception's arguments when they are a few plain values (so KeyError('x') reads the same)."""
+    args = getattr(exc, "args", ())
+    if type(args) is tuple and len(args) <= 8 and all(type(a) in (str, int, float, bool, type(None)) for a in args):
+        return tuple(a[:MAX_MESSAGE] if type(a) is str else a for a in args)
+    return None
+
+
 def _raised(exc, folder):
     from .confine import BlockedImport
     from .impl import ImplementationError
@@ -100,9 +119,11 @@ def _raised(exc, folder):
         message = "(its message could not be read)"
     kind = ("implementation" if isinstance(exc, ImplementationError) else
             "blocked" if isinstance(exc, BlockedImport) else "")
+    module = getattr(type(exc), "__module__", "")
+    grader = f"{module}:{type(exc).__qualname__}" if module.startswith("grader.") else ""
     builtins = [cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "builtins"]
     return {"raised": {"type": type(exc).__name__[:200], "builtin": builtins[0] if builtins else "Exception",
-                       "kind": kind, "message": message, "frame": _student_frame(exc.__traceback__, folder)}}
+                       "kind": kind, "grader": grader, "message": message, "args": _plain_args(exc), "frame": _student_frame(exc.__traceback__, folder)}}
 
 
 def _answer(request, impl, objects):
@@ -120,6 +141,9 @@ def _answer(request, impl, objects):
         return objects.out(target[objects.inp(request["key"])])
     if op == "parameters":
         return [(name, tuple(p.shape), str(p.device)) for name, p in target.named_parameters()]
+    if op == "setattr":
+        setattr(target, str(request["name"]), objects.inp(request["value"]))
+        return None
     if op == "load":
         parameters = dict(target.named_parameters())
         with torch.no_grad():
@@ -128,12 +152,15 @@ def _answer(request, impl, objects):
         return None
     torch.manual_seed(int(request.get("seed", 0)))
     args, kwargs = objects.inp(request.get("args", ())), objects.inp(request.get("kwargs", {}))
-    with torch.set_grad_enabled(bool(request.get("grad", True))):
-        if op == "call":
-            return objects.out(target(*args, **kwargs))
-        if op == "probe":
-            from .probe import REMOTE_PROBES
-            return objects.out(REMOTE_PROBES[str(request["name"])](*args, **kwargs))
+    # Set, not entered: what the call leaves it at goes back to the judge (generate must leave it on).
+    torch.set_grad_enabled(bool(request.get("grad", True)))
+    if op == "call":
+        return objects.out(target(*args, **kwargs))
+    if op == "probe":
+        from .probe import REMOTE_PROBES
+        return objects.out(REMOTE_PROBES[str(request["name"])](*args, **kwargs))
+    if op == "build":
+        return objects.out(objects.inp(request["cls"])(*args, **kwargs))
     raise LookupError(f"no request {op!r}")
 
 
@@ -147,8 +174,13 @@ def serve(requests_fd, answers_fd, impl):
             return
         try:
             answer = {"value": _answer(request, impl, objects)}
-            data = wire.encode(answer)
         except BaseException as exc:  # the submission's own exceptions (SystemExit included) are answers too
+            answer = _raised(exc, folder)
+        if request.get("op") in ("call", "probe", "build"):  # the requests that set it first
+            answer["grad_after"] = torch.is_grad_enabled()
+        try:
+            data = wire.encode(answer)
+        except wire.WireError as exc:
             data = wire.encode(_raised(exc, folder))
         wire.send_encoded(answers_fd, data)
 

@@ -45,15 +45,40 @@ def _exception(raised):
     if raised.get("kind") == "blocked":
         from .confine import BlockedImport
         return BlockedImport(message)
+    cls = _grader_exception(raised.get("grader"))
+    if cls is not None:
+        exc = cls(message)
+        frame = raised.get("frame")
+        if isinstance(frame, dict):
+            exc.gptkit_student_frame = StudentFrame(frame)
+        return exc
     cls = getattr(builtins, str(raised.get("builtin", "")), None)
     if not (isinstance(cls, type) and issubclass(cls, Exception)):
         cls = RuntimeError
     name = str(raised.get("type", ""))
-    exc = cls(message if name == cls.__name__ else f"{name}: {message}")
+    args = raised.get("args")
+    exc = None
+    if name == cls.__name__ and type(args) is tuple:
+        try:
+            exc = cls(*args)  # as the submission raised it: KeyError('x') says 'x', not "'x'"
+        except Exception:  # a built-in that wants other arguments (UnicodeDecodeError, say)
+            exc = None
+    if exc is None:
+        exc = cls(message if name == cls.__name__ else f"{name}: {message}")
     frame = raised.get("frame")
     if isinstance(frame, dict):
         exc.gptkit_student_frame = StudentFrame(frame)
     return exc
+
+
+def _grader_exception(reference):
+    """The grader's own exception class named ``module:qualname`` (a stand-in's, say), when this
+    process has already imported it; None otherwise. Nothing is imported on the submission's word."""
+    if not isinstance(reference, str) or ":" not in reference:
+        return None
+    module, _, qualname = reference.partition(":")
+    cls = getattr(sys.modules.get(module) if module.startswith("grader.") else None, qualname, None)
+    return cls if isinstance(cls, type) and issubclass(cls, Exception) else None
 
 
 def _torch_class(types):
@@ -88,7 +113,7 @@ class Handle:
         return self._channel.getattr(self, name)
 
     def __setattr__(self, name, value):
-        raise TypeError("the grader does not set attributes on the submission's objects")
+        self._channel.request({"op": "setattr", "target": self, "name": name, "value": value})
 
     def __call__(self, *args, **kwargs):
         return self._channel.request({"op": "call", "target": self, "args": args, "kwargs": kwargs})
@@ -151,6 +176,8 @@ class Channel:
             return type(value)(self._out(item) for item in value)
         if type(value) is dict:
             return {key: self._out(item) for key, item in value.items()}
+        if callable(value) and not isinstance(value, torch.Tensor):
+            return {"__grader__": grader_reference(value)}
         return value
 
     def _in(self, value):
@@ -168,7 +195,7 @@ class Channel:
     def request(self, request):
         if self.proc is None:
             self.start()
-        if request["op"] in ("call", "probe"):
+        if request["op"] in ("call", "probe", "build"):
             # The submission's random draws follow the judge's seed: torch.manual_seed before a call
             # gives the same draws again, two calls in a row give different ones.
             request["seed"] = int(torch.randint(0, 2**62, (1,)).item())
@@ -187,6 +214,9 @@ class Channel:
             raise
         if type(answer) is not dict:
             raise ProbeProcessEnded("the submission's process answered out of turn")
+        if type(answer.get("grad_after")) is bool:
+            # What the submission's call left torch's autograd switch at, as it would be in one process.
+            torch.set_grad_enabled(answer["grad_after"])
         if "raised" in answer and type(answer["raised"]) is dict:
             raise _exception(answer["raised"])
         return self._in(answer.get("value"))
@@ -213,6 +243,16 @@ class Channel:
         return value
 
 
+def grader_reference(obj):
+    """``module:qualname`` of a class or function defined at the top level of a grader module: how it
+    crosses to the submission's process, which imports it there."""
+    module, qualname = getattr(obj, "__module__", "") or "", getattr(obj, "__qualname__", "") or ""
+    if not module.startswith("grader.") or "<" in qualname or "." in qualname:
+        raise TypeError(f"{obj!r} cannot be sent to the submission's process: only classes and functions "
+                        f"defined at the top level of a grader module can")
+    return f"{module}:{qualname}"
+
+
 def _ended(returncode):
     if returncode is None or returncode >= 0:
         return f"the submission's process ended (exit code {returncode}) while a check waited on it"
@@ -231,6 +271,10 @@ class RemoteImpl(Implementation):
 
     def get(self, module, name):
         return self.channel.request({"op": "get", "module": module, "name": name})
+
+    def build(self, cls, *args, **kwargs):
+        return self.channel.request({"op": "build", "cls": {"__grader__": grader_reference(cls)},
+                                     "args": args, "kwargs": kwargs})
 
     def close(self):
         self.channel.close()

@@ -1,5 +1,8 @@
 """Exercise 4: generate(), driven by stand-in models written here (no student model is needed).
 
+The stand-ins are built with ``impl.build`` where the student's code runs (its own process in
+teacher mode), since generate calls them.
+
 Each stand-in returns logits from a fixed rule and records every call: the context it was given and
 whether autograd was on. Rules that are certain of one token (logits 0 for it, -1e4 for the rest: a
 softmax gives it probability 1, and no NaN whatever dim it runs over) test the plumbing whatever the
@@ -11,6 +14,7 @@ import torch
 
 from grader.expect import describe, expect_tensor, fail
 
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.generate
 
 NO_GRAD = "wrap generation in torch.no_grad(): @torch.no_grad() above def generate"
@@ -70,6 +74,11 @@ def uniform(idx):
     return torch.zeros(*idx.shape, 5, device=idx.device)
 
 
+def fixed_probabilities(idx):
+    """Logits of the probabilities [0.5, 0.3, 0.15, 0.05] at every position."""
+    return torch.tensor([0.5, 0.3, 0.15, 0.05], device=idx.device).log().expand(*idx.shape, 4)
+
+
 def run_generate(impl, model, idx, max_new_tokens, block_size=None):
     return impl.get("generate", "generate")(model, idx, max_new_tokens, block_size=block_size)
 
@@ -82,7 +91,7 @@ def test_shape_dtype_and_prompt_kept(impl, device):
     """The result is int64 of shape (B, T + max_new_tokens) on the prompt's device, the prompt first."""
     torch.manual_seed(0)
     idx = torch.randint(5, (3, 4), device=device)
-    out = run_generate(impl, StandIn(uniform).to(device), idx, 6)
+    out = run_generate(impl, impl.build(StandIn, uniform).to(device), idx, 6)
     expect_tensor(out, "generate's result for a prompt of shape (3, 4) and max_new_tokens=6", where(impl),
                   shape=(3, 10), dtype=torch.int64, device=device,
                   hint="append one new token per step with torch.cat((idx, idx_next), dim=1)")
@@ -94,7 +103,7 @@ def test_model_sees_growing_contexts(impl, device):
     """The model is called once per new token with the whole sequence so far, (B, T), (B, T+1), ...,
     and the token its last position is certain of is the one appended."""
     idx = torch.tensor([[0, 5, 2], [4, 1, 6]], device=device)
-    model = StandIn(next_of_each).to(device)
+    model = impl.build(StandIn, next_of_each).to(device)
     out = run_generate(impl, model, idx, 6)
     expect_tensor(out, "generate's result for a prompt of shape (2, 3) and max_new_tokens=6", where(impl),
                   shape=(2, 9), dtype=torch.int64, device=device)
@@ -121,7 +130,7 @@ def test_last_step_logits_used(impl, device):
     every new token is 3."""
     torch.manual_seed(0)
     idx = torch.randint(5, (2, 4), device=device)
-    out = run_generate(impl, StandIn(last_is_3).to(device), idx, 5)
+    out = run_generate(impl, impl.build(StandIn, last_is_3).to(device), idx, 5)
     expect_tensor(out, "generate's result for a prompt of shape (2, 4) and max_new_tokens=5", where(impl),
                   shape=(2, 9), dtype=torch.int64)
     new = out[:, 4:].cpu()
@@ -141,7 +150,7 @@ def test_context_cropped_to_block_size(impl, device):
     """With block_size=4 the model only ever sees the last 4 tokens of the sequence so far."""
     block_size = 4
     idx = torch.tensor([[0, 5, 2], [4, 1, 6]], device=device)
-    model = StandIn(next_of_each, max_T=block_size).to(device)
+    model = impl.build(StandIn, next_of_each, max_T=block_size).to(device)
     try:
         out = run_generate(impl, model, idx, 8, block_size=block_size)
     except ContextTooLong as exc:
@@ -164,10 +173,9 @@ def test_samples_follow_the_softmax(impl, device):
     """New tokens are drawn from softmax(logits): 4000 samples of a model with fixed probabilities
     [0.5, 0.3, 0.15, 0.05] pass a chi-square test (argmax, a temperature, a wrong softmax dim fail it)."""
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
-    logits = probs.log().to(device)
     B, steps = 2000, 2
     torch.manual_seed(0)
-    out = run_generate(impl, StandIn(lambda idx: logits.expand(*idx.shape, 4)).to(device),
+    out = run_generate(impl, impl.build(StandIn, fixed_probabilities).to(device),
                        torch.zeros((B, 1), dtype=torch.long, device=device), steps)
     expect_tensor(out, f"generate's result for a prompt of shape ({B}, 1) and max_new_tokens={steps}", where(impl),
                   shape=(B, 1 + steps), dtype=torch.int64)
@@ -205,7 +213,7 @@ def test_samples_follow_the_softmax(impl, device):
 def test_no_autograd_graph(impl, device):
     """The model runs with autograd off (no graph is built while sampling), and generate leaves
     autograd on for what comes after it (training)."""
-    model = StandIn(uniform).to(device)
+    model = impl.build(StandIn, uniform).to(device)
     torch.manual_seed(0)
     run_generate(impl, model, torch.zeros((2, 1), dtype=torch.long, device=device), 3)
     if any(model.grad_enabled):
