@@ -103,11 +103,13 @@ def past_change(fn, x, t, seed=0):
         return (fn(x)[:, t] - fn(x2)[:, t]).abs().max().item()
 
 
-def record_arguments(monkeypatch, cls):
-    """Wrap ``cls.__init__`` so each call's positional arguments (defaults filled in) are recorded."""
-    original = cls.__init__
+class Calls(list):
+    """Recorded calls. A list of its own type: teacher mode reads it when the check does, not when
+    the recording starts."""
+
+
+def _recording_init(original, calls):
     signature = inspect.signature(original)
-    calls = []
 
     def init(self, *args, **kwargs):
         try:
@@ -118,8 +120,50 @@ def record_arguments(monkeypatch, cls):
             pass
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(cls, "__init__", init)
+    return init
+
+
+@runs_with_the_submission
+def record_init_arguments(cls):
+    """record_arguments where the class lives in the submission's process (teacher mode), which is
+    started afresh for every submission, so nothing is undone."""
+    calls = Calls()
+    cls.__init__ = _recording_init(cls.__init__, calls)
     return calls
+
+
+def record_arguments(monkeypatch, cls):
+    """Wrap ``cls.__init__`` so each call's positional arguments (defaults filled in) are recorded."""
+    from . import remote
+    if remote.is_remote(cls):
+        return record_init_arguments(cls)
+    calls = Calls()
+    monkeypatch.setattr(cls, "__init__", _recording_init(cls.__init__, calls))
+    return calls
+
+
+class CallCount:
+    """How many times a module's forward was called since watch_calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, *args):
+        self.calls += 1
+
+
+@runs_with_the_submission
+def watch_calls(module):
+    """A CallCount of ``module``'s forward calls from now on."""
+    count = CallCount()
+    module.register_forward_pre_hook(count)
+    return count
+
+
+@runs_with_the_submission
+def is_instance(obj, cls):
+    """``isinstance(obj, cls)``, where ``obj`` lives."""
+    return isinstance(obj, cls)
 
 
 class RecordCalls(TorchFunctionMode):

@@ -108,7 +108,7 @@ class Handle:
         return _torch_class(self._types)
 
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name.startswith("__") and name not in ("__name__", "__qualname__"):  # a class's name, for messages
             raise AttributeError(name)
         return self._channel.getattr(self, name)
 
@@ -244,10 +244,10 @@ class Channel:
 
 
 def grader_reference(obj):
-    """``module:qualname`` of a class or function defined at the top level of a grader module: how it
-    crosses to the submission's process, which imports it there."""
+    """``module:qualname`` of a class or function defined at the top level of a grader or torch module
+    (nn.LayerNorm, say): how it crosses to the submission's process, which imports it there."""
     module, qualname = getattr(obj, "__module__", "") or "", getattr(obj, "__qualname__", "") or ""
-    if not module.startswith("grader.") or "<" in qualname or "." in qualname:
+    if not module.startswith(("grader.", "torch.")) or "<" in qualname or "." in qualname:
         raise TypeError(f"{obj!r} cannot be sent to the submission's process: only classes and functions "
                         f"defined at the top level of a grader module can")
     return f"{module}:{qualname}"
@@ -282,6 +282,13 @@ class RemoteImpl(Implementation):
 
 def is_remote(value):
     return type(value) is Handle
+
+
+def type_name(obj):
+    """The name of ``obj``'s class, for messages; for a handle, of the remote object's class."""
+    if is_remote(obj):
+        return obj._types[0].rpartition(".")[2] if obj._types else "object"
+    return type(obj).__name__
 
 
 def parameters(handle):

@@ -15,8 +15,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from grader.expect import attribute, expect_close, expect_tensor, fail
-from grader.probe import future_change, future_gradient, past_change, randomize_parameters, record_arguments
+from grader.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
+                          record_arguments, watch_calls)
+from grader.remote import type_name
 
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.block
 
 n_embd, n_head, block_size = 32, 4, 16
@@ -71,27 +74,22 @@ def layer_norms(block, impl):
     for name in ("ln1", "ln2"):
         layer = attribute(block, name, where)
         if not isinstance(layer, nn.LayerNorm):
-            fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", type(layer).__name__, where)
+            fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", type_name(layer), where)
         found.append(layer)
     return found
 
 
 def swap_branches(block, sa, ffwd, impl):
-    """Put stand-ins in place of ``block.sa`` and ``block.ffwd``; returns the student's own two, with a
-    flag each that says whether forward still called them."""
+    """Put stand-ins in place of ``block.sa`` and ``block.ffwd`` (built where the block lives, with
+    impl.build); returns a CallCount each of the student's own two, which forward should no longer call."""
     where = impl.where("block", "Block.__init__")
-    originals = [attribute(block, "sa", where), attribute(block, "ffwd", where)]
-    called = []
-    for module in originals:
-        flag = {"called": False}
-        module.register_forward_pre_hook(lambda *_, flag=flag: flag.update(called=True))
-        called.append(flag)
+    called = [watch_calls(attribute(block, "sa", where)), watch_calls(attribute(block, "ffwd", where))]
     block.sa, block.ffwd = sa, ffwd
     return called
 
 
 def calls_own_branches_hint(called, sa, ffwd):
-    if any(flag["called"] for flag in called) or not (sa.calls and ffwd.calls):
+    if any(count.calls for count in called) or not (sa.calls and ffwd.calls):
         return ("Block.forward should call self.sa and self.ffwd (the grader puts stand-ins in their "
                 "place to check the wiring)")
     return None
@@ -110,8 +108,8 @@ def test_sublayers(impl, device):
     }
     for name, kind in expected.items():
         layer = attribute(block, name, where)
-        if not isinstance(layer, kind):
-            fail(f"Block.{name}", kind.__name__, type(layer).__name__, where)
+        if not is_instance(layer, kind):
+            fail(f"Block.{name}", kind.__name__, type_name(layer), where)
     for name in ("ln1", "ln2"):
         if tuple(getattr(block, name).normalized_shape) != (n_embd,):
             fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", repr(getattr(block, name)), where)
@@ -139,7 +137,7 @@ def test_output_shape_dtype_device(impl, device):
     """``Block(x)`` keeps the shape (B, T, C) (with stand-ins for sa and ffwd, so a MultiHeadAttention
     that returns the wrong shape costs its own points, not these)."""
     block = make_block(impl, device)
-    swap_branches(block, CausalMixer(seed=1).to(device), PositionWiseMLP(seed=2).to(device), impl)
+    swap_branches(block, impl.build(CausalMixer, 1).to(device), impl.build(PositionWiseMLP, 2).to(device), impl)
     x = torch.randn(B, T, n_embd, device=device)
     expect_tensor(block(x), "Block(x)", impl.where("block", "Block.forward"),
                   shape=(B, T, n_embd), dtype=torch.float32, device=device)
@@ -151,7 +149,7 @@ def test_residual_path_passes_the_input_through(impl, device):
     block = make_block(impl, device)
     layer_norms(block, impl)
     randomize_parameters(block, seed=0)
-    swap_branches(block, Zero(), Zero(), impl)
+    swap_branches(block, impl.build(Zero), impl.build(Zero), impl)
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(1)).to(device)
     with torch.no_grad():
         got = block(x)
@@ -167,12 +165,15 @@ def test_matches_oracle(impl, device):
     block = make_block(impl, device)
     ln1, ln2 = layer_norms(block, impl)
     randomize_parameters(block, seed=0)
-    sa, ffwd = CausalMixer(seed=1).to(device), PositionWiseMLP(seed=2).to(device)
+    # The stand-ins the block calls, and the grader's own copies of them for the oracle.
+    sa, ffwd = impl.build(CausalMixer, 1).to(device), impl.build(PositionWiseMLP, 2).to(device)
     called = swap_branches(block, sa, ffwd, impl)
+    built = sa, ffwd
+    sa, ffwd = CausalMixer(seed=1).to(device), PositionWiseMLP(seed=2).to(device)
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(3)).to(device)
     with torch.no_grad():
         got = block(x)
-        hint = calls_own_branches_hint(called, sa, ffwd)
+        hint = calls_own_branches_hint(called, *built)
 
         def L1(v):
             return F.layer_norm(v, (n_embd,), ln1.weight, ln1.bias, ln1.eps)
@@ -215,7 +216,7 @@ def test_is_causal(impl, device):
     outputs up to t (by perturbation and by gradient), and the output at t still depends on the past."""
     block = make_block(impl, device)
     randomize_parameters(block, seed=0)
-    swap_branches(block, CausalMixer(seed=1).to(device), PositionWiseMLP(seed=2).to(device), impl)
+    swap_branches(block, impl.build(CausalMixer, 1).to(device), impl.build(PositionWiseMLP, 2).to(device), impl)
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(4)).to(device)
     where = impl.where("block", "Block.forward")
     for t in (0, T // 2, T - 2):
