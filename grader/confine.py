@@ -165,14 +165,18 @@ class ImportGuard(importlib.abc.MetaPathFinder):
 
     FORBIDDEN = ("solutions", "tests", "exercises")
 
-    def __init__(self, package, blocked, on_import):
+    def __init__(self, package, blocked, on_import, grader_modules=None):
         self.package = package
         self.blocked = dict(blocked)
         self.on_import = on_import
+        # When given: the only grader modules that may be imported (the oracles and the trainer are
+        # not among them, so a submission cannot answer the judge with the grader's own computation).
+        self.grader_modules = grader_modules
 
     def find_spec(self, fullname, path=None, target=None):
         top = fullname.split(".")[0]
-        if top in self.FORBIDDEN:
+        if top in self.FORBIDDEN or (top == "grader" and self.grader_modules is not None
+                                     and not _allowed(fullname, self.grader_modules)):
             raise BlockedImport(f"the grader does not let a submission import {fullname!r}: "
                                 f"submit your own code, not the kit's")
         if fullname in self.blocked:
@@ -183,6 +187,11 @@ class ImportGuard(importlib.abc.MetaPathFinder):
         if spec is not None and spec.loader is not None:
             spec.loader = _ReportingLoader(spec.loader, fullname, self.on_import)
         return spec
+
+
+def _allowed(fullname, patterns):
+    """``fullname`` is one of ``patterns``, where "x.*" stands for every module under x."""
+    return any(fullname == p or (p.endswith(".*") and fullname.startswith(p[:-1])) for p in patterns)
 
 
 class _ReportingLoader(importlib.abc.Loader):

@@ -125,6 +125,11 @@ def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None
     """``got`` equals the grader's own oracle ``expected`` within ``atol``; on failure, name the mistake
     from ``mistakes`` (see name_the_mistake) when one matches."""
     expect_tensor(got, what, where, shape=tuple(expected.shape))
+    if expected.numel() == 0 or torch.isnan(expected.detach()).any():
+        # The oracle was computed from what the submission's layout gave it (a parameter of size 0, an
+        # eps of NaN): nothing can be compared, and nothing passes.
+        fail(f"{what}: the grader's own computation from your weights gave no values to compare",
+             "the layout of CONTRACT.md", "an empty or NaN result", where, hint)
     diff = max_difference(got, expected)
     if diff <= atol:
         return got

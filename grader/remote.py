@@ -10,6 +10,7 @@ this copy: an oracle computed from them does not trust what the submission says 
 """
 
 import builtins
+import math
 import os
 import subprocess
 import sys
@@ -291,9 +292,19 @@ def type_name(obj):
     return type(obj).__name__
 
 
+MAX_PARAMETER = 10**8  # elements; the lecture's largest weight has 384 * 1536
+
+
 def parameters(handle):
-    """[(name, shape, device)] of a remote module's named_parameters()."""
-    return [(str(n), tuple(s), str(d)) for n, s, d in handle._channel.request({"op": "parameters", "target": handle})]
+    """[(name, shape, device)] of a remote module's named_parameters(). A parameter with no elements
+    (or an absurd number) is refused: the judge draws values of these shapes for its oracles."""
+    listed = [(str(n), tuple(int(d) for d in s), str(dev))
+              for n, s, dev in handle._channel.request({"op": "parameters", "target": handle})]
+    for name, shape, _ in listed:
+        if not 0 < math.prod(shape) <= MAX_PARAMETER:
+            raise GradingFailure(f"named_parameters() lists {name} with shape {shape}: "
+                                 f"CONTRACT.md's layouts have no empty parameter")
+    return listed
 
 
 def load_parameters(handle, values):

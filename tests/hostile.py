@@ -63,6 +63,10 @@ def hostile_submissions(out_dir, kit_root):
         # Exercise 5 is judged apart: each of these is the zeros Head plus an attack on the grader as it
         # would be in the submission's process, and keeps the honest zeros Head's points. Exercise 7
         # (block.py imports attention.py) is still decided in the worker, whose defences may charge it.
+        Hostile("uses_the_grader_oracle", "computing Head's output with the grader's own oracle",
+                {"attention": [(BROKEN_HEAD[0], "        import grader.attention_oracle as oracle\n"
+                                                "        return oracle.head_oracle(self, x)\n")]},
+                {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed", "does not let a submission"),
         Hostile("zeroes_its_weights", "zeroing its own value weights, so an oracle read from them agrees",
                 {"attention": [(BROKEN_HEAD[0], "        self.value.weight.data.zero_()\n" + BROKEN_HEAD[1])]},
                 {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed"),
@@ -195,6 +199,21 @@ class Tensor(_torch.Tensor):
 Tensor.__module__ = "torch"
 _zeros = _torch.zeros
 _torch.zeros = lambda *args, **kwargs: _zeros(*args, **kwargs).as_subclass(Tensor)
+'''),
+    ("lies_about_shapes", "listing a parameter with no rows, so the judge's oracle is empty too", '''
+import sys as _sys
+_server = _sys.modules.get("__main__")
+if hasattr(_server, "_answer"):
+    _real = _server._answer
+
+    def _answer(request, impl, objects):
+        if request.get("op") == "parameters":
+            return [(n, (0, s[1]) if n == "value.weight" else s, d) for n, s, d in _real(request, impl, objects)]
+        if request.get("op") == "load":
+            request = {**request, "values": {k: v for k, v in request["values"].items() if k != "value.weight"}}
+        return _real(request, impl, objects)
+
+    _server._answer = _answer
 '''),
     ("rewrites_the_answers", "rewriting how its process answers the grader", '''
 import sys as _sys

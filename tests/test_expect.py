@@ -48,3 +48,16 @@ def test_a_tensor_subclass_is_not_graded_as_a_tensor():
         raise AssertionError("expect_tensor accepted a tensor subclass")
     assert max_difference(lying, torch.zeros(3)) == float("inf")
     assert max_difference(torch.ones(3), torch.ones(3)) == 0.0
+
+
+def test_an_oracle_with_nothing_to_compare_passes_nothing():
+    # In teacher mode an oracle is computed from what the submission's layout gives it; an empty
+    # parameter or an eps of NaN makes it empty or NaN, and the submission's matching answer must fail.
+    import pytest
+
+    from grader.expect import expect_close
+
+    for expected in (torch.zeros(2, 3, 0), torch.full((2, 3), float("nan"))):
+        with pytest.raises(GradingFailure, match="no values to compare"):
+            expect_close(expected.clone(), expected, "Head(x)", "attention.py")
+    expect_close(torch.ones(2), torch.ones(2), "Head(x)", "attention.py")

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.block
 
 n_embd, n_head, block_size = 32, 4, 16
 B, T = 2, 8
+LN_EPS = 1e-5
 
 
 def make_block(impl, device, dropout=0.0):
@@ -175,11 +176,12 @@ def test_matches_oracle(impl, device):
         got = block(x)
         hint = calls_own_branches_hint(called, *built)
 
+        # eps is nn.LayerNorm's default (CONTRACT.md's nn.LayerNorm(n_embd)), not read from the block.
         def L1(v):
-            return F.layer_norm(v, (n_embd,), ln1.weight, ln1.bias, ln1.eps)
+            return F.layer_norm(v, (n_embd,), ln1.weight, ln1.bias, LN_EPS)
 
         def L2(v):
-            return F.layer_norm(v, (n_embd,), ln2.weight, ln2.bias, ln2.eps)
+            return F.layer_norm(v, (n_embd,), ln2.weight, ln2.bias, LN_EPS)
 
         h = x + sa(L1(x))
         expected = h + ffwd(L2(h))
