@@ -161,6 +161,36 @@ def watch_calls(module):
 
 
 @runs_with_the_submission
+def parameters_outside(module, part):
+    """How many parameter values ``module`` has outside its sub-module ``part`` (all, if ``part`` is
+    not a module)."""
+    inside = {id(p) for p in part.parameters()} if isinstance(part, torch.nn.Module) else set()
+    return sum(p.numel() for p in module.parameters() if id(p) not in inside)
+
+
+@runs_with_the_submission
+def embedding_gradient(model, blocks, idx, t):
+    """``model(idx)``; whether the token embeddings (else what reached ``blocks[0]``, a stand-in that
+    records its inputs) and the logits are in the autograd graph; and, when they are, the gradient of
+    the sum of the logits at position t with respect to those embeddings (None if none reaches them)."""
+    embedded = []
+    hook = model.token_embedding_table.register_forward_hook(lambda m, i, out: embedded.append(out))
+    try:
+        out = model(idx)
+    finally:
+        hook.remove()
+    logits = out[0] if isinstance(out, tuple) and len(out) == 2 else None
+    if type(logits) is not torch.Tensor or logits.dim() != 3:
+        return out, False, None  # the judge reports the shape first
+    seen = embedded[0] if embedded else blocks[0].inputs[0]
+    if not (seen.requires_grad and logits.requires_grad):
+        return out, False, None
+    seen.retain_grad()
+    logits[:, t].sum().backward()
+    return out, True, seen.grad
+
+
+@runs_with_the_submission
 def is_instance(obj, cls):
     """``isinstance(obj, cls)``, where ``obj`` lives."""
     return isinstance(obj, cls)

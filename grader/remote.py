@@ -285,6 +285,13 @@ def is_remote(value):
     return type(value) is Handle
 
 
+def text(obj):
+    """``repr(obj)`` for messages; for a handle, the remote object's own repr (at most 300 characters)."""
+    if is_remote(obj):
+        return str(obj._channel.request({"op": "repr", "target": obj}))[:300]
+    return repr(obj)
+
+
 def type_name(obj):
     """The name of ``obj``'s class, for messages; for a handle, of the remote object's class."""
     if is_remote(obj):

@@ -98,6 +98,10 @@ class Failed:
     def __init__(self):
         self.failed = {}
 
+    def pytest_collection_modifyitems(self, items):
+        # The checks a file leaves to the worker (IN_THE_WORKER) are not judged apart.
+        items[:] = [i for i in items if i.originalname not in getattr(i.module, "IN_THE_WORKER", ())]
+
     def pytest_runtest_logreport(self, report):
         if report.failed:
             self.failed[report.nodeid] = report.longreprtext

@@ -1,6 +1,6 @@
 """Exercise 8: the Transformer block.
 
-The numerics checks swap the block's ``sa`` and ``ffwd`` for trusted stand-ins written here, so they
+The numerics checks swap the block's ``sa`` and ``ffwd`` for the grader's stand-ins (grader/stand_ins.py), so they
 grade the block's own wiring (residuals, pre-norm, which LayerNorm goes where) and nothing of
 Exercises 6 and 7: a broken MultiHeadAttention or FeedForward costs no points here.
 
@@ -18,6 +18,7 @@ from grader.expect import attribute, expect_close, expect_tensor, fail
 from grader.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
                           record_arguments, watch_calls)
 from grader.remote import type_name
+from grader.stand_ins import CausalMixer, PositionWiseMLP, Zero
 
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.block
@@ -30,42 +31,6 @@ LN_EPS = 1e-5
 def make_block(impl, device, dropout=0.0):
     torch.manual_seed(0)
     return impl.get("block", "Block")(n_embd, n_head, block_size, dropout).to(device).eval()
-
-
-class CausalMixer(nn.Module):
-    """A trusted stand-in for attention: a linear map of the mean of positions 0..t, at each t."""
-
-    def __init__(self, seed):
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * n_embd**-0.5)
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
-        return (x.cumsum(dim=1) / steps[:, None]) @ self.weight  # (B, T, C)
-
-
-class PositionWiseMLP(nn.Module):
-    """A trusted stand-in for the feed-forward: tanh of a linear map, at each position alone."""
-
-    def __init__(self, seed):
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * n_embd**-0.5)
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return torch.tanh(x @ self.weight)  # (B, T, C)
-
-
-class Zero(nn.Module):
-    """A stand-in branch that adds nothing."""
-
-    def forward(self, x):
-        return torch.zeros_like(x)
 
 
 def layer_norms(block, impl):
@@ -138,7 +103,7 @@ def test_output_shape_dtype_device(impl, device):
     """``Block(x)`` keeps the shape (B, T, C) (with stand-ins for sa and ffwd, so a MultiHeadAttention
     that returns the wrong shape costs its own points, not these)."""
     block = make_block(impl, device)
-    swap_branches(block, impl.build(CausalMixer, 1).to(device), impl.build(PositionWiseMLP, 2).to(device), impl)
+    swap_branches(block, impl.build(CausalMixer, n_embd, 1).to(device), impl.build(PositionWiseMLP, n_embd, 2).to(device), impl)
     x = torch.randn(B, T, n_embd, device=device)
     expect_tensor(block(x), "Block(x)", impl.where("block", "Block.forward"),
                   shape=(B, T, n_embd), dtype=torch.float32, device=device)
@@ -167,10 +132,10 @@ def test_matches_oracle(impl, device):
     ln1, ln2 = layer_norms(block, impl)
     randomize_parameters(block, seed=0)
     # The stand-ins the block calls, and the grader's own copies of them for the oracle.
-    sa, ffwd = impl.build(CausalMixer, 1).to(device), impl.build(PositionWiseMLP, 2).to(device)
+    sa, ffwd = impl.build(CausalMixer, n_embd, 1).to(device), impl.build(PositionWiseMLP, n_embd, 2).to(device)
     called = swap_branches(block, sa, ffwd, impl)
     built = sa, ffwd
-    sa, ffwd = CausalMixer(seed=1).to(device), PositionWiseMLP(seed=2).to(device)
+    sa, ffwd = CausalMixer(n_embd, seed=1).to(device), PositionWiseMLP(n_embd, seed=2).to(device)
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(3)).to(device)
     with torch.no_grad():
         got = block(x)
@@ -218,7 +183,7 @@ def test_is_causal(impl, device):
     outputs up to t (by perturbation and by gradient), and the output at t still depends on the past."""
     block = make_block(impl, device)
     randomize_parameters(block, seed=0)
-    swap_branches(block, impl.build(CausalMixer, 1).to(device), impl.build(PositionWiseMLP, 2).to(device), impl)
+    swap_branches(block, impl.build(CausalMixer, n_embd, 1).to(device), impl.build(PositionWiseMLP, n_embd, 2).to(device), impl)
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(4)).to(device)
     where = impl.where("block", "Block.forward")
     for t in (0, T // 2, T - 2):

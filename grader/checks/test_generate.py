@@ -1,7 +1,5 @@
-"""Exercise 4: generate(), driven by stand-in models written here (no student model is needed).
-
-The stand-ins are built with ``impl.build`` where the student's code runs (its own process in
-teacher mode), since generate calls them.
+"""Exercise 4: generate(), driven by the grader's stand-in models (grader/stand_ins.py; no student
+model is needed), built with ``impl.build`` where the student's code runs, since generate calls them.
 
 Each stand-in returns logits from a fixed rule and records every call: the context it was given and
 whether autograd was on. Rules that are certain of one token (logits 0 for it, -1e4 for the rest: a
@@ -13,6 +11,7 @@ import pytest
 import torch
 
 from grader.expect import describe, expect_tensor, fail
+from grader.stand_ins import ContextTooLong, StandIn, fixed_probabilities, last_is_3, next_of_each, uniform
 
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.generate
@@ -24,59 +23,6 @@ ARGMAX = "argmax instead of sampling: use torch.multinomial(probs, num_samples=1
 TEMPERATURE = ("the samples are sharper or flatter than softmax(logits), as with a temperature "
                "(logits / 0.5): sample from F.softmax(logits, dim=-1) as it is")
 NOT_CROPPED = "context not cropped: before calling the model, idx_cond = idx[:, -block_size:]"
-
-
-class ContextTooLong(Exception):
-    """Raised by a stand-in model given more than block_size tokens, as a GPT would refuse them."""
-
-
-class StandIn(torch.nn.Module):
-    """A stand-in language model: ``rule(idx)`` gives the (B, T, V) logits. It records every context
-    it is called with and whether autograd was on; it refuses contexts longer than ``max_T``. Its one
-    parameter (a scale of 1) makes its logits carry an autograd graph unless generation turns it off."""
-
-    def __init__(self, rule, max_T=None):
-        super().__init__()
-        self.rule = rule
-        self.max_T = max_T
-        self.scale = torch.nn.Parameter(torch.ones(()))
-        self.contexts = []
-        self.grad_enabled = []
-
-    def forward(self, idx, targets=None):
-        self.contexts.append(idx.detach().clone())
-        self.grad_enabled.append(torch.is_grad_enabled())
-        if self.max_T is not None and idx.shape[-1] > self.max_T:
-            raise ContextTooLong(f"the model was called with a context of {idx.shape[-1]} tokens, "
-                                 f"more than block_size={self.max_T}")
-        return self.rule(idx) * self.scale, None
-
-
-def certain(tokens, V):
-    """Logits (B, T, V) certain of ``tokens`` (B, T): 0 for that token, -1e4 for the others."""
-    logits = torch.full((*tokens.shape, V), -1e4, device=tokens.device)
-    return logits.scatter(-1, tokens.unsqueeze(-1), 0.0)
-
-
-def last_is_3(idx):
-    """Certain of token 3 at the last position and of token 0 at every other one."""
-    tokens = torch.zeros_like(idx)
-    tokens[:, -1] = 3
-    return certain(tokens, 5)
-
-
-def next_of_each(idx):
-    """Certain, at each position, of the token after that position's own: (idx + 1) % 7."""
-    return certain((idx + 1) % 7, 7)
-
-
-def uniform(idx):
-    return torch.zeros(*idx.shape, 5, device=idx.device)
-
-
-def fixed_probabilities(idx):
-    """Logits of the probabilities [0.5, 0.3, 0.15, 0.05] at every position."""
-    return torch.tensor([0.5, 0.3, 0.15, 0.05], device=idx.device).log().expand(*idx.shape, 4)
 
 
 def run_generate(impl, model, idx, max_new_tokens, block_size=None):

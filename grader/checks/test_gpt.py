@@ -16,14 +16,21 @@ import torch.nn.functional as F
 from grader import judge_training, training
 from grader.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair, expect_raises,
                            expect_tensor, fail)
-from grader.probe import randomize_parameters, record_arguments
+from grader.probe import embedding_gradient, is_instance, parameters_outside, randomize_parameters, record_arguments
+from grader.remote import text, type_name
+from grader.stand_ins import stand_in_blocks
 
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
+# ... except these, decided in the worker: the CPU training check is judged from the trained weights
+# by grader/judge_training.py, and the GPU checks need the worker's device.
+IN_THE_WORKER = ("test_training_beats_the_bigram", "test_runs_on_cuda", "test_lecture_model_trains_on_cuda")
 pytestmark = pytest.mark.gpt
 
 V = 65
 # Small and with distinct numbers, so that a swapped argument shows (n_layer 3 is not n_head 4).
 SMALL = dict(vocab_size=V, block_size=16, n_embd=32, n_head=4, n_layer=3, dropout=0.0)
 B, T = 2, 12  # T < block_size: the positions are arange(T), not the whole table
+LN_EPS = 1e-5  # nn.LayerNorm's default, which CONTRACT.md's nn.LayerNorm(n_embd) has
 
 
 def small_model(impl, device, **overrides):
@@ -32,26 +39,9 @@ def small_model(impl, device, **overrides):
     return impl.get("gpt", "GPTLanguageModel")(config).to(device).eval()
 
 
-class StandInBlock(nn.Module):
-    """A trusted causal stand-in for a Block: x + tanh(mean of positions 0..t, times W)."""
-
-    def __init__(self, n_embd, seed, std):
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * std)
-        self.inputs = []
-
-    def forward(self, x):
-        self.inputs.append(x)
-        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
-        return x + torch.tanh((x.cumsum(dim=1) / steps[:, None]) @ self.weight)  # (B, T, C)
-
-
-def swap_blocks(model, device, std=None):
-    """Replace ``model.blocks`` by n_layer stand-in blocks; returns them."""
-    n_embd, n_layer = SMALL["n_embd"], SMALL["n_layer"]
-    std = n_embd**-0.5 if std is None else std
-    stand_in = nn.Sequential(*[StandInBlock(n_embd, seed=100 + i, std=std) for i in range(n_layer)]).to(device)
+def swap_blocks(model, device, impl, std=None):
+    """Replace ``model.blocks`` by stand-in blocks built where the model lives; returns them."""
+    stand_in = impl.build(stand_in_blocks, SMALL["n_embd"], SMALL["n_layer"], std).to(device)
     model.blocks = stand_in
     return stand_in
 
@@ -66,14 +56,14 @@ def parts(model, impl):
     for name, kind in kinds.items():
         layer = attribute(model, name, where)
         if not isinstance(layer, kind):
-            fail(f"GPTLanguageModel.{name}", f"an nn.{kind.__name__}", type(layer).__name__, where)
+            fail(f"GPTLanguageModel.{name}", f"an nn.{kind.__name__}", type_name(layer), where)
         found[name] = layer
     C, block_size = SMALL["n_embd"], SMALL["block_size"]
     for name, rows in (("token_embedding_table", V), ("position_embedding_table", block_size)):
         if tuple(found[name].weight.shape) != (rows, C):
-            fail(f"GPTLanguageModel.{name}", f"nn.Embedding({rows}, {C})", repr(found[name]), where)
+            fail(f"GPTLanguageModel.{name}", f"nn.Embedding({rows}, {C})", text(found[name]), where)
     if tuple(found["ln_f"].normalized_shape) != (C,):
-        fail("GPTLanguageModel.ln_f", f"nn.LayerNorm({C})", repr(found["ln_f"]), where)
+        fail("GPTLanguageModel.ln_f", f"nn.LayerNorm({C})", text(found["ln_f"]), where)
     expect_linear(found["lm_head"], C, V, True, "GPTLanguageModel.lm_head", where)
     return found
 
@@ -93,10 +83,10 @@ def test_parts(impl, device, monkeypatch):
     parts(model, impl)
     C, block_size, n_layer = SMALL["n_embd"], SMALL["block_size"], SMALL["n_layer"]
     blocks = attribute(model, "blocks", where)
-    kinds = [type(b).__name__ for b in blocks] if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else None
-    if kinds is None or len(kinds) != n_layer or not all(isinstance(b, block_class) for b in blocks):
+    kinds = [type_name(b) for b in blocks] if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else None
+    if kinds is None or len(kinds) != n_layer or not all(is_instance(b, block_class) for b in blocks):
         fail(f"GPTLanguageModel.blocks for n_layer={n_layer}", f"nn.Sequential of {n_layer} Block",
-             kinds if kinds is not None else type(blocks).__name__, where,
+             kinds if kinds is not None else type_name(blocks), where,
              "nn.Sequential(*[Block(n_embd, n_head, block_size, dropout) for _ in range(n_layer)])")
     expected = (C, SMALL["n_head"], block_size, 0.1)
     if [call[:4] for call in calls] != [expected] * n_layer:
@@ -119,14 +109,13 @@ def test_lecture_config_has_10_8M_parameters(impl):
     where = impl.where("gpt", "GPTLanguageModel.__init__")
     model = impl.get("gpt", "GPTLanguageModel")(impl.get("gpt", "GPTConfig")(vocab_size=V))
     blocks = attribute(model, "blocks", where)
-    block_params = {id(p) for p in blocks.parameters()} if isinstance(blocks, nn.Module) else set()
-    outside = sum(p.numel() for p in model.parameters() if id(p) not in block_params)
+    outside = parameters_outside(model, blocks)
     if outside != LECTURE_OUTSIDE_BLOCKS:
         fail("parameters of the lecture's model (GPTConfig(vocab_size=65)) outside its blocks",
              f"{LECTURE_OUTSIDE_BLOCKS:,}", f"{outside:,}", where,
              "token and position embeddings, ln_f and lm_head = nn.Linear(n_embd, vocab_size), nothing more")
     block_class = impl.get("block", "Block")
-    count = sum(isinstance(b, block_class) for b in blocks) if isinstance(blocks, nn.Module) else 0
+    count = sum(is_instance(b, block_class) for b in blocks) if isinstance(blocks, nn.Module) else 0
     if count != 6:
         fail("Blocks in the lecture's model (n_layer=6)", 6, count, where)
 
@@ -134,7 +123,7 @@ def test_lecture_config_has_10_8M_parameters(impl):
 def test_logits_shape_and_no_loss_without_targets(impl, device):
     """``model(idx)`` returns logits of shape (B, T, V) and ``None`` for the loss."""
     model = small_model(impl, device)
-    swap_blocks(model, device)
+    swap_blocks(model, device, impl)
     where = impl.where("gpt", "GPTLanguageModel.forward")
     logits, loss = expect_pair(model(random_idx(device)), "GPTLanguageModel.forward(idx)", where)
     expect_tensor(logits, "logits", where, shape=(B, T, V), dtype=torch.float32, device=device)
@@ -148,7 +137,8 @@ def test_logits_match_oracle(impl, device):
     model = small_model(impl, device)
     found = parts(model, impl)
     randomize_parameters(model, seed=0)
-    blocks = swap_blocks(model, device)
+    swap_blocks(model, device, impl)
+    blocks = stand_in_blocks(SMALL["n_embd"], SMALL["n_layer"]).to(device)  # the grader's own copy, for the oracle
     where = impl.where("gpt", "GPTLanguageModel.forward")
     # Tokens below block_size, so that positions looked up by idx (a known mistake) run and get named.
     idx = random_idx(device, high=SMALL["block_size"])
@@ -160,7 +150,7 @@ def test_logits_match_oracle(impl, device):
 
         def head(x, norm=True):
             if norm:
-                x = F.layer_norm(x, (C,), ln_f.weight, ln_f.bias, ln_f.eps)
+                x = F.layer_norm(x, (C,), ln_f.weight, ln_f.bias, LN_EPS)
             return F.linear(x, lm_head.weight, lm_head.bias)
 
         x = tok[idx] + pos[:T]  # (B, T, C)
@@ -173,7 +163,7 @@ def test_logits_match_oracle(impl, device):
             "ln_f is missing: x = self.ln_f(x) after the blocks": head(blocks(x), norm=False),
             "the blocks are not applied: x = self.blocks(x) before ln_f": head(x),
             "ln_f comes before the blocks: blocks first, then ln_f, then lm_head":
-                head(blocks(F.layer_norm(x, (C,), ln_f.weight, ln_f.bias, ln_f.eps)), norm=False),
+                head(blocks(F.layer_norm(x, (C,), ln_f.weight, ln_f.bias, LN_EPS)), norm=False),
         }
     # Three stand-in blocks, a LayerNorm and a 32-term sum in float32: off by ~1e-5 at most; 1e-4 margin.
     expect_close(logits, expected, "logits", where, atol=1e-4, mistakes=mistakes,
@@ -184,7 +174,7 @@ def test_loss_is_mean_cross_entropy(impl, device):
     """The loss is the mean cross-entropy of the model's own logits over all B*T positions."""
     model = small_model(impl, device)
     randomize_parameters(model, seed=0)
-    swap_blocks(model, device)
+    swap_blocks(model, device, impl)
     idx, targets = random_idx(device, seed=1), random_idx(device, seed=2)
     where = impl.where("gpt", "GPTLanguageModel.forward")
     logits, loss = expect_pair(model(idx, targets), "GPTLanguageModel.forward(idx, targets)", where)
@@ -214,7 +204,7 @@ def test_lecture_init(impl, device):
         if bias is not None and bias.detach().abs().max().item() != 0:
             fail(f"{name}.bias in a freshly made model", "zeros", "non-zero values", where, hint)
     # With small stand-in blocks (std 0.02, like the init) the first loss shows the init end to end.
-    swap_blocks(model, device, std=0.02)
+    swap_blocks(model, device, impl, std=0.02)
     idx, targets = random_idx(device, seed=1, shape=(4, 16)), random_idx(device, seed=2, shape=(4, 16))
     _, loss = expect_pair(model(idx, targets), "GPTLanguageModel.forward(idx, targets)",
                           impl.where("gpt", "GPTLanguageModel.forward"))
@@ -230,7 +220,7 @@ def test_lecture_init(impl, device):
 def test_too_long_sequence_is_a_clear_error(impl, device):
     """A sequence longer than block_size raises ValueError (there is no position embedding for it)."""
     model = small_model(impl, device)
-    swap_blocks(model, device)
+    swap_blocks(model, device, impl)
     idx = torch.zeros((1, SMALL["block_size"] + 1), dtype=torch.long, device=device)
     expect_raises(ValueError, lambda: model(idx), "a sequence of 17 tokens with block_size=16",
                   impl.where("gpt", "GPTLanguageModel.forward"),
@@ -240,7 +230,7 @@ def test_too_long_sequence_is_a_clear_error(impl, device):
 def causal_model(impl, device):
     model = small_model(impl, device)
     randomize_parameters(model, seed=0)  # large weights: any leak from the future shows clearly
-    return model, swap_blocks(model, device)
+    return model, swap_blocks(model, device, impl)
 
 
 @pytest.mark.parametrize("probe", ["perturbation", "gradient"])
@@ -260,19 +250,13 @@ def test_is_causal(impl, device, probe):
         moved = (a[:, : t + 1] - b[:, : t + 1]).abs().max().item()
         what = f"how much the logits at positions <= {t} move when only the tokens after {t} change"
     else:
-        embedded = []
-        hook = model.token_embedding_table.register_forward_hook(lambda m, i, out: embedded.append(out))
-        logits = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", where)[0]
-        hook.remove()
         # The token embeddings if forward called token_embedding_table, else what reached the blocks.
-        seen = embedded[0] if embedded else blocks[0].inputs[0]
+        out, graphed, grad = embedding_gradient(model, blocks, idx, t)
+        logits = expect_pair(out, "GPTLanguageModel.forward(idx)", where)[0]
         expect_tensor(logits, "logits", where, shape=(B, T, V))
-        if not (seen.requires_grad and logits.requires_grad):
+        if not graphed:
             fail("the embeddings and the logits should be part of the autograd graph", "requires_grad",
                  "no gradient", where, "do not detach the embeddings or compute them under torch.no_grad()")
-        seen.retain_grad()
-        logits[:, t].sum().backward()
-        grad = seen.grad
         moved = 0.0 if grad is None else grad[:, t + 1 :].abs().max().item()
         what = f"the gradient of the logits at position {t} with respect to the embeddings after {t}"
     # Exactly 0 for a causal model; 1e-5 allows float noise only (the logits are of size ~1).

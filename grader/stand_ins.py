@@ -1,0 +1,125 @@
+"""The grader's stand-ins: trusted parts that a check puts where the student's code will call them (a
+language model for generate, the branches of a Block, the blocks of a GPT).
+
+A check builds them with ``impl.build`` where the student's code runs: in this process in student
+mode, in the submission's own process in teacher mode (grader/remote.py), which may import this
+module and no oracle. The oracles use the grader's own copies, built here from the same seeds.
+"""
+
+import torch
+import torch.nn as nn
+
+# ---------------------------------------------------------------------------------------- generate
+
+class ContextTooLong(Exception):
+    """Raised by a stand-in model given more than block_size tokens, as a GPT would refuse them."""
+
+
+class StandIn(nn.Module):
+    """A stand-in language model: ``rule(idx)`` gives the (B, T, V) logits. It records every context
+    it is called with and whether autograd was on; it refuses contexts longer than ``max_T``. Its one
+    parameter (a scale of 1) makes its logits carry an autograd graph unless generation turns it off."""
+
+    def __init__(self, rule, max_T=None):
+        super().__init__()
+        self.rule = rule
+        self.max_T = max_T
+        self.scale = nn.Parameter(torch.ones(()))
+        self.contexts = []
+        self.grad_enabled = []
+
+    def forward(self, idx, targets=None):
+        self.contexts.append(idx.detach().clone())
+        self.grad_enabled.append(torch.is_grad_enabled())
+        if self.max_T is not None and idx.shape[-1] > self.max_T:
+            raise ContextTooLong(f"the model was called with a context of {idx.shape[-1]} tokens, "
+                                 f"more than block_size={self.max_T}")
+        return self.rule(idx) * self.scale, None
+
+
+def certain(tokens, V):
+    """Logits (B, T, V) certain of ``tokens`` (B, T): 0 for that token, -1e4 for the others."""
+    logits = torch.full((*tokens.shape, V), -1e4, device=tokens.device)
+    return logits.scatter(-1, tokens.unsqueeze(-1), 0.0)
+
+
+def last_is_3(idx):
+    """Certain of token 3 at the last position and of token 0 at every other one."""
+    tokens = torch.zeros_like(idx)
+    tokens[:, -1] = 3
+    return certain(tokens, 5)
+
+
+def next_of_each(idx):
+    """Certain, at each position, of the token after that position's own: (idx + 1) % 7."""
+    return certain((idx + 1) % 7, 7)
+
+
+def uniform(idx):
+    return torch.zeros(*idx.shape, 5, device=idx.device)
+
+
+def fixed_probabilities(idx):
+    """Logits of the probabilities [0.5, 0.3, 0.15, 0.05] at every position."""
+    return torch.tensor([0.5, 0.3, 0.15, 0.05], device=idx.device).log().expand(*idx.shape, 4)
+
+
+# ---------------------------------------------------------------------------------------- Block
+
+class CausalMixer(nn.Module):
+    """A trusted stand-in for attention: a linear map of the mean of positions 0..t, at each t."""
+
+    def __init__(self, n_embd, seed):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * n_embd**-0.5)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
+        return (x.cumsum(dim=1) / steps[:, None]) @ self.weight  # (B, T, C)
+
+
+class PositionWiseMLP(nn.Module):
+    """A trusted stand-in for the feed-forward: tanh of a linear map, at each position alone."""
+
+    def __init__(self, n_embd, seed):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * n_embd**-0.5)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return torch.tanh(x @ self.weight)  # (B, T, C)
+
+
+class Zero(nn.Module):
+    """A stand-in branch that adds nothing."""
+
+    def forward(self, x):
+        return torch.zeros_like(x)
+
+
+# ---------------------------------------------------------------------------------------- GPT
+
+class StandInBlock(nn.Module):
+    """A trusted causal stand-in for a Block: x + tanh(mean of positions 0..t, times W)."""
+
+    def __init__(self, n_embd, seed, std):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * std)
+        self.inputs = []
+
+    def forward(self, x):
+        self.inputs.append(x)
+        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
+        return x + torch.tanh((x.cumsum(dim=1) / steps[:, None]) @ self.weight)  # (B, T, C)
+
+
+def stand_in_blocks(n_embd, n_layer, std=None):
+    """``n_layer`` stand-in blocks, the same each time (std: of their weights, n_embd**-0.5 by default)."""
+    std = n_embd**-0.5 if std is None else std
+    return nn.Sequential(*[StandInBlock(n_embd, seed=100 + i, std=std) for i in range(n_layer)])
