@@ -191,6 +191,15 @@ def embedding_gradient(model, blocks, idx, t):
 
 
 @runs_with_the_submission
+def record_torch_calls(fn, x, keep=()):
+    """``fn(x)`` under RecordCalls, without autograd: how many torch calls it made, the names it
+    called (each once, sorted) and the outputs of the calls named in ``keep`` (at most 16)."""
+    with torch.no_grad(), RecordCalls(keep=keep) as recorder:
+        fn(x)
+    return {"count": len(recorder.names), "names": sorted(set(recorder.names)), "kept": recorder.kept[:16]}
+
+
+@runs_with_the_submission
 def is_instance(obj, cls):
     """``isinstance(obj, cls)``, where ``obj`` lives."""
     return isinstance(obj, cls)

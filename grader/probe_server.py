@@ -156,7 +156,9 @@ def _answer(request, impl, objects):
             for name, value in request["values"].items():
                 parameters[name].copy_(value)
         return None
-    torch.manual_seed(int(request.get("seed", 0)))
+    torch.manual_seed(int(request.get("seed", 0)))  # CUDA's generators
+    if type(request.get("rng")) is torch.Tensor:
+        torch.set_rng_state(request["rng"])  # the CPU's, exactly the judge's
     args, kwargs = objects.inp(request.get("args", ())), objects.inp(request.get("kwargs", {}))
     # Set, not entered: what the call leaves it at goes back to the judge (generate must leave it on).
     torch.set_grad_enabled(bool(request.get("grad", True)))
@@ -208,6 +210,7 @@ def main(argv=None):
     guard = confine.ImportGuard(impl.package, {f"{impl.package}.{name}": why for name, why in blocked.items()},
                                 lambda event, name, detail="": None, GRADER_MODULES)
     confine.install_import_guard(guard)
+    wire.send(args.answers_fd, {"ready": True})
     serve(args.requests_fd, args.answers_fd, impl)
     os._exit(0)
 

@@ -157,6 +157,13 @@ class Channel:
         self.requests, self.answers = requests_w, answers_r
         self.generation += 1
         self.handles = {}
+        self.ready = False
+
+    def wait_ready(self):
+        """Wait until the child has started (torch imported, confined): before the first check, so its
+        start does not count against a check's time limit."""
+        if self.proc is not None and not self.ready:
+            self._exchange(None)
 
     def close(self):
         if self.proc is None:
@@ -197,22 +204,13 @@ class Channel:
         if self.proc is None:
             self.start()
         if request["op"] in ("call", "probe", "build"):
-            # The submission's random draws follow the judge's seed: torch.manual_seed before a call
-            # gives the same draws again, two calls in a row give different ones.
-            request["seed"] = int(torch.randint(0, 2**62, (1,)).item())
+            # The submission's random draws start from the judge's own state, so torch.manual_seed(s)
+            # before a call gives the draws it gives here; then the judge moves its state on by one
+            # draw of its own (never the submission's), so two calls in a row draw differently.
+            request["rng"] = torch.get_rng_state()
+            request["seed"] = int(torch.randint(0, 2**62, (1,)).item())  # for CUDA's generators
             request["grad"] = torch.is_grad_enabled()
-        try:
-            wire.send(self.requests, self._out(request))
-            answer = wire.receive(self.answers)
-        except BaseException as exc:  # a timeout, a crash, a forged frame: this process is done with
-            returncode = self.proc.poll()
-            self.close()
-            if isinstance(exc, (EOFError, BrokenPipeError)):
-                raise ProbeProcessEnded(_ended(returncode)) from None
-            if isinstance(exc, wire.WireError):
-                raise ProbeProcessEnded(f"the submission's process answered with something that is not "
-                                        f"data ({exc})") from None
-            raise
+        answer = self._exchange(self._out(request))
         if type(answer) is not dict:
             raise ProbeProcessEnded("the submission's process answered out of turn")
         if type(answer.get("grad_after")) is bool:
@@ -221,6 +219,33 @@ class Channel:
         if "raised" in answer and type(answer["raised"]) is dict:
             raise _exception(answer["raised"])
         return self._in(answer.get("value"))
+
+    def _exchange(self, request):
+        """Send ``request`` (None: only wait for the child's "ready") and return the answer."""
+        try:
+            if not self.ready:
+                if wire.receive(self.answers) != {"ready": True}:
+                    raise wire.WireError("a first message that is not the child's ready")
+                self.ready = True
+            if request is None:
+                return None
+            wire.send(self.requests, request)
+            return wire.receive(self.answers)
+        except BaseException as exc:  # a timeout, a crash, a forged frame: this process is done with
+            returncode = self.proc.poll()
+            if returncode is None and isinstance(exc, (EOFError, BrokenPipeError)):
+                try:  # it closed the channel: it is most likely ending, and how it ends says why
+                    returncode = self.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
+            self.close()
+            self.start()  # a fresh one starts now, while this check ends, for the next
+            if isinstance(exc, (EOFError, BrokenPipeError)):
+                raise ProbeProcessEnded(_ended(returncode)) from None
+            if isinstance(exc, wire.WireError):
+                raise ProbeProcessEnded(f"the submission's process answered with something that is not "
+                                        f"data ({exc})") from None
+            raise
 
     def getattr(self, handle, name):
         value = self.request({"op": "getattr", "target": handle, "name": name})
@@ -255,9 +280,9 @@ def grader_reference(obj):
 
 
 def _ended(returncode):
-    if returncode is None or returncode >= 0:
-        return f"the submission's process ended (exit code {returncode}) while a check waited on it"
-    return f"the submission's process was killed by signal {-returncode} while a check waited on it"
+    from .isolate import _describe_exit
+
+    return f"the submission's process {_describe_exit(returncode)} while a check waited on it"
 
 
 class RemoteImpl(Implementation):
@@ -335,3 +360,9 @@ class Provider:
 
     def __init__(self, impl):
         self.gptkit_impl = impl
+
+    def pytest_runtestloop(self, session):
+        try:
+            self.gptkit_impl.channel.wait_ready()
+        except Exception:  # the first check that needs the child reports why it is not there
+            pass

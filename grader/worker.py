@@ -166,6 +166,8 @@ def _outcome(report, call_excinfo):
             return "memory"
         if "from pytest-timeout" in str(exc):
             return "timeout"
+        if type(exc).__name__ == "ProbeProcessEnded":  # teacher mode: the submission's own process ended
+            return "crashed"
     return report.outcome
 
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 MARKERS = ("tokenizer", "head", "feedforward")
 FULL = {"tokenizer": 8, "head": 15, "feedforward": 6}
+# The attacks on Exercise 5, judged apart, are graded without Exercise 7 (decided in the worker), which
+# would only add a worker's start to each.
+APART = ("tokenizer", "head")
 
 # Honest broken submissions: an attack's score on an exercise is at most what its honest version gets.
 CONTROL = "control_broken_head"  # Head.forward returns zeros, honestly
@@ -28,6 +31,7 @@ class Hostile:
     verdict: str = ""  # an outcome at least one check must get ("crashed", "timeout", ...)
     message: str = ""  # words that the report must contain
     extra_files: dict = field(default_factory=dict)  # file name -> text, added to the submission
+    markers: tuple = MARKERS  # the exercises it is graded on
 
 
 def at_end(module_text_marker, code):
@@ -66,12 +70,12 @@ def hostile_submissions(out_dir, kit_root):
         Hostile("uses_the_grader_oracle", "computing Head's output with the grader's own oracle",
                 {"attention": [(BROKEN_HEAD[0], "        import grader.attention_oracle as oracle\n"
                                                 "        return oracle.head_oracle(self, x)\n")]},
-                {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed", "does not let a submission"),
+                {"tokenizer": 8, "head": CONTROL}, "ok", "failed", "does not let a submission", markers=APART),
         Hostile("zeroes_its_weights", "zeroing its own value weights, so an oracle read from them agrees",
                 {"attention": [(BROKEN_HEAD[0], "        self.value.weight.data.zero_()\n" + BROKEN_HEAD[1])]},
-                {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed"),
+                {"tokenizer": 8, "head": CONTROL}, "ok", "failed", markers=APART),
         *[Hostile(name, what, {"attention": [BROKEN_HEAD, (ATTENTION_IMPORT, ATTENTION_IMPORT + code)]},
-                  {"tokenizer": 8, "head": CONTROL}, "", "failed")
+                  {"tokenizer": 8, "head": CONTROL}, "", "failed", markers=APART)
           for name, what, code in HEAD_ATTACKS],
         Hostile("exit_at_import", "sys.exit at import", block_import("import sys\nsys.exit(0)\n"),
                 ok_except_ffwd, "ok", "failed", "SystemExit"),

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from grader.expect import expect_tensor, fail, max_difference, name_the_mistake
-from grader.probe import RecordCalls, future_change
+from grader.probe import future_change, record_torch_calls
 
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.averaging
 
 MODULE = "averaging"
@@ -253,10 +254,8 @@ def test_the_three_versions_agree(impl, device):
 
 
 def record(fn, shape, device):
-    x = random_x(shape, device)
-    with torch.no_grad(), RecordCalls(keep=SOFTMAXES) as recorder:
-        fn(x)
-    return recorder
+    """{"count", "names", "kept"}: the torch calls ``fn`` makes (probe.record_torch_calls)."""
+    return record_torch_calls(fn, random_x(shape, device), keep=tuple(sorted(SOFTMAXES)))
 
 
 # A small and a larger input: a version without a Python loop over b or t makes the same calls for both.
@@ -264,7 +263,7 @@ SHAPES = [(1, 4, 3), (3, 12, 3)]
 
 
 def expect_no_loop(recorders, name, impl):
-    counts = [len(r.names) for r in recorders]
+    counts = [r["count"] for r in recorders]
     if counts[0] != counts[1]:
         fail(f"torch calls made by {name} for x of shapes {SHAPES[0]} and {SHAPES[1]}",
              "the same number: one computation for every b and t at once",
@@ -278,9 +277,9 @@ def test_matmul_version_is_one_matrix_multiply(impl, device):
     calls does not grow with B and T). A cumulative sum gives the same values but is not the trick."""
     fn = version(impl, MATMUL)
     recorders = [record(fn, shape, device) for shape in SHAPES]
-    if not MATRIX_MULTIPLIES & set(recorders[1].names):
+    if not MATRIX_MULTIPLIES & set(recorders[1]["names"]):
         fail(f"{MATMUL}: the torch functions it calls", "a matrix multiply (wei @ x)",
-             f"none among {sorted(set(recorders[1].names))}", where(impl, MATMUL),
+             f"none among {recorders[1]['names']}", where(impl, MATMUL),
              "version 2 averages with a matrix multiply: wei = torch.tril(torch.ones(T, T)), "
              "wei = wei / wei.sum(1, keepdim=True), then wei @ x")
     expect_no_loop(recorders, MATMUL, impl)
@@ -292,11 +291,11 @@ def test_softmax_version_takes_a_masked_softmax(impl, device):
     after it. And no Python loop over b or t."""
     fn = version(impl, SOFTMAX)
     recorders = [record(fn, shape, device) for shape in SHAPES]
-    softmaxes = recorders[1].kept
+    softmaxes = recorders[1]["kept"]
     T_ = SHAPES[1][1]
     if not softmaxes:
         fail(f"{SOFTMAX}: the torch functions it calls", "a softmax (F.softmax(wei, dim=-1))",
-             f"none among {sorted(set(recorders[1].names))}", where(impl, SOFTMAX),
+             f"none among {recorders[1]['names']}", where(impl, SOFTMAX),
              "version 3 makes the weights with a softmax: wei = torch.zeros(T, T), "
              "wei = wei.masked_fill(tril == 0, float('-inf')), wei = F.softmax(wei, dim=-1)")
     masked = [w for w in softmaxes if w.dim() >= 2 and tuple(w.shape[-2:]) == (T_, T_)

@@ -8,6 +8,10 @@ from grader import judge_training, training
 from grader.expect import attribute, expect_close, expect_mean_cross_entropy, expect_pair, expect_tensor, fail
 from grader.probe import randomize_parameters
 
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
+# ... except the training check, decided in the worker and judged from the trained weights by
+# grader/judge_training.py.
+IN_THE_WORKER = ("test_training_reaches_loss_threshold",)
 pytestmark = pytest.mark.bigram
 
 V = 65
