@@ -66,32 +66,41 @@ def fixed_probabilities(idx):
 
 # ---------------------------------------------------------------------------------------- Block
 
-class CausalMixer(nn.Module):
+class SeededLinear(nn.Module):
+    """A stand-in with one (n_embd, n_embd) weight drawn from its own seed (std n_embd**-0.5 unless
+    given), which counts its calls and keeps their inputs."""
+
+    def __init__(self, n_embd, seed, std=None):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        std = n_embd**-0.5 if std is None else std
+        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * std)
+        self.calls = 0
+        self.inputs = []
+
+    def forward(self, x):
+        self.calls += 1
+        self.inputs.append(x)
+        return self.mix(x)
+
+
+def running_mean(x):
+    """The mean of positions 0..t at each t: causal, and it uses the past."""
+    steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
+    return x.cumsum(dim=1) / steps[:, None]  # (B, T, C)
+
+
+class CausalMixer(SeededLinear):
     """A trusted stand-in for attention: a linear map of the mean of positions 0..t, at each t."""
 
-    def __init__(self, n_embd, seed):
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * n_embd**-0.5)
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
-        return (x.cumsum(dim=1) / steps[:, None]) @ self.weight  # (B, T, C)
+    def mix(self, x):
+        return running_mean(x) @ self.weight  # (B, T, C)
 
 
-class PositionWiseMLP(nn.Module):
+class PositionWiseMLP(SeededLinear):
     """A trusted stand-in for the feed-forward: tanh of a linear map, at each position alone."""
 
-    def __init__(self, n_embd, seed):
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * n_embd**-0.5)
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
+    def mix(self, x):
         return torch.tanh(x @ self.weight)  # (B, T, C)
 
 
@@ -104,19 +113,11 @@ class Zero(nn.Module):
 
 # ---------------------------------------------------------------------------------------- GPT
 
-class StandInBlock(nn.Module):
+class StandInBlock(SeededLinear):
     """A trusted causal stand-in for a Block: x + tanh(mean of positions 0..t, times W)."""
 
-    def __init__(self, n_embd, seed, std):
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.weight = nn.Parameter(torch.randn(n_embd, n_embd, generator=generator) * std)
-        self.inputs = []
-
-    def forward(self, x):
-        self.inputs.append(x)
-        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
-        return x + torch.tanh((x.cumsum(dim=1) / steps[:, None]) @ self.weight)  # (B, T, C)
+    def mix(self, x):
+        return x + torch.tanh(running_mean(x) @ self.weight)  # (B, T, C)
 
 
 def stand_in_blocks(n_embd, n_layer, std=None):
