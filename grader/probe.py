@@ -58,8 +58,7 @@ def randomize_parameters(module, seed=0, std=0.5):
     if remote.is_remote(module):  # the values are drawn here, and the judge keeps them
         values = {name: (torch.randn(shape, generator=generator) * std).to(device)
                   for name, shape, device in remote.parameters(module)}
-        remote.load_parameters(module, values)
-        return module
+        return set_parameters(module, values)
     with torch.no_grad():
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=generator) * std)

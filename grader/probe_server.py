@@ -151,10 +151,8 @@ def _answer(request, impl, objects):
         setattr(target, str(request["name"]), objects.inp(request["value"]))
         return None
     if op == "load":
-        parameters = dict(target.named_parameters())
-        with torch.no_grad():
-            for name, value in request["values"].items():
-                parameters[name].copy_(value)
+        from .probe import set_parameters
+        set_parameters(target, request["values"])
         return None
     torch.manual_seed(int(request.get("seed", 0)))  # CUDA's generators
     if type(request.get("rng")) is torch.Tensor:
@@ -184,7 +182,7 @@ def serve(requests_fd, answers_fd, impl):
             answer = {"value": _answer(request, impl, objects)}
         except BaseException as exc:  # the submission's own exceptions (SystemExit included) are answers too
             answer = _raised(exc, folder)
-        if request.get("op") in ("call", "probe", "build"):  # the requests that set it first
+        if request.get("op") in wire.RUNS_CODE:  # the requests that set it first
             answer["grad_after"] = torch.is_grad_enabled()
         try:
             data = wire.encode(answer)
@@ -196,12 +194,10 @@ def serve(requests_fd, answers_fd, impl):
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     kit_root = Path(__file__).resolve().parent.parent
-    if not args.no_landlock and confine.landlock_abi() > 0:
-        # A domain of its own inside the judge's: a process here can no longer ptrace or read the memory
-        # of the judge, whose domain is the parent one.
-        from .worker import _gpu_devices, _readable_paths
-        confine.landlock(read=_readable_paths(args, kit_root), write=[*args.write, "/dev/null"],
-                         list_only=[str(kit_root)], devices=_gpu_devices(args.device))
+    # A Landlock domain of its own inside the judge's: a process here can no longer ptrace or read the
+    # memory of the judge, whose domain is the parent one.
+    from .worker import confine_files
+    confine_files(args, kit_root)
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), os.getcwd())]
 
     from .impl import Implementation

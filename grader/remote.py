@@ -46,20 +46,17 @@ def _exception(raised):
     if raised.get("kind") == "blocked":
         from .confine import BlockedImport
         return BlockedImport(message)
+    exc = None
     cls = _grader_exception(raised.get("grader"))
     if cls is not None:
         exc = cls(message)
-        frame = raised.get("frame")
-        if isinstance(frame, dict):
-            exc.gptkit_student_frame = StudentFrame(frame)
-        return exc
-    cls = getattr(builtins, str(raised.get("builtin", "")), None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        cls = RuntimeError
+    else:
+        cls = getattr(builtins, str(raised.get("builtin", "")), None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = RuntimeError
     name = str(raised.get("type", ""))
     args = raised.get("args")
-    exc = None
-    if name == cls.__name__ and type(args) is tuple:
+    if exc is None and name == cls.__name__ and type(args) is tuple:
         try:
             exc = cls(*args)  # as the submission raised it: KeyError('x') says 'x', not "'x'"
         except Exception:  # a built-in that wants other arguments (UnicodeDecodeError, say)
@@ -203,7 +200,7 @@ class Channel:
     def request(self, request):
         if self.proc is None:
             self.start()
-        if request["op"] in ("call", "probe", "build"):
+        if request["op"] in wire.RUNS_CODE:
             # The submission's random draws start from the judge's own state, so torch.manual_seed(s)
             # before a call gives the draws it gives here; then the judge moves its state on by one
             # draw of its own (never the submission's), so two calls in a row draw differently.

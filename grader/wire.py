@@ -18,6 +18,9 @@ MAX_ITEMS = 100_000  # values in one message
 MAX_DEPTH = 32
 _HEADER = struct.Struct("<Q")
 SCALARS = (type(None), bool, int, float, str, bytes, torch.dtype, torch.device)
+# The requests that run the submission's code: they carry the judge's random state and autograd switch,
+# and the answer says what the code left the switch at.
+RUNS_CODE = ("call", "probe", "build")
 
 
 class WireError(Exception):

@@ -74,6 +74,16 @@ def _readable_paths(args, kit_root):
     return sorted(p for p in paths if os.path.realpath(p) != str(kit_root))
 
 
+def confine_files(args, kit_root):
+    """Landlock as ``args`` asks (read, write, device, --no-landlock); returns the ABI used, 0 for none.
+    The worker and the judge's child (grader/probe_server.py) both confine themselves with it."""
+    if args.no_landlock or confine.landlock_abi() <= 0:
+        return 0
+    # pytest walks from its rootdir (the kit) down to the checks: it may list the kit's folders.
+    return confine.landlock(read=_readable_paths(args, kit_root), write=[*args.write, "/dev/null"],
+                            list_only=[str(kit_root)], devices=_gpu_devices(args.device))
+
+
 def _gpu_devices(device):
     """The NVIDIA device files CUDA opens read-write and sends ioctls to; none on the CPU."""
     return sorted(glob.glob("/dev/nvidia*")) if device == "cuda" else []
@@ -89,11 +99,7 @@ def main(argv=None):
     refused = confine.limit_resources(None if cuda else args.memory_mb, args.file_mb)
     if cuda:
         refused.append("RLIMIT_AS (not set with CUDA, which reserves more address space than any cap)")
-    abi = 0
-    if not args.no_landlock and confine.landlock_abi() > 0:
-        # pytest walks from its rootdir (the kit) down to the checks: it may list the kit's folders.
-        abi = confine.landlock(read=_readable_paths(args, kit_root), write=[*args.write, "/dev/null"],
-                               list_only=[str(kit_root)], devices=_gpu_devices(args.device))
+    abi = confine_files(args, kit_root)
     stream.send(event="confined", landlock=abi, refused_limits=refused)
 
     if args.probe_cuda:
