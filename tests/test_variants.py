@@ -5,7 +5,9 @@ A variant of a core module is graded on the core's checks; a variant of an extra
 variant is graded on the checks that executed code of a module it edits when the reference was graded
 (tests/grade_many.py's Recorder): a check that never runs a module's code gives the same verdict
 whatever the module holds, so every other check keeps the reference's verdict, and
-test_the_recording_is_right grades a few variants on every check of their scope to prove it.
+test_the_recording_is_right grades a few variants on every check of their scope to prove it. The
+end-to-end training check, whose verdict on another exercise's broken variant is not asserted
+(END_TO_END), is left out for those variants: it is a third of the time.
 The variants are graded in two processes (a 2-core machine), many in each, each on one thread.
 """
 
@@ -65,7 +67,8 @@ def selected_checks(variant, reference):
     run, modules = reference
     markers, edited = set(scope(variant)), set(variant.edits)
     return [check for check in run.cases
-            if exercise_of(check) in markers and edited & set(modules.get(check, {}).get("modules", ()))]
+            if exercise_of(check) in markers and edited & set(modules.get(check, {}).get("modules", ()))
+            and not (check in END_TO_END and variant.exercise not in (None, exercise_of(check)))]
 
 
 def grade_all(variants, reference, tmp_path_factory, every_check=False):
@@ -155,5 +158,6 @@ def test_the_recording_is_right(reference, tmp_path_factory):
         run, checks = runs[variant.name]
         assert set(run.cases) == set(checks), f"{variant.name}: not every check ran\n{run.output[-3000:]}"
         left_out = set(checks) - set(selected_checks(variant, reference))
-        changed = {c for c in left_out if run.cases[c][0] != reference[0].cases[c][0]}
+        # END_TO_END's verdict on another exercise's variant is not asserted, so it may change.
+        changed = {c for c in left_out - END_TO_END if run.cases[c][0] != reference[0].cases[c][0]}
         assert not changed, f"{variant.name}: checks left out of its selection changed verdict: {sorted(changed)}"
