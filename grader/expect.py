@@ -37,7 +37,9 @@ def describe(obj):
         return f"tensor of shape {tuple(obj.shape)}, dtype {obj.dtype}, on {obj.device.type}"
     if isinstance(obj, (tuple, list)):
         return f"{type(obj).__name__} of {len(obj)}: (" + ", ".join(describe(o) for o in obj) + ")"
-    text = repr(obj)
+    from .remote import text as repr_of  # in teacher mode: the remote object's own repr
+
+    text = repr_of(obj)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

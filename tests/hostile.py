@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 
 MARKERS = ("tokenizer", "head", "feedforward")
 FULL = {"tokenizer": 8, "head": 15, "feedforward": 6}
-# The attacks on Exercise 5, judged apart, are graded without Exercise 7 (decided in the worker), which
-# would only add a worker's start to each.
+# The attacks on Exercise 5 are graded without Exercise 7, as a second class beside the first: the two
+# classes' hangs and time limits are waited out side by side.
 APART = ("tokenizer", "head")
 
 # Honest broken submissions: an attack's score on an exercise is at most what its honest version gets.
 CONTROL = "control_broken_head"  # Head.forward returns zeros, honestly
 TRUNCATED = "control_truncated_encode"  # CharTokenizer.encode keeps the first id only, honestly
+ZERO_FFWD = "control_zero_ffwd"  # FeedForward.forward returns zeros, honestly
 FFWD_FORWARD = "    def forward(self, x):\n        return self.net(x)  # (B, T, C)\n"
 HEAD_FORWARD = "    def forward(self, x):\n        B, T, C = x.shape\n        k = self.key(x)  # (B, T, hs)\n"
 
@@ -43,6 +44,7 @@ ATTENTION_END = "        out = self.resid_dropout(self.c_proj(out))  # (B, T, C)
 # Head.forward returning zeros: wrong, so Exercise 5 can only earn points by cheating.
 BROKEN_HEAD = ("        k = self.key(x)  # (B, T, hs)\n", "        return torch.zeros(B, T, self.key.out_features)\n")
 FFWD_END = "        return self.net(x)  # (B, T, C)\n"
+ZERO_FFWD_EDIT = (FFWD_END, "        return x * 0\n")
 BLOCK_IMPORT = "from .attention import MultiHeadAttention\n"
 ATTENTION_IMPORT = "import torch.nn.functional as F\n"
 
@@ -58,15 +60,17 @@ def block_import(code):
 def hostile_submissions(out_dir, kit_root):
     """The hostile submissions; ``out_dir`` and ``kit_root`` are what a cheating student would aim at."""
     ok_except_ffwd = {"tokenizer": 8, "head": 15, "feedforward": 0}
+    beside_zero_ffwd = {"tokenizer": 8, "head": 15, "feedforward": ZERO_FFWD}
     return [
         Hostile(CONTROL, "none: Head.forward returns zeros, honestly",
                 {"attention": [BROKEN_HEAD]}, {"tokenizer": 8, "feedforward": 6}, "ok", "failed"),
         Hostile(TRUNCATED, "none: CharTokenizer.encode keeps the first id only, honestly",
                 {"tokenizer": [("        return ids\n", "        return ids[:1]\n")]},
                 {"head": 15, "feedforward": 6}, "ok", "failed"),
-        # Exercise 5 is judged apart: each of these is the zeros Head plus an attack on the grader as it
-        # would be in the submission's process, and keeps the honest zeros Head's points. Exercise 7
-        # (block.py imports attention.py) is still decided in the worker, whose defences may charge it.
+        Hostile(ZERO_FFWD, "none: FeedForward.forward returns zeros, honestly",
+                {"block": [(FFWD_END, "        return x * 0\n")]}, {"tokenizer": 8, "head": 15}, "ok", "failed"),
+        # The checks are judged apart: each of these is a broken Head or FeedForward plus an attack on
+        # the grader as it would be in the submission's process, and keeps the honest control's points.
         Hostile("uses_the_grader_oracle", "computing Head's output with the grader's own oracle",
                 {"attention": [(BROKEN_HEAD[0], "        import grader.attention_oracle as oracle\n"
                                                 "        return oracle.head_oracle(self, x)\n")]},
@@ -97,8 +101,9 @@ def hostile_submissions(out_dir, kit_root):
         Hostile("huge_output", "hundreds of MB of output at import",
                 block_import("import sys\nfor _ in range(300):\n    sys.stdout.write('x' * 2**20)\n"),
                 ok_except_ffwd, "crashed", "output", "output limit"),
-        Hostile("file_bomb", "tens of thousands of files in the scratch folder",
-                block_import("import os, time\nfor _i in range(20000):\n"
+        # Just over the limit of 10,000 files: 20,000 took more than the check's 5 s on a loaded machine.
+        Hostile("file_bomb", "more files in the scratch folder than the limit",
+                block_import("import os, time\nfor _i in range(10200):\n"
                              "    open(os.path.join(os.environ['TMPDIR'], f'junk{_i}'), 'w').close()\n"
                              "time.sleep(4)\n"),
                 ok_except_ffwd, "crashed", "output", "wrote more than 10000 files"),
@@ -118,27 +123,28 @@ def hostile_submissions(out_dir, kit_root):
                 {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed",
                 extra_files={"conftest.py": CONFTEST}),
         Hostile("registers_a_plugin", "a pytest plugin registered from the submission's code",
-                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + REGISTER_PLUGIN), (FFWD_END, "        return x\n")]},
-                ok_except_ffwd, "tampered", "tampered", "replaced what the grader relies on"),
+                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + REGISTER_PLUGIN), ZERO_FFWD_EDIT]},
+                beside_zero_ffwd, "ok", "failed"),
         Hostile("patches_torch", "monkeypatching torch's comparison functions",
-                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + PATCH_TORCH), (FFWD_END, "        return x * 0\n")]},
-                ok_except_ffwd, "tampered", "tampered", "torch.allclose"),
+                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + PATCH_TORCH), ZERO_FFWD_EDIT]},
+                beside_zero_ffwd, "ok", "failed"),
         Hostile("patches_grader", "monkeypatching the grader's own functions",
-                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + PATCH_GRADER), (FFWD_END, "        return x * 0\n")]},
-                ok_except_ffwd, "tampered", "tampered", "expect_close"),
+                {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + PATCH_GRADER), ZERO_FFWD_EDIT]},
+                beside_zero_ffwd, "ok", "failed"),
         Hostile("always_equal", "objects whose __eq__ always says True",
                 {"tokenizer": [("        return ids\n", "        return AlwaysList(ids[:1])\n"),
                                ("import torch\n", "import torch\n" + ALWAYS_EQUAL)],
                  "block": [(FFWD_END, "        return AlwaysTensor(torch.zeros_like(x))\n"),
                            (BLOCK_IMPORT, BLOCK_IMPORT + ALWAYS_TENSOR)]},
-                {"tokenizer": TRUNCATED, "head": 15, "feedforward": 0}, "tampered", "tampered", "redefine equality"),
+                {"tokenizer": TRUNCATED, "head": 15, "feedforward": ZERO_FFWD}, "ok", "failed"),
         Hostile("skips_checks", "skipping tests",
                 {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + "import pytest\npytest.skip('no', allow_module_level=True)\n")]},
-                ok_except_ffwd, "ok", "skipped"),
+                ok_except_ffwd, "ok", "failed", "Skipped: no"),
         Hostile("fake_results", "writing fake result files and fake events",
                 {"block": [(BLOCK_IMPORT, BLOCK_IMPORT + FAKE_RESULTS.format(out=out_dir, kit=kit_root)),
-                           (FFWD_END, "        return x * 0\n")]},
-                ok_except_ffwd, "tampered", "tampered"),
+                           ZERO_FFWD_EDIT]},
+                # Its fake events reach the channel to the judge, which stops believing that process.
+                beside_zero_ffwd, "crashed", "crashed", "not data"),
         Hostile("imports_solutions", "importing the reference solutions",
                 {"attention": [(ATTENTION_IMPORT, ATTENTION_IMPORT + IMPORT_SOLUTIONS.format(kit=kit_root)),
                                BROKEN_HEAD, (ATTENTION_END, ATTENTION_END + USE_SOLUTIONS)]},

@@ -324,16 +324,18 @@ def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
 
 
 def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
-    # Checks decided in the worker (here Exercise 7's): the worker's channel number is on its command
-    # line; well-formed lines by the hundred thousand are not the grader's (it sends a few per check),
-    # and the parent stops reading them.
-    start = "    def forward(self, x):\n        return self.net(x)  # (B, T, C)\n"
-    _, row = grade_edited(tmp_path, "block", [(start, start.replace("        return", (
+    # Checks decided in the worker (here the bigram's training check): the worker's channel number is
+    # on its command line; well-formed lines by the hundred thousand are not the grader's (it sends a few
+    # per check), and the parent stops reading them. (The checks judged apart run the forward in a
+    # child of the judge, which has no such channel.)
+    start = "        logits = self.token_embedding_table(idx)  # (B, T, V)\n"
+    _, row = grade_edited(tmp_path, "bigram", [(start, (
         "        import os, sys\n"
-        "        fd = int(sys.argv[sys.argv.index('--events-fd') + 1])\n"
-        "        for _ in range(200):\n"
-        "            os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n"
-        "        return"), 1))], "flood", marker="feedforward")
+        "        if '--events-fd' in sys.argv:\n"
+        "            fd = int(sys.argv[sys.argv.index('--events-fd') + 1])\n"
+        "            for _ in range(200):\n"
+        "                os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n") + start)],
+        "flood")
     assert row["status"] == "tampered" and "far more events" in row["why"], row
 
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from grader import judge_training, training
-from grader.expect import attribute, expect_close, expect_mean_cross_entropy, expect_pair, expect_tensor, fail
+from grader.expect import attribute, describe, expect_close, expect_mean_cross_entropy, expect_pair, expect_tensor, fail
 from grader.probe import randomize_parameters
 
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
@@ -36,7 +36,7 @@ def test_embedding_table_layout(impl, device):
     where = impl.where("bigram", "BigramLanguageModel.__init__")
     table = attribute(model, "token_embedding_table", where)
     if not isinstance(table, torch.nn.Embedding) or tuple(table.weight.shape) != (V, V):
-        fail("token_embedding_table", f"nn.Embedding({V}, {V})", repr(table), where)
+        fail("token_embedding_table", f"nn.Embedding({V}, {V})", describe(table), where)
 
 
 def test_logits_shape_and_no_loss_without_targets(impl, device):
@@ -56,7 +56,7 @@ def test_logits_are_rows_of_the_table(impl, device):
     where = impl.where("bigram", "BigramLanguageModel.forward")
     table = attribute(model, "token_embedding_table", impl.where("bigram", "BigramLanguageModel.__init__"))
     if not isinstance(table, torch.nn.Embedding):
-        fail("token_embedding_table", f"nn.Embedding({V}, {V})", repr(table),
+        fail("token_embedding_table", f"nn.Embedding({V}, {V})", describe(table),
              impl.where("bigram", "BigramLanguageModel.__init__"))
     randomize_parameters(model, seed=1)  # away from N(0, 1) init, so nothing matches by chance
     idx, _ = random_batch(device)

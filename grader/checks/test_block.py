@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.expect import attribute, expect_close, expect_tensor, fail
+from grader.expect import attribute, describe, expect_close, expect_tensor, fail
 from grader.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
                           record_arguments, watch_calls)
 from grader.remote import type_name
@@ -78,7 +78,7 @@ def test_sublayers(impl, device):
             fail(f"Block.{name}", kind.__name__, type_name(layer), where)
     for name in ("ln1", "ln2"):
         if tuple(getattr(block, name).normalized_shape) != (n_embd,):
-            fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", repr(getattr(block, name)), where)
+            fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", describe(getattr(block, name)), where)
 
 
 def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):

@@ -4,10 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.expect import attribute, expect_close, expect_linear, expect_tensor, fail
+from grader.expect import attribute, describe, expect_close, expect_linear, expect_tensor, fail
 from grader.probe import class_names, randomize_parameters
 
 pytestmark = pytest.mark.feedforward
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 
 n_embd = 32
 B, T = 2, 8
@@ -24,7 +25,7 @@ def net_of(ffwd, impl):
     net = attribute(ffwd, "net", where)
     kinds = class_names(net)
     if kinds != ["Linear", "ReLU", "Linear", "Dropout"]:
-        fail("FeedForward.net", "nn.Sequential(Linear, ReLU, Linear, Dropout)", kinds or repr(net), where)
+        fail("FeedForward.net", "nn.Sequential(Linear, ReLU, Linear, Dropout)", kinds or describe(net), where)
     return net
 
 
@@ -36,7 +37,7 @@ def test_net_layout(impl, device):
     expect_linear(net[0], n_embd, 4 * n_embd, True, "net[0]", where)
     expect_linear(net[2], 4 * n_embd, n_embd, True, "net[2]", where)
     if net[3].p != 0.3:
-        fail("net[3] for FeedForward(n_embd, dropout=0.3)", "nn.Dropout(0.3)", repr(net[3]), where,
+        fail("net[3] for FeedForward(n_embd, dropout=0.3)", "nn.Dropout(0.3)", describe(net[3]), where,
              "pass the dropout argument on to nn.Dropout")
 
 
