@@ -199,6 +199,29 @@ def record_torch_calls(fn, x, keep=()):
 
 
 @runs_with_the_submission
+def parameter_status(module, name):
+    """Whether ``module.name`` is an nn.Parameter, and whether ``module.parameters()`` lists it."""
+    value = getattr(module, name, None)
+    return isinstance(value, torch.nn.Parameter), any(p is value for p in module.parameters())
+
+
+@runs_with_the_submission
+def output_and_gradients(module, x, w, names=()):
+    """``out = module(x)`` for an ``x`` that requires grad, then the gradients of ``(out * w).sum()``:
+    (out, whether out is in the autograd graph, {"x": ..., name: ... for the attributes ``names``}),
+    each gradient None where none arrived. No gradients when out is not a graph tensor shaped as w."""
+    x = x.detach().clone().requires_grad_(True)
+    attributes = [getattr(module, name) for name in names]
+    for value in attributes:
+        value.grad = None
+    out = module(x)
+    if type(out) is not torch.Tensor or not out.requires_grad or out.shape != w.shape:
+        return out, type(out) is torch.Tensor and out.requires_grad, {}
+    (out * w).sum().backward()
+    return out.detach(), True, {"x": x.grad, **{name: value.grad for name, value in zip(names, attributes)}}
+
+
+@runs_with_the_submission
 def is_instance(obj, cls):
     """``isinstance(obj, cls)``, where ``obj`` lives."""
     return isinstance(obj, cls)

@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from grader.expect import attribute, describe, expect_close, expect_tensor, fail, max_difference
-from grader.probe import RecordCalls, randomize_parameters
+from grader.probe import output_and_gradients, parameter_status, randomize_parameters, record_torch_calls
 
 pytestmark = pytest.mark.layernorm
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 
 MODULE = "layernorm"
 dim = 16  # C: with 16 features the unbiased variance is 16/15 of the biased one, 3% apart in the output
@@ -75,7 +76,7 @@ def parameters_of(ln, impl):
     where = init_where(impl)
     gamma, beta = attribute(ln, "gamma", where), attribute(ln, "beta", where)
     for name, p in (("gamma", gamma), ("beta", beta)):
-        if not isinstance(p, torch.nn.Parameter):
+        if not parameter_status(ln, name)[0]:
             fail(f"LayerNorm1d.{name} should be an nn.Parameter, so that ln.parameters() (and the optimizer) "
                  f"find it", f"nn.Parameter of shape ({dim},)", describe(p), where,
                  f"self.{name} = nn.Parameter(torch.{'ones' if name == 'gamma' else 'zeros'}(dim))")
@@ -137,10 +138,10 @@ def test_parameters_layout(impl, device):
     where = init_where(impl)
     ln = make_ln(impl, device, random=False)
     gamma, beta = parameters_of(ln, impl)
-    owned = [id(p) for p in ln.parameters()]
-    if id(gamma) not in owned or id(beta) not in owned:
-        fail("LayerNorm1d(dim).parameters()", "gamma and beta among them", f"{len(owned)} parameters", where,
-             "assign them as attributes of the module after super().__init__()")
+    missing = [name for name in ("gamma", "beta") if not parameter_status(ln, name)[1]]
+    if missing:
+        fail("LayerNorm1d(dim).parameters()", "gamma and beta among them", f"{' and '.join(missing)} not among them",
+             where, "assign them as attributes of the module after super().__init__()")
     if not bool((gamma.detach() == 1).all()) or not bool((beta.detach() == 0).all()):
         fail(f"a new LayerNorm1d({dim})'s gamma and beta", "gamma all ones, beta all zeros",
              f"gamma {gamma.detach().flatten()[:4].tolist()}..., beta {beta.detach().flatten()[:4].tolist()}...",
@@ -274,22 +275,22 @@ def test_gradients_reach_gamma_beta_and_x(impl, device):
     where = forward_where(impl)
     # Rows of standard deviation ~10, so that where eps sits hardly moves the gradients (GRAD_ATOL):
     # this check judges the graph; test_eps_inside_the_square_root judges eps.
-    x = random_rows((B, T, dim), device, seed=7, scale=10.0).requires_grad_(True)
+    x = random_rows((B, T, dim), device, seed=7, scale=10.0)
     w = torch.randn((B, T, dim), generator=torch.Generator().manual_seed(8)).to(device)  # d loss / d out
-    gamma, beta = parameters_of(ln, impl)
-    gamma.grad = beta.grad = None
-    out = expect_tensor(ln(x), f"LayerNorm1d({dim})(x)", where, shape=(B, T, dim))
-    if not out.requires_grad:
+    parameters_of(ln, impl)
+    out, in_graph, grads = output_and_gradients(ln, x, w, ("gamma", "beta"))
+    expect_tensor(out, f"LayerNorm1d({dim})(x)", where, shape=(B, T, dim))
+    if not in_graph:
         fail("LayerNorm1d(x) for x that requires grad", "an output in the autograd graph", "no graph", where,
              "compute with torch operations on x, self.gamma and self.beta (no .detach(), no torch.no_grad())")
-    expect_close(out.detach(), layer_norm(x.detach(), ln, 1e-5), f"LayerNorm1d({dim})(x), before its gradients",
+    expect_close(out, layer_norm(x.detach(), ln, 1e-5), f"LayerNorm1d({dim})(x), before its gradients",
                  where, atol=ATOL, hint="the output is off already: test_matches_nn_layernorm names the mistake, "
                                         "and the gradients follow once the output is right")
-    (out * w).sum().backward()
     x2 = x.detach().clone().requires_grad_(True)
-    g2, b2 = gamma.detach().clone().requires_grad_(True), beta.detach().clone().requires_grad_(True)
+    g2, b2 = ln.gamma.detach().clone().requires_grad_(True), ln.beta.detach().clone().requires_grad_(True)
     (F.layer_norm(x2, (dim,), g2, b2, 1e-5) * w).sum().backward()
-    for name, got, expected in (("gamma", gamma.grad, g2.grad), ("beta", beta.grad, b2.grad), ("x", x.grad, x2.grad)):
+    for name, expected in (("gamma", g2.grad), ("beta", b2.grad), ("x", x2.grad)):
+        got = grads.get(name)
         if got is None:
             fail(f"the gradient of LayerNorm1d.{name}" if name != "x" else "the gradient of the input x",
                  "a gradient", "None", where,
@@ -305,9 +306,7 @@ def test_written_by_hand(impl, device):
     F.layer_norm nor nn.LayerNorm (nor another norm of torch's)."""
     ln = make_ln(impl, device)
     x = random_rows((B, T, dim), device)
-    with torch.no_grad(), RecordCalls() as recorder:
-        ln(x)
-    used = sorted(FORBIDDEN & set(recorder.names))
+    used = sorted(FORBIDDEN & set(record_torch_calls(ln, x)["names"]))
     if used:
         fail("the torch functions LayerNorm1d.forward calls", "mean, var, sqrt and arithmetic: LayerNorm by hand",
              f"{', '.join(used)}", forward_where(impl),
