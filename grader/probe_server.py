@@ -45,6 +45,7 @@ class Objects:
     def __init__(self):
         self.by_number = {}
         self.numbers = {}  # id(obj) -> number
+        self.generators = []  # the judge's generators passed to the request being answered, rebuilt here
 
     def handle(self, obj):
         number = self.numbers.get(id(obj))
@@ -70,6 +71,8 @@ class Objects:
             return value
         if kind in (list, tuple) and depth < 8 and len(value) <= 1000:
             return kind(self.out(item, depth + 1) for item in value)
+        if kind in (set, frozenset) and len(value) <= 1000 and all(type(i) in wire.SCALARS for i in value):
+            return {"__set__": list(value)}
         if kind is dict and depth < 8 and len(value) <= 1000 and all(type(k) in (str, int) for k in value):
             return {key: self.out(item, depth + 1) for key, item in value.items()}
         return self.handle(value)
@@ -82,6 +85,12 @@ class Objects:
                 return self.get(value["__handle__"])
             if "__grader__" in value:
                 return _grader_object(value["__grader__"])
+            if "__set__" in value:
+                return set(self.inp(value["__set__"]))
+            if "__generator__" in value:
+                generator = torch.Generator(device=value["device"]).set_state(value["__generator__"])
+                self.generators.append(generator)
+                return generator
             return {key: self.inp(item) for key, item in value.items()}
         if type(value) in (list, tuple):
             return type(value)(self.inp(item) for item in value)
@@ -154,6 +163,7 @@ def _answer(request, impl, objects):
         from .probe import set_parameters
         set_parameters(target, request["values"])
         return None
+    objects.generators = []
     torch.manual_seed(int(request.get("seed", 0)))  # CUDA's generators
     if type(request.get("rng")) is torch.Tensor:
         torch.set_rng_state(request["rng"])  # the CPU's, exactly the judge's
@@ -184,6 +194,8 @@ def serve(requests_fd, answers_fd, impl):
             answer = _raised(exc, folder)
         if request.get("op") in wire.RUNS_CODE:  # the requests that set it first
             answer["grad_after"] = torch.is_grad_enabled()
+            # Where the judge's generators are now, as if the call had drawn from them there.
+            answer["generators"] = [generator.get_state() for generator in objects.generators]
         try:
             data = wire.encode(answer)
         except wire.WireError as exc:

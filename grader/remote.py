@@ -139,6 +139,7 @@ class Channel:
         self.proc = None
         self.generation = 0
         self.handles = {}
+        self.generators = []  # the generators the request being sent passes
 
     def start(self):
         requests_r, requests_w = os.pipe()
@@ -181,6 +182,12 @@ class Channel:
             return type(value)(self._out(item) for item in value)
         if type(value) is dict:
             return {key: self._out(item) for key, item in value.items()}
+        if type(value) in (set, frozenset):
+            return {"__set__": [self._out(item) for item in value]}
+        if type(value) is torch.Generator:
+            # Crosses as its state; the answer brings back the state the call left it in.
+            self.generators.append(value)
+            return {"__generator__": value.get_state(), "device": str(value.device)}
         if callable(value) and not isinstance(value, torch.Tensor):
             return {"__grader__": grader_reference(value)}
         return value
@@ -192,6 +199,8 @@ class Channel:
                 if number not in self.handles:
                     self.handles[number] = Handle(self, number, list(value.get("types", [])))
                 return self.handles[number]
+            if "__set__" in value and len(value) == 1 and type(value["__set__"]) is list:
+                return set(value["__set__"])
             return {key: self._in(item) for key, item in value.items()}
         if type(value) in (list, tuple):
             return type(value)(self._in(item) for item in value)
@@ -207,9 +216,17 @@ class Channel:
             request["rng"] = torch.get_rng_state()
             request["seed"] = int(torch.randint(0, 2**62, (1,)).item())  # for CUDA's generators
             request["grad"] = torch.is_grad_enabled()
+        self.generators = []
         answer = self._exchange(self._out(request))
         if type(answer) is not dict:
             raise ProbeProcessEnded("the submission's process answered out of turn")
+        states = answer.get("generators")
+        if type(states) is list and len(states) == len(self.generators):
+            for generator, state in zip(self.generators, states):
+                try:
+                    generator.set_state(state)
+                except (TypeError, RuntimeError):  # not a state of this generator: it stays as it was
+                    pass
         if type(answer.get("grad_after")) is bool:
             # What the submission's call left torch's autograd switch at, as it would be in one process.
             torch.set_grad_enabled(answer["grad_after"])
