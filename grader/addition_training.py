@@ -127,8 +127,23 @@ def train_adder(config_class, model_class, get_batch, loss_fn, recipe):
     from the training batches, "last_loss": ..., "seconds": ...}``. A loss that is not finite ends the
     run early (the accuracies are then measured as they are).
     """
+    run = train_only(config_class, model_class, get_batch, loss_fn, recipe)
+    return accuracies(run["model"], run, recipe) | {"last_loss": run["last_loss"], "seconds": run["seconds"]}
+
+
+def train_only(config_class, model_class, get_batch, loss_fn, recipe):
+    """The training of train_adder without the measuring: ``{"model": the trained model, "trained_a",
+    "trained_b": the problems drawn from its batches, "last_loss", "seconds"}``."""
     with cpu_threads(1):
         return _train(config_class, model_class, get_batch, loss_fn, recipe)
+
+
+def accuracies(model, run, recipe):
+    """``model``'s accuracy on the held-out problems and on the trained ones of ``run`` (train_only's)."""
+    held_a, held_b = held_out_problems(recipe)
+    n = recipe.n_digits
+    return {"held_out": accuracy(model, held_a, held_b, n),
+            "trained": accuracy(model, run["trained_a"], run["trained_b"], n)}
 
 
 def _train(config_class, model_class, get_batch, loss_fn, recipe):
@@ -168,9 +183,5 @@ def _train(config_class, model_class, get_batch, loss_fn, recipe):
             break
     seconds = time.perf_counter() - start
     trained_a, trained_b = torch.cat(seen_a)[: recipe.held_out], torch.cat(seen_b)[: recipe.held_out]
-    return {
-        "held_out": accuracy(model, held_a, held_b, n),
-        "trained": accuracy(model, trained_a, trained_b, n),
-        "last_loss": float(loss.detach()),
-        "seconds": seconds,
-    }
+    return {"model": model, "trained_a": trained_a, "trained_b": trained_b, "last_loss": float(loss.detach()),
+            "seconds": seconds}

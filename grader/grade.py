@@ -75,7 +75,7 @@ def _positive(text, kind):
 
 
 def run(args):
-    from . import catalog, judge_training, reports
+    from . import catalog, reports
     from .data import DataError, load_text, verify
 
     try:
@@ -89,7 +89,7 @@ def run(args):
         print("grade: found no submissions to grade", file=sys.stderr)
         return 2
     try:
-        text = load_text(download=True)  # the checks that train need it; download it once, here
+        load_text(download=True)  # the checks that train need it; download it once, here
         data_path = verify()
     except DataError as exc:
         print(f"grade: {exc}", file=sys.stderr)
@@ -105,7 +105,6 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     checks = catalog.collect(args.markers)
     markers = [ex.marker for ex in EXERCISES if any(c.marker == ex.marker for c in checks)]
-    judges = judge_training.judges(text)
     limits = _limits_class()(timeout=args.timeout, total=args.total_timeout, memory_mb=args.memory,
                              processes=args.max_processes, output_mb=args.max_output)
     print(f"grading {len(submissions)} submission(s), {len(checks)} checks each, {args.jobs} at a time, "
@@ -117,7 +116,7 @@ def run(args):
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
-        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel, judges): sub
+        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel): sub
                    for sub in submissions}
         for future, submission in _completed(futures):
             result, extracted = _result_of(future, submission)
@@ -199,9 +198,8 @@ def describe_sandbox():
     return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
 
 
-def grade_one(submission, checks, limits, data_path, device, cancel=None, judges=None):
-    """Grade one submission; never raises: a problem becomes the submission's status. ``judges``:
-    the checks this process decides from what the worker left (grader/judge_training.py)."""
+def grade_one(submission, checks, limits, data_path, device, cancel=None):
+    """Grade one submission; never raises: a problem becomes the submission's status."""
     from . import reports, review
 
     graded = reports.Graded(submission.name, str(submission.path), submission.kind)
@@ -214,7 +212,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, judges
         graded.notes = prepared.notes
         extracted = prepared.extracted
         graded.flags = review.flags(prepared.package)
-        result = _run_checks(prepared.package, scratch, checks, limits, data_path, device, cancel, judges)
+        result = _run_checks(prepared.package, scratch, checks, limits, data_path, device, cancel)
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,
@@ -242,7 +240,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, judges
     return graded, printable(extracted)
 
 
-def _run_checks(package, scratch, checks, limits, data_path, device, cancel, judges):
+def _run_checks(package, scratch, checks, limits, data_path, device, cancel):
     """Run the checks judged apart (grader/remote.py) first, then the others in the worker, within one
     total time limit; returns one SandboxResult for all of them."""
     from .isolate import run_sandboxed
@@ -255,8 +253,7 @@ def _run_checks(package, scratch, checks, limits, data_path, device, cancel, jud
         left = dataclasses.replace(limits, total=max(deadline - time.monotonic(), 1.0))
         part = run_sandboxed(package, scratch, [c.nodeid for c in group], left, data_path, device, cancel=cancel,
                              budgets={c.nodeid: c.budget(limits.timeout) for c in group},
-                             exercises={c.nodeid: c.marker for c in group}, judges=None if apart else judges,
-                             apart=apart)
+                             exercises={c.nodeid: c.marker for c in group}, apart=apart)
         result = part if result is None else result.merge(part)
     return result
 

@@ -60,7 +60,6 @@ class SandboxResult:
     landlock: int = 0  # the Landlock ABI used (0: files were not confined)
     namespaces: bool = False
     refused_limits: list = field(default_factory=list)  # resource limits the system did not accept
-    judged: set = field(default_factory=set)  # checks whose verdict a judge of the parent decided
     blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
     events: list = field(default_factory=list)  # what happened, for the report
     apart: set = field(default_factory=set)  # checks decided by a judge that never loaded the submission
@@ -74,7 +73,6 @@ class SandboxResult:
         self.landlock = min(self.landlock, other.landlock) if self.runs and other.runs else self.landlock
         self.namespaces = self.namespaces and other.namespaces
         self.refused_limits = sorted(set(self.refused_limits) | set(other.refused_limits))
-        self.judged |= other.judged
         self.apart |= other.apart
         self.blocked.update(other.blocked)
         self.events += other.events
@@ -210,7 +208,7 @@ class _Run:
 
 
 def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None,
-                  budgets=None, exercises=None, judges=None, apart=False):
+                  budgets=None, exercises=None, apart=False):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
 
     ``budgets`` maps a nodeid to its own time limit where that is longer than ``limits.timeout`` (a
@@ -221,10 +219,6 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
     ``exercises`` maps a nodeid to its exercise: once a check times out, the exercise's other checks
     would most likely wait on the same endless code, so they are charged at once rather than each
     after its own time limit, and the time is left for the other exercises.
-
-    ``judges`` maps a nodeid to a function of the worker's writable folder that returns the check's
-    Verdict, decided here from what the worker left there (grader/judge_training.py); it replaces the
-    worker's own pass or fail.
 
     ``apart``: the worker is a judge that runs the submission's code in a child process of its own
     (grader/remote.py), so the verdicts it reports were decided where no submission code ran.
@@ -243,7 +237,6 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
         _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
                  budgets or {}, exercises, apart)
         result.runs += 1
-        _judge(judges or {}, result, workdir / "run")
         if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
             nodeid = remaining.pop(0)
             result.verdicts[nodeid] = Verdict("crashed", "the grading process ended before this check ran"
@@ -256,16 +249,6 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
         result.apart = {nodeid for nodeid in nodeids if nodeid in result.verdicts}
     result.output = head.decode("utf-8", "replace")
     return result
-
-
-def _judge(judges, result, writable):
-    """Replace the worker's pass or fail of each judged check graded in the run that just ended (its
-    writable folder is emptied when the next one starts) by the judge's verdict."""
-    for nodeid, judge in judges.items():
-        verdict = result.verdicts.get(nodeid)
-        if verdict is not None and verdict.outcome in ("passed", "failed") and nodeid not in result.judged:
-            result.judged.add(nodeid)
-            result.verdicts[nodeid] = judge(writable, verdict)
 
 
 def _last_lines(output, count=5):

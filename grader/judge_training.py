@@ -1,12 +1,11 @@
 """The training checks' judge, for teacher mode: the validation loss computed by the grader, not by
-the process that ran the submission (the bigram's and the small GPT's checks on the CPU).
+the process that ran the submission.
 
-The worker trains the submission's GPT with the grader's loop and leaves the trained weights in its
-writable folder (``save``); the parent, which never runs submission code, reads them as plain tensors
-(``torch.load(weights_only=True)``, size-capped), runs its own GPT of the contract on them
-(``contract_forward``) over the grader's seeded validation batches, and decides. A loss the
-submission reports, or a threshold it rewrites in the worker, does not reach this verdict; only
-weights that really reach the loss do.
+The submission's process trains its model with the grader's loop and sends back the trained weights
+(probe.train_by_the_graders_loop) as plain tensors; the judge, which never runs submission code, runs
+its own model of the contract on them (``contract_forward``) over the grader's seeded validation
+batches, and decides. A loss the submission reports, or a threshold it rewrites in its process, does
+not reach this verdict; only weights that really reach the loss do.
 
 The contract's names: the bigram's ``token_embedding_table`` (V x V, its rows the logits); the GPT's
 ``token_embedding_table``, ``position_embedding_table``, ``blocks.<i>`` with ``ln1``, ``sa.c_attn``
@@ -14,33 +13,11 @@ The contract's names: the bigram's ``token_embedding_table`` (V x V, its rows th
 ``lm_head``.
 """
 
-import os
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
 from . import training
 from .attention_oracle import attention
-
-MAX_BYTES = 64 * 2**20  # the small GPT's weights are ~0.2 MB; the lecture's ~45 MB
-JUDGED_DIR = "judged"  # inside the worker's writable folder
-
-
-def weights_path(folder, nodeid):
-    """Where the worker leaves the weights trained for ``nodeid``, inside its writable ``folder``."""
-    name = "".join(c if c.isalnum() else "_" for c in nodeid.rpartition("::")[2])
-    return Path(folder) / JUDGED_DIR / f"{name}.pt"
-
-
-def save(model, nodeid):
-    """In the worker: leave ``model``'s weights for the judge (only when grading in teacher mode)."""
-    folder = os.environ.get("GPTKIT_SANDBOX") and os.environ.get("TMPDIR")
-    if not folder:
-        return
-    path = weights_path(folder, nodeid)
-    path.parent.mkdir(exist_ok=True)
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
 
 
 class ContractModel(torch.nn.Module):
@@ -101,19 +78,11 @@ class NotJudged(Exception):
     """The weights cannot be judged; the message says why, in words for the report."""
 
 
-def load_weights(path, recipe, vocab_size):
-    """The contract's weights from ``path`` as float32 tensors, or NotJudged saying what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise NotJudged("the trained weights did not reach the grader")
-    if path.stat().st_size > MAX_BYTES:
-        raise NotJudged(f"the trained weights are larger than {MAX_BYTES // 2**20} MB")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # anything unreadable, whatever torch raises for it
-        raise NotJudged(f"the trained weights could not be read ({type(exc).__name__})") from None
-    if not isinstance(state, dict):
-        raise NotJudged("the trained weights are not a state dict")
+def contract_weights(state, recipe, vocab_size):
+    """The contract's weights from ``state`` (a dict of plain tensors) as float32, or NotJudged saying
+    what is wrong."""
+    if type(state) is not dict:
+        raise NotJudged("the trained weights did not come back as a state dict")
     weights = {}
     for name, shape in expected_shapes(recipe, vocab_size).items():
         tensor = state.get(name)
@@ -125,46 +94,23 @@ def load_weights(path, recipe, vocab_size):
     return weights
 
 
-def validation_loss(path, text, recipe):
-    """The grader's validation loss of the weights at ``path``, the way training.train measures it."""
+def validation_loss(state, text, recipe):
+    """The grader's validation loss of the trained weights ``state``, the way training.train measures it."""
     data, vocab_size = training.encode(text)
-    weights = load_weights(path, recipe, vocab_size)
+    weights = contract_weights(state, recipe, vocab_size)
     _, val_data = training.split(data)
     with training.cpu_threads(1), torch.no_grad():
         return training.estimate_loss(ContractModel(weights, recipe), val_data, recipe)
 
 
-def judges(text):
-    """nodeid -> judge(writable folder, the worker's verdict) -> Verdict, for grade (see isolate.run_sandboxed)."""
-    from .checks.test_bigram import BIGRAM_RECIPE, BIGRAM_THRESHOLD
-    from .checks.test_gpt import GPT_RECIPE, GPT_THRESHOLD
-
-    def judge_of(nodeid, recipe, threshold, reference):
-        return lambda folder, verdict: judge(weights_path(folder, nodeid), verdict, text, recipe, threshold,
-                                             reference)
-
-    return {
-        "grader/checks/test_bigram.py::test_training_reaches_loss_threshold":
-            judge_of("test_training_reaches_loss_threshold", BIGRAM_RECIPE, BIGRAM_THRESHOLD,
-                     "the reference reaches about 2.5; an untrained bigram 4.17"),
-        "grader/checks/test_gpt.py::test_training_beats_the_bigram":
-            judge_of("test_training_beats_the_bigram", GPT_RECIPE, GPT_THRESHOLD,
-                     "a bigram cannot go below about 2.45; the reference reaches about 2.2"),
-    }
+def judged_loss(run, text, recipe, apart):
+    """The validation loss a training check decides on, from probe.train_by_the_graders_loop's ``run``:
+    judged apart (teacher mode), the grader's own from the trained weights; else the loop's own."""
+    if not apart:
+        return run["val"]
+    return validation_loss(run["weights"], text, recipe)
 
 
-def judge(path, verdict, text, recipe, threshold, reference):
-    """The check's verdict from the weights at ``path``; the worker's own failure stands where it left
-    no weights (its message says what went wrong in training)."""
-    from .isolate import Verdict
-
-    if verdict.outcome == "failed" and not Path(path).is_file():
-        return verdict
-    try:
-        val = validation_loss(path, text, recipe)
-    except NotJudged as exc:
-        return Verdict("failed", f"{exc}; the grader judges the trained weights itself")
-    if val < threshold:
-        return Verdict("passed")
-    return Verdict("failed", f"validation loss of the trained model, computed by the grader from its weights: "
-                             f"{val:.3f}, expected below {threshold} ({reference})")
+def described(what, apart):
+    """``what`` (a loss in a message), saying who computed it when it was judged apart."""
+    return f"{what}, computed by the grader from the trained weights" if apart else what

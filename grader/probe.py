@@ -222,6 +222,33 @@ def output_and_gradients(module, x, w, names=()):
 
 
 @runs_with_the_submission
+def train_by_the_graders_loop(text, recipe, *classes, device="cpu", bf16=False):
+    """The grader's seeded training loop on the submission's model: training.train_bigram for the
+    classes ``BigramLanguageModel``, training.train_gpt for ``GPTConfig, GPTLanguageModel``; ``recipe`` is a
+    training.Recipe as a dict. Returns the loop's validation loss and the trained weights (on the CPU)."""
+    from . import training
+
+    recipe = training.Recipe(**recipe)
+    if len(classes) == 1:
+        run = training.train_bigram(*classes, text, recipe, device)
+    else:
+        run = training.train_gpt(*classes, text, recipe, device, bf16)
+    return {"val": run["val"], "weights": {k: v.detach().cpu() for k, v in run["model"].state_dict().items()}}
+
+
+@runs_with_the_submission
+def train_adder_by_the_graders_loop(config_class, model_class, get_batch, loss_fn, recipe):
+    """addition_training.train_only on the submission's GPT, batches and loss; ``recipe`` is an
+    AdditionRecipe as a dict. Returns the trained weights (on the CPU), the trained-on problems and the
+    model itself (a handle, in teacher mode)."""
+    from . import addition_training as adder
+
+    run = adder.train_only(config_class, model_class, get_batch, loss_fn, adder.AdditionRecipe(**recipe))
+    weights = {k: v.detach().cpu() for k, v in run["model"].state_dict().items()}
+    return {"weights": weights, "trained_a": run["trained_a"], "trained_b": run["trained_b"], "model": run["model"]}
+
+
+@runs_with_the_submission
 def is_instance(obj, cls):
     """``isinstance(obj, cls)``, where ``obj`` lives."""
     return isinstance(obj, cls)
@@ -244,3 +271,157 @@ class RecordCalls(TorchFunctionMode):
         if name in self.keep and isinstance(out, torch.Tensor):
             self.kept.append(out.detach())
         return out
+
+
+# ---- Exercise 12 (addition)
+
+@runs_with_the_submission
+def loss_and_gradient(loss_fn, logits, targets):
+    """``loss = loss_fn(logits, targets)`` for logits that require grad: (loss, whether it is in the
+    autograd graph, the gradient of loss with respect to the logits, the targets as the call left them).
+    The gradient is None unless loss is a plain scalar in the graph (then one backward pass)."""
+    logits = logits.detach().clone().requires_grad_(True)
+    loss = loss_fn(logits, targets)
+    in_graph = isinstance(loss, torch.Tensor) and loss.requires_grad
+    if type(loss) is not torch.Tensor:
+        return loss, in_graph, None, targets
+    if in_graph and loss.shape == ():
+        loss.backward()
+    return loss.detach(), in_graph, logits.grad, targets
+
+
+# ---- Exercise 14 (modern)
+
+def graph_ops(tensor):
+    """The names of the autograd nodes that produced ``tensor``."""
+    names, seen, stack = [], set(), [getattr(tensor, "grad_fn", None)]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.append(type(node).__name__)
+        stack.extend(fn for fn, _ in node.next_functions)
+    return names
+
+
+def attribute_at(obj, path):
+    """``obj`` followed along a dotted attribute path ("lm_head.bias")."""
+    for name in path.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+@runs_with_the_submission
+def is_callable(obj):
+    """``callable(obj)``, where ``obj`` lives."""
+    return callable(obj)
+
+
+@runs_with_the_submission
+def calls_and_graph(fn, x):
+    """``out = fn(x)`` for an ``x`` that requires grad, under RecordCalls: (out, the names of the torch
+    functions it called, each once, sorted; the names of the autograd nodes that produced out), to
+    tell a formula written by hand from torch's own."""
+    x = x.detach().clone().requires_grad_(True)
+    with RecordCalls() as recorder:
+        out = fn(x)
+    ops = sorted(set(graph_ops(out)))
+    return (out.detach() if isinstance(out, torch.Tensor) else out), sorted(set(recorder.names)), ops
+
+
+@runs_with_the_submission
+def output_and_input(fn, x):
+    """``fn(x)``, and ``x`` as the call left it (an in-place change shows there)."""
+    return fn(x), x
+
+
+@runs_with_the_submission
+def output_input_and_gradient(fn, x, w):
+    """``out = fn(x)`` for an ``x`` that requires grad: (out, x as the call left it, whether out is in the
+    autograd graph, the gradient of ``(out * w).sum()`` with respect to x). The gradient is None unless
+    out is in the graph and shaped as w."""
+    x = x.detach().clone().requires_grad_(True)
+    out = fn(x)
+    in_graph = isinstance(out, torch.Tensor) and out.requires_grad
+    if not in_graph or out.shape != w.shape:
+        return out, x.detach(), in_graph, None
+    (grad,) = torch.autograd.grad((out * w).sum(), x)  # a scalar: grad_outputs would import sympy (~2 s)
+    return out.detach(), x.detach(), True, grad
+
+
+@runs_with_the_submission
+def call_keeping(fn, obj, paths):
+    """``fn(obj)``, and for each dotted attribute path of ``obj`` whether it holds the very same object
+    after the call as before."""
+    before = [attribute_at(obj, path) for path in paths]
+    result = fn(obj)
+    return result, [attribute_at(obj, path) is old for path, old in zip(paths, before)]
+
+
+@runs_with_the_submission
+def how_shared(obj, path, other):
+    """How ``obj.<path>`` stands to ``obj.<other>`` (dotted attribute paths): (the very same object, the
+    first an nn.Parameter, two tensors on one storage)."""
+    a, b = attribute_at(obj, path), attribute_at(obj, other)
+    tensors = isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+    return a is b, isinstance(a, torch.nn.Parameter), tensors and a.data_ptr() == b.data_ptr()
+
+
+@runs_with_the_submission
+def count_parameters(module):
+    """How many values ``module.parameters()`` lists (a shared Parameter once)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+@runs_with_the_submission
+def loss_gradient(model, idx, targets, path):
+    """The gradient ``model.<path>`` gets from one ``loss.backward()``, loss as ``model(idx, targets)``
+    returns it (None where none arrives)."""
+    model.zero_grad(set_to_none=True)
+    _, loss = model(idx, targets)
+    loss.backward()
+    return attribute_at(model, path).grad
+
+
+# ---- Exercise 13 (finetune)
+
+@runs_with_the_submission
+def state_of(module):
+    """``module.state_dict()`` as a plain dict of detached copies (an OrderedDict is not data: in teacher
+    mode it would stay where the module lives)."""
+    return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+@runs_with_the_submission
+def parameter_values(module):
+    """``module``'s parameters now, by name: detached copies, which later training leaves as they are
+    (in teacher mode, reading a parameter the judge set gives the judge's copy, not the trained one)."""
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def random_state(device):
+    """The CPU's random state and, on CUDA, the GPU's: all that a training step draws from."""
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+@runs_with_the_submission
+def training_step(model, values, get_batch, data, batch_size, block_size, train=True, state=None):
+    """One step of a training loop but for the optimizer's: ``model`` at the weights ``values`` (name ->
+    tensor), ``model.train(train)``, then from the random state ``state`` (None: the one there is)
+    ``get_batch(data, batch_size, block_size, device)``, the loss and backward. Returns the loss (a
+    float), each parameter's gradient by name (None where none arrived) and the random state after, from
+    which the next step draws on as one loop would."""
+    device = next(model.parameters()).device
+    if state is not None:
+        torch.set_rng_state(state[0])
+        if state[1] is not None:
+            torch.cuda.set_rng_state(state[1], device)
+    set_parameters(model, values)
+    model.train(train)
+    for p in model.parameters():
+        p.grad = None
+    x, y = get_batch(data, batch_size, block_size, device)
+    _, loss = model(x, y)
+    loss.backward()
+    return loss.item(), {name: p.grad for name, p in model.named_parameters()}, random_state(device)

@@ -20,10 +20,12 @@ import torch
 from . import confine, wire
 
 MAX_MESSAGE = 2000  # characters of an exception's message sent back
-# The grader modules this process needs: the protocol, the probes and the stand-ins. The checks, the
-# oracles, the trainer and the data are refused.
+# The grader modules this process needs: the protocol, the probes, the stand-ins and the training loops
+# (the model trains here; the judge measures the trained weights itself). The checks, the oracles, the
+# judge's model of the contract and the data are refused.
 GRADER_MODULES = ("grader", "grader.probe_server", "grader.wire", "grader.confine", "grader.impl", "grader.probe",
-                  "grader.remote", "grader.expect", "grader.worker", "grader.stand_ins")
+                  "grader.remote", "grader.expect", "grader.worker", "grader.stand_ins", "grader.training",
+                  "grader.addition_training")
 
 
 def _parse(argv):

@@ -61,6 +61,8 @@ def _exception(raised):
             exc = cls(*args)  # as the submission raised it: KeyError('x') says 'x', not "'x'"
         except Exception:  # a built-in that wants other arguments (UnicodeDecodeError, say)
             exc = None
+        if exc is not None and str(exc) != message:  # an OSError's file name is not among its args
+            exc = None
     if exc is None:
         exc = cls(message if name == cls.__name__ else f"{name}: {message}")
     frame = raised.get("frame")

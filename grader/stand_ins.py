@@ -124,3 +124,61 @@ def stand_in_blocks(n_embd, n_layer, std=None):
     """``n_layer`` stand-in blocks, the same each time (std: of their weights, n_embd**-0.5 by default)."""
     std = n_embd**-0.5 if std is None else std
     return nn.Sequential(*[StandInBlock(n_embd, seed=100 + i, std=std) for i in range(n_layer)])
+
+
+# ---- Exercise 12 (addition)
+
+class ScriptedAdder(nn.Module):
+    """A stand-in model for solve whose favourite next digit after a context is a known function of
+    the whole context: ``(sum of (s+1) * idx[s] + 3 * length) % 10``. Its logits give that digit 1.0 and
+    every other id 0.0, so greedy decoding picks it and sampling (probability 0.2) rarely does. It
+    records (idx, training, grad enabled) for every call."""
+
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.dummy = nn.Parameter(torch.zeros(()))
+        self.calls = []
+
+    def forward(self, idx, targets=None):
+        self.calls.append((idx.detach().cpu().clone(), self.training, torch.is_grad_enabled()))
+        B, T = idx.shape
+        steps = torch.arange(1, T + 1, device=idx.device)  # (T,)
+        favourite = ((idx * steps).cumsum(dim=1) + 3 * steps) % 10  # (B, T)
+        logits = torch.zeros(B, T, self.vocab_size, device=idx.device) + self.dummy  # (B, T, V)
+        logits = logits.scatter(2, favourite[..., None], 1.0)
+        return logits, None
+
+
+# ---- Exercise 14 (modern)
+
+class StandInLM(nn.Module):
+    """The two layers tie_weights ties, named as in GPTLanguageModel, around a trusted middle layer;
+    its weights drawn by probe.randomize_parameters from ``seed``."""
+
+    def __init__(self, vocab_size, n_embd, seed=0, std=0.02):
+        super().__init__()
+        from .probe import randomize_parameters
+
+        self.vocab_size = vocab_size
+        self.token_embedding_table = nn.Embedding(vocab_size, n_embd)
+        self.mix = nn.Linear(n_embd, n_embd)
+        self.lm_head = nn.Linear(n_embd, vocab_size)
+        randomize_parameters(self, seed=seed, std=std)
+
+    def forward(self, idx, targets=None):
+        x = self.token_embedding_table(idx)  # (B, T, C)
+        x = x + torch.tanh(self.mix(x))  # (B, T, C)
+        logits = self.lm_head(x)  # (B, T, V)
+        loss = None if targets is None else nn.functional.cross_entropy(logits.view(-1, self.vocab_size),
+                                                                        targets.view(-1))
+        return logits, loss
+
+
+# ---- Exercise 13 (finetune)
+
+def as_path(text):
+    """``pathlib.Path(text)``, made where the student's code runs (a Path is not data that may cross)."""
+    import pathlib
+
+    return pathlib.Path(text)

@@ -40,7 +40,7 @@ def test_graders_checkpoints_have_the_trainers_keys(tmp_path):
                    out_dir=tmp_path / "trainer", log=lambda line: None)
     trainer = torch.load(result["checkpoint"], weights_only=True)
     model = build_gpt(Implementation("solutions"), "cpu", **SMALL)
-    ours = torch.load(write_checkpoint(model, SMALL, tmp_path / "ckpt.pt"), weights_only=True)
+    ours = torch.load(write_checkpoint(model.state_dict(), SMALL, tmp_path / "ckpt.pt"), weights_only=True)
     assert ours.keys() == trainer.keys()
     assert ours["train_config"].keys() == trainer["train_config"].keys()
     assert ours["config"].keys() == trainer["config"].keys()

@@ -324,19 +324,23 @@ def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
 
 
 def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
-    # Checks decided in the worker (here the bigram's training check): the worker's channel number is
-    # on its command line; well-formed lines by the hundred thousand are not the grader's (it sends a few
-    # per check), and the parent stops reading them. (The checks judged apart run the forward in a
-    # child of the judge, which has no such channel.)
+    # Checks run in the worker (only the GPU checks, in grading; here a bigram check run there): the
+    # worker's channel number is on its command line; well-formed lines by the hundred thousand are not
+    # the grader's (it sends a few per check), and the parent stops reading them. (Checks judged apart
+    # run the submission in a child of the judge, which has no such channel.)
+    from grader.isolate import Limits, run_sandboxed
+
     start = "        logits = self.token_embedding_table(idx)  # (B, T, V)\n"
-    _, row = grade_edited(tmp_path, "bigram", [(start, (
+    variant = make_variant(tmp_path / "sub", "package", {"bigram": [(start, (
         "        import os, sys\n"
-        "        if '--events-fd' in sys.argv:\n"
-        "            fd = int(sys.argv[sys.argv.index('--events-fd') + 1])\n"
-        "            for _ in range(200):\n"
-        "                os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n") + start)],
-        "flood")
-    assert row["status"] == "tampered" and "far more events" in row["why"], row
+        "        fd = int(sys.argv[sys.argv.index('--events-fd') + 1])\n"
+        "        for _ in range(200):\n"
+        "            os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n") + start)]})
+    nodeid = "grader/checks/test_bigram.py::test_logits_shape_and_no_loss_without_targets"
+    result = run_sandboxed(variant, tmp_path / "sub", [nodeid], Limits(timeout=30, total=120),
+                           KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
+    verdict = result.verdicts[nodeid]
+    assert verdict.outcome == "tampered" and "far more events" in verdict.message, verdict
 
 
 def test_the_judges_channel_is_out_of_the_submissions_reach(tmp_path):
@@ -382,25 +386,24 @@ def test_a_loss_the_model_lies_about_does_not_pass_the_training_check(tmp_path, 
     assert check["status"] == "failed" and "computed by the grader" in check["output"], check
 
 
-def test_the_judge_computes_the_loss_the_students_model_would(tmp_path, monkeypatch):
+def test_the_judge_computes_the_loss_the_students_model_would():
     # The judge's GPT of the contract gives the reference's own validation loss, to the last digit.
     import dataclasses
 
-    from grader import judge_training, training
+    from grader import judge_training
     from grader.checks.test_gpt import GPT_RECIPE
     from grader.data import load_text
     from grader.impl import Implementation
+    from grader.probe import train_by_the_graders_loop
 
     impl, text = Implementation("solutions"), load_text()
     recipe = dataclasses.replace(GPT_RECIPE, iters=30)
-    run = training.train_gpt(impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel"), text, recipe)
-    monkeypatch.setenv("GPTKIT_SANDBOX", "test")
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    judge_training.save(run["model"], "test_x")
-    assert judge_training.validation_loss(judge_training.weights_path(tmp_path, "test_x"), text, recipe) == run["val"]
-    torch_file = judge_training.weights_path(tmp_path, "test_x")
-    torch_file.write_bytes(b"not a checkpoint")
-    from grader.judge_training import NotJudged
-
-    with pytest.raises(NotJudged, match="could not be read"):
-        judge_training.validation_loss(torch_file, text, recipe)
+    run = train_by_the_graders_loop(text, dataclasses.asdict(recipe), impl.get("gpt", "GPTConfig"),
+                                    impl.get("gpt", "GPTLanguageModel"))
+    assert judge_training.validation_loss(run["weights"], text, recipe) == run["val"]
+    assert judge_training.judged_loss(run | {"val": 0.0}, text, recipe, apart=True) == run["val"]
+    del run["weights"]["ln_f.weight"]
+    with pytest.raises(judge_training.NotJudged, match="no weight ln_f.weight"):
+        judge_training.validation_loss(run["weights"], text, recipe)
+    with pytest.raises(judge_training.NotJudged, match="not come back as a state dict"):
+        judge_training.validation_loss([], text, recipe)

@@ -99,8 +99,12 @@ class Failed:
         self.failed = {}
 
     def pytest_collection_modifyitems(self, items):
-        # The checks a file leaves to the worker (IN_THE_WORKER) are not judged apart.
-        items[:] = [i for i in items if i.originalname not in getattr(i.module, "IN_THE_WORKER", ())]
+        # The checks a file leaves to the worker (IN_THE_WORKER) are not judged apart; the training
+        # checks are judged apart from the trained weights with the grader's own loss, so their verdicts
+        # differ by design (a model that reports a wrong loss; test_grade.py's LIARS).
+        items[:] = [i for i in items if i.originalname not in getattr(i.module, "IN_THE_WORKER", ())
+                    and i.originalname not in ("test_training_reaches_loss_threshold",
+                                               "test_training_beats_the_bigram")]
 
     def pytest_runtest_logreport(self, report):
         if report.failed:

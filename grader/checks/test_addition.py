@@ -2,23 +2,31 @@
 
 format_problem and get_addition_batch are checked as properties of what they return, against the
 grader's own spelling of a problem (``oracle_text``); addition_loss against F.cross_entropy with
-``ignore_index=-1``; solve on a scripted stand-in model whose next digit is a known function of its
-context, so decoding (greedy, fed back, un-reversed) is graded without any training. The last check
-trains the student's own GPTLanguageModel on the student's batches and loss with the grader's loop
-(grader/addition_training.py) and measures, with the grader's own decoder, whether it adds problems
-it never saw.
+``ignore_index=-1`` (its gradient taken by a probe, grader/probe.py, where the submission runs); solve on
+a scripted stand-in model (grader/stand_ins.py, built with ``impl.build`` where solve runs, since solve
+calls it) whose next digit is a known function of its context, so decoding (greedy, fed back,
+un-reversed) is graded without any training; the expected digits come from the grader's own copy.
+The last check trains the student's own GPTLanguageModel on the student's batches and loss with the
+grader's loop (grader/addition_training.py) and measures, with the grader's own decoder, whether it
+adds problems it never saw.
 """
+
+import dataclasses
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from grader import addition_training as adder
+from grader import judge_training
 from grader.expect import describe, equal, expect_close, expect_pair, expect_raises, expect_tensor, fail
+from grader.probe import loss_and_gradient, train_adder_by_the_graders_loop
+from grader.remote import is_remote
+from grader.stand_ins import ScriptedAdder
 from grader.training import TrainingError
 
 pytestmark = pytest.mark.addition
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 
 MODULE = "addition"
 VOCAB = adder.VOCAB
@@ -302,7 +310,7 @@ def test_loss_ignores_masked_targets(impl, device):
     masked positions."""
     generator = torch.Generator().manual_seed(0)
     B, T, V, n = 8, 11, len(VOCAB), 3
-    logits = (torch.randn(B, T, V, generator=generator) * 2).to(device).requires_grad_(True)
+    logits = (torch.randn(B, T, V, generator=generator) * 2).to(device)  # the probe makes a copy that requires grad
     targets = torch.randint(10, (B, T), generator=generator)
     targets[:, : 2 * n + 1] = -1  # the prompt, as get_addition_batch masks it
     targets[0, -1] = -1  # and one answer position, so the mask is not the same in every row
@@ -310,8 +318,8 @@ def test_loss_ignores_masked_targets(impl, device):
     before = targets.clone()
     w = where(impl, "addition_loss")
     hint = "F.cross_entropy(logits.view(B*T, V), targets.view(B*T), ignore_index=-1)"
-    try:
-        loss = impl.get(MODULE, "addition_loss")(logits, targets)
+    try:  # the gradient is taken where the submission runs; the values are judged here
+        loss, in_graph, grad, targets = loss_and_gradient(impl.get(MODULE, "addition_loss"), logits, targets)
     except NotImplementedError:
         raise
     except (IndexError, RuntimeError) as exc:  # what F.cross_entropy raises for a target of -1
@@ -332,13 +340,11 @@ def test_loss_ignores_masked_targets(impl, device):
             F.cross_entropy(flat, wanted.clamp(min=0)),
     }
     # float32 sums of ~40 terms of size ~3: off by ~1e-6; 1e-4 leaves margin.
-    expect_close(loss.detach(), expected, "addition_loss(logits, targets)", w, atol=1e-4, mistakes=mistakes,
+    expect_close(loss, expected, "addition_loss(logits, targets)", w, atol=1e-4, mistakes=mistakes,
                  hint=hint)
-    if not loss.requires_grad:
+    if not in_graph:
         fail("addition_loss(logits, targets).requires_grad", True, False, w,
              "compute the loss from logits without .detach(), .item() or torch.no_grad()")
-    loss.backward()
-    grad = logits.grad
     if grad is None or (grad[targets == -1].abs().max().item() != 0 or grad[targets != -1].abs().max().item() == 0):
         fail("the gradient of addition_loss with respect to the logits",
              "zero at the masked positions, non-zero at the others",
@@ -347,29 +353,10 @@ def test_loss_ignores_masked_targets(impl, device):
 
 # ----------------------------------------------------------------------------------------------- solve
 
-class ScriptedModel(nn.Module):
-    """A stand-in model whose favourite next digit after a context is a known function of the whole
-    context: ``(sum of (s+1) * idx[s] + 3 * length) % 10``. Its logits give that digit 1.0 and every
-    other id 0.0, so greedy decoding picks it and sampling (probability 0.2) rarely does."""
-
-    def __init__(self):
-        super().__init__()
-        self.dummy = nn.Parameter(torch.zeros(()))
-        self.calls = []  # (idx, training, grad enabled) for every call
-
-    def forward(self, idx, targets=None):
-        self.calls.append((idx.detach().cpu().clone(), self.training, torch.is_grad_enabled()))
-        B, T = idx.shape
-        steps = torch.arange(1, T + 1, device=idx.device)  # (T,)
-        favourite = ((idx * steps).cumsum(dim=1) + 3 * steps) % 10  # (B, T)
-        logits = torch.zeros(B, T, len(VOCAB), device=idx.device) + self.dummy  # (B, T, V)
-        logits = logits.scatter(2, favourite[..., None], 1.0)
-        return logits, None
-
-
 def scripted_digits(a, b, n_digits):
-    """What greedy decoding of ScriptedModel appends after each prompt: (B, n_digits + 1), in order."""
-    model = ScriptedModel()
+    """What greedy decoding of ScriptedAdder appends after each prompt: (B, n_digits + 1), in order; the
+    grader's own copy of the stand-in."""
+    model = ScriptedAdder(len(VOCAB))
     idx = adder.prompts(a, b, n_digits)
     for _ in range(n_digits + 1):
         logits, _ = model(idx)
@@ -388,7 +375,7 @@ def test_solve_decodes_greedily(impl, device):
     digits, whose answers are not the sums, so only the decoding is graded."""
     n, B = 3, 32
     a, b = operand_pair(device, B, n)
-    model = ScriptedModel().to(device)
+    model = impl.build(ScriptedAdder, len(VOCAB)).to(device)
     w = where(impl, "solve")
     torch.manual_seed(0)  # only a solve that samples (a mistake) draws random numbers
     got = impl.get(MODULE, "solve")(model, a, b, n)
@@ -416,7 +403,7 @@ def test_solve_decodes_greedily(impl, device):
         hint = f"decode n_digits + 1 = {n + 1} digits, one model call each; solve made {len(model.calls)} calls"
     else:
         torch.manual_seed(1)
-        again = impl.get(MODULE, "solve")(ScriptedModel().to(device), a, b, n)
+        again = impl.get(MODULE, "solve")(impl.build(ScriptedAdder, len(VOCAB)).to(device), a, b, n)
         if not torch.equal(again.cpu(), got.cpu()):
             hint = "solve gave different answers twice: take the argmax of the last logits (greedy), do not sample"
         else:
@@ -432,7 +419,7 @@ def test_solve_runs_in_eval_mode_without_grad(impl, device):
     """solve calls the model in eval mode and under torch.no_grad(), and leaves a model that was in
     train mode in train mode again."""
     a, b = operand_pair(device, 4, 2)
-    model = ScriptedModel().to(device).train()
+    model = impl.build(ScriptedAdder, len(VOCAB)).to(device).train()
     w = where(impl, "solve")
     impl.get(MODULE, "solve")(model, a, b, 2)
     if not model.calls:
@@ -492,9 +479,17 @@ def test_gpt_learns_to_add(impl):
     loss = loss_fn(logits, y)
     expect_tensor(loss, "addition_loss(logits, y)", where(impl, "addition_loss"), shape=())
     try:
-        result = adder.train_adder(config_class, model_class, get_batch, loss_fn, RECIPE)
+        run = train_adder_by_the_graders_loop(config_class, model_class, get_batch, loss_fn,
+                                              dataclasses.asdict(RECIPE))
+        # Judged apart, the grader decodes with its own model of the contract on the trained weights.
+        apart = is_remote(model_class)
+        model = judge_training.ContractModel(judge_training.contract_weights(run["weights"], RECIPE, len(VOCAB)),
+                                             RECIPE) if apart else run["model"]
     except (adder.BatchError, TrainingError) as exc:
         fail("training a GPT to add", "batches and a loss it can train on", str(exc), impl.where(MODULE))
+    except judge_training.NotJudged as exc:
+        fail("the trained GPT's weights", "the contract's names and shapes", str(exc), where_gpt)
+    result = adder.accuracies(model, run, RECIPE)
     held_out, trained = result["held_out"], result["trained"]
     if held_out >= THRESHOLD:
         return

@@ -1,17 +1,17 @@
 """Exercise 3: the bigram language model."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from grader import judge_training, training
 from grader.expect import attribute, describe, expect_close, expect_mean_cross_entropy, expect_pair, expect_tensor, fail
-from grader.probe import randomize_parameters
+from grader.probe import randomize_parameters, train_by_the_graders_loop
+from grader.remote import is_remote
 
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
-# ... except the training check, decided in the worker and judged from the trained weights by
-# grader/judge_training.py.
-IN_THE_WORKER = ("test_training_reaches_loss_threshold",)
 pytestmark = pytest.mark.bigram
 
 V = 65
@@ -116,13 +116,17 @@ def test_training_reaches_loss_threshold(impl, shakespeare):
     x = torch.zeros((2, 4), dtype=torch.long)
     _, loss = expect_pair(probe(x, x), "BigramLanguageModel.forward(idx, targets)", where)
     expect_tensor(loss, "loss", where, shape=())
+    apart = is_remote(model_class)
     try:
-        result = training.train_bigram(model_class, shakespeare, BIGRAM_RECIPE)
+        run = train_by_the_graders_loop(shakespeare, dataclasses.asdict(BIGRAM_RECIPE), model_class)
+        val = judge_training.judged_loss(run, shakespeare, BIGRAM_RECIPE, apart)
     except training.TrainingError as exc:
         fail("training the bigram", "a loss that backpropagates to the table", str(exc), where)
-    judge_training.save(result["model"], "test_training_reaches_loss_threshold")  # teacher mode: judged outside
-    if not result["val"] < BIGRAM_THRESHOLD:
-        fail(f"validation loss after {BIGRAM_RECIPE.iters} seeded training steps of the bigram",
-             f"below {BIGRAM_THRESHOLD} (the reference reaches about 2.5)", f"{result['val']:.3f}", where,
+    except judge_training.NotJudged as exc:
+        fail("the trained bigram's weights", "the contract's token_embedding_table", str(exc), where)
+    if not val < BIGRAM_THRESHOLD:
+        fail(judge_training.described(f"validation loss after {BIGRAM_RECIPE.iters} seeded training steps of the "
+                                      f"bigram", apart),
+             f"below {BIGRAM_THRESHOLD} (the reference reaches about 2.5)", f"{val:.3f}", where,
              "the loss must be the mean cross-entropy of the table's own rows, so that gradients reach "
              "the table")

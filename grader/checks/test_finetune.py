@@ -10,7 +10,6 @@ Exercise 2 costs no points here. The last two checks do EX3 itself on a corpus t
 better than before finetuning, and better than the same model trained from scratch for as many steps.
 """
 
-import copy
 import math
 
 import pytest
@@ -18,8 +17,15 @@ import torch
 
 from grader import corpus, training
 from grader.expect import describe, expect_raises, expect_tensor, fail, max_difference
+from grader.probe import (is_instance, parameter_values, randomize_parameters, set_parameters, state_of,
+                          training_step)
+from grader.stand_ins import as_path
 
 pytestmark = pytest.mark.finetune
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
+# ... except EX3's two, decided in the worker for now: the grader pretrains the student's GPT there with
+# its own loop (200 AdamW steps) before finetune runs.
+IN_THE_WORKER = ("test_finetuning_improves_the_pretrained_model", "test_pretraining_beats_training_from_scratch")
 
 V = len(corpus.VOCAB)  # 59 characters
 # Non-default in every field (and n_head 3 apart from n_layer 2), so a config that is not the saved one
@@ -43,10 +49,11 @@ def build_gpt(impl, device, seed=0, **config):
     return GPTLanguageModel(GPTConfig(**config)).to(device)
 
 
-def write_checkpoint(model, config, path, vocab=corpus.VOCAB):
-    """``path`` written as ``python -m grader train`` writes ``ckpt.pt`` (grader/train.py): every key."""
+def write_checkpoint(state, config, path, vocab=corpus.VOCAB):
+    """``path`` written as ``python -m grader train`` writes ``ckpt.pt`` (grader/train.py): every key,
+    ``state`` (a model's state_dict) as the model."""
     checkpoint = {
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model": {k: v.detach().cpu() for k, v in state.items()},
         "config": dict(config),
         "train_config": {"batch_size": 16, "block_size": config["block_size"], "n_embd": config["n_embd"],
                          "n_head": config["n_head"], "n_layer": config["n_layer"], "dropout": config["dropout"],
@@ -108,33 +115,36 @@ def load(impl, path, device, config):
              'build the model from the saved shape: GPTLanguageModel(GPTConfig(**ckpt["config"]))')
 
 
-def grader_finetune(impl, model, data, max_iters, learning_rate, batch_size, block_size, seed,
+def grader_finetune(impl, model, start, data, max_iters, learning_rate, batch_size, block_size, seed,
                     train_mode=True, zero_grad=True):
-    """The grader's own finetuning loop (grader/train.py's, without evaluation) on ``model``, in place:
-    AdamW, the student's ``get_batch`` after ``torch.manual_seed(seed)``; returns the losses."""
+    """The grader's own finetuning loop (grader/train.py's, without evaluation) from the weights ``start``
+    (name -> tensor). AdamW runs here, on the grader's own copy of the weights; each step's batch (the
+    student's ``get_batch`` after ``torch.manual_seed(seed)``), loss and gradients come from ``model``
+    at those weights, where it lives (probe.training_step). Returns the losses and the weights after."""
     get_batch = impl.get("batching", "get_batch")
-    device = next(model.parameters()).device
+    weights = {name: value.detach().clone().requires_grad_(True) for name, value in start.items()}
+    optimizer = torch.optim.AdamW(weights.values(), lr=learning_rate)
     torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    model.train(train_mode)
-    losses = []
+    state, losses = None, []  # None: the first step draws from the state seed leaves, as finetune does
     for _ in range(max_iters):
-        x, y = get_batch(data, batch_size, block_size, device)
-        _, loss = model(x, y)
-        if zero_grad:
-            optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        values = {name: w.detach() for name, w in weights.items()}
+        loss, gradients, state = training_step(model, values, get_batch, data, batch_size, block_size,
+                                               train_mode, state)
+        for name, w in weights.items():
+            gradient = gradients.get(name)  # None where none arrived, as after zero_grad(set_to_none=True)
+            if not zero_grad and w.grad is not None:  # backward adds to the gradients left there
+                gradient = w.grad if gradient is None else w.grad + gradient
+            w.grad = gradient
         optimizer.step()
-        losses.append(loss.item())
-    return losses
+        losses.append(loss)
+    return losses, {name: w.detach() for name, w in weights.items()}
 
 
 def parameter_difference(a, b):
-    """The largest absolute difference between two models' parameters, name by name."""
-    pa, pb = dict(a.named_parameters()), dict(b.named_parameters())
-    if pa.keys() != pb.keys():
+    """The largest absolute difference between two sets of weights (name -> tensor), name by name."""
+    if a.keys() != b.keys():
         return math.inf
-    return max(max_difference(pa[k], pb[k]) for k in pa)
+    return max(max_difference(a[k], b[k]) for k in a)
 
 
 # --- load_pretrained -----------------------------------------------------------------------------
@@ -148,12 +158,13 @@ def test_load_restores_the_checkpoint(impl, device, tmp_path):
     where = impl.where("finetune", "load_pretrained")
     saved = build_gpt(impl, "cpu", **SAVED)
     generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in saved.parameters():
-            p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
-    path = write_checkpoint(saved, SAVED, tmp_path / "ckpt.pt")
+    values = {name: torch.randn(p.shape, generator=generator) * 0.1 for name, p in saved.named_parameters()}
+    set_parameters(saved, values)
+    # The grader's own weights; the buffers (a causal mask, say) as the student's model has them.
+    expected = {name: values.get(name, value) for name, value in state_of(saved).items()}
+    path = write_checkpoint(expected, SAVED, tmp_path / "ckpt.pt")
     model = load(impl, str(path), device, SAVED)
-    if not isinstance(model, GPTLanguageModel):
+    if not is_instance(model, GPTLanguageModel):
         fail("load_pretrained(path) should return the model", "a GPTLanguageModel (from gpt.py)",
              describe(model), where, "return the model you built and loaded")
     config = getattr(model, "config", None)
@@ -165,8 +176,7 @@ def test_load_restores_the_checkpoint(impl, device, tmp_path):
     if on != [torch.device(device).type]:
         fail(f"the device of the loaded model's parameters for load_pretrained(path, device={device!r})",
              torch.device(device).type, ", ".join(on), where, "map_location=device, and model.to(device)")
-    state = model.state_dict()
-    expected = saved.state_dict()
+    state = state_of(model)
     if state.keys() != expected.keys():
         fail("the loaded model's state_dict keys", sorted(expected), sorted(state), where)
     # A copy of the saved numbers: exactly 0 on the reference (any device); 1e-6 is for no one but a copy
@@ -191,7 +201,8 @@ def test_missing_checkpoint_is_a_clear_error(impl, tmp_path):
     does; a fresh model in its place would finetune from nothing without a word)."""
     path = tmp_path / "no_such_run" / "ckpt.pt"
     where = impl.where("finetune", "load_pretrained")
-    exc = expect_raises(FileNotFoundError, lambda: impl.get("finetune", "load_pretrained")(path),
+    load_pretrained, argument = impl.get("finetune", "load_pretrained"), impl.build(as_path, str(path))
+    exc = expect_raises(FileNotFoundError, lambda: load_pretrained(argument),
                         f"load_pretrained({str(path)!r}) where there is no file", where,
                         "let torch.load raise: do not catch the error or fall back to a new model")
     if str(path) not in str(exc):
@@ -220,10 +231,7 @@ def test_finetune_starts_from_the_given_weights(impl, device):
     finetune = impl.get("finetune", "finetune")
     where = impl.where("finetune", "finetune")
     model = build_gpt(impl, device, **SMALL)
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=generator) * 0.5)
+    randomize_parameters(model, seed=1, std=0.5)
     data = finetuning_data()
     get_batch = impl.get("batching", "get_batch")
     torch.manual_seed(3)
@@ -257,11 +265,11 @@ def test_finetune_honours_the_learning_rate(impl, device, learning_rate):
     finetune = impl.get("finetune", "finetune")
     where = impl.where("finetune", "finetune")
     model = build_gpt(impl, device, **SMALL)
-    before = copy.deepcopy(model)
+    before = parameter_values(model)
     torch.manual_seed(0)
     expect_losses(finetune(model, finetuning_data(), 1, learning_rate=learning_rate, batch_size=4), 1, where,
                   strict=False)
-    moved = parameter_difference(model, before)
+    moved = parameter_difference(parameter_values(model), before)
     ratio = moved / learning_rate
     if not LR_RATIO[0] <= ratio <= LR_RATIO[1]:
         fixed = [lr for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2) if abs(moved / lr - 1) < 0.1]
@@ -284,15 +292,18 @@ def test_finetune_matches_the_graders_adamw_loop(impl, device):
     finetune = impl.get("finetune", "finetune")
     where = impl.where("finetune", "finetune")
     model = build_gpt(impl, device, **(SMALL | dict(dropout=0.2))).eval()
-    reference = copy.deepcopy(model)
+    start = parameter_values(model)
+    reference = build_gpt(impl, device, **(SMALL | dict(dropout=0.2)))  # where the grader's loop runs its steps
     data = finetuning_data()
     args = dict(max_iters=3, learning_rate=5e-4, batch_size=4)
     torch.manual_seed(7)
     losses = expect_losses(finetune(model, data, **args), 3, where, strict=False)
-    expected = grader_finetune(impl, reference, data, **args, block_size=SMALL["block_size"], seed=7)
+    trained = parameter_values(model)
+    expected, weights = grader_finetune(impl, reference, start, data, **args, block_size=SMALL["block_size"],
+                                        seed=7)
     # The same operations in the same order: 0.0 on the reference, on the CPU; 1e-5 leaves room for
     # another order of the float sums (a GPU kernel) and no room for a missed step (~5e-4 per weight).
-    diff = max(parameter_difference(model, reference), max(abs(a - b) for a, b in zip(losses, expected)))
+    diff = max(parameter_difference(trained, weights), max(abs(a - b) for a, b in zip(losses, expected)))
     if diff > 1e-5:
         mistakes = {
             "call model.train() before the loop: the model may come in eval mode, and dropout must be on "
@@ -302,10 +313,10 @@ def test_finetune_matches_the_graders_adamw_loop(impl, device):
         }
         hint = None
         for text, mistake in mistakes.items():
-            # the mistaken loop, run from the same starting weights (build_gpt is seeded)
-            wrong = build_gpt(impl, device, **(SMALL | dict(dropout=0.2))).eval()
-            grader_finetune(impl, wrong, data, **args, block_size=SMALL["block_size"], seed=7, **mistake)
-            if parameter_difference(model, wrong) <= 1e-5:
+            # the mistaken loop, run from the same starting weights
+            _, wrong = grader_finetune(impl, reference, start, data, **args, block_size=SMALL["block_size"],
+                                       seed=7, **mistake)
+            if parameter_difference(trained, wrong) <= 1e-5:
                 hint = text
                 break
         fail("the given model's weights and losses after 3 steps of finetune(..., learning_rate=5e-4, "
@@ -372,7 +383,7 @@ def run_ex3(impl, folder):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    path = write_checkpoint(model, EX3, folder / "ckpt.pt")
+    path = write_checkpoint(state_of(model), EX3, folder / "ckpt.pt")
 
     pretrained = load(impl, path, "cpu", EX3)
     results = {"pretrained": training.estimate_loss(pretrained, finetune_val, EVAL)}

@@ -6,6 +6,7 @@ GPT's own parts (embeddings, ln_f, lm_head, the loss, the init) and nothing of E
 training checks at the end use the student's whole model: the one place where the parts meet.
 """
 
+import dataclasses
 import math
 
 import pytest
@@ -16,14 +17,14 @@ import torch.nn.functional as F
 from grader import judge_training, training
 from grader.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair, expect_raises,
                            expect_tensor, fail)
-from grader.probe import embedding_gradient, is_instance, parameters_outside, randomize_parameters, record_arguments
-from grader.remote import text, type_name
+from grader.probe import (embedding_gradient, is_instance, parameters_outside, randomize_parameters, record_arguments,
+                          train_by_the_graders_loop)
+from grader.remote import is_remote, text, type_name
 from grader.stand_ins import stand_in_blocks
 
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
-# ... except these, decided in the worker: the CPU training check is judged from the trained weights
-# by grader/judge_training.py, and the GPU checks need the worker's device.
-IN_THE_WORKER = ("test_training_beats_the_bigram", "test_runs_on_cuda", "test_lecture_model_trains_on_cuda")
+# ... except the GPU checks, run in the worker with the GPU (not yet tried judged apart on a GPU).
+IN_THE_WORKER = ("test_runs_on_cuda", "test_lecture_model_trains_on_cuda")
 pytestmark = pytest.mark.gpt
 
 V = 65
@@ -327,29 +328,33 @@ LECTURE_THRESHOLD = 1.55
 
 def train_own_gpt(impl, text, recipe, device, bf16=False):
     """Train the student's GPTLanguageModel (with its own Blocks) by the grader's loop; returns the
-    validation loss and the trained model. One forward first, so that a wrong return value is reported
-    plainly."""
+    validation loss (judge_training.judged_loss) and whether it was judged apart. One forward first, so
+    that a wrong return value is reported plainly."""
     config_class, model_class = impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel")
     where = impl.where("gpt", "GPTLanguageModel.forward")
     probe = model_class(config_class(**(SMALL | {"vocab_size": 8}))).to(device)
     x = torch.zeros((2, 4), dtype=torch.long, device=device)
     _, loss = expect_pair(probe(x, x), "GPTLanguageModel.forward(idx, targets)", where)
     expect_tensor(loss, "loss", where, shape=())
+    apart = is_remote(model_class)
     try:
-        run = training.train_gpt(config_class, model_class, text, recipe, device, bf16)
+        run = train_by_the_graders_loop(text, dataclasses.asdict(recipe), config_class, model_class, device=device,
+                                        bf16=bf16)
+        return judge_training.judged_loss(run, text, recipe, apart), apart
     except training.TrainingError as exc:
         fail("training the GPT", "a loss that backpropagates to the weights", str(exc), where)
-    return run["val"], run["model"]
+    except judge_training.NotJudged as exc:
+        fail("the trained GPT's weights", "the contract's names and shapes", str(exc), where)
 
 
 def test_training_beats_the_bigram(impl, shakespeare):
     """A small GPT made of the student's own parts, trained with the grader's seeded loop on the CPU,
     reaches a validation loss well under what any bigram can (about 2.45)."""
-    val, model = train_own_gpt(impl, shakespeare, GPT_RECIPE, "cpu")
-    judge_training.save(model, "test_training_beats_the_bigram")  # teacher mode: the grader judges the weights
+    val, apart = train_own_gpt(impl, shakespeare, GPT_RECIPE, "cpu")
     if not val < GPT_THRESHOLD:
-        fail(f"validation loss of a small GPT (n_embd={GPT_RECIPE.n_embd}, n_layer={GPT_RECIPE.n_layer}) "
-             f"after {GPT_RECIPE.iters} seeded training steps", f"below {GPT_THRESHOLD} (a bigram cannot "
+        fail(judge_training.described(f"validation loss of a small GPT (n_embd={GPT_RECIPE.n_embd}, n_layer="
+                                      f"{GPT_RECIPE.n_layer}) after {GPT_RECIPE.iters} seeded training steps", apart),
+             f"below {GPT_THRESHOLD} (a bigram cannot "
              "go below about 2.45; the reference reaches about 2.2)", f"{val:.3f}",
              impl.where("gpt", "GPTLanguageModel"),
              "every other check passes? then look for a part that does not learn: the blocks, "
@@ -372,7 +377,7 @@ def test_runs_on_cuda(impl):
 def test_lecture_model_trains_on_cuda(impl, shakespeare, record_property):
     """The lecture's 10.8M-parameter model, trained on CUDA by the grader's loop for 3,000 steps
     (bf16 autocast), comes close to the lecture's validation loss of 1.48."""
-    val, _ = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, "cuda", bf16=True)
+    val, _ = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, "cuda", bf16=True)  # judged apart or not
     record_property("val_loss", round(val, 4))  # in --junitxml: the figure behind the threshold
     if not val < LECTURE_THRESHOLD:
         fail(f"validation loss of the lecture's model after {LECTURE_RECIPE.iters} steps on CUDA",

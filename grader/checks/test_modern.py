@@ -19,8 +19,11 @@ torch primitives:
     test_trains                  a tiny model with the change learns (weight_tying: and stays tied;
                                  rope: a task that needs positions)
 
-The weight-tying checks tie a stand-in model written here (with ``token_embedding_table`` and
-``lm_head`` named as in GPTLanguageModel), so Exercise 14 never needs Exercises 1-9.
+The weight-tying checks tie a stand-in model of grader/stand_ins.py (StandInLM, with
+``token_embedding_table`` and ``lm_head`` named as in GPTLanguageModel), so Exercise 14 never needs
+Exercises 1-9; it is built where tie_weights runs. In teacher mode the gradients, the torch calls a
+gelu makes and the identities of the tied weights are asked of the submission's process by probes
+(grader/probe.py); the oracles and verdicts stay here.
 """
 
 import math
@@ -33,9 +36,14 @@ import torch.nn.functional as F
 from grader import training
 from grader.expect import (attribute, describe, expect_linear, expect_tensor, fail, max_difference,
                            name_the_mistake)
-from grader.probe import RecordCalls, randomize_parameters
+from grader.probe import (call_keeping, calls_and_graph, count_parameters, how_shared, is_callable, loss_gradient,
+                          output_and_input, output_input_and_gradient, randomize_parameters, set_parameters)
+from grader.stand_ins import StandInLM
 
 pytestmark = pytest.mark.modern
+JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
+# They train a tiny model with the check's own loop (60-150 optimizer steps): decided in the worker for now.
+IN_THE_WORKER = ("test_trains",)
 
 CHANGES = {
     "gelu": "GELU in the feed-forward (gelu, GELUFeedForward)",
@@ -54,7 +62,7 @@ def declared(impl):
     where = impl.where("modern", "chosen_change")
     fn = impl.get("modern", "chosen_change")
     choices = ", ".join(repr(c) for c in CHANGES)
-    if not callable(fn):
+    if not is_callable(fn):
         fail("chosen_change should be a function", f"def chosen_change(): return one of {choices}",
              describe(fn), where)
     choice = fn()
@@ -158,24 +166,11 @@ def gelu_mistakes(x):
 GELU_ATOL = 1e-5
 
 
-def graph_ops(tensor):
-    """The names of the autograd nodes that produced ``tensor``."""
-    names, seen, stack = [], set(), [getattr(tensor, "grad_fn", None)]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        names.append(type(node).__name__)
-        stack.extend(fn for fn, _ in node.next_functions)
-    return names
-
-
 def run_by_hand(fn, x, what, where):
-    """``fn(x)``, failing when torch's own GELU (F.gelu, nn.GELU, torch._C._nn.gelu) is what computed it."""
-    with RecordCalls() as recorder:
-        out = fn(x)
-    used = [n for n in recorder.names if "gelu" in n.lower()] + [n for n in graph_ops(out) if "Gelu" in n]
+    """``fn(x)`` (x made to require grad), failing when torch's own GELU (F.gelu, nn.GELU,
+    torch._C._nn.gelu) is what computed it: a torch call that names it, or a node of its graph."""
+    out, called, graph = calls_and_graph(fn, x)
+    used = [n for n in called if "gelu" in n.lower()] + [n for n in graph if "Gelu" in n]
     if used:
         fail(f"how {what} is computed", "by hand: torch.erf (or torch.tanh) and arithmetic",
              f"torch's own GELU ({', '.join(sorted(set(used)))})", where,
@@ -194,7 +189,7 @@ def expect_a_gelu(got, oracle_of, what, definition, where, atol):
 def gelu_definition(impl, device):
     fn, where = impl.get("modern", "gelu"), impl.where("modern", "gelu")
     x = torch.linspace(-6, 6, 256).view(2, 8, 16).to(device)
-    got = run_by_hand(fn, x.clone().requires_grad_(), "gelu(x)", where)
+    got = run_by_hand(fn, x, "gelu(x)", where)
     expect_tensor(got, "gelu(x)", where, shape=x.shape, dtype=torch.float32)
     x64 = x.double().cpu()
     expect_a_gelu(got, lambda form: form(x64), "gelu(x) for x in [-6, 6]",
@@ -206,16 +201,15 @@ def gelu_definition(impl, device):
 # slope is off by 0.5 at 0. GELU_ATOL again. A detached or no-grad gelu has no slope at all.
 def gelu_property(impl, device):
     fn, where = impl.get("modern", "gelu"), impl.where("modern", "gelu")
-    x = torch.linspace(-6, 6, 241).to(device).requires_grad_()  # step 0.05: 0 is one of the points
-    out = fn(x)
+    x = torch.linspace(-6, 6, 241).to(device)  # step 0.05: 0 is one of the points
+    out, _, in_graph, slope = output_input_and_gradient(fn, x, torch.ones_like(x))  # slope: of out.sum()
     expect_tensor(out, "gelu(x)", where, shape=x.shape)
-    if not out.requires_grad:
+    if not in_graph:
         fail("the gradient of gelu(x) with respect to x", "a gradient (GELU is smooth everywhere)",
              "no gradient: the result is cut off from x", where,
              "compute it with torch operations on x itself: no torch.no_grad(), .detach(), .item() or numpy")
-    (slope,) = torch.autograd.grad(out.sum(), x)
 
-    x64 = x.detach().double().cpu().requires_grad_()
+    x64 = x.double().cpu().requires_grad_()
 
     def slope_of(value):
         return torch.autograd.grad(value.sum(), x64, retain_graph=True)[0]
@@ -233,7 +227,8 @@ def gelu_interface(impl, device):
     for shape in [(7,), (), (2, 3, 4, 5)]:
         x = torch.randn(shape, generator=generator).to(device)
         before = x.clone()
-        expect_tensor(fn(x), f"gelu(x) for x of shape {shape}", where, shape=shape, dtype=torch.float32,
+        out, x = output_and_input(fn, x)  # x as the call left it
+        expect_tensor(out, f"gelu(x) for x of shape {shape}", where, shape=shape, dtype=torch.float32,
                       device=device, hint="gelu works element-wise: the output has the input's shape")
         if not torch.equal(x, before):
             fail("the input x after gelu(x)", "unchanged", "modified in place", where,
@@ -275,7 +270,7 @@ def gelu_fits(impl, device):
     ffwd.eval()
     randomize_parameters(ffwd, seed=0)  # std 0.5: hidden values of std ~2, where GELU bends
     x = torch.randn(2, 8, N_EMBD, generator=torch.Generator().manual_seed(1)).to(device)
-    got = run_by_hand(ffwd, x.clone().requires_grad_(), "GELUFeedForward(x)", where)
+    got = run_by_hand(ffwd, x, "GELUFeedForward(x)", where)
     w0, b0, w2, b2 = (t.detach().double().cpu() for t in (net[0].weight, net[0].bias, net[2].weight, net[2].bias))
     x64 = x.double().cpu()
     hidden = F.linear(x64, w0, b0)
@@ -356,26 +351,9 @@ def gelu_trains(impl, device):
 V, C = 13, 8  # a vocabulary and a width of their own, so the two weights' shapes differ from all else
 
 
-class StandInLM(nn.Module):
-    """The two layers tie_weights ties, named as in GPTLanguageModel, around a trusted middle layer."""
-
-    def __init__(self, seed=0, std=0.02):
-        super().__init__()
-        self.token_embedding_table = nn.Embedding(V, C)
-        self.mix = nn.Linear(C, C)
-        self.lm_head = nn.Linear(C, V)
-        randomize_parameters(self, seed=seed, std=std)
-
-    def forward(self, idx, targets=None):
-        x = self.token_embedding_table(idx)  # (B, T, C)
-        x = x + torch.tanh(self.mix(x))  # (B, T, C)
-        logits = self.lm_head(x)  # (B, T, V)
-        loss = None if targets is None else F.cross_entropy(logits.view(-1, V), targets.view(-1))
-        return logits, loss
-
-
-def stand_in(device, seed=0, std=0.5):
-    return StandInLM(seed=seed, std=std).to(device)
+def stand_in(impl, device, seed=0, std=0.5):
+    """grader/stand_ins.py's StandInLM, built where tie_weights runs (it ties that very model)."""
+    return impl.build(StandInLM, V, C, seed=seed, std=std).to(device)
 
 
 def tie(impl, model):
@@ -387,7 +365,8 @@ def shared_weights(model, impl):
     where = impl.where("modern", "tie_weights")
     emb = attribute(attribute(model, "token_embedding_table", where), "weight", where)
     head = attribute(attribute(model, "lm_head", where), "weight", where)
-    if head is emb and isinstance(emb, nn.Parameter):
+    same, parameter, same_storage = how_shared(model, "token_embedding_table.weight", "lm_head.weight")
+    if same and parameter:
         return emb
     hint = "assign the Parameter itself: model.lm_head.weight = model.token_embedding_table.weight"
     if not isinstance(head, torch.Tensor) or not isinstance(emb, torch.Tensor):
@@ -395,7 +374,7 @@ def shared_weights(model, impl):
     elif tuple(head.shape) != tuple(emb.shape):
         got = f"shapes {tuple(head.shape)} and {tuple(emb.shape)}"
         hint = "both are (vocab_size, n_embd) already: no transpose. " + hint
-    elif head.data_ptr() == emb.data_ptr():
+    elif same_storage:
         got = "two Parameters that share their storage (.data, or nn.Parameter(weight)): each gets its own gradient"
     elif torch.equal(head.detach(), emb.detach()):
         got = "two Parameters with equal values (copied): training moves them apart"
@@ -406,17 +385,17 @@ def shared_weights(model, impl):
 
 
 def tying_definition(impl, device):
-    model = stand_in(device)
+    model = stand_in(impl, device)
     tie(impl, model)
     shared_weights(model, impl)
 
 
 def tying_property(impl, device):
-    model = stand_in(device)
+    model = stand_in(impl, device)
     where = impl.where("modern", "tie_weights")
-    before = sum(p.numel() for p in model.parameters())
+    before = count_parameters(model)
     tie(impl, model)
-    after = sum(p.numel() for p in model.parameters())
+    after = count_parameters(model)
     if before - after != V * C:
         fail(f"how many parameters tie_weights removes from a model with vocab_size={V}, n_embd={C}",
              f"vocab_size * n_embd = {V * C} (one (V, C) matrix instead of two; lm_head keeps its bias)",
@@ -434,10 +413,7 @@ def tying_property(impl, device):
     logits = F.linear(x, w_head, None if bias is None else bias.detach())
     oracle_loss = F.cross_entropy(logits.view(-1, V), targets.view(-1))
     g_emb, g_head = torch.autograd.grad(oracle_loss, [w_emb, w_head])
-    model.zero_grad(set_to_none=True)
-    _, loss = model(idx, targets)
-    loss.backward()
-    got = emb.grad
+    got = loss_gradient(model, idx, targets, "token_embedding_table.weight")
     if got is None:
         fail("the gradient of token_embedding_table.weight after loss.backward()", "a gradient", "None", where)
     # The same float32 operations: the reference is off by exactly 0 (seeds 0-4); the named one-use
@@ -451,18 +427,19 @@ def tying_property(impl, device):
 
 
 def tying_interface(impl, device):
-    model = stand_in(device)
+    model = stand_in(impl, device)
     where = impl.where("modern", "tie_weights")
-    embedding, lm_head, bias = model.token_embedding_table, model.lm_head, model.lm_head.bias
-    result = tie(impl, model)
+    # Whether each is the very same object after the call as before: asked where the model lives.
+    result, kept = call_keeping(impl.get("modern", "tie_weights"), model,
+                                ("token_embedding_table", "lm_head", "lm_head.bias"))
     if result is not model:
         fail("what tie_weights(model) returns", "the model it was given, tied in place", describe(result), where,
              "end with return model" if result is None else "tie the model in place and return it")
-    if model.token_embedding_table is not embedding or model.lm_head is not lm_head:
+    if not (kept[0] and kept[1]):
         fail("model.token_embedding_table and model.lm_head after tie_weights", "the same layers, only their "
              "weight shared", f"{describe(model.token_embedding_table)}, {describe(model.lm_head)}", where,
              "keep the layers; assign one weight: model.lm_head.weight = model.token_embedding_table.weight")
-    if model.lm_head.bias is not bias:
+    if not kept[2]:
         fail("model.lm_head.bias after tie_weights", "kept as it was (only the weight is shared)",
              describe(model.lm_head.bias), where, "keep the bias: tie the weight only")
     weight = model.lm_head.weight
@@ -471,18 +448,19 @@ def tying_interface(impl, device):
 
 
 def tying_fits(impl, device):
-    model = stand_in(device)
+    model = stand_in(impl, device)
     where = impl.where("modern", "tie_weights")
     tie(impl, model)
-    emb = model.token_embedding_table.weight
-    with torch.no_grad():  # as an optimizer step would: change the embedding matrix in place
-        emb.copy_(torch.randn(V, C, generator=torch.Generator().manual_seed(2)).to(device))
+    bias = model.lm_head.bias  # read first: in teacher mode, once the grader sets a weight it reads back only those
+    # As an optimizer step would: change the embedding matrix in place.
+    emb = torch.randn(V, C, generator=torch.Generator().manual_seed(2)).to(device)
+    set_parameters(model, {"token_embedding_table.weight": emb})
     idx = torch.randint(V, (3, 5), generator=torch.Generator().manual_seed(3)).to(device)
     with torch.no_grad():
         logits, _ = model(idx)
         x = emb[idx]
         x = x + torch.tanh(model.mix(x))
-        expected = F.linear(x, emb, model.lm_head.bias)  # (B, T, V): the head scores with the embedding matrix
+        expected = F.linear(x, emb, bias)  # (B, T, V): the head scores with the embedding matrix
     # The same float32 operations: the reference is off by exactly 0, an untied head by 12 to 20 (seeds 0-4).
     expect_values(logits, expected, "the logits of a tied model after an in-place change of the embedding matrix",
                   "x @ E.T + lm_head.bias, with E the changed embedding matrix", where, 1e-4,
@@ -500,7 +478,7 @@ TIE_TRAIN_THRESHOLD = 0.5
 
 def train_tied(impl, seed=0):
     with training.cpu_threads(1):
-        model = stand_in("cpu", seed=seed, std=0.3)
+        model = stand_in(impl, "cpu", seed=seed, std=0.3)
         tie(impl, model)
         optimizer = Adam(model.parameters(), lr=TIE_LR)
         generator = torch.Generator().manual_seed(seed)
@@ -667,20 +645,19 @@ def rope_interface(impl, device):
 def rope_fits(impl, device):
     fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
     # Queries of attention, heads split: (B, nh, T, hs), with a gradient to reach.
-    q = random_like((2, 4, 10, 16), 7, device).requires_grad_()
-    before = q.detach().clone()
-    out = fn(q)
+    q = random_like((2, 4, 10, 16), 7, device)
+    g = random_like(q.shape, 8, device)
+    # out = apply_rope(q) for a q that requires grad, q as the call left it, and the gradient of (out * g).sum().
+    out, q_after, in_graph, grad = output_input_and_gradient(fn, q, g)
     expect_tensor(out, "apply_rope(q)", where, shape=q.shape)
-    if not torch.equal(q.detach(), before):
+    if not torch.equal(q_after, q):
         fail("q after apply_rope(q)", "unchanged", "modified in place", where,
              "build a new tensor: no x[..., 0::2] = ..., no in-place ops on x")
-    if not out.requires_grad:
+    if not in_graph:
         fail("the gradient of apply_rope(q) with respect to q", "a gradient (the rotation is differentiable)",
              "no gradient: the result is cut off from q", where,
              "compute it with torch operations on x: no torch.no_grad(), .detach(), .item() or numpy")
     pairing = expect_rope(out, q, "apply_rope(q)", where)
-    g = random_like(q.shape, 8, device)
-    (grad,) = torch.autograd.grad((out * g).sum(), q)  # a scalar: grad_outputs would import sympy (~2 s)
     # The gradient of a rotation is the inverse rotation of the upstream gradient; float32, as above.
     expect_values(grad, rope_oracle(g, pairing, sign=-1.0), "the gradient of apply_rope(q) with respect to q",
                   "the upstream gradient turned back by the same angles", where, ROPE_ATOL,
