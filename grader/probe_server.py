@@ -89,6 +89,10 @@ class Objects:
                 return _grader_object(value["__grader__"])
             if "__set__" in value:
                 return set(self.inp(value["__set__"]))
+            if "__slice__" in value:
+                return slice(*self.inp(value["__slice__"])[:3])
+            if "__ellipsis__" in value:
+                return Ellipsis
             if "__generator__" in value:
                 generator = torch.Generator(device=value["device"]).set_state(value["__generator__"])
                 self.generators.append(generator)

@@ -82,13 +82,14 @@ def _grader_exception(reference):
 
 
 def _torch_class(types):
-    """The first torch class among the remote object's classes, so ``isinstance(h, nn.Linear)`` works."""
+    """The first torch module class among the remote object's classes, so ``isinstance(h, nn.Linear)``
+    works. Never a tensor class: torch's C code would read a handle that says it is a tensor as one."""
     for qualname in types:
         if isinstance(qualname, str) and qualname.startswith(_TORCH_PREFIX):
             obj = torch
             for part in qualname[len(_TORCH_PREFIX):].split("."):
                 obj = getattr(obj, part, None)
-            if isinstance(obj, type):
+            if isinstance(obj, type) and issubclass(obj, torch.nn.Module):
                 return obj
     return Handle
 
@@ -142,6 +143,8 @@ class Channel:
         self.generation = 0
         self.handles = {}
         self.generators = []  # the generators the request being sent passes
+        self.on_import = None  # on_import(event, module, detail=""): see get_module
+        self.imported = set()  # the modules the running child has imported
 
     def start(self):
         requests_r, requests_w = os.pipe()
@@ -157,6 +160,7 @@ class Channel:
         self.requests, self.answers = requests_w, answers_r
         self.generation += 1
         self.handles = {}
+        self.imported = set()
         self.ready = False
 
     def wait_ready(self):
@@ -186,6 +190,10 @@ class Channel:
             return {key: self._out(item) for key, item in value.items()}
         if type(value) in (set, frozenset):
             return {"__set__": [self._out(item) for item in value]}
+        if type(value) is slice:  # an index, h[:, :3]
+            return {"__slice__": [self._out(value.start), self._out(value.stop), self._out(value.step)]}
+        if value is Ellipsis:
+            return {"__ellipsis__": True}
         if type(value) is torch.Generator:
             # Crosses as its state; the answer brings back the state the call left it in.
             self.generators.append(value)
@@ -263,6 +271,24 @@ class Channel:
                                         f"data ({exc})") from None
             raise
 
+    def get(self, module, name):
+        """``name`` from the submission's ``module``. The first request for a module imports it in the
+        child: ``on_import`` hears of it as of an import in the worker (grader/confine.py's ImportGuard),
+        so that a module that hangs or ends the process at import is not imported again."""
+        first = module not in self.imported and self.on_import is not None
+        if first:
+            self.on_import("import", module)
+        try:
+            value = self.request({"op": "get", "module": module, "name": name})
+        except BaseException as exc:
+            if first:
+                self.on_import("import-failed", module, f"{type(exc).__name__}: {exc}")
+            raise
+        if first:
+            self.on_import("imported", module)
+        self.imported.add(module)
+        return value
+
     def getattr(self, handle, name):
         value = self.request({"op": "getattr", "target": handle, "name": name})
         return self.child(handle, name, value)
@@ -312,7 +338,7 @@ class RemoteImpl(Implementation):
         raise ImplementationError("in teacher mode the grader does not import the submission's modules")
 
     def get(self, module, name):
-        return self.channel.request({"op": "get", "module": module, "name": name})
+        return self.channel.get(module, name)
 
     def build(self, cls, *args, **kwargs):
         return self.channel.request({"op": "build", "cls": {"__grader__": grader_reference(cls)},

@@ -111,7 +111,7 @@ def main(argv=None):
 
     from .impl import Implementation
     package = Implementation(args.impl).package
-    plugins = [_judge_provider(args)] if args.judge else []
+    plugins = [_judge_provider(args, stream)] if args.judge else []
     if not args.judge:
         blocked = dict(item.split("=", 1) for item in args.block)
         blocked = {f"{package}.{name}": reason for name, reason in blocked.items()}
@@ -134,7 +134,7 @@ def main(argv=None):
     os._exit(0)  # skip interpreter shutdown: a submission's atexit hooks and finalizers do not run
 
 
-def _judge_provider(args):
+def _judge_provider(args, stream):
     """The judge's implementation: the submission runs in a probe server, confined as this process is
     and more (a Landlock domain of its own), and this process stays out of its reach."""
     from .remote import Provider, RemoteImpl
@@ -150,6 +150,8 @@ def _judge_provider(args):
     if args.no_landlock:
         server.append("--no-landlock")
     impl = RemoteImpl(args.impl, server)
+    impl.channel.on_import = lambda event, name, detail="": stream.send(event=event, module=name,
+                                                                          detail=detail[:500])
     impl.channel.start()  # it imports torch while this process collects the checks
     return Provider(impl)
 

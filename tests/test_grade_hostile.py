@@ -112,6 +112,8 @@ def test_attack_gets_a_verdict_that_says_what_happened(graded, name):
     texts = [t["output"] for t in result["tests"]] + [result["output"]]
     if attack.verdict == "failed":
         assert any(t["status"] == "failed" for t in result["tests"]), name
+        # Whatever the submission answers, the grading process itself (the judge) does not crash.
+        assert not any(t.startswith("[" + VERDICT_TEXT["crashed"] + "]") for t in texts), (name, texts)
     elif attack.verdict:
         label = "[" + VERDICT_TEXT[attack.verdict] + "]"
         assert any(t.startswith(label) for t in texts), (name, label, texts)
