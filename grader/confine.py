@@ -4,6 +4,7 @@
 - Landlock (Linux 5.13 and later, no privileges needed): the process may read only what Python,
   torch and the grader need, write only its scratch folder, send no signals to and trace no process
   outside itself. The kit's other files (``solutions/``, ``tests/``, the reports) cannot be opened.
+- seccomp: no Unix socket can be made, so none outside the sandbox can be connected to.
 - An import guard: ``solutions``, ``tests`` and modules that ended an earlier run cannot be imported.
 
 Only the standard library is used, so this runs before torch is imported.
@@ -138,6 +139,50 @@ def limit_resources(memory_mb, file_mb):
         except (ValueError, OSError, AttributeError):
             refused.append(name)
     return refused
+
+
+# seccomp (linux/seccomp.h, linux/filter.h, linux/audit.h): one filter on socket(2).
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_RET_ALLOW, _RET_EACCES = 0x7FFF0000, 0x00050000 | 13  # SECCOMP_RET_ERRNO with EACCES
+_LD_ABS, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+_AF_UNIX = 1
+_X32_SYSCALL_BIT = 0x40000000  # x86_64's x32 numbers would bypass a filter on the 64-bit ones
+_SOCKET_SYSCALL = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # AUDIT_ARCH_*, __NR_socket
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def no_unix_sockets():
+    """Refuse socket(AF_UNIX, ...) to this process and its children (seccomp), so that no socket file
+    outside the sandbox can be connected to (Landlock does not cover connecting to one). Nothing the
+    grader or torch runs needs one. Returns False where seccomp or the machine is not supported."""
+    arch = _SOCKET_SYSCALL.get(platform.machine())
+    if platform.system() != "Linux" or arch is None:
+        return False
+    audit_arch, socket_nr = arch
+    program = [
+        (_LD_ABS, 0, 0, 4),  # seccomp_data.arch
+        (_JEQ, 0, 6, audit_arch),  # another architecture's calls: allow (as before the filter)
+        (_LD_ABS, 0, 0, 0),  # seccomp_data.nr
+        (_JGE, 3, 0, _X32_SYSCALL_BIT),  # x32 calls: refuse
+        (_JEQ, 0, 3, socket_nr),
+        (_LD_ABS, 0, 0, 16),  # the low 32 bits of args[0], the address family
+        (_JEQ, 0, 1, _AF_UNIX),
+        (_RET, 0, 0, _RET_EACCES),
+        (_RET, 0, 0, _RET_ALLOW),
+    ]
+    filters = (_SockFilter * len(program))(*[_SockFilter(*op) for op in program])
+    prog = _SockFprog(len(program), filters)
+    libc = _libc()
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    return libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
 
 
 _PR_SET_DUMPABLE = 4

@@ -99,6 +99,10 @@ def main(argv=None):
     refused = confine.limit_resources(None if cuda else args.memory_mb, args.file_mb)
     if cuda:
         refused.append("RLIMIT_AS (not set with CUDA, which reserves more address space than any cap)")
+        # CUDA's driver may talk to its daemons over Unix sockets: left open there until tried on a GPU.
+        refused.append("no Unix sockets (not refused with CUDA)")
+    elif not confine.no_unix_sockets():  # inherited by the judge's child
+        refused.append("no Unix sockets (seccomp is not available here)")
     abi = confine_files(args, kit_root)
     stream.send(event="confined", landlock=abi, refused_limits=refused)
 

@@ -343,6 +343,30 @@ def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
     assert verdict.outcome == "tampered" and "far more events" in verdict.message, verdict
 
 
+def test_a_submission_cannot_connect_to_a_unix_socket_outside_its_sandbox(tmp_path):
+    # Landlock does not cover connecting to a socket file; the worker refuses Unix sockets (seccomp).
+    import socket
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="gptkit-sock-", dir="/tmp")  # a socket's path has at most 107 bytes
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(f"{folder}/teacher.sock")
+        server.listen(1)
+        results, row = grade_tokenizer_with(tmp_path, "socket", (
+            "        import socket\n"
+            "        try:\n"
+            f"            socket.socket(socket.AF_UNIX).connect('{folder}/teacher.sock')\n"
+            "        except OSError as exc:\n"
+            "            raise ValueError(f'REFUSED {exc}')\n"
+            "        raise ValueError('CONNECTED to the teacher')\n"))
+    finally:
+        server.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    messages = [t["output"] for t in results["tests"] if "your code raised" in t["output"]]
+    assert messages and all("REFUSED" in m for m in messages), messages
+
+
 def test_the_judges_channel_is_out_of_the_submissions_reach(tmp_path):
     # Checks judged apart (here Exercise 1's): the submission runs in a child of the judge. It can read
     # the judge's command line, but not open the judge's descriptors (the judge is not dumpable and, with
