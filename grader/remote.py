@@ -227,7 +227,11 @@ class Channel:
             request["seed"] = int(torch.randint(0, 2**62, (1,)).item())  # for CUDA's generators
             request["grad"] = torch.is_grad_enabled()
         self.generators = []
-        answer = self._exchange(self._out(request))
+        try:
+            payload = wire.encode(self._out(request))
+        except wire.WireError as exc:  # the check's own mistake, not the submission's
+            raise TypeError(f"the grader cannot send this request to the submission's process: {exc}") from None
+        answer = self._exchange(payload)
         if type(answer) is not dict:
             raise ProbeProcessEnded("the submission's process answered out of turn")
         states = answer.get("generators")
@@ -245,7 +249,7 @@ class Channel:
         return self._in(answer.get("value"))
 
     def _exchange(self, request):
-        """Send ``request`` (None: only wait for the child's "ready") and return the answer."""
+        """Send ``request`` (encoded; None: only wait for the child's "ready") and return the answer."""
         try:
             if not self.ready:
                 if wire.receive(self.answers) != {"ready": True}:
@@ -253,7 +257,7 @@ class Channel:
                 self.ready = True
             if request is None:
                 return None
-            wire.send(self.requests, request)
+            wire.send_encoded(self.requests, request)
             return wire.receive(self.answers)
         except BaseException as exc:  # a timeout, a crash, a forged frame: this process is done with
             returncode = self.proc.poll()

@@ -15,17 +15,15 @@ import math
 import pytest
 import torch
 
-from grader import corpus, training
+from grader import corpus, judge_training, training
 from grader.expect import describe, expect_raises, expect_tensor, fail, max_difference
-from grader.probe import (is_instance, parameter_values, randomize_parameters, set_parameters, state_of,
+from grader.probe import (is_instance, parameter_values, pretrain, randomize_parameters, set_parameters, state_of,
                           training_step)
+from grader.remote import is_remote
 from grader.stand_ins import as_path
 
 pytestmark = pytest.mark.finetune
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
-# ... except EX3's two, decided in the worker for now: the grader pretrains the student's GPT there with
-# its own loop (200 AdamW steps) before finetune runs.
-IN_THE_WORKER = ("test_finetuning_improves_the_pretrained_model", "test_pretraining_beats_training_from_scratch")
 
 V = len(corpus.VOCAB)  # 59 characters
 # Non-default in every field (and n_head 3 apart from n_layer 2), so a config that is not the saved one
@@ -337,7 +335,9 @@ PRETRAIN_ITERS, PRETRAIN_LR = 200, 3e-3
 # Finetuning: a quarter of the steps at a tenth of the rate. From scratch: as many steps at 1e-2, the
 # best rate for 50 steps of those tried (3e-3, 1e-2, 3e-2: see the measurements below).
 FINETUNE_ITERS, FINETUNE_LR, SCRATCH_LR = 50, 3e-4, 1e-2
-EVAL = training.Recipe(iters=0, batch_size=BATCH, block_size=EX3["block_size"], learning_rate=0.0, eval_iters=20)
+# Also the shape of EX3's model, for the judge's own model of the contract (judge_training.ContractModel).
+EVAL = training.Recipe(iters=0, batch_size=BATCH, block_size=EX3["block_size"], learning_rate=0.0, eval_iters=20,
+                       n_embd=EX3["n_embd"], n_head=EX3["n_head"], n_layer=EX3["n_layer"])
 SEED = 0
 # Validation loss on the finetuning corpus (the last 2,000 of its 20,000 characters, 20 seeded batches),
 # measured on the reference with run_ex3 over SEED = 0-9 (torch 2.13, one thread), as
@@ -374,28 +374,33 @@ def run_ex3(impl, folder):
     finetune_train, finetune_val = training.split(corpus.encode(corpus.finetuning_text(20_000)))
 
     model = build_gpt(impl, "cpu", seed=SEED, **EX3)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR)
-    generator = torch.Generator().manual_seed(SEED)
-    model.train()
-    for _ in range(PRETRAIN_ITERS):
-        x, y = training.sample_batch(pretrain_data, BATCH, EX3["block_size"], generator)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    pretrain(model, pretrain_data, PRETRAIN_ITERS, PRETRAIN_LR, BATCH, EX3["block_size"], SEED)
     path = write_checkpoint(state_of(model), EX3, folder / "ckpt.pt")
 
-    pretrained = load(impl, path, "cpu", EX3)
-    results = {"pretrained": training.estimate_loss(pretrained, finetune_val, EVAL)}
+    pretrained = load(impl, str(path), "cpu", EX3)
+    results = {"pretrained": validation_loss(impl, pretrained, finetune_val)}
     torch.manual_seed(SEED)
     finetune(pretrained, finetune_train, FINETUNE_ITERS, learning_rate=FINETUNE_LR, batch_size=BATCH)
-    results["finetuned"] = training.estimate_loss(pretrained, finetune_val, EVAL)
+    results["finetuned"] = validation_loss(impl, pretrained, finetune_val)
 
     scratch = build_gpt(impl, "cpu", seed=SEED, **EX3)
     torch.manual_seed(SEED)
     finetune(scratch, finetune_train, FINETUNE_ITERS, learning_rate=SCRATCH_LR, batch_size=BATCH)
-    results["scratch"] = training.estimate_loss(scratch, finetune_val, EVAL)
+    results["scratch"] = validation_loss(impl, scratch, finetune_val)
     return results
+
+
+def validation_loss(impl, model, data):
+    """``model``'s loss on ``data`` (EVAL's seeded batches). Judged apart, the grader's own: its model of
+    the contract on the weights ``model`` has now; else the loss ``model`` computes."""
+    if is_remote(model):
+        try:
+            weights = judge_training.contract_weights(state_of(model), EVAL, V)
+        except judge_training.NotJudged as exc:
+            fail("the weights of the GPT after EX3's training", "the contract's names and shapes", str(exc),
+                 impl.where("gpt", "GPTLanguageModel.__init__"))
+        model = judge_training.ContractModel(weights, EVAL)
+    return training.estimate_loss(model, data, EVAL)
 
 
 def test_finetuning_improves_the_pretrained_model(impl, ex3):
