@@ -384,6 +384,37 @@ def loss_gradient(model, idx, targets, path):
     return attribute_at(model, path).grad
 
 
+def _weights(model):
+    """``model``'s state dict as plain detached CPU tensors."""
+    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+
+
+@runs_with_the_submission
+def train_pair_model(ffwd_class, seed=0):
+    """modern_training.train_pairs: the final loss, the parameters that got no gradient, the weights."""
+    from .modern_training import train_pairs
+
+    run = train_pairs(ffwd_class, seed)
+    return {"loss": run["loss"], "no_grad": run["no_grad"], "weights": _weights(run["model"])}
+
+
+@runs_with_the_submission
+def train_tied_model(model, vocab_size, seed=0):
+    """modern_training.train_tied on the tied stand-in ``model``: the final loss and the weights."""
+    from .modern_training import train_tied
+
+    return {"loss": train_tied(model, vocab_size, seed), "weights": _weights(model)}
+
+
+@runs_with_the_submission
+def train_lag_model(rope, seed=0):
+    """modern_training.train_lag around ``rope``: the final loss and the weights (``rope`` has none)."""
+    from .modern_training import train_lag
+
+    run = train_lag(rope, seed)
+    return {"loss": run["loss"], "weights": _weights(run["model"])}
+
+
 # ---- Exercise 13 (finetune)
 
 @runs_with_the_submission

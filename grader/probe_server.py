@@ -25,7 +25,7 @@ MAX_MESSAGE = 2000  # characters of an exception's message sent back
 # judge's model of the contract and the data are refused.
 GRADER_MODULES = ("grader", "grader.probe_server", "grader.wire", "grader.confine", "grader.impl", "grader.probe",
                   "grader.remote", "grader.expect", "grader.worker", "grader.stand_ins", "grader.training",
-                  "grader.addition_training")
+                  "grader.addition_training", "grader.modern_training")
 
 
 def _parse(argv):

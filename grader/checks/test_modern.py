@@ -33,17 +33,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader import training
+from grader import modern_training as mt
 from grader.expect import (attribute, describe, expect_linear, expect_tensor, fail, max_difference,
                            name_the_mistake)
 from grader.probe import (call_keeping, calls_and_graph, count_parameters, how_shared, is_callable, loss_gradient,
-                          output_and_input, output_input_and_gradient, randomize_parameters, set_parameters)
+                          output_and_input, output_input_and_gradient, randomize_parameters, set_parameters,
+                          train_lag_model, train_pair_model, train_tied_model)
+from grader.remote import is_remote
 from grader.stand_ins import StandInLM
 
 pytestmark = pytest.mark.modern
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
-# They train a tiny model with the check's own loop (60-150 optimizer steps): decided in the worker for now.
-IN_THE_WORKER = ("test_trains",)
 
 CHANGES = {
     "gelu": "GELU in the feed-forward (gelu, GELUFeedForward)",
@@ -101,33 +101,6 @@ def expect_values(got, expected, what, definition, where, atol, mistakes=None, h
     finite = torch.isfinite(got.detach()).all()
     text = f"off by up to {off:.3g} (allowed {atol:g})" if finite else "NaN or inf values"
     fail(what, definition, text, where, name_the_mistake(got, mistakes or {}, atol) or hint)
-
-
-class Adam:
-    """A minimal Adam for the tiny training runs of test_trains: the first optimizer of torch.optim
-    imports torch._dynamo, which costs seconds (measured 3-9 s on a busy 2-core machine), more than
-    the runs themselves."""
-
-    def __init__(self, parameters, lr, betas=(0.9, 0.999), eps=1e-8):
-        self.parameters = list(parameters)  # model.parameters() lists a shared Parameter once
-        self.lr, self.betas, self.eps, self.steps = lr, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in self.parameters]
-        self.v = [torch.zeros_like(p) for p in self.parameters]
-
-    def zero_grad(self):
-        for p in self.parameters:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        self.steps += 1
-        b1, b2 = self.betas
-        for p, m, v in zip(self.parameters, self.m, self.v):
-            if p.grad is None:
-                continue
-            m.mul_(b1).add_(p.grad, alpha=1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            p.sub_(self.lr * (m / (1 - b1**self.steps)) / ((v / (1 - b2**self.steps)).sqrt() + self.eps))
 
 
 # -------------------------------------------------------------------------------------------- gelu
@@ -292,7 +265,6 @@ def gelu_fits(impl, device):
 
 # Tiny model for test_trains: y = (a + b) mod 8 from the sum of two embeddings, through a residual
 # GELUFeedForward. A linear model cannot add modulo 8; the feed-forward has to bend.
-PAIR_V, PAIR_STEPS, PAIR_LR = 8, 150, 1e-2
 # Final losses on the 64 pairs (full batch, Adam), seeds 0-9: the reference 7.5e-5 to 1.1e-4, the
 # same net with ReLU below 0.001; without the nonlinearity (nn.Identity) 2.079 for every seed (ln 8: it
 # learns nothing). A gelu cut off from autograd still reaches 0.016-0.031 (only net[2] learns, on
@@ -300,50 +272,47 @@ PAIR_V, PAIR_STEPS, PAIR_LR = 8, 150, 1e-2
 GELU_TRAIN_THRESHOLD = 0.5
 
 
-class PairModel(nn.Module):
-    def __init__(self, ffwd):
-        super().__init__()
-        self.first = nn.Embedding(PAIR_V, N_EMBD)
-        self.second = nn.Embedding(PAIR_V, N_EMBD)
-        self.ffwd = ffwd
-        self.lm_head = nn.Linear(N_EMBD, PAIR_V)
-
-    def forward(self, a, b):
-        x = self.first(a) + self.second(b)  # (N, C)
-        x = x + self.ffwd(x[:, None])[:, 0]  # (N, C): the feed-forward sees (B, T, C) = (N, 1, C)
-        return self.lm_head(x)  # (N, V)
-
-
-def train_pairs(ffwd_class, seed=0):
-    """Final loss, and the names of the feed-forward's parameters that got no gradient."""
-    with training.cpu_threads(1):
-        torch.manual_seed(seed)
-        model = PairModel(ffwd_class(N_EMBD, 0.0))
-        a, b = torch.arange(PAIR_V).repeat_interleave(PAIR_V), torch.arange(PAIR_V).repeat(PAIR_V)
-        y = (a + b) % PAIR_V
-        optimizer = Adam(model.parameters(), lr=PAIR_LR)
-        no_grad = None
-        for _ in range(PAIR_STEPS):
-            loss = F.cross_entropy(model(a, b), y)
-            optimizer.zero_grad()
-            loss.backward()
-            if no_grad is None:
-                no_grad = [n for n, p in model.ffwd.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-            optimizer.step()
-        return F.cross_entropy(model(a, b), y).item(), no_grad
-
-
 def gelu_trains(impl, device):
     where = impl.where("modern", "GELUFeedForward")
-    loss, no_grad = train_pairs(impl.get("modern", "GELUFeedForward"))
-    if no_grad:
+    ffwd_class = impl.get("modern", "GELUFeedForward")
+    run = train_pair_model(ffwd_class)
+    if run["no_grad"]:
         fail("the parameters of GELUFeedForward that get a gradient in training", "all of them",
-             f"none reaches {', '.join(no_grad)}", where,
+             f"none reaches {', '.join(run['no_grad'])}", where,
              "gelu must be computed with torch operations on its input (no .detach(), no torch.no_grad())")
+    loss = judged_loss(mt.PairModel(GELUFeedForwardOfTheGrader()), run, mt.pair_loss, "GELUFeedForward", where) \
+        if is_remote(ffwd_class) else run["loss"]
     if not loss < GELU_TRAIN_THRESHOLD:
-        fail(f"the loss of a tiny model with your GELUFeedForward after {PAIR_STEPS} steps on (a + b) mod 8",
+        fail(f"the loss of a tiny model with your GELUFeedForward after {mt.PAIR_STEPS} steps on (a + b) mod 8",
              f"below {GELU_TRAIN_THRESHOLD} (the reference reaches about 0.0001; a model without the "
              "nonlinearity stays at ln 8 = 2.08)", f"{loss:.3f}", where)
+
+
+class GELUFeedForwardOfTheGrader(nn.Module):
+    """FeedForward's layout with torch's exact GELU: the judge's own copy, for the trained weights."""
+
+    def __init__(self):
+        super().__init__()
+        C = mt.N_EMBD
+        self.net = nn.Sequential(nn.Linear(C, 4 * C), nn.GELU(), nn.Linear(4 * C, C), nn.Dropout(0.0))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def judged_loss(model, run, loss_of, what, where):
+    """Judged apart: the final loss of the grader's own ``model`` at the trained weights ``run`` sent
+    back (its change computed the grader's way), measured by ``loss_of(model)``."""
+    wanted = model.state_dict()
+    missing = sorted(set(wanted) - set(run["weights"]))
+    try:
+        if missing:
+            raise RuntimeError(f"no {', '.join(missing)}")
+        model.load_state_dict({name: run["weights"][name] for name in wanted})
+    except RuntimeError as exc:
+        fail(f"the weights of the trained model around your {what}", "the layout the checks above ask for",
+             str(exc).splitlines()[0][:300], where)
+    return loss_of(model)
 
 
 # ------------------------------------------------------------------------------------ weight_tying
@@ -472,38 +441,31 @@ def tying_fits(impl, device):
 # over the 13 tokens, seeds 0-9: the reference 0.051-0.120; untied (or tied by copying the values
 # once) 0.0011-0.0018, so the loss alone cannot tell tied from untied: "still tied" does that, and
 # the threshold guards against a tie that stops the model from learning (a frozen matrix, say).
-TIE_STEPS, TIE_LR = 120, 3e-2
 TIE_TRAIN_THRESHOLD = 0.5
 
 
-def train_tied(impl, seed=0):
-    with training.cpu_threads(1):
-        model = stand_in(impl, "cpu", seed=seed, std=0.3)
-        tie(impl, model)
-        optimizer = Adam(model.parameters(), lr=TIE_LR)
-        generator = torch.Generator().manual_seed(seed)
-        for _ in range(TIE_STEPS):
-            idx = torch.randint(V, (16, 8), generator=generator)
-            _, loss = model(idx, (3 * idx + 1) % V)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        idx = torch.arange(V)[None]
-        with torch.no_grad():
-            _, loss = model(idx, (3 * idx + 1) % V)
-        return model, loss.item()
+def tied_stand_in(run):
+    """The grader's own copy of the stand-in, for the trained weights of ``run``: lm_head without a bias
+    where the trained one has none (test_interface judges that)."""
+    model = StandInLM(V, C)
+    if "lm_head.bias" not in run["weights"]:
+        model.lm_head.register_parameter("bias", None)
+    return model
 
 
 def tying_trains(impl, device):
     where = impl.where("modern", "tie_weights")
-    model, loss = train_tied(impl)
-    if model.lm_head.weight is not model.token_embedding_table.weight or not torch.equal(
-            model.lm_head.weight.detach(), model.token_embedding_table.weight.detach()):
-        fail(f"model.lm_head.weight after {TIE_STEPS} training steps", "still the embedding's own Parameter",
+    model = stand_in(impl, "cpu", seed=0, std=0.3)
+    tie(impl, model)
+    run = train_tied_model(model, V)
+    if not how_shared(model, "lm_head.weight", "token_embedding_table.weight")[0]:
+        fail(f"model.lm_head.weight after {mt.TIE_STEPS} training steps", "still the embedding's own Parameter",
              "a different tensor: the two weights came apart in training", where,
              "model.lm_head.weight = model.token_embedding_table.weight (the Parameter, not its values)")
+    loss = judged_loss(tied_stand_in(run), run, lambda m: mt.tied_loss(m, V), "tie_weights", where) \
+        if is_remote(model) else run["loss"]
     if not loss < TIE_TRAIN_THRESHOLD:
-        fail(f"the loss of a tied stand-in model after {TIE_STEPS} steps on a bigram task",
+        fail(f"the loss of a tied stand-in model after {mt.TIE_STEPS} steps on a bigram task",
              f"below {TIE_TRAIN_THRESHOLD} (the reference reaches about 0.06)", f"{loss:.3f}", where)
 
 
@@ -670,67 +632,31 @@ def rope_fits(impl, device):
 
 # Tiny attention model for test_trains: predict the token 3 positions back. Causal attention has no
 # notion of space (01:12:46): without positions it cannot tell which earlier token is 3 back.
-ROPE_V, ROPE_T, ROPE_LAG, ROPE_EMBD, ROPE_HEADS = 8, 12, 3, 32, 2
-ROPE_STEPS, ROPE_BATCH, ROPE_LR = 60, 16, 2e-2
 # Final losses on 256 fresh sequences, seeds 0-9: the reference 2.7e-6 to 0.018, a half-split
 # apply_rope 7e-7 to 0.14; without positions (identity) 1.62-1.65, and 1.62-1.66 with rope's output
 # detached (q and k learn nothing). 0.5 leaves 3.5x above the worst valid run and 3x below a blind one.
 ROPE_TRAIN_THRESHOLD = 0.5
 
 
-class RopeAttentionModel(nn.Module):
-    """Token embedding, one causal multi-head attention with ``rope`` on q and k, a residual and a head."""
-
-    def __init__(self, rope):
-        super().__init__()
-        self.rope = rope
-        self.token_embedding_table = nn.Embedding(ROPE_V, ROPE_EMBD)
-        self.c_attn = nn.Linear(ROPE_EMBD, 3 * ROPE_EMBD)
-        self.lm_head = nn.Linear(ROPE_EMBD, ROPE_V)
-
-    def forward(self, idx):
-        B, T = idx.shape
-        x = self.token_embedding_table(idx)  # (B, T, C)
-        q, k, v = self.c_attn(x).split(ROPE_EMBD, dim=-1)  # 3 x (B, T, C)
-        q, k, v = (t.view(B, T, ROPE_HEADS, -1).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-        q, k = self.rope(q), self.rope(k)  # (B, nh, T, hs)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
-        return self.lm_head(x + out.transpose(1, 2).reshape(B, T, ROPE_EMBD))  # (B, T, V)
-
-
-def lag_batch(batch, generator):
-    idx = torch.randint(ROPE_V, (batch, ROPE_T), generator=generator)
-    targets = torch.full_like(idx, -100)  # the first ROPE_LAG positions have nothing to copy: ignored
-    targets[:, ROPE_LAG:] = idx[:, :-ROPE_LAG]
-    return idx, targets
-
-
-def train_lag(rope, seed=0):
-    with training.cpu_threads(1):
-        torch.manual_seed(seed)
-        model = RopeAttentionModel(rope)
-        optimizer = Adam(model.parameters(), lr=ROPE_LR)
-        generator = torch.Generator().manual_seed(seed)
-        for _ in range(ROPE_STEPS):
-            idx, targets = lag_batch(ROPE_BATCH, generator)
-            loss = F.cross_entropy(model(idx).view(-1, ROPE_V), targets.view(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        idx, targets = lag_batch(256, torch.Generator().manual_seed(10_000 + seed))
-        with torch.no_grad():
-            return F.cross_entropy(model(idx).view(-1, ROPE_V), targets.view(-1)).item()
-
-
 def rope_trains(impl, device):
     where = impl.where("modern", "apply_rope")
-    loss = train_lag(impl.get("modern", "apply_rope"))
+    rope = impl.get("modern", "apply_rope")
+    run = train_lag_model(rope)
+    loss = run["loss"]
+    if is_remote(rope):  # either accepted pairing, the grader's own rotation
+        loss = min(judged_loss(mt.RopeAttentionModel(lambda x, p=pairing: rope_float(x, p)), run, mt.lag_loss,
+                               "apply_rope", where) for pairing in PAIRINGS)
     if not loss < ROPE_TRAIN_THRESHOLD:
         fail(f"the loss of a tiny attention model with your apply_rope on q and k, and no other position "
-             f"information, after {ROPE_STEPS} steps of copying the token {ROPE_LAG} positions back",
+             f"information, after {mt.ROPE_STEPS} steps of copying the token {mt.ROPE_LAG} positions back",
              f"below {ROPE_TRAIN_THRESHOLD} (the reference reaches about 0.0001; without positions it stays "
              "near 1.6)", f"{loss:.3f}", where,
              "the positions must reach the scores: rotate q and k by their position, and let gradients through")
+
+
+def rope_float(x, pairing):
+    """The grader's RoPE in ``x``'s own dtype."""
+    return rotate(x, rope_angles(x.shape[-2], x.shape[-1]).to(x.dtype), pairing)
 
 
 # ------------------------------------------------------------------------------------------ checks
