@@ -6,7 +6,7 @@ q, k and v blocks of ``c_attn.weight``, concatenated in order, then ``c_proj``. 
 student's code or ``solutions/``.
 
 Both take switches that reproduce the known mistakes, so a check can say which one a wrong output
-matches (``name_the_mistake``): the scale, the mask, the softmax dim, and for the fused module the
+matches (``expect.name_the_mistake``): the scale, the mask, the softmax dim, and for the fused module the
 order of q, k, v, the head layout, the merge and the output projection. Eval mode only: dropout is
 checked separately in train mode.
 """
@@ -176,27 +176,3 @@ def mha_mistakes(mha, x, n_head):
 def amount(value):
     """A change or gradient for a message: NaN said in words."""
     return "NaN" if value != value else f"{value:.3g}"
-
-
-def same_values(got, expected, atol):
-    """``got`` matches ``expected`` within atol, NaN and inf included: the same entries are not finite
-    and the finite ones are close. Lets a NaN-producing mistake be told from another."""
-    got, expected = got.detach().float().cpu(), expected.detach().float().cpu()
-    if got.shape != expected.shape:
-        return False
-    finite = torch.isfinite(got)
-    if not torch.equal(finite, torch.isfinite(expected)):
-        return False
-    return bool(((got - expected).abs()[finite] <= atol).all())
-
-
-def name_the_mistake(got, mistakes, atol):
-    """The hint of the first mistake in ``mistakes`` ({hint: output or list of outputs}) that ``got``
-    matches, a general hint for NaN or inf, or None."""
-    for hint, outputs in mistakes.items():
-        for wrong in outputs if isinstance(outputs, list) else [outputs]:
-            if same_values(got, wrong, atol):
-                return hint
-    if not torch.isfinite(got.detach()).all():
-        return NOT_FINITE
-    return None

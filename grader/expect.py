@@ -112,14 +112,33 @@ def max_difference(a, b):
     return (a - b).abs().max().item() if a.numel() else 0.0
 
 
-def name_the_mistake(got, candidates, atol=1e-4):
-    """The hint of the first known mistake whose output ``got`` matches, or None.
+def same_values(got, expected, atol):
+    """``got`` matches ``expected`` within atol, NaN and inf included: the same entries are not finite
+    and the finite ones are close. Lets a NaN-producing mistake be told from another."""
+    if type(got) not in PLAIN_TENSORS or type(expected) not in PLAIN_TENSORS:
+        return False
+    got, expected = got.detach().float().cpu(), expected.detach().float().cpu()
+    if got.shape != expected.shape:
+        return False
+    finite = torch.isfinite(got)
+    if not torch.equal(finite, torch.isfinite(expected)):
+        return False
+    return bool(((got - expected).abs()[finite] <= atol).all())
 
-    ``candidates`` maps a hint to the output that mistake would produce from the same weights.
+
+def name_the_mistake(got, candidates, atol=1e-4, not_finite=None):
+    """The hint of the first known mistake whose output ``got`` matches; else ``not_finite`` when got
+    holds NaN or inf; else None.
+
+    ``candidates`` maps a hint to the output (or a list of outputs) that mistake would produce from the
+    same weights.
     """
-    for hint, wrong in candidates.items():
-        if wrong is not None and max_difference(got, wrong) <= atol:
-            return hint
+    for hint, outputs in candidates.items():
+        for wrong in outputs if isinstance(outputs, list) else [outputs]:
+            if wrong is not None and same_values(got, wrong, atol):
+                return hint
+    if not_finite is not None and type(got) in PLAIN_TENSORS and not torch.isfinite(got.detach()).all():
+        return not_finite
     return None
 
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from grader import attention_oracle as oracle
-from grader.expect import attribute, expect_close, expect_linear, expect_tensor, fail, max_difference
+from grader.expect import (attribute, expect_close, expect_linear, expect_tensor, fail, max_difference,
+                           name_the_mistake)
 from grader.probe import future_change, future_gradient, past_change, randomize_parameters
 
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
@@ -125,7 +126,7 @@ def expect_matches(got, head, x, what, where):
     expected = oracle.head_oracle(head, x)
     hint = None
     if max_difference(got, expected) > ATOL:
-        hint = oracle.name_the_mistake(got, oracle.head_mistakes(head, x), ATOL)
+        hint = name_the_mistake(got, oracle.head_mistakes(head, x), ATOL, oracle.NOT_FINITE)
     expect_close(got, expected, what, where, atol=ATOL, hint=hint)
 
 

@@ -9,7 +9,7 @@ from torch.overrides import TorchFunctionMode
 
 from grader import attention_oracle as oracle
 from grader.expect import (attribute, expect_close, expect_linear, expect_raises, expect_tensor, fail,
-                           max_difference)
+                           max_difference, name_the_mistake)
 from grader.probe import (future_change, future_gradient, modules_of_class, past_change, randomize_parameters,
                           set_parameters)
 
@@ -215,7 +215,7 @@ def expect_matches(got, mha, x, what, where):
     expected = oracle.mha_oracle(mha, x, n_head)
     hint = None
     if max_difference(got, expected) > ATOL:
-        hint = oracle.name_the_mistake(got, oracle.mha_mistakes(mha, x, n_head), ATOL)
+        hint = name_the_mistake(got, oracle.mha_mistakes(mha, x, n_head), ATOL, oracle.NOT_FINITE)
     expect_close(got, expected, what, where, atol=ATOL, hint=hint)
 
 
