@@ -14,6 +14,13 @@ from .scoreboard import check_points
 CHECKS = KIT_ROOT / "grader" / "checks"
 
 
+def time_limit(timeout, own):
+    """A check's time limit in teacher mode, under a per-check limit of ``timeout`` seconds: the longer of
+    the two when the check has a limit of its own (``own``, its timeout marker; 0 for none), so a check
+    that trains (and says so) is never cut short. The one rule: the worker and the parent both use it."""
+    return max(timeout, own)
+
+
 @dataclass(frozen=True)
 class Check:
     nodeid: str  # what the worker is asked to run, e.g. grader/checks/test_head.py::test_is_causal
@@ -27,9 +34,8 @@ class Check:
     apart: bool = False
 
     def budget(self, timeout):
-        """The check's time limit under a per-check limit of ``timeout`` seconds: the longer of the two,
-        so a check that trains (and says so with its timeout marker) is never cut short."""
-        return max(timeout, self.timeout)
+        """The check's time limit under a per-check limit of ``timeout`` seconds (see time_limit)."""
+        return time_limit(timeout, self.timeout)
 
     @property
     def title(self):

@@ -211,8 +211,7 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
                   budgets=None, exercises=None, apart=False):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
 
-    ``budgets`` maps a nodeid to its own time limit where that is longer than ``limits.timeout`` (a
-    check that trains a model says so with its timeout marker; see catalog.Check.budget).
+    ``budgets`` maps a nodeid to its time limit (catalog.time_limit; ``limits.timeout`` for the others).
 
     ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
 
@@ -449,7 +448,7 @@ class _RunState:
         return self.started + self._limit() + 10
 
     def _limit(self):
-        return max(self.limits.timeout, self.budgets.get(self.current, 0.0))
+        return self.budgets.get(self.current, self.limits.timeout)  # catalog.time_limit, from grade
 
     def timeout_verdict(self):
         where = f" (while importing {self.importing[-1]}.py)" if self.importing else ""

@@ -202,11 +202,13 @@ class _Reporter:
         self.pluginmanager = session.config.pluginmanager
 
     def pytest_collection_modifyitems(self, items):
-        # pytest-timeout takes a check's own timeout marker over the option; make that the longer of the two.
+        # pytest-timeout takes a check's own timeout marker over the option: make it catalog's time limit.
+        from .catalog import time_limit
+
         for item in items:
             mark = item.get_closest_marker("timeout")
             if mark is not None and mark.args:
-                limit = max(float(mark.args[0]), self.timeout)
+                limit = time_limit(self.timeout, float(mark.args[0]))
                 item.add_marker(pytest.mark.timeout(limit), append=False)
                 self.limits[item.nodeid] = limit
 
