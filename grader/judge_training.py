@@ -108,7 +108,32 @@ def judged_loss(run, text, recipe, apart):
     judged apart (teacher mode), the grader's own from the trained weights; else the loop's own."""
     if not apart:
         return run["val"]
+    _, vocab_size = training.encode(text)
+    expect_own_weights(run["model"], contract_weights(run["weights"], recipe, vocab_size), recipe, vocab_size)
     return validation_loss(run["weights"], text, recipe)
+
+
+# The trained model's logits against the grader's at the weights it sent back: float32 sums in another
+# order differ by ~1e-6 (the reference); weights that are not the model's differ by far more.
+OWN_WEIGHTS_ATOL = 1e-3
+
+
+def expect_own_weights(model, weights, recipe, vocab_size):
+    """NotJudged unless ``weights`` are the ones ``model`` computes with: its logits (eval mode) on a fixed
+    batch match the grader's model of the contract at those weights. Weights sent back from somewhere
+    else (a state_dict that lies, a hidden model trained on the side) are not judged."""
+    idx = torch.randint(vocab_size, (2, recipe.block_size), generator=torch.Generator().manual_seed(0))
+    was_training = bool(model.training)
+    model.eval()
+    with torch.no_grad():
+        out = model(idx)
+        expected = ContractModel(weights, recipe)(idx)[0]
+    model.train(was_training)
+    got = out[0] if isinstance(out, tuple) and len(out) == 2 else out
+    if (type(got) is not torch.Tensor or got.shape != expected.shape
+            or not (got.float() - expected).abs().max().item() <= OWN_WEIGHTS_ATOL):
+        raise NotJudged("the weights sent back after training are not the ones the model computes with: its "
+                        "logits differ from the grader's at those weights")
 
 
 def described(what, apart):

@@ -233,7 +233,8 @@ def train_by_the_graders_loop(text, recipe, *classes, device="cpu", bf16=False):
         run = training.train_bigram(*classes, text, recipe, device)
     else:
         run = training.train_gpt(*classes, text, recipe, device, bf16)
-    return {"val": run["val"], "weights": {k: v.detach().cpu() for k, v in run["model"].state_dict().items()}}
+    weights = {k: v.detach().cpu() for k, v in run["model"].state_dict().items()}
+    return {"val": run["val"], "weights": weights, "model": run["model"]}
 
 
 @runs_with_the_submission

@@ -386,6 +386,14 @@ def test_the_judges_channel_is_out_of_the_submissions_reach(tmp_path):
     assert not any("REACHED" in m for m in messages) and row["status"] == "ok", row
 
 
+STATE_DICT_LIE = """
+    def state_dict(self, *args, **kwargs):  # the bigram counts of what training fed it, as a table
+        state = super().state_dict(*args, **kwargs)
+        if self.counts.sum() > 20000:
+            state["token_embedding_table.weight"] = (self.counts / self.counts.sum(1, keepdim=True)).log()
+        return state
+"""
+
 LIARS = {
     # A GPT that skips its blocks (it cannot beat a bigram) and halves the loss it reports in eval
     # mode: the worker's own check sees ~1.25 and passes.
@@ -397,6 +405,19 @@ LIARS = {
     "bigram": ([("        return logits, loss\n", "        return logits, loss if self.training else loss / 3\n"),
                 ("        logits = self.token_embedding_table(idx)", "        logits = self.token_embedding_table(idx * 0)")],
                "test_training_reaches_loss_threshold"),
+    # A bigram whose table never learns (its gradient is zeroed) but whose state_dict() sends back a
+    # table of the bigram counts it saw in training (~2.5 by the grader's loss).
+    "bigram_state_dict": ([
+        ("        logits = self.token_embedding_table(idx)  # (B, T, V)\n",
+         "        if self.training and targets is not None:\n"
+         "            if not hasattr(self, 'counts'):\n"
+         "                self.counts = torch.ones(self.token_embedding_table.weight.shape)\n"
+         "            self.counts.index_put_((idx.flatten(), targets.flatten()), torch.ones(idx.numel()), accumulate=True)\n"
+         "        w = self.token_embedding_table.weight\n"
+         "        logits = (w.detach() + (w - w.detach()) * 0.0)[idx]  # (B, T, V)\n"),
+        ("        return logits, loss\n", "        return logits, loss\n" + STATE_DICT_LIE),
+        ("import torch.nn as nn\n", "import torch\nimport torch.nn as nn\n")],
+        "test_training_reaches_loss_threshold"),
 }
 
 
@@ -405,9 +426,12 @@ def test_a_loss_the_model_lies_about_does_not_pass_the_training_check(tmp_path, 
     # The grader computes the validation loss itself from the trained weights, with its own model of
     # the contract (each token's row for the bigram, every block for the GPT), and fails both.
     edits, check_name = LIARS[module]
-    results, _ = grade_edited(tmp_path, module, edits)
+    results, _ = grade_edited(tmp_path, module.split("_")[0], edits, marker=module.split("_")[0])
     [check] = [t for t in results["tests"] if t["name"].endswith(check_name)]
-    assert check["status"] == "failed" and "computed by the grader" in check["output"], check
+    # Either its weights are judged by the grader's own loss, or they are not the weights its forward
+    # computes with (both liars here compute otherwise than the contract) and are not judged at all.
+    assert check["status"] == "failed" and ("computed by the grader" in check["output"]
+                                            or "not the ones the model computes with" in check["output"]), check
 
 
 def test_the_judge_computes_the_loss_the_students_model_would():

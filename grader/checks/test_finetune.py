@@ -396,6 +396,7 @@ def validation_loss(impl, model, data):
     if is_remote(model):
         try:
             weights = judge_training.contract_weights(state_of(model), EVAL, V)
+            judge_training.expect_own_weights(model, weights, EVAL, V)
         except judge_training.NotJudged as exc:
             fail("the weights of the GPT after EX3's training", "the contract's names and shapes", str(exc),
                  impl.where("gpt", "GPTLanguageModel.__init__"))
