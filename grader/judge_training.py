@@ -97,10 +97,13 @@ def contract_weights(state, recipe, vocab_size):
 def validation_loss(state, text, recipe):
     """The grader's validation loss of the trained weights ``state``, the way training.train measures it."""
     data, vocab_size = training.encode(text)
-    weights = contract_weights(state, recipe, vocab_size)
+    return _validation_loss(ContractModel(contract_weights(state, recipe, vocab_size), recipe), data, recipe)
+
+
+def _validation_loss(model, data, recipe):
     _, val_data = training.split(data)
     with training.cpu_threads(1), torch.no_grad():
-        return training.estimate_loss(ContractModel(weights, recipe), val_data, recipe)
+        return training.estimate_loss(model, val_data, recipe)
 
 
 def judged_loss(run, text, recipe, apart):
@@ -108,9 +111,17 @@ def judged_loss(run, text, recipe, apart):
     judged apart (teacher mode), the grader's own from the trained weights; else the loop's own."""
     if not apart:
         return run["val"]
-    _, vocab_size = training.encode(text)
-    expect_own_weights(run["model"], contract_weights(run["weights"], recipe, vocab_size), recipe, vocab_size)
-    return validation_loss(run["weights"], text, recipe)
+    data, vocab_size = training.encode(text)
+    return _validation_loss(judged_model(run["model"], run["weights"], recipe, vocab_size), data, recipe)
+
+
+def judged_model(model, state, recipe, vocab_size):
+    """The grader's model of the contract at the trained weights ``state`` that ``model`` (a handle, in
+    teacher mode) sent back, once they are the contract's (contract_weights) and the ones ``model``
+    computes with (expect_own_weights); else NotJudged."""
+    weights = contract_weights(state, recipe, vocab_size)
+    expect_own_weights(model, weights, recipe, vocab_size)
+    return ContractModel(weights, recipe)
 
 
 # The trained model's logits against the grader's at the weights it sent back: float32 sums in another

@@ -222,6 +222,13 @@ def output_and_gradients(module, x, w, names=()):
 
 
 @runs_with_the_submission
+def state_of(module):
+    """``module.state_dict()`` as a plain dict of detached copies on the CPU (an OrderedDict is not data:
+    in teacher mode it would stay where the module lives)."""
+    return {name: value.detach().cpu().clone() for name, value in module.state_dict().items()}
+
+
+@runs_with_the_submission
 def train_by_the_graders_loop(text, recipe, *classes, device="cpu", bf16=False):
     """The grader's seeded training loop on the submission's model: training.train_bigram for the
     classes ``BigramLanguageModel``, training.train_gpt for ``GPTConfig, GPTLanguageModel``; ``recipe`` is a
@@ -233,8 +240,7 @@ def train_by_the_graders_loop(text, recipe, *classes, device="cpu", bf16=False):
         run = training.train_bigram(*classes, text, recipe, device)
     else:
         run = training.train_gpt(*classes, text, recipe, device, bf16)
-    weights = {k: v.detach().cpu() for k, v in run["model"].state_dict().items()}
-    return {"val": run["val"], "weights": weights, "model": run["model"]}
+    return {"val": run["val"], "weights": state_of(run["model"]), "model": run["model"]}
 
 
 @runs_with_the_submission
@@ -245,8 +251,8 @@ def train_adder_by_the_graders_loop(config_class, model_class, get_batch, loss_f
     from . import addition_training as adder
 
     run = adder.train_only(config_class, model_class, get_batch, loss_fn, adder.AdditionRecipe(**recipe))
-    weights = {k: v.detach().cpu() for k, v in run["model"].state_dict().items()}
-    return {"weights": weights, "trained_a": run["trained_a"], "trained_b": run["trained_b"], "model": run["model"]}
+    return {"weights": state_of(run["model"]), "trained_a": run["trained_a"], "trained_b": run["trained_b"],
+            "model": run["model"]}
 
 
 @runs_with_the_submission
@@ -385,18 +391,13 @@ def loss_gradient(model, idx, targets, path):
     return attribute_at(model, path).grad
 
 
-def _weights(model):
-    """``model``'s state dict as plain detached CPU tensors."""
-    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
-
-
 @runs_with_the_submission
 def train_pair_model(ffwd_class, seed=0):
     """modern_training.train_pairs: the final loss, the parameters that got no gradient, the weights."""
     from .modern_training import train_pairs
 
     run = train_pairs(ffwd_class, seed)
-    return {"loss": run["loss"], "no_grad": run["no_grad"], "weights": _weights(run["model"])}
+    return {"loss": run["loss"], "no_grad": run["no_grad"], "weights": state_of(run["model"])}
 
 
 @runs_with_the_submission
@@ -404,7 +405,7 @@ def train_tied_model(model, vocab_size, seed=0):
     """modern_training.train_tied on the tied stand-in ``model``: the final loss and the weights."""
     from .modern_training import train_tied
 
-    return {"loss": train_tied(model, vocab_size, seed), "weights": _weights(model)}
+    return {"loss": train_tied(model, vocab_size, seed), "weights": state_of(model)}
 
 
 @runs_with_the_submission
@@ -413,17 +414,10 @@ def train_lag_model(rope, seed=0):
     from .modern_training import train_lag
 
     run = train_lag(rope, seed)
-    return {"loss": run["loss"], "weights": _weights(run["model"])}
+    return {"loss": run["loss"], "weights": state_of(run["model"])}
 
 
 # ---- Exercise 13 (finetune)
-
-@runs_with_the_submission
-def state_of(module):
-    """``module.state_dict()`` as a plain dict of detached copies (an OrderedDict is not data: in teacher
-    mode it would stay where the module lives)."""
-    return {name: value.detach().clone() for name, value in module.state_dict().items()}
-
 
 @runs_with_the_submission
 def parameter_values(module):

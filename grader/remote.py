@@ -143,7 +143,7 @@ class Channel:
         self.generation = 0
         self.handles = {}
         self.generators = []  # the generators the request being sent passes
-        self.on_import = None  # on_import(event, module, detail=""): see get_module
+        self.on_import = None  # on_import(event, module, detail=""): see get
         self.imported = set()  # the modules the running child has imported
 
     def start(self):

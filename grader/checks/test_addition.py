@@ -483,11 +483,8 @@ def test_gpt_learns_to_add(impl):
                                               dataclasses.asdict(RECIPE))
         # Judged apart, the grader decodes with its own model of the contract on the trained weights.
         apart = is_remote(model_class)
-        model = run["model"]
-        if apart:
-            weights = judge_training.contract_weights(run["weights"], RECIPE, len(VOCAB))
-            judge_training.expect_own_weights(model, weights, RECIPE, len(VOCAB))
-            model = judge_training.ContractModel(weights, RECIPE)
+        model = judge_training.judged_model(run["model"], run["weights"], RECIPE, len(VOCAB)) if apart \
+            else run["model"]
     except (adder.BatchError, TrainingError) as exc:
         fail("training a GPT to add", "batches and a loss it can train on", str(exc), impl.where(MODULE))
     except judge_training.NotJudged as exc:

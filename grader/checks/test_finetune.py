@@ -395,12 +395,10 @@ def validation_loss(impl, model, data):
     the contract on the weights ``model`` has now; else the loss ``model`` computes."""
     if is_remote(model):
         try:
-            weights = judge_training.contract_weights(state_of(model), EVAL, V)
-            judge_training.expect_own_weights(model, weights, EVAL, V)
+            model = judge_training.judged_model(model, state_of(model), EVAL, V)
         except judge_training.NotJudged as exc:
             fail("the weights of the GPT after EX3's training", "the contract's names and shapes", str(exc),
                  impl.where("gpt", "GPTLanguageModel.__init__"))
-        model = judge_training.ContractModel(weights, EVAL)
     return training.estimate_loss(model, data, EVAL)
 
 
