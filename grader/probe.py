@@ -222,6 +222,19 @@ def output_and_gradients(module, x, w, names=()):
 
 
 @runs_with_the_submission
+def loss_backward(model, idx, targets):
+    """``model(idx, targets)``, then ``loss.backward()`` where the loss is a tensor in the autograd graph:
+    (the output, detached; whether backward ran; the names of the parameters a gradient reached)."""
+    model.zero_grad(set_to_none=True)
+    out = model(idx, targets)
+    if not (type(out) is tuple and len(out) == 2 and type(out[1]) is torch.Tensor and out[1].requires_grad):
+        return out, False, []
+    out[1].backward()
+    reached = [name for name, p in model.named_parameters() if p.grad is not None]
+    return tuple(t.detach() if type(t) is torch.Tensor else t for t in out), True, reached
+
+
+@runs_with_the_submission
 def state_of(module):
     """``module.state_dict()`` as a plain dict of detached copies on the CPU (an OrderedDict is not data:
     in teacher mode it would stay where the module lives)."""

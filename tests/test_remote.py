@@ -99,12 +99,10 @@ class Failed:
         self.failed = {}
 
     def pytest_collection_modifyitems(self, items):
-        # The checks a file leaves to the worker (IN_THE_WORKER) are not judged apart; the training
-        # checks are judged apart from the trained weights with the grader's own loss, so their verdicts
-        # differ by design (a model that reports a wrong loss; test_grade.py's LIARS).
-        items[:] = [i for i in items if i.originalname not in getattr(i.module, "IN_THE_WORKER", ())
-                    and i.originalname not in ("test_training_reaches_loss_threshold",
-                                               "test_training_beats_the_bigram")]
+        # The training checks are judged apart from the trained weights with the grader's own loss, so
+        # their verdicts differ by design (a model that reports a wrong loss; test_grade.py's LIARS).
+        items[:] = [i for i in items if i.originalname not in ("test_training_reaches_loss_threshold",
+                                                               "test_training_beats_the_bigram")]
 
     def pytest_runtest_logreport(self, report):
         if report.failed:
@@ -183,3 +181,33 @@ def test_a_crash_of_the_submissions_process_is_reported_and_the_next_check_gets_
     # The two checks that call forward say why; the layout check after them gets a fresh process.
     assert "the submission's process exited with code 3 while a check waited on it" in out, out
     assert "2 failed, 1 passed" in out, out
+
+
+# The GPU checks' own steps, judged apart with the device given (CPU here, CUDA on a GPU runner): the
+# same probes and judges as on a GPU, so only CUDA itself is left untried without one.
+GPU_CHECK_ON = r'''
+import sys
+from grader.checks import test_gpt
+from grader.remote import RemoteImpl
+impl = RemoteImpl(sys.argv[1], ["--no-landlock"])
+try:
+    test_gpt.runs_and_backpropagates(impl, "cpu")
+    print("VERDICT passed")
+except BaseException as exc:
+    print("VERDICT failed", exc)
+'''
+
+
+@pytest.mark.parametrize("edit, verdict", [
+    (None, "passed"),
+    ("loss = F.cross_entropy(logits.view(B * T, V), targets.view(B * T)).detach()  # ()", "no gradient"),
+], ids=["reference", "detached-loss"])
+def test_the_gpu_checks_steps_are_judged_apart(tmp_path, edit, verdict):
+    from tests.kit import make_variant
+
+    old = "loss = F.cross_entropy(logits.view(B * T, V), targets.view(B * T))  # ()"
+    folder = make_variant(tmp_path, "v", {"gpt": [(old, edit)]} if edit else {})
+    out = subprocess.run([sys.executable, "-c", GPU_CHECK_ON, str(folder)], cwd=KIT_ROOT, capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "VERDICT " + ("passed" if verdict == "passed" else "failed") in out, out
+    assert verdict in out, out

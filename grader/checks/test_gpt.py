@@ -17,14 +17,12 @@ import torch.nn.functional as F
 from grader import judge_training, training
 from grader.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair, expect_raises,
                            expect_tensor, fail)
-from grader.probe import (embedding_gradient, is_instance, parameters_outside, randomize_parameters, record_arguments,
-                          train_by_the_graders_loop)
+from grader.probe import (embedding_gradient, is_instance, loss_backward, parameters_outside, randomize_parameters,
+                          record_arguments, train_by_the_graders_loop)
 from grader.remote import is_remote, text, type_name
 from grader.stand_ins import stand_in_blocks
 
 JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
-# ... except the GPU checks, run in the worker with the GPU (not yet tried judged apart on a GPU).
-IN_THE_WORKER = ("test_runs_on_cuda", "test_lecture_model_trains_on_cuda")
 pytestmark = pytest.mark.gpt
 
 V = 65
@@ -340,7 +338,7 @@ def train_own_gpt(impl, text, recipe, device, bf16=False):
     try:
         run = train_by_the_graders_loop(text, dataclasses.asdict(recipe), config_class, model_class, device=device,
                                         bf16=bf16)
-        return judge_training.judged_loss(run, text, recipe, apart), apart
+        return judge_training.judged_loss(run, text, recipe, apart, device, bf16), apart
     except training.TrainingError as exc:
         fail("training the GPT", "a loss that backpropagates to the weights", str(exc), where)
     except judge_training.NotJudged as exc:
@@ -361,23 +359,32 @@ def test_training_beats_the_bigram(impl, shakespeare):
              "the residuals, the attention")
 
 
-@pytest.mark.gpu
-def test_runs_on_cuda(impl):
-    """The model and its loss run on CUDA and backpropagate."""
-    model = small_model(impl, "cuda")
-    idx = torch.randint(V, (2, 16), device="cuda")
+def runs_and_backpropagates(impl, device):
+    """The small model's forward and ``loss.backward()`` on ``device``, checked (test_runs_on_cuda)."""
+    model = small_model(impl, device)
+    idx = torch.randint(V, (2, 16), device=device)
     where = impl.where("gpt", "GPTLanguageModel.forward")
-    logits, loss = expect_pair(model(idx, idx), "GPTLanguageModel.forward(idx, targets) on CUDA", where)
-    expect_tensor(logits, "logits", where, shape=(2, 16, V), device="cuda")
-    loss.backward()
+    out, backpropagated, reached = loss_backward(model, idx, idx)
+    logits, loss = expect_pair(out, f"GPTLanguageModel.forward(idx, targets) on {device}", where)
+    expect_tensor(logits, "logits", where, shape=(2, 16, V), device=device)
+    expect_tensor(loss, "loss", where, shape=(), device=device)
+    if not backpropagated or "lm_head.weight" not in reached:
+        fail(f"loss.backward() on {device}", "gradients for the weights, lm_head.weight among them",
+             "no gradient" if not backpropagated else f"gradients for {', '.join(reached) or 'no weight'}", where)
+
+
+@pytest.mark.gpu
+def test_runs_on_cuda(impl, device):
+    """The model and its loss run on CUDA and backpropagate."""
+    runs_and_backpropagates(impl, device)
 
 
 @pytest.mark.gpu
 @pytest.mark.timeout(3600)  # 3,000 steps take minutes on a GPU; the ini's 300 s is for CPU checks
-def test_lecture_model_trains_on_cuda(impl, shakespeare, record_property):
+def test_lecture_model_trains_on_cuda(impl, device, shakespeare, record_property):
     """The lecture's 10.8M-parameter model, trained on CUDA by the grader's loop for 3,000 steps
     (bf16 autocast), comes close to the lecture's validation loss of 1.48."""
-    val, _ = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, "cuda", bf16=True)  # judged apart or not
+    val, _ = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, device, bf16=True)  # judged apart or not
     record_property("val_loss", round(val, 4))  # in --junitxml: the figure behind the threshold
     if not val < LECTURE_THRESHOLD:
         fail(f"validation loss of the lecture's model after {LECTURE_RECIPE.iters} steps on CUDA",
