@@ -29,9 +29,6 @@ class Check:
     name: str  # e.g. "test_is_causal[T=8]"
     points: float
     timeout: float = 0.0  # the check's own time limit (its timeout marker), 0 when it has none
-    # Teacher mode decides it in a process that never loads the submission (grader/remote.py); the
-    # check's file says so with JUDGED_APART = True, and names the checks left to the worker in IN_THE_WORKER.
-    apart: bool = False
 
     def budget(self, timeout):
         """The check's time limit under a per-check limit of ``timeout`` seconds (see time_limit)."""
@@ -53,11 +50,7 @@ class _Collector:
             if ex is not None:
                 mark = item.get_closest_marker("timeout")
                 own = float(mark.args[0]) if mark is not None and mark.args else 0.0
-                module = getattr(item, "module", None)
-                apart = (getattr(module, "JUDGED_APART", False) is True
-                         and getattr(item, "originalname", item.name) not in getattr(module, "IN_THE_WORKER", ()))
-                self.checks.append(Check(item.nodeid, ex.marker, ex.number, item.name, points[item.nodeid], own,
-                                         apart))
+                self.checks.append(Check(item.nodeid, ex.marker, ex.number, item.name, points[item.nodeid], own))
 
 
 def collect(markers=None):

@@ -5,7 +5,6 @@ Each submission is prepared in its own scratch folder and graded in its own sand
 rubric, and writes the reports as each submission finishes, so an interrupted run keeps what it did.
 """
 
-import dataclasses
 import shutil
 import sys
 import tempfile
@@ -216,9 +215,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,
-                          "blocked_modules": sorted(result.blocked),
-                          # checks decided by a judge that never loaded the submission (grader/remote.py)
-                          "judged_apart": len(result.apart)}
+                          "blocked_modules": sorted(result.blocked)}
         for module, reason in sorted(result.blocked.items()):
             graded.notes.append(reason)
         if not result.landlock:
@@ -241,21 +238,12 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
 
 
 def _run_checks(package, scratch, checks, limits, data_path, device, cancel):
-    """Run the checks judged apart (grader/remote.py) first, then the others in the worker, within one
-    total time limit; returns one SandboxResult for all of them."""
+    """Run the checks in the sandbox, each judged where no submission code runs (grader/remote.py)."""
     from .isolate import run_sandboxed
 
-    result, deadline = None, time.monotonic() + limits.total
-    for apart in (True, False):
-        group = [c for c in checks if c.apart is apart]
-        if not group:
-            continue
-        left = dataclasses.replace(limits, total=max(deadline - time.monotonic(), 1.0))
-        part = run_sandboxed(package, scratch, [c.nodeid for c in group], left, data_path, device, cancel=cancel,
-                             budgets={c.nodeid: c.budget(limits.timeout) for c in group},
-                             exercises={c.nodeid: c.marker for c in group}, apart=apart)
-        result = part if result is None else result.merge(part)
-    return result
+    return run_sandboxed(package, scratch, [c.nodeid for c in checks], limits, data_path, device, cancel=cancel,
+                         budgets={c.nodeid: c.budget(limits.timeout) for c in checks},
+                         exercises={c.nodeid: c.marker for c in checks})
 
 
 def _clean(verdict, scratch):

@@ -62,21 +62,6 @@ class SandboxResult:
     refused_limits: list = field(default_factory=list)  # resource limits the system did not accept
     blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
     events: list = field(default_factory=list)  # what happened, for the report
-    apart: set = field(default_factory=set)  # checks decided by a judge that never loaded the submission
-
-    def merge(self, other):
-        """This result and ``other`` (the same submission's other checks) as one."""
-        self.verdicts.update(other.verdicts)
-        self.output = (self.output + other.output)[:LOG_HEAD]
-        self.output_bytes += other.output_bytes
-        self.runs += other.runs
-        self.landlock = min(self.landlock, other.landlock) if self.runs and other.runs else self.landlock
-        self.namespaces = self.namespaces and other.namespaces
-        self.refused_limits = sorted(set(self.refused_limits) | set(other.refused_limits))
-        self.apart |= other.apart
-        self.blocked.update(other.blocked)
-        self.events += other.events
-        return self
 
 
 UNPRIVILEGED = 65534  # the user and group "nobody": who a worker runs as when the grader runs as root
@@ -208,7 +193,7 @@ class _Run:
 
 
 def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None,
-                  budgets=None, exercises=None, apart=False):
+                  budgets=None, exercises=None):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
 
     ``budgets`` maps a nodeid to its time limit (catalog.time_limit; ``limits.timeout`` for the others).
@@ -219,7 +204,7 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
     would most likely wait on the same endless code, so they are charged at once rather than each
     after its own time limit, and the time is left for the other exercises.
 
-    ``apart``: the worker is a judge that runs the submission's code in a child process of its own
+    The worker is a judge: it runs the submission's code only in a child process of its own
     (grader/remote.py), so the verdicts it reports were decided where no submission code ran.
     """
     workdir = Path(workdir)
@@ -234,7 +219,7 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
             break
         before, printed = len(remaining), len(head)
         _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
-                 budgets or {}, exercises, apart)
+                 budgets or {}, exercises)
         result.runs += 1
         if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
             nodeid = remaining.pop(0)
@@ -244,8 +229,6 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
            else f"not run: the submission used up its total time limit of {limits.total:.0f} s")
     for nodeid in remaining:
         result.verdicts[nodeid] = Verdict("not run", why)
-    if apart:
-        result.apart = {nodeid for nodeid in nodeids if nodeid in result.verdicts}
     result.output = head.decode("utf-8", "replace")
     return result
 
@@ -334,7 +317,7 @@ def _environment(writable, data_path, token):
 
 
 def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
-             budgets, exercises, apart=False):
+             budgets, exercises):
     token = secrets.token_hex(8)
     # Each worker gets an empty folder to write in, and nothing else: the submission's own files
     # stay as they were submitted, and what one run wrote does not reach the next.
@@ -344,8 +327,6 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
     _open_to_worker(workdir, writable, package)
     read_fd, write_fd = os.pipe()
     cmd = _worker_command(package, writable, remaining, limits, device, data_path, result.blocked, write_fd)
-    if apart:
-        cmd.insert(cmd.index("--impl"), "--judge")
     try:
         run = _Run(cmd, workdir, _environment(writable, data_path, token), write_fd)
     finally:
@@ -435,7 +416,6 @@ class _RunState:
         self.current = None
         self.started = time.monotonic()
         self.importing = []  # modules whose import began and has not ended
-        self.imported_in_check = []
         self.pending = None  # (nodeid, Verdict): a result counts once the next event confirms it
         self.finished = False
         self.landlock = None
@@ -480,7 +460,6 @@ class _RunState:
             module = str(event.get("module"))
             if kind == "import":
                 self.importing.append(module)
-                self.imported_in_check.append(module)
             elif module in self.importing:
                 self.importing.remove(module)
                 if kind == "import-failed" and "from pytest-timeout" in str(event.get("detail")):
@@ -494,7 +473,7 @@ class _RunState:
                 return ("tampered", "the grader's channel reported a check out of turn")
             if self.exercises.get(nodeid) in _hung_exercises(result, self.exercises):
                 return ("skip", "an earlier check of this exercise timed out")  # a fresh worker skips them
-            self.current, self.started, self.imported_in_check = nodeid, time.monotonic(), []
+            self.current, self.started = nodeid, time.monotonic()
             return None
         if kind == "result":
             nodeid, outcome = event.get("nodeid"), event.get("outcome")
@@ -503,11 +482,6 @@ class _RunState:
             self.pending = (nodeid, Verdict(outcome, str(event.get("message", ""))))
             self.current = None
             self.started = time.monotonic()
-            if outcome == "tampered":
-                self._confirm(remaining, result, progress)
-                for module in self.imported_in_check:
-                    result.blocked.setdefault(module, f"{module}.py was not imported again: it replaced part "
-                                                      f"of the grader when it was imported earlier")
             return None
         if kind == "finished":
             self._confirm(remaining, result, progress)

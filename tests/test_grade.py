@@ -323,24 +323,25 @@ def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
     assert "it printed last" in verdict.message and "test_that_does_not_exist" in verdict.message, verdict.message
 
 
-def test_a_flood_on_the_grader_channel_is_tampering(tmp_path):
-    # Checks run in the worker (only the GPU checks, in grading; here a bigram check run there): the
-    # worker's channel number is on its command line; well-formed lines by the hundred thousand are not
-    # the grader's (it sends a few per check), and the parent stops reading them. (Checks judged apart
-    # run the submission in a child of the judge, which has no such channel.)
-    from grader.isolate import Limits, run_sandboxed
+def test_a_flood_on_the_grader_channel_is_tampering(tmp_path, monkeypatch):
+    # The parent caps what a worker may send: well-formed lines by the hundred thousand are not the
+    # grader's (it sends a few per check), and the parent stops reading them. A submission cannot reach
+    # the channel (test_the_judges_channel_is_out_of_the_submissions_reach); here the worker itself floods.
+    from grader import isolate
 
-    start = "        logits = self.token_embedding_table(idx)  # (B, T, V)\n"
-    variant = make_variant(tmp_path / "sub", "package", {"bigram": [(start, (
-        "        import os, sys\n"
-        "        fd = int(sys.argv[sys.argv.index('--events-fd') + 1])\n"
-        "        for _ in range(200):\n"
-        "            os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n") + start)]})
     nodeid = "grader/checks/test_bigram.py::test_logits_shape_and_no_loss_without_targets"
-    result = run_sandboxed(variant, tmp_path / "sub", [nodeid], Limits(timeout=30, total=120),
-                           KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
+    flood = ("import json, os, sys, time\nfd = int(sys.argv[1])\n"
+             f"os.write(fd, json.dumps({{'event': 'start', 'nodeid': '{nodeid}'}}).encode() + bytes([10]))\n"
+             "time.sleep(1)  # the check starts before the flood comes\n"
+             "for _ in range(200):\n"
+             "    os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n")
+    monkeypatch.setattr(isolate, "_worker_command", lambda *args: [sys.executable, "-c", flood, str(args[-1])])
+    package = tmp_path / "sub" / "package"
+    package.mkdir(parents=True)
+    result = isolate.run_sandboxed(package, tmp_path / "sub", [nodeid], isolate.Limits(timeout=30, total=120),
+                                   KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
     verdict = result.verdicts[nodeid]
-    assert verdict.outcome == "tampered" and "far more events" in verdict.message, verdict
+    assert verdict.outcome == "tampered" and "far more events" in verdict.message, (verdict, result)
 
 
 def test_a_submission_cannot_connect_to_a_unix_socket_outside_its_sandbox(tmp_path):

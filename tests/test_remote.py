@@ -123,28 +123,28 @@ print("PARITY" + json.dumps(results))
 
 
 def _sample_variants():
-    """One broken variant of each exercise judged apart, one with a named mistake where there is one."""
+    """One broken variant of each exercise, one with a named mistake where there is one."""
     from grader import catalog
     from tests.variants import all_variants
 
-    apart = sorted({c.marker for c in catalog.collect() if c.apart})
+    markers = sorted({c.marker for c in catalog.collect()})
     chosen = []
-    for marker in apart:
+    for marker in markers:
         broken = [v for v in all_variants() if v.exercise == marker]
         chosen += sorted(broken, key=lambda v: v.hint is None)[:1]
-    return apart, chosen
+    return markers, chosen
 
 
 def test_judge_mode_fails_the_same_checks_as_student_mode(tmp_path):
-    # The checks judged apart run unchanged in both modes: a broken variant fails the same checks with
+    # The checks run unchanged in both modes: a broken variant fails the same checks with
     # the same messages, each graded on its own exercise's checks (test_variants grades every variant in
     # student mode). Measured: ~30 s for 14 variants on 2 cores.
     import json
 
     from tests.kit import make_variant
 
-    apart, variants = _sample_variants()
-    assert len(variants) == len(apart), (apart, variants)
+    markers, variants = _sample_variants()
+    assert len(variants) == len(markers), (markers, variants)
     folders = [str(make_variant(tmp_path, v.name, v.edits)) for v in variants]
     pairs = [f"{folder}=grader/checks/test_{v.exercise}.py" for v, folder in zip(variants, folders)]
     # Two interpreters side by side, one per core.

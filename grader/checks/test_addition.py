@@ -26,7 +26,6 @@ from grader.stand_ins import ScriptedAdder
 from grader.training import TrainingError
 
 pytestmark = pytest.mark.addition
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 
 MODULE = "addition"
 VOCAB = adder.VOCAB

@@ -12,7 +12,6 @@ import torch
 from grader.expect import expect_tensor, fail, max_difference, name_the_mistake
 from grader.probe import future_change, record_torch_calls
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.averaging
 
 MODULE = "averaging"

@@ -9,7 +9,6 @@ import torch
 
 from grader.expect import describe, expect_raises, expect_tensor, fail
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.batching
 
 RANDINT = "torch.randint(len(data) - block_size, (batch_size,))"

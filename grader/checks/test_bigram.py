@@ -11,7 +11,6 @@ from grader.expect import attribute, describe, expect_close, expect_mean_cross_e
 from grader.probe import randomize_parameters, train_by_the_graders_loop
 from grader.remote import is_remote
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.bigram
 
 V = 65

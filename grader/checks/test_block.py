@@ -20,7 +20,6 @@ from grader.probe import (future_change, future_gradient, is_instance, past_chan
 from grader.remote import type_name
 from grader.stand_ins import CausalMixer, PositionWiseMLP, Zero
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.block
 
 n_embd, n_head, block_size = 32, 4, 16

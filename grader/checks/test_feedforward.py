@@ -8,7 +8,6 @@ from grader.expect import attribute, describe, expect_close, expect_linear, expe
 from grader.probe import class_names, randomize_parameters
 
 pytestmark = pytest.mark.feedforward
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 
 n_embd = 32
 B, T = 2, 8

@@ -23,7 +23,6 @@ from grader.remote import is_remote
 from grader.stand_ins import as_path
 
 pytestmark = pytest.mark.finetune
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 
 V = len(corpus.VOCAB)  # 59 characters
 # Non-default in every field (and n_head 3 apart from n_layer 2), so a config that is not the saved one

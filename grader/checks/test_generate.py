@@ -13,7 +13,6 @@ import torch
 from grader.expect import describe, expect_tensor, fail
 from grader.stand_ins import ContextTooLong, StandIn, fixed_probabilities, last_is_3, next_of_each, uniform
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.generate
 
 NO_GRAD = "wrap generation in torch.no_grad(): @torch.no_grad() above def generate"

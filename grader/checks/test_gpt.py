@@ -22,7 +22,6 @@ from grader.probe import (embedding_gradient, is_instance, loss_backward, parame
 from grader.remote import is_remote, text, type_name
 from grader.stand_ins import stand_in_blocks
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.gpt
 
 V = 65

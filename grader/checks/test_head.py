@@ -8,7 +8,6 @@ from grader.expect import (attribute, expect_close, expect_linear, expect_tensor
                            name_the_mistake)
 from grader.probe import future_change, future_gradient, past_change, randomize_parameters
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.head
 
 n_embd, head_size, block_size = 32, 8, 16

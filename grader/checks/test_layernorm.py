@@ -15,7 +15,6 @@ from grader.expect import attribute, describe, expect_close, expect_tensor, fail
 from grader.probe import output_and_gradients, parameter_status, randomize_parameters, record_torch_calls
 
 pytestmark = pytest.mark.layernorm
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 
 MODULE = "layernorm"
 dim = 16  # C: with 16 features the unbiased variance is 16/15 of the biased one, 3% apart in the output

@@ -43,7 +43,6 @@ from grader.remote import is_remote
 from grader.stand_ins import StandInLM
 
 pytestmark = pytest.mark.modern
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 
 CHANGES = {
     "gelu": "GELU in the feed-forward (gelu, GELUFeedForward)",

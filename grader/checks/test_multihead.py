@@ -13,7 +13,6 @@ from grader.expect import (attribute, expect_close, expect_linear, expect_raises
 from grader.probe import (future_change, future_gradient, modules_of_class, past_change, randomize_parameters,
                           set_parameters)
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.multihead
 
 n_embd, n_head, block_size = 32, 4, 16

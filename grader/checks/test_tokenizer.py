@@ -5,7 +5,6 @@ import torch
 
 from grader.expect import attribute, describe, equal, expect_raises, fail
 
-JUDGED_APART = True  # teacher mode decides these checks where no submission code runs (grader/remote.py)
 pytestmark = pytest.mark.tokenizer
 
 HII_THERE = [46, 47, 47, 1, 58, 46, 43, 56, 43]  # the lecture's example at 00:10:40
