@@ -192,201 +192,245 @@ def train(
     """
     import torch
 
-    from grader import curve
     from grader.impl import Implementation
-
-    from grader import fast as fast_path
 
     cfg = get_config(config, max_iters, eval_interval, eval_iters)
     device = resolve_device(device)
-    cuda = device.startswith("cuda")
-    fast = cuda if fast is None else bool(fast)
+    lr_at = learning_rate_schedule(cfg, learning_rate, warmup_iters, min_lr)
+    if not isinstance(impl, Implementation):
+        impl = Implementation(impl)
+    parts = _parts(impl)  # all of them now: a missing one fails before any training
+    if text is None:
+        from grader.data import load_text
+
+        text = load_text(data_path, download=True)
+    tokenizer, splits = _data(parts, text)
+    torch.manual_seed(seed)
+    model, model_config = _model(parts, cfg, tokenizer.vocab_size, device)
+    fast = device.startswith("cuda") if fast is None else bool(fast)
+    loop = _Loop.make(parts, model, cfg, splits, device, fast, compile, lr_at)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"training {impl.label} GPT on {device}: {n_params / 1e6:.2f} M parameters, {len(text):,} characters, "
+        f"vocabulary {tokenizer.vocab_size}, config {_describe(config, cfg)}, seed {seed}")
+    if loop.speedups:
+        log("fast path: " + "; ".join(loop.speedups))
+    if device == "cpu" and cfg.n_embd * cfg.n_layer * cfg.block_size >= 384 * 6 * 256:
+        log("note: this is the lecture's GPU-sized model; on a CPU it takes many hours (try --config small)")
+    history, elapsed = loop.run(log)
+    last = history[-1]
+    result = {"train_loss": last["train"], "val_loss": last["val"], "history": history, "iters": last["iter"],
+              "elapsed": elapsed, "device": device, "config": cfg, "model_config": _as_dict(model_config),
+              "n_params": n_params, "checkpoint": None, "sample": None, "model": model, "tokenizer": tokenizer}
+    if out_dir is not None:
+        result["checkpoint"] = _save_checkpoint(Path(out_dir), result, seed, impl, log)
+    _report_curve(history, out_dir, impl, cfg, result, log)
+    if sample_tokens:
+        result["sample"] = _sample(parts["generate"], model, tokenizer, model_config.block_size, sample_tokens,
+                                   device, log)
+    return result
+
+
+def learning_rate_schedule(cfg, learning_rate=None, warmup_iters=None, min_lr=None):
+    """The learning rate at each step, ``lr_at(it)``: constant (the lecture), or a linear warm-up and a
+    cosine decay to ``min_lr``; each argument overrides the preset's. TrainError for rates that make no
+    sense."""
+    from grader import fast as fast_path
+
     base_lr = cfg.learning_rate if learning_rate is None else float(learning_rate)
     warmup_iters = cfg.warmup_iters if warmup_iters is None else warmup_iters
     min_lr = cfg.min_lr if min_lr is None else min_lr
     if base_lr <= 0 or (min_lr is not None and not 0 <= min_lr <= base_lr) or warmup_iters < 0:
         raise TrainError(f"learning rates: need lr > 0, 0 <= min_lr <= lr and warmup_iters >= 0 "
                          f"(got lr {base_lr}, min_lr {min_lr}, warmup_iters {warmup_iters})")
-    if not isinstance(impl, Implementation):
-        impl = Implementation(impl)
-
-    CharTokenizer = impl.get("tokenizer", "CharTokenizer")
-    train_val_split = impl.get("batching", "train_val_split")
-    get_batch = impl.get("batching", "get_batch")
-    GPTConfig = impl.get("gpt", "GPTConfig")
-    GPTLanguageModel = impl.get("gpt", "GPTLanguageModel")
-    generate = impl.get("generate", "generate")
-
-    if text is None:
-        from grader.data import load_text
-
-        text = load_text(data_path, download=True)
-
-    # data: the whole text as one long tensor of ids, 90 % train, 10 % val
-    tokenizer = CharTokenizer(text)
-    data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
-    train_data, val_data = train_val_split(data)
-    splits = {"train": train_data, "val": val_data}
-
-    torch.manual_seed(seed)
-    model_config = GPTConfig(
-        vocab_size=tokenizer.vocab_size,
-        block_size=cfg.block_size,
-        n_embd=cfg.n_embd,
-        n_head=cfg.n_head,
-        n_layer=cfg.n_layer,
-        dropout=cfg.dropout,
-    )
-    model = GPTLanguageModel(model_config).to(device)
-    n_params = sum(p.numel() for p in model.parameters())
-    speedups = []
-    if fast:
-        if cuda:
-            fast_path.configure_cuda()
-            speedups.append("TF32, bf16 autocast, fused AdamW")
-        swapped, kept = fast_path.sdpa_attention(model, impl.get("attention", "MultiHeadAttention"), cfg.block_size)
-        speedups.append(f"SDPA attention in {swapped} of {swapped + kept} blocks")
-        batch = fast_path.batches(splits, cfg.batch_size, cfg.block_size, device)
-        speedups.append("batches drawn on the device")
-    else:
-        def batch(split):
-            return get_batch(splits[split], cfg.batch_size, cfg.block_size, device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=base_lr, betas=(0.9, cfg.beta2), fused=fast and cuda)
-    run_model = torch.compile(model) if compile else model
-    if compile:
-        speedups.append("torch.compile (the first steps include compiling: up to a minute)")
-    autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=fast and cuda)
 
     def lr_at(it):
         if min_lr is None and not warmup_iters:
             return base_lr
         return fast_path.cosine_lr(base_lr, it, cfg.max_iters, warmup_iters, base_lr if min_lr is None else min_lr)
 
-    @torch.no_grad()
-    def estimate_loss():
+    return lr_at
+
+
+# The implementation's parts the loop uses: name -> (module, attribute).
+PARTS = {"CharTokenizer": ("tokenizer", "CharTokenizer"), "train_val_split": ("batching", "train_val_split"),
+         "get_batch": ("batching", "get_batch"), "GPTConfig": ("gpt", "GPTConfig"),
+         "GPTLanguageModel": ("gpt", "GPTLanguageModel"), "generate": ("generate", "generate"),
+         "MultiHeadAttention": ("attention", "MultiHeadAttention")}
+
+
+def _parts(impl):
+    return {name: impl.get(module, attribute) for name, (module, attribute) in PARTS.items()}
+
+
+def _data(parts, text):
+    """The implementation's tokenizer and its 90 % / 10 % split of the whole text as ids."""
+    import torch
+
+    tokenizer = parts["CharTokenizer"](text)
+    data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    train_data, val_data = parts["train_val_split"](data)
+    return tokenizer, {"train": train_data, "val": val_data}
+
+
+def _model(parts, cfg, vocab_size, device):
+    """The implementation's GPTLanguageModel of the preset's shape, on ``device``, and its GPTConfig."""
+    model_config = parts["GPTConfig"](vocab_size=vocab_size, block_size=cfg.block_size, n_embd=cfg.n_embd,
+                                      n_head=cfg.n_head, n_layer=cfg.n_layer, dropout=cfg.dropout)
+    return parts["GPTLanguageModel"](model_config).to(device), model_config
+
+
+@dataclass
+class _Loop:
+    """The lecture's loop over one model: how a batch is drawn, the optimizer, and how the model runs
+    (the fast path changes only these)."""
+
+    model: object
+    run_model: object  # the model, or torch.compile's wrapper of it
+    cfg: TrainConfig
+    batch: object  # batch(split) -> (x, y)
+    optimizer: object
+    autocast: object
+    lr_at: object
+    cuda: bool
+    speedups: list
+
+    @classmethod
+    def make(cls, parts, model, cfg, splits, device, fast, compile, lr_at):
+        import torch
+
+        from grader import fast as fast_path
+
+        cuda, speedups = device.startswith("cuda"), []
+        if fast:
+            if cuda:
+                fast_path.configure_cuda()
+                speedups.append("TF32, bf16 autocast, fused AdamW")
+            swapped, kept = fast_path.sdpa_attention(model, parts["MultiHeadAttention"], cfg.block_size)
+            speedups.append(f"SDPA attention in {swapped} of {swapped + kept} blocks")
+            batch = fast_path.batches(splits, cfg.batch_size, cfg.block_size, device)
+            speedups.append("batches drawn on the device")
+        else:
+            def batch(split):
+                return parts["get_batch"](splits[split], cfg.batch_size, cfg.block_size, device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr_at(0), betas=(0.9, cfg.beta2), fused=fast and cuda)
+        if compile:
+            speedups.append("torch.compile (the first steps include compiling: up to a minute)")
+        autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=fast and cuda)
+        return cls(model, torch.compile(model) if compile else model, cfg, batch, optimizer, autocast, lr_at, cuda,
+                   speedups)
+
+    def estimate_loss(self):
+        """The mean loss over ``eval_iters`` batches of each split, in eval mode."""
+        import torch
+
         out = {}
-        model.eval()
-        for split in ("train", "val"):
-            losses = torch.zeros(cfg.eval_iters)
-            for k in range(cfg.eval_iters):
-                X, Y = batch(split)
-                with autocast:
-                    logits, loss = run_model(X, Y)
-                losses[k] = loss.item()
-            out[split] = losses.mean().item()
-        model.train()
+        self.model.eval()
+        with torch.no_grad():
+            for split in ("train", "val"):
+                losses = torch.zeros(self.cfg.eval_iters)
+                for k in range(self.cfg.eval_iters):
+                    X, Y = self.batch(split)
+                    with self.autocast:
+                        logits, loss = self.run_model(X, Y)
+                    losses[k] = loss.item()
+                out[split] = losses.mean().item()
+        self.model.train()
         return out
 
-    def sync():
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    log(
-        f"training {impl.label} GPT on {device}: {n_params / 1e6:.2f} M parameters, "
-        f"{len(text):,} characters, vocabulary {tokenizer.vocab_size}, config {_describe(config, cfg)}, "
-        f"seed {seed}"
-    )
-    if speedups:
-        log("fast path: " + "; ".join(speedups))
-    if device == "cpu" and cfg.n_embd * cfg.n_layer * cfg.block_size >= 384 * 6 * 256:
-        log("note: this is the lecture's GPU-sized model; on a CPU it takes many hours (try --config small)")
-    history = []
-    start = time.perf_counter()
-    train_time = 0.0  # seconds spent in optimizer steps since the last evaluation
-    steps_since = 0
-    for it in range(cfg.max_iters + 1):
-        # every once in a while evaluate the loss on train and val sets, and after the last update
-        if it % cfg.eval_interval == 0 or it == cfg.max_iters:
-            losses = estimate_loss()
-            tok_per_s = steps_since * cfg.batch_size * cfg.block_size / train_time if train_time > 0 else None
-            elapsed = time.perf_counter() - start
-            history.append(
-                {"iter": it, "train": losses["train"], "val": losses["val"], "tok_per_s": tok_per_s,
-                 "elapsed": elapsed, "lr": lr_at(it)}
-            )
-            speed = f"{tok_per_s:,.0f} tok/s" if tok_per_s is not None else "- tok/s"
-            log(
-                f"iter {it}/{cfg.max_iters} | train {losses['train']:.4f} | val {losses['val']:.4f} | "
-                f"{speed} | {elapsed:.1f}s"
-            )
-            if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
-                log(f"the loss is not finite at iter {it}: stopping")
-                break
-            train_time, steps_since = 0.0, 0
-        if it == cfg.max_iters:
-            break
-
-        t0 = time.perf_counter()
-        # sample a batch of data
-        xb, yb = batch("train")
-        # evaluate the loss
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(it)
-        with autocast:
-            logits, loss = run_model(xb, yb)
-        optimizer.zero_grad(set_to_none=True)
+    def step(self, it):
+        """One optimizer step on a training batch."""
+        xb, yb = self.batch("train")
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(it)
+        with self.autocast:
+            logits, loss = self.run_model(xb, yb)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        sync()
-        train_time += time.perf_counter() - t0
-        steps_since += 1
-    elapsed = time.perf_counter() - start
-    last = history[-1]
+        self.optimizer.step()
+        if self.cuda:
+            import torch
 
-    result = {
-        "train_loss": last["train"],
-        "val_loss": last["val"],
-        "history": history,
-        "iters": last["iter"],
-        "elapsed": elapsed,
-        "device": device,
-        "config": cfg,
-        "model_config": _as_dict(model_config),
-        "n_params": n_params,
-        "checkpoint": None,
-        "sample": None,
-        "model": model,
-        "tokenizer": tokenizer,
+            torch.cuda.synchronize()  # so that the step's time is measured, not only its launch
+
+    def run(self, log):
+        """``max_iters`` steps, evaluated every ``eval_interval`` and after the last; stops early when the
+        loss is not finite. Returns (history, elapsed seconds)."""
+        cfg, history = self.cfg, []
+        start = time.perf_counter()
+        train_time, steps_since = 0.0, 0  # seconds spent in optimizer steps since the last evaluation
+        for it in range(cfg.max_iters + 1):
+            if it % cfg.eval_interval == 0 or it == cfg.max_iters:
+                losses = self.estimate_loss()
+                tok_per_s = steps_since * cfg.batch_size * cfg.block_size / train_time if train_time > 0 else None
+                elapsed = time.perf_counter() - start
+                history.append({"iter": it, "train": losses["train"], "val": losses["val"], "tok_per_s": tok_per_s,
+                                "elapsed": elapsed, "lr": self.lr_at(it)})
+                speed = f"{tok_per_s:,.0f} tok/s" if tok_per_s is not None else "- tok/s"
+                log(f"iter {it}/{cfg.max_iters} | train {losses['train']:.4f} | val {losses['val']:.4f} | "
+                    f"{speed} | {elapsed:.1f}s")
+                if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
+                    log(f"the loss is not finite at iter {it}: stopping")
+                    break
+                train_time, steps_since = 0.0, 0
+            if it == cfg.max_iters:
+                break
+            t0 = time.perf_counter()
+            self.step(it)
+            train_time += time.perf_counter() - t0
+            steps_since += 1
+        return history, time.perf_counter() - start
+
+
+def _save_checkpoint(out_dir, result, seed, impl, log):
+    """``out_dir/ckpt.pt`` (the module docstring says what it holds); returns its path as a str."""
+    import torch
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "ckpt.pt"
+    tokenizer = result["tokenizer"]
+    checkpoint = {
+        "model": {k: v.detach().cpu() for k, v in result["model"].state_dict().items()},
+        "config": result["model_config"],
+        "train_config": dataclasses.asdict(result["config"]),
+        # the characters in id order: CharTokenizer(vocab) rebuilds the tokenizer without the data file
+        "vocab": "".join(tokenizer.itos[i] for i in range(tokenizer.vocab_size)),
+        "iter": result["iters"],
+        "train_loss": result["train_loss"],
+        "val_loss": result["val_loss"],
+        "seed": seed,
+        "impl": impl.label,
     }
+    torch.save(checkpoint, path)
+    log(f"saved checkpoint to {path} (iter {result['iters']}, val loss {result['val_loss']:.4f})")
+    return str(path)
 
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "ckpt.pt"
-        checkpoint = {
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "config": result["model_config"],
-            "train_config": dataclasses.asdict(cfg),
-            # the characters in id order: CharTokenizer(vocab) rebuilds the tokenizer without the data file
-            "vocab": "".join(tokenizer.itos[i] for i in range(tokenizer.vocab_size)),
-            "iter": last["iter"],
-            "train_loss": last["train"],
-            "val_loss": last["val"],
-            "seed": seed,
-            "impl": impl.label,
-        }
-        torch.save(checkpoint, path)
-        result["checkpoint"] = str(path)
-        log(f"saved checkpoint to {path} (iter {last['iter']}, val loss {last['val']:.4f})")
+
+def _report_curve(history, out_dir, impl, cfg, result, log):
+    """The loss curve in words, and with ``out_dir`` as loss.csv and loss.png (when matplotlib is there)."""
+    from grader import curve
 
     for line in curve.describe(history):
         log(line)
     if out_dir is not None:
+        out_dir = Path(out_dir)
         result["curve_csv"] = str(curve.write_csv(history, out_dir / "loss.csv"))
         png = curve.write_png(history, out_dir / "loss.png", title=f"{impl.label}, {_describe_short(cfg)}")
         result["curve_png"] = str(png) if png else None
         log(f"loss curve: {png or 'install matplotlib for a PNG'}; the numbers are in {result['curve_csv']}")
 
-    if sample_tokens:
-        model.eval()
-        context = torch.zeros((1, 1), dtype=torch.long, device=device)  # id 0: the newline character
-        ids = generate(model, context, sample_tokens, block_size=model_config.block_size)
-        sample = tokenizer.decode(ids[0, 1:].tolist())
-        result["sample"] = sample
-        log(f"--- sample: {sample_tokens} characters generated after a newline ---")
-        log(sample)
-        log("--- end of sample ---")
-    return result
+
+def _sample(generate, model, tokenizer, block_size, tokens, device, log):
+    """``tokens`` characters the implementation's ``generate`` writes after a newline."""
+    import torch
+
+    model.eval()
+    context = torch.zeros((1, 1), dtype=torch.long, device=device)  # id 0: the newline character
+    ids = generate(model, context, tokens, block_size=block_size)
+    sample = tokenizer.decode(ids[0, 1:].tolist())
+    log(f"--- sample: {tokens} characters generated after a newline ---")
+    log(sample)
+    log("--- end of sample ---")
+    return sample
 
 
 def _describe_short(cfg):
