@@ -56,6 +56,13 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
+# What Python, torch and pytest read in /etc once confined (strace of a whole grade, every check): the
+# dynamic loader's cache (the child's python starts under Landlock), the time zone, and the user
+# database (getpass.getuser(), which torch._dynamo and pytest call). Not the rest: hosts, ssl, ...
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.preload", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd",
+             "/etc/group", "/etc/terminfo", "/etc/inputrc")
+
+
 def _readable_paths(args, kit_root):
     """What the checks need to read: Python, its packages, the grader, the data, system libraries."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
@@ -63,11 +70,11 @@ def _readable_paths(args, kit_root):
         if entry and os.path.isdir(entry) and os.path.realpath(entry) != str(kit_root):
             paths.add(entry)
     paths |= {str(kit_root / "grader"), str(kit_root / "tox.ini")}
-    paths |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev/urandom",
-              "/dev/random"}
-    paths |= set(args.read)
+    paths |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys", "/dev/urandom", "/dev/random"}
+    paths |= set(ETC_FILES) | set(args.read)
     if args.device == "cuda":
         paths.add("/dev")  # read only; the GPU's own device files are opened read-write (_gpu_devices)
+        paths.add("/etc")  # the driver's own files there are not yet listed: not tried on a GPU
     # Nothing inside the kit except the grader: a venv inside the kit is allowed as a whole, the
     # kit's root (and with it solutions/ and tests/) is not.
     return sorted(p for p in paths if os.path.realpath(p) != str(kit_root))

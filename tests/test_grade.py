@@ -283,6 +283,32 @@ def grade_tokenizer_with(tmp_path, name, encode_body):
     return grade_edited(tmp_path, "tokenizer", [(start, start + encode_body)], name)
 
 
+def test_a_submission_reads_only_what_python_needs_in_etc(tmp_path):
+    # /etc is narrowed to the files Python and torch read (worker.ETC_FILES): the machine's host names,
+    # certificates and the like are out of reach. The tokenizer reports what it could read.
+    from grader import confine
+
+    if confine.landlock_abi() <= 0:
+        pytest.skip("no Landlock on this system: files are not confined")
+    secrets = [p for p in ("/etc/hosts", "/etc/hostname", "/etc/fstab", "/etc/shadow") if os.path.isfile(p)]
+    if not secrets:
+        pytest.skip("none of the /etc files this test reads exists here")
+    results, _ = grade_tokenizer_with(tmp_path, "etc", (
+        "        got = []\n"
+        f"        for path in {secrets!r} + ['/etc/localtime']:\n"
+        "            try:\n"
+        "                open(path, 'rb').read()\n"
+        "                got.append('READ ' + path)\n"
+        "            except OSError:\n"
+        "                got.append('REFUSED ' + path)\n"
+        "        raise ValueError(' '.join(got))\n"))
+    outputs = [t["output"] for t in results["tests"] if "REFUSED" in t["output"] or "READ" in t["output"]]
+    assert outputs, results
+    for path in secrets:
+        assert all(f"REFUSED {path}" in out for out in outputs), outputs[0]
+    assert all("READ /etc/localtime" in out for out in outputs), outputs[0]
+
+
 def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
     # The worker has a /proc of its own: the teacher's command line and environment, and every other
     # process of the machine, are out of sight. The tokenizer below reports what it can see.
