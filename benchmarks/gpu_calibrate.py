@@ -46,7 +46,7 @@ def main(argv=None):
 
     import torch
 
-    from grader import training
+    from grader.probes import training
     from grader.checks.test_gpt import LECTURE_RECIPE
     from grader.data import load_text
     from grader.impl import Implementation

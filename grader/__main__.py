@@ -6,13 +6,13 @@ import sys
 
 # command -> (module with add_arguments(parser) and run(args) -> exit code, one-line help)
 COMMANDS = {
-    "check": ("grader.check", "grade an implementation with the graded checks (runs pytest)"),
-    "train": ("grader.train", "train a GPT built from an implementation on Tiny Shakespeare"),
-    "bench": ("grader.bench", "time training of the fused reference and of per-head attention (prints figures)"),
-    "sample": ("grader.sample", "generate text from a checkpoint saved by train"),
-    "grade": ("grader.grade", "grade a class of submissions (folders, .py files, notebooks, zips) in a sandbox"),
-    "bundle": ("grader.bundle", "pack the grader as a Gradescope autograder, or write a GitHub Classroom workflow"),
-    "notebook": ("grader.notebook", "write the exercises as a Jupyter notebook (for Colab) that grades itself"),
+    "check": ("grader.student.check", "grade an implementation with the graded checks (runs pytest)"),
+    "train": ("grader.trainer.train", "train a GPT built from an implementation on Tiny Shakespeare"),
+    "bench": ("grader.trainer.bench", "time training of the fused reference and of per-head attention (prints figures)"),
+    "sample": ("grader.trainer.sample", "generate text from a checkpoint saved by train"),
+    "grade": ("grader.classroom.grade", "grade a class of submissions (folders, .py files, notebooks, zips) in a sandbox"),
+    "bundle": ("grader.classroom.bundle", "pack the grader as a Gradescope autograder, or write a GitHub Classroom workflow"),
+    "notebook": ("grader.notebook.edition", "write the exercises as a Jupyter notebook (for Colab) that grades itself"),
     "data": ("grader.data", "obtain Tiny Shakespeare (download, or copy a local file) and verify it"),
 }
 

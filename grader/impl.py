@@ -100,7 +100,7 @@ class Implementation:
 
     def build(self, cls, *args, **kwargs):
         """A grader object that the submission's code will use (a stand-in model, say), built where that
-        code runs: here, in this process; in teacher mode, in the submission's own (grader/remote.py).
+        code runs: here, in this process; in teacher mode, in the submission's own (grader/sandbox/remote.py).
         ``cls`` and any function among the arguments must be defined at the top level of a grader module."""
         return cls(*args, **kwargs)
 

@@ -72,7 +72,7 @@ def hostile_submissions(out_dir, kit_root):
         # The checks are judged apart: each of these is a broken Head or FeedForward plus an attack on
         # the grader as it would be in the submission's process, and keeps the honest control's points.
         Hostile("uses_the_grader_oracle", "computing Head's output with the grader's own oracle",
-                {"attention": [(BROKEN_HEAD[0], "        import grader.attention_oracle as oracle\n"
+                {"attention": [(BROKEN_HEAD[0], "        import grader.judges.attention_oracle as oracle\n"
                                                 "        return oracle.head_oracle(self, x)\n")]},
                 {"tokenizer": 8, "head": CONTROL}, "ok", "failed", "does not let a submission", markers=APART),
         Hostile("zeroes_its_weights", "zeroing its own value weights, so an oracle read from them agrees",
@@ -154,10 +154,10 @@ def hostile_submissions(out_dir, kit_root):
 
 HEAD_ATTACKS = [
     ("rebinds_the_checks", "rebinding the checks' tolerances and failure functions", '''
-import gc, grader.expect, grader.checks.test_head as _checks
+import gc, grader.judges.expect, grader.checks.test_head as _checks
 _checks.ATOL = _checks.FUTURE_ATOL = 1e9
 _checks.PAST_MIN = -1.0
-for _module in (grader.expect, _checks):
+for _module in (grader.judges.expect, _checks):
     _module.fail = lambda *args, **kwargs: None
     _module.expect_close = lambda *args, **kwargs: None
 for _obj in gc.get_objects():
@@ -227,7 +227,7 @@ if hasattr(_server, "_answer"):
 '''),
     ("rewrites_the_answers", "rewriting how its process answers the grader", '''
 import sys as _sys
-_server = _sys.modules.get("grader.probe_server") or _sys.modules.get("__main__")
+_server = _sys.modules.get("grader.sandbox.probe_server") or _sys.modules.get("__main__")
 if hasattr(_server, "_answer"):
     _server._answer = lambda request, impl, objects: 0.0
 '''),
@@ -311,7 +311,7 @@ FAKE_RESULTS = '''
 import json, os
 _fake = {{"score": 100, "max_score": 100, "tests": []}}
 for _path in ("{out}/grades.csv", "{out}/fake/results.json", "{out}/fake_results.json",
-              "{kit}/grader/rubric.py", "results.json", "/tmp/gptkit-fake-results.json"):
+              "{kit}/grader/judges/rubric.py", "results.json", "/tmp/gptkit-fake-results.json"):
     try:
         os.makedirs(os.path.dirname(_path) or ".", exist_ok=True)
         with open(_path, "a") as _f:

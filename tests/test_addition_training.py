@@ -1,4 +1,4 @@
-"""grader/addition_training.py, the grader's side of Exercise 12: prompts, held-out problems, the greedy
+"""grader/probes/addition_training.py, the grader's side of Exercise 12: prompts, held-out problems, the greedy
 decoder (on a stand-in that adds perfectly) and the loop's dropping of held-out problems. Fast: no
 real training here (the check's own run is graded in tests/test_variants.py)."""
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from grader import addition_training as adder
+from grader.probes import addition_training as adder
 from grader.impl import Implementation
 
 N_DIGITS = 2

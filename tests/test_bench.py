@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from grader.bench import flops_per_token, peak_flops
-from grader.train import PRESETS
+from grader.trainer.bench import flops_per_token, peak_flops
+from grader.trainer.train import PRESETS
 from tests.kit import KIT_ROOT
 
 pytestmark = pytest.mark.timeout(300)

@@ -9,9 +9,9 @@ import zipfile
 
 import pytest
 
-from grader.bundle import build, classroom_workflow, collect
+from grader.classroom.bundle import build, classroom_workflow, collect
 from grader.data import verify
-from grader.rubric import CORE, TOTAL_POINTS
+from grader.judges.rubric import CORE, TOTAL_POINTS
 from tests.kit import KIT_ROOT, SOLUTIONS, notebook_from
 
 pytestmark = pytest.mark.timeout(600)
@@ -29,7 +29,7 @@ def test_the_bundle_holds_the_grader_and_not_the_solutions(autograder):
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         modes = {info.filename: info.external_attr >> 16 for info in zf.infolist()}
-    assert {"setup.sh", "run_autograder", "requirements.txt", "kit/tox.ini", "kit/grader/grade.py",
+    assert {"setup.sh", "run_autograder", "requirements.txt", "kit/tox.ini", "kit/grader/classroom/grade.py",
             "kit/grader/checks/test_head.py"} <= set(names)
     assert not any(name.startswith(("kit/solutions", "kit/tests", "kit/exercises")) for name in names)
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111

@@ -1,4 +1,4 @@
-"""grader/corpus.py: the small corpus of the pretrain-then-finetune exercise (EX3, Exercise 13)."""
+"""grader/judges/corpus.py: the small corpus of the pretrain-then-finetune exercise (EX3, Exercise 13)."""
 
 import hashlib
 import re
@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from grader import corpus
+from grader.judges import corpus
 
 # The thresholds of grader/checks/test_finetune.py were measured on exactly these texts: a change of the
 # corpus (the language, the layout, the draws) changes this fingerprint, and they must be measured again.

@@ -25,8 +25,8 @@ def test_a_gpu_this_machine_lacks_is_a_clear_error():
 
 
 def test_the_trainer_and_the_checks_share_it():
-    from grader.plugin import _resolve_device
-    from grader.train import TrainError, resolve_device
+    from grader.student.plugin import _resolve_device
+    from grader.trainer.train import TrainError, resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")

@@ -2,7 +2,7 @@
 
 import torch
 
-from grader.expect import GradingFailure, equal, expect_tensor, max_difference
+from grader.judges.expect import GradingFailure, equal, expect_tensor, max_difference
 
 
 class AlwaysEqual(str):
@@ -55,7 +55,7 @@ def test_an_oracle_with_nothing_to_compare_passes_nothing():
     # parameter or an eps of NaN makes it empty or NaN, and the submission's matching answer must fail.
     import pytest
 
-    from grader.expect import expect_close
+    from grader.judges.expect import expect_close
 
     for expected in (torch.zeros(2, 3, 0), torch.full((2, 3), float("nan"))):
         with pytest.raises(GradingFailure, match="no values to compare"):

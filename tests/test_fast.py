@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from grader.fast import batches, cosine_lr, sdpa_attention
+from grader.trainer.fast import batches, cosine_lr, sdpa_attention
 from grader.impl import Implementation
-from grader.train import PRESETS, TrainError, train
+from grader.trainer.train import PRESETS, TrainError, train
 from tests.kit import make_variant
 
 pytestmark = pytest.mark.timeout(300)

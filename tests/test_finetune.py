@@ -1,11 +1,11 @@
-"""Exercise 13 (EX3) meets the trainer: a checkpoint written by ``grader.train.train`` (what
+"""Exercise 13 (EX3) meets the trainer: a checkpoint written by ``grader.trainer.train.train`` (what
 ``python -m grader train`` saves) loads with the reference ``load_pretrained`` and finetunes."""
 
 import torch
 
-from grader import corpus
+from grader.judges import corpus
 from grader.impl import Implementation
-from grader.train import train
+from grader.trainer.train import train
 
 
 def test_trainer_checkpoint_loads_and_finetunes(tmp_path):

@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from grader.rubric import CORE, EXERCISES, EXTRA_POINTS, EXTRAS, TOTAL_POINTS
+from grader.judges.rubric import CORE, EXERCISES, EXTRA_POINTS, EXTRAS, TOTAL_POINTS
 from tests.kit import KIT_ROOT, SOLUTIONS, make_variant, notebook_from, single_file_source
 
 pytestmark = pytest.mark.timeout(900)
@@ -144,7 +144,7 @@ def _workers_under(path):
                     cmdline = f.read()
             except OSError:
                 continue
-            if b"grader.worker" in cmdline and str(path).encode() in cmdline:
+            if b"grader.sandbox.worker" in cmdline and str(path).encode() in cmdline:
                 found.append(int(pid))
     return found
 
@@ -189,7 +189,7 @@ def test_grading_on_cuda_asks_the_sandbox_first(tmp_path):
     # than grading every check as a crash.
     import torch
 
-    from grader.isolate import Limits, probe_cuda
+    from grader.sandbox.isolate import Limits, probe_cuda
 
     ok, detail = probe_cuda(tmp_path / "probe", Limits(), KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
     assert ok == torch.cuda.is_available(), detail
@@ -240,7 +240,7 @@ def test_a_class_of_hostile_names_and_messages_is_graded_in_full(tmp_path):
 
 
 def test_text_from_a_submission_is_made_safe_once_for_every_report():
-    from grader.safe_text import csv_cell, folder_name, printable
+    from grader.classroom.safe_text import csv_cell, folder_name, printable
 
     assert printable(NASTY) == "?=HYPERLINK(1)<x>&"
     assert printable("line one\n\tline two") == "line one\n\tline two"
@@ -286,7 +286,7 @@ def grade_tokenizer_with(tmp_path, name, encode_body):
 def test_a_submission_reads_only_what_python_needs_in_etc(tmp_path):
     # /etc is narrowed to the files Python and torch read (worker.ETC_FILES): the machine's host names,
     # certificates and the like are out of reach. The tokenizer reports what it could read.
-    from grader import confine
+    from grader.sandbox import confine
 
     if confine.landlock_abi() <= 0:
         pytest.skip("no Landlock on this system: files are not confined")
@@ -321,7 +321,7 @@ def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
         "            except OSError:\n"
         "                pass\n"
         "        raise ValueError('SEEN ' + ' | '.join(seen))\n"))
-    from grader.isolate import namespace_layers
+    from grader.sandbox.isolate import namespace_layers
 
     if "a private /proc" not in namespace_layers():
         pytest.skip("this system gives the worker no /proc of its own (unshare --mount-proc refused)")
@@ -330,14 +330,14 @@ def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
     assert seen, outputs
     for output in seen:
         visible = output.split("SEEN ", 1)[1]
-        assert "grader.worker" in visible  # it does see its own sandbox
+        assert "grader.sandbox.worker" in visible  # it does see its own sandbox
         assert "--out" not in visible and "test_grade.py" not in visible, visible  # the teacher's, the kit's
 
 
 def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
     # Whatever stops a worker before any check (here a check that does not exist; on a real machine a
     # GPU the sandbox hides, say) is reported with its last lines, not only as a crash.
-    from grader.isolate import Limits, run_sandboxed
+    from grader.sandbox.isolate import Limits, run_sandboxed
 
     package = tmp_path / "sub" / "package"
     shutil.copytree(SOLUTIONS, package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -353,7 +353,7 @@ def test_a_flood_on_the_grader_channel_is_tampering(tmp_path, monkeypatch):
     # The parent caps what a worker may send: well-formed lines by the hundred thousand are not the
     # grader's (it sends a few per check), and the parent stops reading them. A submission cannot reach
     # the channel (test_the_judges_channel_is_out_of_the_submissions_reach); here the worker itself floods.
-    from grader import isolate
+    from grader.sandbox import isolate
 
     nodeid = "grader/checks/test_bigram.py::test_logits_shape_and_no_loss_without_targets"
     flood = ("import json, os, sys, time\nfd = int(sys.argv[1])\n"
@@ -465,11 +465,11 @@ def test_the_judge_computes_the_loss_the_students_model_would():
     # The judge's GPT of the contract gives the reference's own validation loss, to the last digit.
     import dataclasses
 
-    from grader import judge_training
+    from grader.judges import judge_training
     from grader.checks.test_gpt import GPT_RECIPE
     from grader.data import load_text
     from grader.impl import Implementation
-    from grader.probe import train_by_the_graders_loop
+    from grader.probes.probe import train_by_the_graders_loop
 
     impl, text = Implementation("solutions"), load_text()
     recipe = dataclasses.replace(GPT_RECIPE, iters=30)

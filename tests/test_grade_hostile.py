@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from grader.confine import landlock_abi
-from grader.reports import VERDICT_TEXT
+from grader.sandbox.confine import landlock_abi
+from grader.classroom.reports import VERDICT_TEXT
 from tests.hostile import FULL, hostile_submissions
 from tests.kit import KIT_ROOT, make_variant
 
@@ -62,7 +62,7 @@ def graded(tmp_path_factory):
         folder = make_variant(klass, attack.name, attack.edits)
         for name, text in attack.extra_files.items():
             (folder / name).write_text(text)
-    rubric_before = (KIT_ROOT / "grader" / "rubric.py").read_bytes()
+    rubric_before = (KIT_ROOT / "grader" / "judges" / "rubric.py").read_bytes()
     procs = []
     # Side by side: most of the time goes on waiting out hangs and time limits.
     for markers, (klass, group_out) in groups.items():
@@ -136,7 +136,7 @@ def test_fake_files_do_not_reach_the_reports_or_the_kit(graded):
     out = graded["out"]
     assert not (out / "fake").exists()
     assert not (out / "fake_results.json").exists()
-    assert (KIT_ROOT / "grader" / "rubric.py").read_bytes() == graded["rubric_before"]
+    assert (KIT_ROOT / "grader" / "judges" / "rubric.py").read_bytes() == graded["rubric_before"]
     assert "score" not in (out / "grades.csv").read_text().splitlines()[0]
     assert not os.path.exists("/tmp/gptkit-fake-results.json")
 

@@ -2,7 +2,7 @@
 
 import json
 
-from grader.isolate import Limits, SandboxResult, _RunState
+from grader.sandbox.isolate import Limits, SandboxResult, _RunState
 
 A, B = "grader/checks/test_a.py::test_a", "grader/checks/test_b.py::test_b"
 
@@ -80,7 +80,7 @@ def test_an_ordinary_import_error_does_not_block_the_module():
 
 
 def test_a_check_with_its_own_longer_limit_gets_it_and_the_others_the_teachers():
-    from grader.catalog import Check
+    from grader.judges.catalog import Check
 
     state = _RunState(Limits(timeout=60), deadline=float("inf"), budgets={A: 300.0})
     state.handle(json.dumps(start(A)).encode(), [A, B], SandboxResult({}), None)

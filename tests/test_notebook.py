@@ -9,9 +9,9 @@ import nbformat
 import pytest
 
 from grader.__main__ import main
-from grader.in_notebook import NotebookGradingError, grade
-from grader.notebook import build
-from grader.rubric import EXERCISES, EXTRA_POINTS, TOTAL_POINTS
+from grader.notebook.in_notebook import NotebookGradingError, grade
+from grader.notebook.edition import build
+from grader.judges.rubric import EXERCISES, EXTRA_POINTS, TOTAL_POINTS
 from kit import KIT_ROOT
 
 
@@ -47,7 +47,7 @@ def test_notebook_is_valid_with_one_section_per_exercise_in_lecture_order(notebo
     cells = code_cells(notebook)
     assert [c for c in cells if c.startswith("grade(")] == [f'grade(globals(), "{ex.marker}")' for ex in EXERCISES] + [
         "grade(globals())"]
-    assert "from grader.in_notebook import grade" in cells[0]
+    assert "from grader.notebook.in_notebook import grade" in cells[0]
 
 
 def test_stubs_in_the_notebook_are_the_exercises(notebook):

@@ -27,7 +27,7 @@ def student(pytester):
     pytester.makepyfile(
         test_checks="""
         import pytest
-        from grader.expect import fail
+        from grader.judges.expect import fail
 
         pytestmark = pytest.mark.head
 
@@ -54,7 +54,7 @@ def student(pytester):
 
 
 def run(pytester, *args):
-    return pytester.runpytest("-p", "grader.plugin", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "grader.student.plugin", "-p", "no:cacheprovider", *args)
 
 
 def test_header_names_implementation_and_device(pytester, student):
@@ -90,7 +90,7 @@ def test_full_traceback_on_request(pytester, student):
 
 
 def test_summary_table_scores_points_and_says_what_to_do_next(pytester, student, monkeypatch):
-    from grader.rubric import POINTS
+    from grader.judges.rubric import POINTS
 
     checks = ["test_finished", "test_stub", "test_needs_earlier", "test_crashes", "test_wrong_answer",
               "test_missing_module"]
@@ -108,7 +108,7 @@ def test_summary_table_scores_points_and_says_what_to_do_next(pytester, student,
 
 def test_check_missing_from_the_rubric_is_a_warning(pytester, student):
     result = run(pytester, f"--impl={student}", "-k", "finished")
-    result.stdout.fnmatch_lines(["*grader/rubric.py gives no points to head: test_finished*"])
+    result.stdout.fnmatch_lines(["*grader/judges/rubric.py gives no points to head: test_finished*"])
 
 
 def test_missing_implementation_is_a_usage_error(pytester):
@@ -118,7 +118,7 @@ def test_missing_implementation_is_a_usage_error(pytester):
 
 
 def test_every_exercise_marker_is_registered(pytester):
-    from grader.rubric import EXERCISES
+    from grader.judges.rubric import EXERCISES
 
     result = run(pytester, "--markers")
     result.stdout.fnmatch_lines_random([f"@pytest.mark.{ex.marker}: Exercise {ex.number}, *" for ex in EXERCISES])
@@ -163,7 +163,7 @@ def test_ini_keys_set_the_defaults(pytester, student):
 
 
 def test_extras_are_scored_apart_from_the_core_and_come_after_it(pytester, student, monkeypatch):
-    from grader.rubric import POINTS
+    from grader.judges.rubric import POINTS
 
     monkeypatch.setitem(POINTS, "head", {"test_finished": 4, "test_stub": 1})
     monkeypatch.setitem(POINTS, "averaging", {"test_extra_done": 3, "test_extra_stub": 2})

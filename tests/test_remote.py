@@ -1,4 +1,4 @@
-"""Teacher mode's judge (grader/remote.py): the checks run unchanged against a submission that runs in
+"""Teacher mode's judge (grader/sandbox/remote.py): the checks run unchanged against a submission that runs in
 a child process, only data comes back, and the judge never loads the submission's code."""
 
 import io
@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from grader import wire
+from grader.sandbox import wire
 from tests.kit import KIT_ROOT
 
 pytestmark = pytest.mark.timeout(300)
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.timeout(300)
 # graded folder was loaded there.
 JUDGE = r'''
 import sys, pytest
-from grader.remote import Provider, RemoteImpl
+from grader.sandbox.remote import Provider, RemoteImpl
 impl = RemoteImpl(sys.argv[1], ["--no-landlock"])
-code = pytest.main([*sys.argv[2:], "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider",
+code = pytest.main([*sys.argv[2:], "-p", "grader.student.plugin", "--noconftest", "-p", "no:cacheprovider",
                     "--impl", sys.argv[1], "-q", "-rf", "--rootdir", ".", "-c", "tox.ini"],
                    plugins=[Provider(impl)])
 loaded = [name for name, module in sys.modules.items()
@@ -91,7 +91,7 @@ def test_the_wire_carries_plain_data_only():
 # failed checks of each as JSON.
 PARITY = r'''
 import json, sys, pytest
-from grader.remote import Provider, RemoteImpl
+from grader.sandbox.remote import Provider, RemoteImpl
 
 
 class Failed:
@@ -115,7 +115,7 @@ for pair in sys.argv[1:]:
     for mode in ("student", "judge"):
         recorder = Failed()
         plugins = [recorder] + ([Provider(RemoteImpl(folder, ["--no-landlock"]))] if mode == "judge" else [])
-        pytest.main([checks, "-p", "grader.plugin", "--noconftest", "-p", "no:cacheprovider", "--impl", folder,
+        pytest.main([checks, "-p", "grader.student.plugin", "--noconftest", "-p", "no:cacheprovider", "--impl", folder,
                      "-q", "--rootdir", ".", "-c", "tox.ini"], plugins=plugins)
         results[f"{folder}|{mode}"] = recorder.failed
 print("PARITY" + json.dumps(results))
@@ -124,7 +124,7 @@ print("PARITY" + json.dumps(results))
 
 def _sample_variants():
     """One broken variant of each exercise, one with a named mistake where there is one."""
-    from grader import catalog
+    from grader.judges import catalog
     from tests.variants import all_variants
 
     markers = sorted({c.marker for c in catalog.collect()})
@@ -188,7 +188,7 @@ def test_a_crash_of_the_submissions_process_is_reported_and_the_next_check_gets_
 GPU_CHECK_ON = r'''
 import sys
 from grader.checks import test_gpt
-from grader.remote import RemoteImpl
+from grader.sandbox.remote import RemoteImpl
 impl = RemoteImpl(sys.argv[1], ["--no-landlock"])
 try:
     test_gpt.runs_and_backpropagates(impl, "cpu")

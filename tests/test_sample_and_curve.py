@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from grader.curve import describe, sparkline, write_png
-from grader.train import train
+from grader.trainer.curve import describe, sparkline, write_png
+from grader.trainer.train import train
 from tests.kit import KIT_ROOT
 
 pytestmark = pytest.mark.timeout(300)

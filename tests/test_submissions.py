@@ -6,8 +6,8 @@ import nbformat
 import pytest
 
 from grader.impl import MODULES, SINGLE_FILE, Implementation
-from grader.notebook_source import NotebookError, extract
-from grader.submissions import SubmissionError, discover, prepare
+from grader.notebook.notebook_source import NotebookError, extract
+from grader.classroom.submissions import SubmissionError, discover, prepare
 from tests.kit import SOLUTIONS, notebook_from, single_file_source
 
 
@@ -38,7 +38,7 @@ def test_a_class_folder_holds_one_submission_per_entry(tmp_path):
     subs, skipped = discover([klass])
     assert [(s.name, s.kind) for s in subs] == [
         ("alice", "package"), ("bob", "file"), ("carol", "notebook"), ("dan", "zip")]
-    assert skipped == [str(klass / "notes.txt")]
+    assert skipped == [(str(klass / "notes.txt"), "not a folder, .py, .ipynb or .zip")]
 
 
 def test_names_that_clash_keep_their_extension(tmp_path):
@@ -167,3 +167,26 @@ def test_links_in_a_submitted_folder_are_not_followed(tmp_path):
     [sub], _ = discover([folder])
     prepared = prepare(sub, tmp_path / "work")
     assert not (prepared.package / "secret.py").exists()
+
+
+def test_symbolic_links_are_never_followed(tmp_path):
+    # A link in a class folder or inside a submission could lead to another student's work or to the
+    # answers: it is not graded as what it points at.
+    klass = tmp_path / "class"
+    klass.mkdir()
+    _package(klass, "alice")
+    (klass / "alice.py").write_text(single_file_source(SOLUTIONS))
+    (klass / "eve").symlink_to(klass / "alice")  # a class entry that is a link
+    (klass / "bob").mkdir()
+    (klass / "bob" / "repo").symlink_to(klass / "alice")  # a submission holding only a link to a folder
+    (klass / "dave").mkdir()
+    (klass / "dave" / "mine.py").symlink_to(klass / "alice.py")  # ... or to a file
+    (klass / "mallory").mkdir()
+    for module in ("tokenizer", "attention"):  # a package whose modules are links
+        (klass / "mallory" / f"{module}.py").symlink_to(klass / "alice" / f"{module}.py")
+    subs, skipped = discover([klass])
+    assert [s.name for s in subs] == ["alice", "alice_py", "bob", "dave", "mallory"], subs
+    assert skipped == [(str(klass / "eve"), "a symbolic link: links are not followed")]
+    for sub in subs[2:]:
+        with pytest.raises(SubmissionError, match="not followed, as symbolic links"):
+            prepare(sub, tmp_path / "out" / sub.name)

@@ -1,4 +1,4 @@
-"""``python -m grader train`` and ``grader.train.train`` against the reference solutions and the stubs.
+"""``python -m grader train`` and ``grader.trainer.train.train`` against the reference solutions and the stubs.
 
 A few iterations of the ``small`` preset on the CPU, each test well under 30 s. Measured with the
 fixed seed 1337 (2-core CPU, torch 2.13): 20 iterations, eval every 10 on 2 batches give
@@ -133,7 +133,7 @@ def test_cli_prints_a_sample(solutions_run):
 
 @needs_data
 def test_train_function_is_deterministic_and_returns_losses(one_thread):
-    from grader.train import train
+    from grader.trainer.train import train
 
     lines = []
     kwargs = dict(max_iters=6, eval_interval=3, eval_iters=2, sample_tokens=10, log=lines.append)
@@ -228,7 +228,7 @@ def test_bad_arguments_are_usage_errors(args, complaint):
 
 
 def test_presets_are_data():
-    from grader.train import PRESETS, TrainConfig, get_config
+    from grader.trainer.train import PRESETS, TrainConfig, get_config
 
     lecture = PRESETS["lecture"]
     assert (lecture.batch_size, lecture.block_size, lecture.n_embd, lecture.n_head, lecture.n_layer) == (

@@ -40,7 +40,7 @@ def exercise_of(check):
 
 def scope(variant):
     """The markers whose checks grade ``variant``: the extras whose modules it edits, else the core."""
-    from grader.rubric import CORE, EXTRAS
+    from grader.judges.rubric import CORE, EXTRAS
 
     edited = set(variant.edits)
     extras = [ex.marker for ex in EXTRAS if ex.module in edited]
@@ -135,7 +135,7 @@ def test_valid_alternative_keeps_every_point(reference, graded, variant):
 
 
 def test_enough_variants_cover_every_exercise():
-    from grader.rubric import EXERCISES
+    from grader.judges.rubric import EXERCISES
 
     broken = [v for v in VARIANTS if v.exercise]
     assert len(broken) >= 25

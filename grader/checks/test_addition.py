@@ -2,12 +2,12 @@
 
 format_problem and get_addition_batch are checked as properties of what they return, against the
 grader's own spelling of a problem (``oracle_text``); addition_loss against F.cross_entropy with
-``ignore_index=-1`` (its gradient taken by a probe, grader/probe.py, where the submission runs); solve on
-a scripted stand-in model (grader/stand_ins.py, built with ``impl.build`` where solve runs, since solve
+``ignore_index=-1`` (its gradient taken by a probe, grader/probes/probe.py, where the submission runs); solve on
+a scripted stand-in model (grader/probes/stand_ins.py, built with ``impl.build`` where solve runs, since solve
 calls it) whose next digit is a known function of its context, so decoding (greedy, fed back,
 un-reversed) is graded without any training; the expected digits come from the grader's own copy.
 The last check trains the student's own GPTLanguageModel on the student's batches and loss with the
-grader's loop (grader/addition_training.py) and measures, with the grader's own decoder, whether it
+grader's loop (grader/probes/addition_training.py) and measures, with the grader's own decoder, whether it
 adds problems it never saw.
 """
 
@@ -17,13 +17,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader import addition_training as adder
-from grader import judge_training
-from grader.expect import describe, equal, expect_close, expect_pair, expect_raises, expect_tensor, fail
-from grader.probe import loss_and_gradient, train_adder_by_the_graders_loop
-from grader.remote import is_remote
-from grader.stand_ins import ScriptedAdder
-from grader.training import TrainingError
+from grader.probes import addition_training as adder
+from grader.judges import judge_training
+from grader.judges.expect import describe, equal, expect_close, expect_pair, expect_raises, expect_tensor, fail
+from grader.probes.probe import loss_and_gradient, train_adder_by_the_graders_loop
+from grader.sandbox.remote import is_remote
+from grader.probes.stand_ins import ScriptedAdder
+from grader.probes.training import TrainingError
 
 pytestmark = pytest.mark.addition
 

@@ -9,8 +9,8 @@ multiply; a softmax of scores masked with -inf) is seen by recording the torch c
 import pytest
 import torch
 
-from grader.expect import expect_tensor, fail, max_difference, name_the_mistake
-from grader.probe import future_change, record_torch_calls
+from grader.judges.expect import expect_tensor, fail, max_difference, name_the_mistake
+from grader.probes.probe import future_change, record_torch_calls
 
 pytestmark = pytest.mark.averaging
 

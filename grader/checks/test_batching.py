@@ -7,7 +7,7 @@ window starts: ``x[b, 0]`` is the start ``i`` that get_batch drew.
 import pytest
 import torch
 
-from grader.expect import describe, expect_raises, expect_tensor, fail
+from grader.judges.expect import describe, expect_raises, expect_tensor, fail
 
 pytestmark = pytest.mark.batching
 

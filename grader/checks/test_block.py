@@ -1,6 +1,6 @@
 """Exercise 8: the Transformer block.
 
-The numerics checks swap the block's ``sa`` and ``ffwd`` for the grader's stand-ins (grader/stand_ins.py), so they
+The numerics checks swap the block's ``sa`` and ``ffwd`` for the grader's stand-ins (grader/probes/stand_ins.py), so they
 grade the block's own wiring (residuals, pre-norm, which LayerNorm goes where) and nothing of
 Exercises 6 and 7: a broken MultiHeadAttention or FeedForward costs no points here.
 
@@ -14,11 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.expect import attribute, describe, expect_close, expect_tensor, fail
-from grader.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
+from grader.judges.expect import attribute, describe, expect_close, expect_tensor, fail
+from grader.probes.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
                           record_arguments, watch_calls)
-from grader.remote import type_name
-from grader.stand_ins import CausalMixer, PositionWiseMLP, Zero
+from grader.sandbox.remote import type_name
+from grader.probes.stand_ins import CausalMixer, PositionWiseMLP, Zero
 
 pytestmark = pytest.mark.block
 

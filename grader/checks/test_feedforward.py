@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.expect import attribute, describe, expect_close, expect_linear, expect_tensor, fail
-from grader.probe import class_names, randomize_parameters
+from grader.judges.expect import attribute, describe, expect_close, expect_linear, expect_tensor, fail
+from grader.probes.probe import class_names, randomize_parameters
 
 pytestmark = pytest.mark.feedforward
 

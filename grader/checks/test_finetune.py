@@ -1,11 +1,11 @@
 """Exercise 13: pretrain, then finetune (the lecture's suggested exercise EX3).
 
 ``load_pretrained`` is graded on checkpoints that the grader writes in the format of ``python -m grader
-train`` (grader/train.py's docstring), for the student's own GPT (Exercise 9). ``finetune`` is graded on
+train`` (grader/trainer/train.py's docstring), for the student's own GPT (Exercise 9). ``finetune`` is graded on
 a small GPT of the student's against the grader's own AdamW loop, run on a copy of the same model with
 the same batches (the student's own ``get_batch`` after the same ``torch.manual_seed``), so a mistake in
 Exercise 2 costs no points here. The last two checks do EX3 itself on a corpus the grader makes
-(grader/corpus.py): the grader pretrains the student's GPT on a long text, saves it, and the student's
+(grader/judges/corpus.py): the grader pretrains the student's GPT on a long text, saves it, and the student's
 ``load_pretrained`` and ``finetune`` carry it over to a short text of another layout; it must end up
 better than before finetuning, and better than the same model trained from scratch for as many steps.
 """
@@ -15,12 +15,16 @@ import math
 import pytest
 import torch
 
-from grader import corpus, judge_training, training
-from grader.expect import describe, expect_raises, expect_tensor, fail, max_difference
-from grader.probe import (is_instance, parameter_values, pretrain, randomize_parameters, set_parameters, state_of,
+from grader.judges import corpus
+
+from grader.judges import judge_training
+
+from grader.probes import training
+from grader.judges.expect import describe, expect_raises, expect_tensor, fail, max_difference
+from grader.probes.probe import (is_instance, parameter_values, pretrain, randomize_parameters, set_parameters, state_of,
                           training_step)
-from grader.remote import is_remote
-from grader.stand_ins import as_path
+from grader.sandbox.remote import is_remote
+from grader.probes.stand_ins import as_path
 
 pytestmark = pytest.mark.finetune
 
@@ -34,7 +38,7 @@ SMALL = dict(vocab_size=V, block_size=8, n_embd=16, n_head=2, n_layer=1, dropout
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Every check here on one CPU thread (grader/training.py's cpu_threads): the models are tiny, and
+    """Every check here on one CPU thread (grader/probes/training.py's cpu_threads): the models are tiny, and
     the student's run and the grader's own are then summed in the same order."""
     with training.cpu_threads(1):
         yield
@@ -47,7 +51,7 @@ def build_gpt(impl, device, seed=0, **config):
 
 
 def write_checkpoint(state, config, path, vocab=corpus.VOCAB):
-    """``path`` written as ``python -m grader train`` writes ``ckpt.pt`` (grader/train.py): every key,
+    """``path`` written as ``python -m grader train`` writes ``ckpt.pt`` (grader/trainer/train.py): every key,
     ``state`` (a model's state_dict) as the model."""
     checkpoint = {
         "model": {k: v.detach().cpu() for k, v in state.items()},
@@ -114,7 +118,7 @@ def load(impl, path, device, config):
 
 def grader_finetune(impl, model, start, data, max_iters, learning_rate, batch_size, block_size, seed,
                     train_mode=True, zero_grad=True):
-    """The grader's own finetuning loop (grader/train.py's, without evaluation) from the weights ``start``
+    """The grader's own finetuning loop (grader/trainer/train.py's, without evaluation) from the weights ``start``
     (name -> tensor). AdamW runs here, on the grader's own copy of the weights; each step's batch (the
     student's ``get_batch`` after ``torch.manual_seed(seed)``), loss and gradients come from ``model``
     at those weights, where it lives (probe.training_step). Returns the losses and the weights after."""

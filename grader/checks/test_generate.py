@@ -1,4 +1,4 @@
-"""Exercise 4: generate(), driven by the grader's stand-in models (grader/stand_ins.py; no student
+"""Exercise 4: generate(), driven by the grader's stand-in models (grader/probes/stand_ins.py; no student
 model is needed), built with ``impl.build`` where the student's code runs, since generate calls them.
 
 Each stand-in returns logits from a fixed rule and records every call: the context it was given and
@@ -10,8 +10,8 @@ sampling; one rule with fixed probabilities tests the sampling itself.
 import pytest
 import torch
 
-from grader.expect import describe, expect_tensor, fail
-from grader.stand_ins import ContextTooLong, StandIn, fixed_probabilities, last_is_3, next_of_each, uniform
+from grader.judges.expect import describe, expect_tensor, fail
+from grader.probes.stand_ins import ContextTooLong, StandIn, fixed_probabilities, last_is_3, next_of_each, uniform
 
 pytestmark = pytest.mark.generate
 

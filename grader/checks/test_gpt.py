@@ -14,13 +14,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader import judge_training, training
-from grader.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair, expect_raises,
+from grader.judges import judge_training
+
+from grader.probes import training
+from grader.judges.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair, expect_raises,
                            expect_tensor, fail)
-from grader.probe import (embedding_gradient, is_instance, loss_backward, parameters_outside, randomize_parameters,
+from grader.probes.probe import (embedding_gradient, is_instance, loss_backward, parameters_outside, randomize_parameters,
                           record_arguments, train_by_the_graders_loop)
-from grader.remote import is_remote, text, type_name
-from grader.stand_ins import stand_in_blocks
+from grader.sandbox.remote import is_remote, text, type_name
+from grader.probes.stand_ins import stand_in_blocks
 
 pytestmark = pytest.mark.gpt
 

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from grader import attention_oracle as oracle
-from grader.expect import (attribute, expect_close, expect_linear, expect_tensor, fail, max_difference,
+from grader.judges import attention_oracle as oracle
+from grader.judges.expect import (attribute, expect_close, expect_linear, expect_tensor, fail, max_difference,
                            name_the_mistake)
-from grader.probe import future_change, future_gradient, past_change, randomize_parameters
+from grader.probes.probe import future_change, future_gradient, past_change, randomize_parameters
 
 pytestmark = pytest.mark.head
 

@@ -19,11 +19,11 @@ torch primitives:
     test_trains                  a tiny model with the change learns (weight_tying: and stays tied;
                                  rope: a task that needs positions)
 
-The weight-tying checks tie a stand-in model of grader/stand_ins.py (StandInLM, with
+The weight-tying checks tie a stand-in model of grader/probes/stand_ins.py (StandInLM, with
 ``token_embedding_table`` and ``lm_head`` named as in GPTLanguageModel), so Exercise 14 never needs
 Exercises 1-9; it is built where tie_weights runs. In teacher mode the gradients, the torch calls a
 gelu makes and the identities of the tied weights are asked of the submission's process by probes
-(grader/probe.py); the oracles and verdicts stay here.
+(grader/probes/probe.py); the oracles and verdicts stay here.
 """
 
 import math
@@ -33,14 +33,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader import modern_training as mt
-from grader.expect import (attribute, describe, expect_linear, expect_tensor, fail, max_difference,
+from grader.probes import modern_training as mt
+from grader.judges.expect import (attribute, describe, expect_linear, expect_tensor, fail, max_difference,
                            name_the_mistake)
-from grader.probe import (call_keeping, calls_and_graph, count_parameters, how_shared, is_callable, loss_gradient,
+from grader.probes.probe import (call_keeping, calls_and_graph, count_parameters, how_shared, is_callable, loss_gradient,
                           output_and_input, output_input_and_gradient, randomize_parameters, set_parameters,
                           train_lag_model, train_pair_model, train_tied_model)
-from grader.remote import is_remote
-from grader.stand_ins import StandInLM
+from grader.sandbox.remote import is_remote
+from grader.probes.stand_ins import StandInLM
 
 pytestmark = pytest.mark.modern
 
@@ -320,7 +320,7 @@ V, C = 13, 8  # a vocabulary and a width of their own, so the two weights' shape
 
 
 def stand_in(impl, device, seed=0, std=0.5):
-    """grader/stand_ins.py's StandInLM, built where tie_weights runs (it ties that very model)."""
+    """grader/probes/stand_ins.py's StandInLM, built where tie_weights runs (it ties that very model)."""
     return impl.build(StandInLM, V, C, seed=seed, std=std).to(device)
 
 

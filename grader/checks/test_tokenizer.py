@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.expect import attribute, describe, equal, expect_raises, fail
+from grader.judges.expect import attribute, describe, equal, expect_raises, fail
 
 pytestmark = pytest.mark.tokenizer
 

@@ -1,7 +1,7 @@
 """Variants of solutions/attention.py: Head (Exercise 5) and MultiHeadAttention (Exercise 6).
 
 Broken ones make one mistake each, mostly the ones the README names; the hint is text that the
-failure message must contain (from grader/attention_oracle.py or the checks). The valid alternatives
+failure message must contain (from grader/judges/attention_oracle.py or the checks). The valid alternatives
 (exercise=None) are other correct ways to write attention that must keep every point.
 """
 

@@ -1,0 +1,127 @@
+"""``python -m grader bundle``: the grader packed for Gradescope, or a GitHub Classroom workflow.
+
+The Gradescope autograder (``--out autograder.zip``) holds ``setup.sh``, ``run_autograder``, a
+``requirements.txt`` and the grader itself (no ``solutions/``, no tests). Gradescope runs each
+submission in its own container; inside it, ``run_autograder`` runs ``python -m grader grade`` on
+``/autograder/submission`` with the limits given here, then ``collect`` writes the one
+``/autograder/results/results.json`` Gradescope reads.
+"""
+
+import json
+import shlex
+import shutil
+import zipfile
+from pathlib import Path
+
+from grader.impl import KIT_ROOT
+from grader.judges.rubric import EXERCISES
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# The kit files the autograder needs; the grader package is added file by file.
+KIT_FILES = ("tox.ini", "pyproject.toml", "README.md")
+REQUIREMENTS = "pytest>=8.0\npytest-timeout>=2.2\nnbformat>=5.9\nnumpy>=1.24\n"
+
+
+def add_arguments(parser):
+    parser.add_argument("--out", default="autograder.zip", metavar="FILE",
+                        help="the Gradescope autograder zip to write (default autograder.zip)")
+    parser.add_argument("--classroom", metavar="FILE",
+                        help="write a GitHub Classroom workflow to FILE instead "
+                             "(e.g. .github/workflows/classroom.yml)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per check")
+    parser.add_argument("--total-timeout", type=float, default=None, metavar="S", help="seconds per submission")
+    parser.add_argument("--memory", type=int, default=None, metavar="MB", help="memory per submission")
+    parser.add_argument("-m", "--exercise", dest="markers", action="append",
+                        choices=[ex.marker for ex in EXERCISES],
+                        help="grade only this exercise (repeatable); the Classroom workflow has the core's by default")
+
+
+def run(args):
+    if args.classroom:
+        path = Path(args.classroom)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(classroom_workflow(args.markers))
+        print(f"wrote {path}: commit it to your template repository's .github/workflows/")
+        return 0
+    grade_args = []
+    for option, value in (("--timeout", args.timeout), ("--total-timeout", args.total_timeout),
+                          ("--memory", args.memory)):
+        if value is not None:
+            grade_args += [option, str(value)]
+    for marker in args.markers or ():
+        grade_args += ["-m", marker]
+    out = build(Path(args.out), grade_args)
+    print(f"wrote {out}: upload it as the autograder of a Gradescope programming assignment "
+          f"(base image: Ubuntu, any recent version)")
+    return 0
+
+
+def build(out, grade_args=()):
+    """Write the autograder zip to ``out``; returns its path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run_autograder = (TEMPLATES / "run_autograder").read_text().replace(
+        "@GRADE_ARGS@", " ".join(shlex.quote(a) for a in grade_args))
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        _add(zf, "setup.sh", (TEMPLATES / "setup.sh").read_text(), executable=True)
+        _add(zf, "run_autograder", run_autograder, executable=True)
+        _add(zf, "requirements.txt", REQUIREMENTS)
+        for name in KIT_FILES:
+            _add(zf, f"kit/{name}", (KIT_ROOT / name).read_text())
+        grader = KIT_ROOT / "grader"
+        for path in sorted(grader.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                _add(zf, f"kit/grader/{path.relative_to(grader)}", path.read_bytes())
+    shutil.move(tmp, out)
+    return out
+
+
+def _add(zf, name, data, executable=False):
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # the same bytes on every build
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = (0o100755 if executable else 0o100644) << 16
+    zf.writestr(info, data)
+
+
+def collect(graded_dir, results_path):
+    """Copy the one submission's results.json to ``results_path``; when there is not exactly one,
+    write a zero score whose output says what to upload."""
+    graded_dir, results_path = Path(graded_dir), Path(results_path)
+    found = sorted(graded_dir.glob("*/results.json")) if graded_dir.is_dir() else []
+    if len(found) == 1:
+        shutil.copyfile(found[0], results_path)
+        return
+    if found:
+        names = ", ".join(p.parent.name for p in found)
+        why = f"found {len(found)} submissions in your upload ({names}); upload one"
+    else:
+        why = "found nothing to grade in your upload"
+    output = (f"{why}: the .py files of exercises/ (tokenizer.py, attention.py, ...), one .py file "
+              f"holding every name, or one notebook.")
+    results_path.write_text(json.dumps({"score": 0, "output": output, "tests": []}, indent=2) + "\n")
+
+
+def classroom_workflow(markers=None):
+    """The GitHub Classroom workflow, one autograding step per exercise, with the rubric's points.
+
+    Classroom adds up every step, so by default the steps are the core's (100 points); the extras join
+    only when named with ``markers``.
+    """
+    exercises = [ex for ex in EXERCISES if (ex.marker in markers if markers else ex.track == "core")]
+    steps, env = [], []
+    for ex in exercises:
+        steps.append(
+            f"      - name: Exercise {ex.number} ({ex.marker})\n"
+            f"        id: {ex.marker}\n"
+            f"        uses: classroom-resources/autograding-command-grader@v1\n"
+            f"        with:\n"
+            f"          test-name: Exercise {ex.number}, {ex.title}\n"
+            f"          command: python -m grader check -m {ex.marker}\n"
+            f"          timeout: 15\n"
+            f"          max-score: {ex.max_points}"
+        )
+        env.append(f"          {ex.marker.upper()}_RESULTS: \"${{{{steps.{ex.marker}.outputs.result}}}}\"")
+    return ((TEMPLATES / "github-classroom.yml").read_text()
+            .replace("@STEPS@", "\n".join(steps))
+            .replace("@REPORTER_ENV@", "\n".join(env))
+            .replace("@RUNNERS@", ",".join(ex.marker for ex in exercises)))

@@ -1,0 +1,255 @@
+"""``python -m grader grade SUBMISSION... --out DIR``: grade a class of untrusted submissions.
+
+Each submission is prepared in its own scratch folder and graded in its own sandboxed process
+(grader/sandbox/isolate.py); this process only reads what the sandbox reports, decides every score from the
+rubric, and writes the reports as each submission finishes, so an interrupted run keeps what it did.
+"""
+
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from grader.judges.rubric import EXERCISES
+from grader.classroom.safe_text import printable
+from grader.classroom.submissions import SubmissionError, discover, prepare
+
+
+def add_arguments(parser):
+    defaults = _limits_class()()
+    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                        help="a folder shaped like exercises/, a .py file, a .ipynb notebook, a .zip of one of "
+                             "these, or a folder holding such submissions (one per student)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="where the reports go: DIR/grades.csv and DIR/<submission>/results.json, junit.xml")
+    parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                        help="submissions graded at once (default 1; one CPU core each)")
+    parser.add_argument("--timeout", type=_positive_float, default=defaults.timeout, metavar="S",
+                        help=f"seconds one check may take (default {defaults.timeout:.0f})")
+    parser.add_argument("--total-timeout", type=_positive_float, default=defaults.total, metavar="S",
+                        help=f"seconds one submission may take in all (default {defaults.total:.0f})")
+    parser.add_argument("--memory", type=_positive_int, default=defaults.memory_mb, metavar="MB",
+                        help=f"memory (address space) one submission may use (default {defaults.memory_mb})")
+    parser.add_argument("--max-processes", type=_positive_int, default=defaults.processes, metavar="N",
+                        help=f"processes one submission may run at once (default {defaults.processes})")
+    parser.add_argument("--max-output", type=_positive_int, default=defaults.output_mb, metavar="MB",
+                        help=f"output one submission may print (default {defaults.output_mb})")
+    parser.add_argument("-m", "--exercise", dest="markers", action="append",
+                        choices=[ex.marker for ex in EXERCISES],
+                        help="grade only this exercise (repeat for several); default: all")
+    parser.add_argument("--require-sandbox", action="store_true",
+                        help="refuse to grade where Landlock or PID namespaces are missing (see the README)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the checks run (default cpu: the same grade on every machine)")
+
+
+def _limits_class():
+    from grader.sandbox.isolate import Limits
+
+    return Limits
+
+
+def _positive_int(text):
+    return _positive(text, int)
+
+
+def _positive_float(text):
+    return _positive(text, float)
+
+
+def _positive(text, kind):
+    import argparse
+
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def run(args):
+    from grader.judges import catalog
+    from grader.classroom import reports
+    from grader.data import DataError, load_text, verify
+
+    try:
+        submissions, skipped = discover(args.submissions)
+    except SubmissionError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    for path, why in skipped:
+        print(f"grade: skipping {path} ({why})", file=sys.stderr)
+    if not submissions:
+        print("grade: found no submissions to grade", file=sys.stderr)
+        return 2
+    try:
+        load_text(download=True)  # the checks that train need it; download it once, here
+        data_path = verify()
+    except DataError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    sandbox = describe_sandbox()
+    if args.require_sandbox and sandbox.startswith("partial"):
+        print(f"grade: --require-sandbox: the sandbox is {sandbox}", file=sys.stderr)
+        return 2
+    if args.device == "cuda" and (problem := _cuda_problem(_limits_class()(), data_path)):
+        print(f"grade: --device cuda: {problem}; grade with --device cpu (the default) instead", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checks = catalog.collect(args.markers)
+    markers = [ex.marker for ex in EXERCISES if any(c.marker == ex.marker for c in checks)]
+    limits = _limits_class()(timeout=args.timeout, total=args.total_timeout, memory_mb=args.memory,
+                             processes=args.max_processes, output_mb=args.max_output)
+    print(f"grading {len(submissions)} submission(s), {len(checks)} checks each, {args.jobs} at a time, "
+          f"into {out}\nsandbox: {sandbox}", file=sys.stderr)
+
+    progress = reports.Progress(len(submissions))
+    graded = []
+    start = time.monotonic()
+    cancel = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
+        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel): sub
+                   for sub in submissions}
+        for future, submission in _completed(futures):
+            result, extracted = _result_of(future, submission)
+            graded.append(result)
+            _write_reports(out, result, extracted, graded, markers)
+            progress.update(result)
+    except KeyboardInterrupt:
+        # Stop the workers; what was graded is already on disk.
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        print(f"\ngrade: interrupted; {len(graded)} of {len(submissions)} graded, reports in {out}",
+              file=sys.stderr)
+        return 130
+    pool.shutdown()
+    elapsed = time.monotonic() - start
+    print(reports.summary_table(graded, markers))
+    print(f"\n{len(graded)} graded in {elapsed:.0f} s ({len(graded) / elapsed * 60:.1f} per minute); "
+          f"reports in {out}/grades.csv and {out}/<submission>/results.json")
+    return 0
+
+
+def _cuda_problem(limits, data_path):
+    """Why CUDA cannot grade here (None when it can): checked here, then in a worker confined as for
+    grading, so that a sandbox that hides the GPU stops the batch before it grades anyone."""
+    import torch
+
+    from grader.sandbox.isolate import probe_cuda
+
+    if not torch.cuda.is_available():
+        return f"CUDA is not available on this machine (torch {torch.__version__})"
+    with tempfile.TemporaryDirectory(prefix="gptkit-cuda-probe-") as scratch:
+        ok, detail = probe_cuda(scratch, limits, data_path)
+    return None if ok else f"CUDA works here but not inside the sandbox ({detail})"
+
+
+def _completed(futures):
+    """(future, submission) pairs in the order they finish."""
+    for future in as_completed(futures):
+        yield future, futures[future]
+
+
+def _result_of(future, submission):
+    """The future's (Graded, extracted); a grader bug becomes that submission's error, not the batch's end."""
+    from grader.classroom import reports
+
+    try:
+        return future.result()
+    except Exception as exc:
+        graded = reports.Graded(submission.name, str(submission.path), submission.kind)
+        graded.error = f"grader error ({type(exc).__name__}: {exc}); please report it"
+        graded.make_printable()
+        return graded, ""
+
+
+def _write_reports(out, graded, extracted, class_grades, markers):
+    """The submission's reports and the class's CSV. A submission whose reports cannot be written is
+    an error in the CSV, and the batch goes on."""
+    from grader.classroom import reports
+
+    try:
+        reports.write_submission(out, graded, extracted)
+    except Exception as exc:
+        graded.error = f"its reports could not be written to {out / graded.name} ({type(exc).__name__}: {exc})"
+    try:
+        reports.write_csv(out, class_grades, markers)
+    except Exception as exc:
+        print(f"grade: could not write {out / 'grades.csv'} ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def describe_sandbox():
+    """One line on what confines the submissions here; starts with "partial" when something is missing."""
+    from grader.sandbox.confine import landlock_abi
+    from grader.sandbox.isolate import namespace_layers
+
+    abi, layers = landlock_abi(), namespace_layers()
+    namespaces = bool(layers)
+    parts = [f"Landlock ABI {abi}" if abi else "no Landlock (files not confined)",
+             ", ".join(layers) if layers else "no namespaces (processes tracked by marker)"]
+    return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
+
+
+def grade_one(submission, checks, limits, data_path, device, cancel=None):
+    """Grade one submission; never raises: a problem becomes the submission's status."""
+    from grader.classroom import reports
+    from grader.classroom import review
+
+    graded = reports.Graded(submission.name, str(submission.path), submission.kind)
+    extracted = ""
+    start = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="gptkit-grade-"))
+    try:
+        prepared = prepare(submission, scratch / "submission")
+        graded.kind = prepared.kind
+        graded.notes = prepared.notes
+        extracted = prepared.extracted
+        graded.flags = review.flags(prepared.package)
+        result = _run_checks(prepared.package, scratch, checks, limits, data_path, device, cancel)
+        graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
+        graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
+                          "namespaces": result.namespaces, "output_bytes": result.output_bytes,
+                          "blocked_modules": sorted(result.blocked)}
+        for module, reason in sorted(result.blocked.items()):
+            graded.notes.append(reason)
+        if not result.landlock:
+            graded.notes.append("files were not confined (no Landlock on this system): see the README")
+        if result.refused_limits:
+            graded.notes.append(f"this system refused the limits {', '.join(result.refused_limits)}")
+    except SubmissionError as exc:
+        graded.error = str(exc)
+    except Exception as exc:  # a bug in the grader must not stop the class from being graded
+        graded.error = f"grader error ({type(exc).__name__}: {exc}); please report it:\n{traceback.format_exc()}"
+    finally:
+        if graded.error:
+            from grader.sandbox.isolate import Verdict
+
+            graded.checks = [(check, Verdict("not run", f"not graded: {graded.error}")) for check in checks]
+        shutil.rmtree(scratch, ignore_errors=True)
+    graded.execution_time = time.monotonic() - start
+    graded.make_printable()
+    return graded, printable(extracted)
+
+
+def _run_checks(package, scratch, checks, limits, data_path, device, cancel):
+    """Run the checks in the sandbox, each judged where no submission code runs (grader/sandbox/remote.py)."""
+    from grader.sandbox.isolate import run_sandboxed
+
+    return run_sandboxed(package, scratch, [c.nodeid for c in checks], limits, data_path, device, cancel=cancel,
+                         budgets={c.nodeid: c.budget(limits.timeout) for c in checks},
+                         exercises={c.nodeid: c.marker for c in checks})
+
+
+def _clean(verdict, scratch):
+    """The verdict with the scratch folder's path taken out, so two runs report the same text."""
+    from grader.sandbox.isolate import Verdict
+
+    return Verdict(verdict.outcome, verdict.message.replace(str(scratch) + "/", "").replace(str(scratch), "."))

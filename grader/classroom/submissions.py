@@ -1,0 +1,250 @@
+"""Find the submissions a teacher points at, and turn each into a folder shaped like ``exercises/``.
+
+A submission is a folder with the contract's modules, a single ``.py`` file holding all its names,
+a notebook, or a ``.zip`` of any of these. A folder without modules of its own is a class: each of
+its entries is a submission. Nothing here runs a submission's code.
+"""
+
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.impl import MODULES, SINGLE_FILE, SINGLE_FILE_MARK
+from grader.notebook.notebook_source import NotebookError, extract
+from grader.classroom.safe_text import folder_name
+
+KINDS = {".py": "file", ".ipynb": "notebook", ".zip": "zip"}
+IGNORED = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", ".DS_Store"}
+
+# Caps on what a submission may bring: far above any honest submission (the reference is ~30 kB),
+# far below what would fill a disk.
+MAX_FILES = 500
+MAX_BYTES = 50 * 1024 * 1024
+MAX_DEPTH = 4
+
+
+class SubmissionError(Exception):
+    """A submission that cannot be prepared for grading; the message says what to fix."""
+
+
+@dataclass
+class Submission:
+    name: str  # the file or folder name without its extension
+    path: Path
+    kind: str  # "package" | "file" | "notebook" | "zip"
+
+
+@dataclass
+class Prepared:
+    """A submission turned into a package folder, and what the teacher should know about it."""
+
+    package: Path
+    kind: str  # what was found in the end ("package", "file", "notebook")
+    notes: list = field(default_factory=list)
+    extracted: str = ""  # the code taken from a notebook
+
+
+def _has_modules(folder):
+    return any((folder / f"{m}.py").is_file() and not (folder / f"{m}.py").is_symlink() for m in MODULES)
+
+
+def _kind_of(path):
+    if path.is_dir():
+        return "package" if _has_modules(path) else None
+    return KINDS.get(path.suffix.lower())
+
+
+def discover(paths):
+    """The submissions named by ``paths`` (files, folders, or class folders), sorted by name.
+
+    Returns (submissions, skipped) where ``skipped`` lists (entry, why) for the entries of class folders
+    that are not submissions. A path that does not exist or is not a submission raises SubmissionError.
+    A symbolic link inside a class folder or a submission is never followed: it could lead to another
+    student's work or to the kit's answers (only a path the teacher names is taken as it is).
+    """
+    found, skipped = [], []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise SubmissionError(f"{raw}: no such file or folder")
+        kind = _kind_of(path)
+        if kind is not None:
+            found.append(Submission(path.stem if path.is_file() else path.name, path.resolve(), kind))
+        elif path.is_dir():
+            for entry in sorted(path.iterdir()):
+                if entry.name in IGNORED or entry.name.startswith("."):
+                    continue
+                if entry.is_symlink():
+                    skipped.append((str(entry), "a symbolic link: links are not followed"))
+                    continue
+                entry_kind = _kind_of(entry) or ("package" if entry.is_dir() else None)
+                if entry_kind is None:
+                    skipped.append((str(entry), "not a folder, .py, .ipynb or .zip"))
+                    continue
+                found.append(Submission(entry.stem if entry.is_file() else entry.name, entry.resolve(), entry_kind))
+        else:
+            raise SubmissionError(
+                f"{raw}: not a submission. Give a folder shaped like exercises/, a .py file, a .ipynb "
+                f"notebook, a .zip of one of these, or a folder of such submissions."
+            )
+    return _unique_names(found), skipped
+
+
+def _unique_names(submissions):
+    """Names as the reports use them: safe folder names (safe_text.folder_name); a clash (alice.py and
+    alice.ipynb) keeps the extension, and names still equal after that, or equal but for case (one
+    folder on macOS and Windows), get -2, -3, ..."""
+    counts = {}
+    for sub in submissions:
+        counts[sub.name] = counts.get(sub.name, 0) + 1
+    for sub in submissions:
+        if counts[sub.name] > 1 and sub.path.suffix:
+            sub.name = f"{sub.name}_{sub.path.suffix.lstrip('.')}"
+        sub.name = folder_name(sub.name)
+    seen = {}
+    for sub in sorted(submissions, key=lambda s: (s.name.lower(), str(s.path))):
+        key = sub.name.lower()
+        if key in seen:
+            seen[key] += 1
+            while f"{key}-{seen[key]}" in seen:
+                seen[key] += 1
+            sub.name = f"{sub.name}-{seen[key]}"
+            seen[sub.name.lower()] = 1
+        else:
+            seen[key] = 1
+    return sorted(submissions, key=lambda s: s.name)
+
+
+def prepare(submission, dest):
+    """Copy or convert ``submission`` into ``dest`` (a new folder) as a package; returns Prepared."""
+    dest = Path(dest)
+    dest.mkdir(parents=True)
+    source = submission.path
+    if submission.kind == "zip":
+        unpacked = dest.parent / f"{dest.name}.unzipped"
+        _unzip(source, unpacked)
+        source = _find_inside(unpacked, f"{source.name}")
+        prepared = _prepare_path(source, dest)
+        shutil.rmtree(unpacked, ignore_errors=True)
+        prepared.notes.insert(0, f"unzipped {submission.path.name}: graded {source.relative_to(unpacked)}")
+        return prepared
+    if submission.kind == "package" and not _has_modules(source):
+        source = _find_inside(source, source.name)
+    return _prepare_path(source, dest)
+
+
+def _prepare_path(source, dest):
+    if source.is_dir():
+        _copy_package(source, dest)
+        return Prepared(dest, "package")
+    if source.suffix.lower() == ".py":
+        return single_file_package(source.read_bytes(), dest, "file")
+    if source.suffix.lower() == ".ipynb":
+        try:
+            extracted = extract(source)
+        except NotebookError as exc:
+            raise SubmissionError(str(exc)) from None
+        prepared = single_file_package(extracted.source.encode(), dest, "notebook")
+        prepared.extracted = extracted.source
+        if extracted.left_out:
+            prepared.notes.append("left out of the notebook (not run): " + "; ".join(extracted.left_out))
+        return prepared
+    raise SubmissionError(f"{source.name}: not a .py file, a notebook or a folder")
+
+
+def single_file_package(code, dest, kind):
+    """A package whose modules each take the names of one file (``submission.py``)."""
+    (dest / SINGLE_FILE).write_bytes(code)
+    (dest / SINGLE_FILE_MARK).write_text("graded as one file: every module takes its names from submission.py\n")
+    for module in MODULES:
+        (dest / f"{module}.py").write_text(
+            f'"""Written by the grader: {module} takes the names defined in submission.py."""\n'
+            "from . import submission as _submission\n\n"
+            "globals().update({k: v for k, v in vars(_submission).items() if not k.startswith('__')})\n"
+        )
+    return Prepared(dest, kind)
+
+
+def _copy_package(source, dest):
+    files, total = 0, 0
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if any(part in IGNORED for part in rel.parts) or len(rel.parts) > MAX_DEPTH:
+            continue
+        if path.is_symlink():
+            continue  # a link could point at the kit or another student's work
+        target = dest / rel
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+            continue
+        files += 1
+        total += path.stat().st_size
+        if files > MAX_FILES or total > MAX_BYTES:
+            raise SubmissionError(
+                f"{source.name} holds more than {MAX_FILES} files or {MAX_BYTES // 2**20} MB; "
+                f"submit only the .py files"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+def _unzip(archive, dest):
+    """Extract ``archive`` into ``dest``, refusing paths that escape it, links, and zip bombs."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SubmissionError(f"{archive.name} is not a zip file that can be read: {exc}") from None
+    with zf:
+        members = zf.infolist()
+        if len(members) > MAX_FILES or sum(m.file_size for m in members) > MAX_BYTES:
+            raise SubmissionError(
+                f"{archive.name} unpacks to more than {MAX_FILES} files or {MAX_BYTES // 2**20} MB"
+            )
+        dest.mkdir(parents=True)
+        root = dest.resolve()
+        for member in members:
+            name = member.filename
+            target = (dest / name).resolve()
+            if name.startswith(("/", "\\")) or ".." in Path(name).parts or not target.is_relative_to(root):
+                raise SubmissionError(f"{archive.name}: the entry {name!r} points outside the archive")
+            if stat.S_ISLNK(member.external_attr >> 16):
+                raise SubmissionError(f"{archive.name}: the entry {name!r} is a symbolic link")
+            if member.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(member) as src, open(target, "wb") as out:
+                # Read with a cap: the sizes in a zip's directory can lie.
+                data = src.read(MAX_BYTES + 1)
+                if len(data) > MAX_BYTES:
+                    raise SubmissionError(f"{archive.name}: {name!r} unpacks to more than {MAX_BYTES // 2**20} MB")
+                out.write(data)
+
+
+def _candidates(folder):
+    """What may be graded in ``folder``: not hidden, not ignored, not a link (see discover)."""
+    return [e for e in sorted(folder.iterdir()) if e.name not in IGNORED and not e.name.startswith(".")
+            and not e.is_symlink()]
+
+
+def _find_inside(folder, label, depth=0):
+    """The one submission inside ``folder``: itself when it has modules, else its only entry."""
+    if _has_modules(folder):
+        return folder
+    entries = _candidates(folder)
+    code = [e for e in entries if e.is_file() and e.suffix.lower() in (".py", ".ipynb")]
+    folders = [e for e in entries if e.is_dir()]
+    if len(code) == 1 and not folders:
+        return code[0]
+    if len(folders) == 1 and not code and depth < MAX_DEPTH:
+        return _find_inside(folders[0], label, depth + 1)
+    found = ", ".join(e.name for e in entries) or "nothing"
+    links = [e.name for e in sorted(folder.iterdir()) if e.is_symlink()]
+    if links:
+        found += f"; not followed, as symbolic links: {', '.join(links)}"
+    raise SubmissionError(
+        f"{label}: cannot tell what to grade (found: {found}). Expected the modules of exercises/ "
+        f"({', '.join(m + '.py' for m in MODULES)}), or exactly one .py file or notebook."
+    )

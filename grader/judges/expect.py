@@ -1,0 +1,184 @@
+"""Assertions for the graded checks whose failure messages say what was expected, what came back,
+and where to look."""
+
+import torch
+
+
+class GradingFailure(AssertionError):
+    """A check failed; the message is written for the student and shown without a traceback."""
+
+
+def fail(what, expected, got, where, hint=None):
+    lines = [what, f"  expected: {expected}", f"  got:      {got}", f"  look at:  {where}"]
+    if hint:
+        lines.append(f"  hint:     {hint}")
+    raise GradingFailure("\n".join(lines))
+
+
+def equal(got, expected):
+    """``got == expected`` for plain values (str, int, list, dict, ...), comparing exact types first, so
+    an object that claims to equal everything (``__eq__`` always True) is not equal."""
+    if type(got) is not type(expected):
+        return False
+    if isinstance(expected, (list, tuple)):
+        return len(got) == len(expected) and all(equal(a, b) for a, b in zip(got, expected))
+    if isinstance(expected, dict):
+        return (len(got) == len(expected) and all(equal(k, k) for k in got)
+                and all(k in expected and equal(got[k], expected[k]) for k in got))
+    return expected == got
+
+
+PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+
+
+def describe(obj):
+    """A short description of what came back, for messages."""
+    if isinstance(obj, torch.Tensor):
+        return f"tensor of shape {tuple(obj.shape)}, dtype {obj.dtype}, on {obj.device.type}"
+    if isinstance(obj, (tuple, list)):
+        return f"{type(obj).__name__} of {len(obj)}: (" + ", ".join(describe(o) for o in obj) + ")"
+    from grader.sandbox.remote import text as repr_of  # in teacher mode: the remote object's own repr
+
+    text = repr_of(obj)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def expect_tensor(obj, what, where, shape=None, dtype=None, device=None, hint=None):
+    """``obj`` is a tensor with this shape, dtype and device type (each one checked only when given)."""
+    if type(obj) not in PLAIN_TENSORS:
+        # A subclass can redefine comparisons (__torch_function__), so only torch's own type is graded.
+        fail(f"{what} should be a tensor", "a torch.Tensor", describe(obj) if not isinstance(obj, torch.Tensor)
+             else f"a subclass of torch.Tensor ({type(obj).__name__}); return a plain tensor", where, hint)
+    if shape is not None and tuple(obj.shape) != tuple(shape):
+        fail(f"{what} has the wrong shape", tuple(shape), tuple(obj.shape), where, hint)
+    if dtype is not None and obj.dtype != dtype:
+        fail(f"{what} has the wrong dtype", dtype, obj.dtype, where, hint)
+    if device is not None and obj.device.type != torch.device(device).type:
+        fail(f"{what} is on the wrong device", torch.device(device).type, obj.device.type, where,
+             hint or "create new tensors on the input's device, e.g. torch.arange(T, device=idx.device)")
+    return obj
+
+
+def expect_pair(out, what, where):
+    """``out`` is the ``(logits, loss)`` pair that models return."""
+    if not isinstance(out, tuple) or len(out) != 2:
+        fail(f"{what} should return a pair (logits, loss)", "a tuple of 2", describe(out), where)
+    return out
+
+
+def expect_linear(layer, in_features, out_features, bias, what, where):
+    """``layer`` is an ``nn.Linear`` with this layout."""
+    if not isinstance(layer, torch.nn.Linear):
+        fail(f"{what} should be an nn.Linear", f"nn.Linear({in_features}, {out_features}, bias={bias})",
+             describe(layer), where)
+    got = (layer.in_features, layer.out_features, layer.bias is not None)
+    if got != (in_features, out_features, bias):
+        fail(f"{what} has the wrong layout",
+             f"nn.Linear({in_features}, {out_features}, bias={bias})",
+             f"nn.Linear({got[0]}, {got[1]}, bias={got[2]})", where)
+    return layer
+
+
+def expect_raises(exc_type, fn, what, where, hint=None):
+    """Calling ``fn()`` raises ``exc_type``; returns the exception."""
+    try:
+        fn()
+    except exc_type as exc:
+        return exc
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # a different error is still the wrong answer
+        fail(what, f"{exc_type.__name__}", f"{type(exc).__name__}: {exc}", where, hint)
+    fail(what, f"{exc_type.__name__}", "no error", where, hint)
+
+
+def attribute(obj, name, where):
+    """``obj.name``, or a failure saying which attribute CONTRACT.md expects."""
+    if not hasattr(obj, name):
+        fail(f"{type(obj).__name__} has no attribute {name!r}", f"self.{name} (CONTRACT.md names it)",
+             "no such attribute", where)
+    return getattr(obj, name)
+
+
+def max_difference(a, b):
+    """The largest absolute difference between two tensors of one shape (inf where one is not finite)."""
+    if type(a) not in PLAIN_TENSORS or type(b) not in PLAIN_TENSORS:
+        return float("inf")
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
+    if a.shape != b.shape:
+        return float("inf")
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        return 0.0 if torch.equal(a.nan_to_num(), b.nan_to_num()) else float("inf")
+    return (a - b).abs().max().item() if a.numel() else 0.0
+
+
+def same_values(got, expected, atol):
+    """``got`` matches ``expected`` within atol, NaN and inf included: the same entries are not finite
+    and the finite ones are close. Lets a NaN-producing mistake be told from another."""
+    if type(got) not in PLAIN_TENSORS or type(expected) not in PLAIN_TENSORS:
+        return False
+    got, expected = got.detach().float().cpu(), expected.detach().float().cpu()
+    if got.shape != expected.shape:
+        return False
+    finite = torch.isfinite(got)
+    if not torch.equal(finite, torch.isfinite(expected)):
+        return False
+    return bool(((got - expected).abs()[finite] <= atol).all())
+
+
+def name_the_mistake(got, candidates, atol=1e-4, not_finite=None):
+    """The hint of the first known mistake whose output ``got`` matches; else ``not_finite`` when got
+    holds NaN or inf; else None.
+
+    ``candidates`` maps a hint to the output (or a list of outputs) that mistake would produce from the
+    same weights.
+    """
+    for hint, outputs in candidates.items():
+        for wrong in outputs if isinstance(outputs, list) else [outputs]:
+            if wrong is not None and same_values(got, wrong, atol):
+                return hint
+    if not_finite is not None and type(got) in PLAIN_TENSORS and not torch.isfinite(got.detach()).all():
+        return not_finite
+    return None
+
+
+def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None):
+    """``got`` equals the grader's own oracle ``expected`` within ``atol``; on failure, name the mistake
+    from ``mistakes`` (see name_the_mistake) when one matches."""
+    expect_tensor(got, what, where, shape=tuple(expected.shape))
+    if expected.numel() == 0 or torch.isnan(expected.detach()).any():
+        # The oracle was computed from what the submission's layout gave it (a parameter of size 0, an
+        # eps of NaN): nothing can be compared, and nothing passes.
+        fail(f"{what}: the grader's own computation from your weights gave no values to compare",
+             "the layout of CONTRACT.md", "an empty or NaN result", where, hint)
+    diff = max_difference(got, expected)
+    if diff <= atol:
+        return got
+    named = name_the_mistake(got, mistakes or {}, atol)
+    if not torch.isfinite(got.detach()).all():
+        got_text = "NaN or inf values"
+    else:
+        got_text = f"values off by up to {diff:.3g} (allowed {atol:g})"
+    fail(f"{what} does not match the grader's own computation from your weights",
+         "the same values", got_text, where, named or hint)
+
+
+def expect_mean_cross_entropy(loss, logits, idx, targets, where):
+    """``loss`` is the mean cross-entropy of the model's own ``logits`` against ``targets`` over all
+    B*T positions (the oracle reads the logits whatever their layout, so a mistake in the logits is
+    not counted twice); the usual loss mistakes are named."""
+    import torch.nn.functional as F  # only the loss checks need it
+
+    V = logits.shape[-1]
+    flat, wanted = logits.detach().reshape(-1, V), targets.reshape(-1)
+    rows = flat.reshape(*idx.shape, V) if flat.shape[0] == idx.numel() else None
+    expect_close(loss.reshape(()), F.cross_entropy(flat, wanted), "loss", where, atol=1e-4,  # float32 noise ~1e-6
+                 mistakes={
+                     "the loss is summed over the positions: use the mean (F.cross_entropy's default "
+                     "reduction)": F.cross_entropy(flat, wanted, reduction="sum"),
+                     "the loss compares the logits with idx: compare them with targets":
+                         F.cross_entropy(flat, idx.reshape(-1)),
+                     "the loss covers only the last position: average over all B*T positions":
+                         F.cross_entropy(rows[:, -1], targets[:, -1]) if rows is not None else None,
+                 },
+                 hint="F.cross_entropy(logits.view(B*T, V), targets.view(B*T))")

@@ -1,0 +1,54 @@
+"""``grade(globals(), "head")``: grade the definitions a notebook has run, from a cell of that notebook.
+
+The notebook written by ``python -m grader notebook`` calls it under each exercise. It reads the cells
+run so far from IPython's history (``In``, in the order they ran, so a cell run again counts in its
+latest form), keeps their definitions as teacher mode does (grader/notebook/notebook_source.py), writes them as
+a one-file submission into a temporary folder and runs ``python -m grader check`` on it in a fresh
+process, so every run sees the latest code and a crash in it cannot take the notebook down.
+"""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from grader.notebook.notebook_source import extract_cells
+from grader.judges.rubric import BY_MARKER
+from grader.classroom.submissions import single_file_package
+
+
+class NotebookGradingError(Exception):
+    """grade() cannot grade from here; the message says what to do instead."""
+
+
+def cells_run(namespace):
+    """The sources of the cells run so far, oldest first, from IPython's ``In`` list."""
+    history = namespace.get("In") if isinstance(namespace, dict) else None
+    if not isinstance(history, list):
+        raise NotebookGradingError(
+            "grade(globals()) reads the cells you ran from IPython's history, and there is none here: "
+            "call it from a cell of the notebook in Jupyter or Colab. Outside a notebook, grade the saved "
+            "file: python -m grader check --impl FOLDER, or python -m grader grade NOTEBOOK.ipynb --out DIR")
+    return [cell for cell in history if isinstance(cell, str)]
+
+
+def grade(namespace, *markers, device="auto", timeout=1800):
+    """Grade the notebook's definitions: all exercises, or those of ``markers`` (e.g. ``"head"``).
+
+    Prints the score table (points per exercise, the first failing check of each and its hint).
+    """
+    unknown = [m for m in markers if m not in BY_MARKER]
+    if unknown:
+        raise NotebookGradingError(f"no exercise is called {unknown[0]!r}; the markers are: "
+                                   + ", ".join(BY_MARKER))
+    extracted = extract_cells(cells_run(namespace))
+    with tempfile.TemporaryDirectory(prefix="gptkit-notebook-") as tmp:
+        folder = Path(tmp) / "notebook"
+        folder.mkdir()
+        single_file_package(extracted.source.encode(), folder, "notebook")
+        cmd = [sys.executable, "-m", "grader", "check", "--impl", str(folder), "--device", device]
+        for marker in markers:
+            cmd += ["-m", marker]
+        # The output goes through print(), so Jupyter shows it in the cell whatever its stdout is.
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    print((proc.stdout + proc.stderr).replace(str(folder / "submission.py"), "this notebook").rstrip())

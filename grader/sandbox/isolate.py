@@ -1,0 +1,520 @@
+"""Grade one prepared submission in a sandboxed process, and decide each check's verdict here.
+
+This module runs in the teacher's process and never imports a submission's code. It starts
+``python -m grader.sandbox.worker`` in a scratch folder, inside fresh PID and network namespaces where the
+system allows (so every process the submission starts ends with it), and reads the worker's events.
+It enforces the per-check and total time limits, the cap on output and on processes, and restarts
+the worker for the remaining checks after a crash, a hang or tampering, so one bad part never costs
+the points of the good ones.
+"""
+
+import functools
+import json
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.impl import KIT_ROOT
+
+OUTCOMES = ("passed", "failed", "skipped", "timeout", "memory", "crashed", "output", "processes",
+            "tampered", "not run")
+STARTUP_SECONDS = 120  # python, torch, pytest and the checks' collection, on a busy 2-core machine
+LOG_HEAD = 64 * 1024  # bytes of a submission's output kept for the report
+MAX_EVENT = 64 * 1024  # the worker's longest event is a few kB (a failure message is cut at 4000 characters)
+# The grader sends a check's start and result and a few import events per check; a channel carrying
+# far more is not the grader's, and reading it would only cost the parent memory and time.
+EVENTS_PER_CHECK, EVENTS_EXTRA = 50, 1000
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 60.0  # seconds per check; the slowest check takes ~9 s on 2 cores
+    total: float = 900.0  # seconds per submission
+    memory_mb: int = 4096  # address space; torch alone maps ~0.7 GB
+    processes: int = 8  # processes at once, the worker included
+    output_mb: int = 16  # printed output
+    file_mb: int = 256  # any one file written
+    disk_mb: int = 1024  # everything written in the worker's writable folder
+    files: int = 10000  # files in the worker's writable folder
+
+
+@dataclass
+class Verdict:
+    outcome: str
+    message: str = ""
+
+
+@dataclass
+class SandboxResult:
+    verdicts: dict  # nodeid -> Verdict, for every check asked for
+    output: str = ""  # the head of what the submission printed
+    output_bytes: int = 0
+    runs: int = 0  # how many worker processes it took
+    landlock: int = 0  # the Landlock ABI used (0: files were not confined)
+    namespaces: bool = False
+    refused_limits: list = field(default_factory=list)  # resource limits the system did not accept
+    blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
+    events: list = field(default_factory=list)  # what happened, for the report
+
+
+UNPRIVILEGED = 65534  # the user and group "nobody": who a worker runs as when the grader runs as root
+
+
+@functools.lru_cache(maxsize=None)
+def namespace_command():
+    """``unshare`` arguments for the worker's namespaces, the most confining the system allows, or ().
+
+    Fresh PID and network namespaces (no network; every process ends with the worker), a mount
+    namespace with a /proc of its own (no other process's command line or environment visible) and,
+    when the grader runs as root, the user nobody. Without privileges, a user namespace stands in.
+    """
+    unshare = shutil.which("unshare")
+    if unshare is None or sys.platform != "linux":
+        return ()
+    private_proc = ("--mount", "--mount-proc")
+    nobody = ("--setuid", str(UNPRIVILEGED), "--setgid", str(UNPRIVILEGED))
+    user_ns = ("--user", "--map-root-user")
+    candidates = [private_proc + nobody] if os.geteuid() == 0 else []
+    candidates += [private_proc, (), user_ns + private_proc, user_ns]
+    # The test imports the grader and torch, as the worker will: nobody must be able to read them.
+    test = [sys.executable, "-c", "import grader.sandbox.confine, torch"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(KIT_ROOT)}
+    for extra in candidates:
+        cmd = (unshare, *extra, "--pid", "--fork", "--kill-child", "--net", "--")
+        try:
+            if subprocess.run([*cmd, *test], capture_output=True, timeout=120, env=env, cwd="/").returncode == 0:
+                return cmd
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return ()
+
+
+def namespace_layers():
+    """What namespace_command gives, in words, for the reports."""
+    cmd = namespace_command()
+    if not cmd:
+        return []
+    layers = ["PID and network namespaces"]
+    if "--mount-proc" in cmd:
+        layers.append("a private /proc")
+    if "--setuid" in cmd:
+        layers.append("the user nobody")
+    return layers
+
+
+def _open_to_worker(workdir, writable, package):
+    """When the worker runs as nobody: it may enter the scratch folder, read the submission (whatever
+    modes its files came with) and own its writable folder."""
+    if "--setuid" not in namespace_command():
+        return
+    os.chmod(workdir, 0o755)
+    for folder, _, files in os.walk(package):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    os.chown(writable, UNPRIVILEGED, UNPRIVILEGED)
+
+
+def _sandbox_pids(token):
+    """Processes carrying the sandbox's token in their environment (Linux /proc)."""
+    marker = f"GPTKIT_SANDBOX={token}".encode()
+    pids = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+def _scratch_over_limit(folder, limits):
+    """Why ``folder`` is over the limits on files written, or None (stops counting at the first excess)."""
+    size, count = 0, 0
+    stack = [str(folder)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            if count > limits.files:
+                return f"wrote more than {limits.files} files"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    size += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+            if size > limits.disk_mb * 2**20:
+                return f"wrote more than {limits.disk_mb} MB of files"
+    return None
+
+
+def _kill_all(proc, token):
+    for _ in range(3):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pid in _sandbox_pids(token):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            continue
+        if not _sandbox_pids(token):
+            return
+
+
+class _Run:
+    """One worker process and what it has reported so far."""
+
+    def __init__(self, cmd, workdir, env, events_fd):
+        self.proc = subprocess.Popen(
+            cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, pass_fds=(events_fd,), start_new_session=True,
+        )
+
+
+def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", progress=None, cancel=None,
+                  budgets=None, exercises=None):
+    """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
+
+    ``budgets`` maps a nodeid to its time limit (catalog.time_limit; ``limits.timeout`` for the others).
+
+    ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
+
+    ``exercises`` maps a nodeid to its exercise: once a check times out, the exercise's other checks
+    would most likely wait on the same endless code, so they are charged at once rather than each
+    after its own time limit, and the time is left for the other exercises.
+
+    The worker is a judge: it runs the submission's code only in a child process of its own
+    (grader/sandbox/remote.py), so the verdicts it reports were decided where no submission code ran.
+    """
+    workdir = Path(workdir)
+    result = SandboxResult({}, namespaces=bool(namespace_command()))
+    remaining = list(nodeids)
+    deadline = time.monotonic() + limits.total
+    head = bytearray()
+    exercises = exercises or {}
+    while remaining and time.monotonic() < deadline and not (cancel and cancel.is_set()):
+        _charge_hung_exercises(remaining, result, exercises, progress)
+        if not remaining:
+            break
+        before, printed = len(remaining), len(head)
+        _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
+                 budgets or {}, exercises)
+        result.runs += 1
+        if len(remaining) == before:  # no progress: charge the first check, so the loop always ends
+            nodeid = remaining.pop(0)
+            result.verdicts[nodeid] = Verdict("crashed", "the grading process ended before this check ran"
+                                              + _last_lines(head[printed:]))
+    why = ("not run: grading was interrupted" if cancel and cancel.is_set()
+           else f"not run: the submission used up its total time limit of {limits.total:.0f} s")
+    for nodeid in remaining:
+        result.verdicts[nodeid] = Verdict("not run", why)
+    result.output = head.decode("utf-8", "replace")
+    return result
+
+
+def _last_lines(output, count=5):
+    """What a worker printed last, for a run that ended before its first check: often why."""
+    lines = bytes(output).decode("utf-8", "replace").strip().splitlines()[-count:]
+    return ("; it printed last:\n" + "\n".join(line[:300] for line in lines)) if lines else ""
+
+
+def _hung_exercises(result, exercises):
+    """Exercise -> the first of its checks that timed out."""
+    hung = {}
+    for nodeid, verdict in result.verdicts.items():
+        if verdict.outcome == "timeout" and nodeid in exercises:
+            hung.setdefault(exercises[nodeid], nodeid)
+    return hung
+
+
+def _charge_hung_exercises(remaining, result, exercises, progress=None):
+    hung = _hung_exercises(result, exercises)
+    for nodeid in [n for n in remaining if exercises.get(n) in hung]:
+        remaining.remove(nodeid)
+        first = hung[exercises[nodeid]].rpartition("::")[2]
+        result.verdicts[nodeid] = Verdict("timeout", f"not run: {first} of the same exercise did not finish "
+                                                     "in time, and this check would have waited on the same code")
+        if progress:
+            progress(nodeid, result.verdicts[nodeid])
+
+
+def probe_cuda(workdir, limits, data_path):
+    """Start one worker confined as for grading with ``--device cuda``, with no submission, and ask it
+    whether CUDA works there. Returns ``(True, device name)`` or ``(False, why)``."""
+    writable = Path(workdir) / "cuda-probe"
+    shutil.rmtree(writable, ignore_errors=True)
+    writable.mkdir(parents=True)
+    _open_to_worker(workdir, writable, writable)
+    read_fd, write_fd = os.pipe()
+    cmd = _worker_command(writable, writable, [], limits, "cuda", data_path, {}, write_fd) + ["--probe-cuda"]
+    token = secrets.token_hex(8)
+    try:
+        proc = _Run(cmd, writable, _environment(writable, data_path, token), write_fd).proc
+    finally:
+        os.close(write_fd)
+    try:
+        output, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        output = b"the probe did not answer within 120 s"
+    finally:
+        _kill_all(proc, token)
+    with os.fdopen(read_fd, "rb") as events:
+        for line in events.read(MAX_EVENT).splitlines():
+            event = json.loads(line) if line.startswith(b"{") else {}
+            if event.get("event") == "cuda":
+                return bool(event.get("ok")), str(event.get("detail", ""))
+    tail = output.decode("utf-8", "replace").strip().splitlines()[-3:]
+    return False, "the sandboxed worker ended without an answer: " + " / ".join(tail)
+
+
+def _worker_command(package, writable, remaining, limits, device, data_path, blocked, events_fd):
+    python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
+    cmd = [*namespace_command(), *python, "-m", "grader.sandbox.worker", "--impl", str(package),
+           "--events-fd", str(events_fd), "--timeout", str(limits.timeout),
+           "--memory-mb", str(limits.memory_mb), "--file-mb", str(limits.file_mb),
+           "--device", device, "--read", str(data_path), "--read", str(package), "--write", str(writable)]
+    for module, reason in blocked.items():
+        cmd += ["--block", f"{module}={reason}"]
+    return cmd + list(remaining)
+
+
+def _environment(writable, data_path, token):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(writable), "TMPDIR": str(writable),
+        "LANG": "C.UTF-8", "PYTHONPATH": str(KIT_ROOT), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+        # One thread each: submissions graded side by side do not fight over cores, and the
+        # training checks give the same numbers on every machine.
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "GPTKIT_DATA": str(data_path), "GPTKIT_SANDBOX": token,
+    }
+    # Where the GPU driver's library is found on many machines (a CUDA image, a cluster's module);
+    # without it torch sees no GPU in the worker. Which GPU to use, likewise.
+    for name in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
+             budgets, exercises):
+    token = secrets.token_hex(8)
+    # Each worker gets an empty folder to write in, and nothing else: the submission's own files
+    # stay as they were submitted, and what one run wrote does not reach the next.
+    writable = workdir / "run"
+    shutil.rmtree(writable, ignore_errors=True)
+    writable.mkdir()
+    _open_to_worker(workdir, writable, package)
+    read_fd, write_fd = os.pipe()
+    cmd = _worker_command(package, writable, remaining, limits, device, data_path, result.blocked, write_fd)
+    try:
+        run = _Run(cmd, workdir, _environment(writable, data_path, token), write_fd)
+    finally:
+        os.close(write_fd)
+    state = _RunState(limits, deadline, budgets, exercises)
+    selector = selectors.DefaultSelector()
+    selector.register(run.proc.stdout, selectors.EVENT_READ, "output")
+    selector.register(read_fd, selectors.EVENT_READ, "events")
+    buffer = b""
+    printed = 0  # the output cap is per worker: a restart does not inherit what the last one printed
+    events, max_events = 0, EVENTS_PER_CHECK * len(remaining) + EVENTS_EXTRA
+    open_streams = 2
+    stop = None  # (outcome, message) that ends this run early
+    last_process_check = 0.0
+    try:
+        while open_streams and stop is None:
+            now = time.monotonic()
+            timeout = max(0.0, min(state.check_deadline(now), deadline) - now)
+            for key, _ in selector.select(timeout=min(timeout, 0.5)):
+                data = os.read(key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno(), 65536)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                if key.data == "output":
+                    result.output_bytes += len(data)
+                    printed += len(data)
+                    if len(head) < LOG_HEAD:
+                        head.extend(data[:LOG_HEAD - len(head)])
+                    if printed > limits.output_mb * 2**20:
+                        stop = ("output", f"printed more than the output limit of {limits.output_mb} MB")
+                    continue
+                *lines, buffer = (buffer + data).split(b"\n")
+                events += len(lines)
+                if events > max_events:
+                    stop = stop or ("tampered", "the grader's channel carried far more events than the grader sends")
+                    lines = []
+                for line in lines:
+                    stop = stop or state.handle(line, remaining, result, progress)
+                if len(buffer) > MAX_EVENT:  # a line longer than any event: not the worker's
+                    stop = stop or ("tampered", "something other than the grader wrote to the grader's channel")
+            now = time.monotonic()
+            if stop is None and cancel is not None and cancel.is_set():
+                stop = ("not run", "not run: grading was interrupted")
+            if stop is None and now >= deadline:
+                stop = ("not run", f"not run: the submission used up its total time limit of {limits.total:.0f} s")
+            elif stop is None and now >= state.check_deadline(now):
+                stop = state.timeout_verdict()
+            if stop is None and now - last_process_check > 0.5:
+                last_process_check = now
+                count = len(_sandbox_pids(token))
+                if count > limits.processes:
+                    stop = ("processes", f"started more processes than the limit of {limits.processes} at once")
+                elif (disk := _scratch_over_limit(writable, limits)) is not None:
+                    stop = ("output", disk)
+                elif run.proc.poll() is not None and not selector.select(timeout=0.2):
+                    # The worker is gone but a process it left behind holds its pipes open.
+                    break
+    finally:
+        _kill_all(run.proc, token)
+        selector.close()
+        os.close(read_fd)
+        run.proc.stdout.close()
+    state.finish(stop, run.proc.returncode, remaining, result)
+
+
+def _describe_exit(returncode):
+    if returncode is None:
+        return "was stopped"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}" + (" (a segmentation fault)" if name == "SIGSEGV" else "")
+    return f"exited with code {returncode}"
+
+
+class _RunState:
+    """Follows one worker's events: the check under way, imports under way, results to confirm."""
+
+    def __init__(self, limits, deadline, budgets=None, exercises=None):
+        self.limits = limits
+        self.budgets = budgets or {}
+        self.exercises = exercises or {}
+        self.deadline = deadline
+        self.current = None
+        self.started = time.monotonic()
+        self.importing = []  # modules whose import began and has not ended
+        self.pending = None  # (nodeid, Verdict): a result counts once the next event confirms it
+        self.finished = False
+        self.landlock = None
+
+    def check_deadline(self, now):
+        if self.current is None:
+            return self.started + STARTUP_SECONDS
+        # pytest-timeout stops a check in the worker at limits.timeout; this catches what it cannot
+        # (a loop in C code, a blocked signal), after a grace period.
+        return self.started + self._limit() + 10
+
+    def _limit(self):
+        return self.budgets.get(self.current, self.limits.timeout)  # catalog.time_limit, from grade
+
+    def timeout_verdict(self):
+        where = f" (while importing {self.importing[-1]}.py)" if self.importing else ""
+        return ("timeout", f"did not finish within the time limit of {self._limit():.0f} s for this check{where}")
+
+    def _confirm(self, remaining, result, progress):
+        if self.pending is None:
+            return
+        nodeid, verdict = self.pending
+        self.pending = None
+        result.verdicts[nodeid] = verdict
+        remaining.remove(nodeid)
+        if progress:
+            progress(nodeid, verdict)
+
+    def handle(self, line, remaining, result, progress):
+        """Take one event line; returns (outcome, message) when the run must stop."""
+        try:
+            event = json.loads(line)
+            kind = event["event"]
+        except (ValueError, KeyError, TypeError):
+            return ("tampered", "something other than the grader wrote to the grader's channel")
+        if kind == "confined":
+            self._confirm(remaining, result, progress)
+            result.landlock = int(event.get("landlock", 0))
+            result.refused_limits = [str(name) for name in event.get("refused_limits", [])]
+            return None
+        if kind in ("import", "imported", "import-failed"):
+            module = str(event.get("module"))
+            if kind == "import":
+                self.importing.append(module)
+            elif module in self.importing:
+                self.importing.remove(module)
+                if kind == "import-failed" and "from pytest-timeout" in str(event.get("detail")):
+                    result.blocked.setdefault(module, f"{module}.py was not imported again: importing it took "
+                                                      f"longer than the time limit of {self.limits.timeout:.0f} s")
+            return None
+        if kind == "start":
+            self._confirm(remaining, result, progress)
+            nodeid = event.get("nodeid")
+            if self.current is not None or nodeid not in remaining:
+                return ("tampered", "the grader's channel reported a check out of turn")
+            if self.exercises.get(nodeid) in _hung_exercises(result, self.exercises):
+                return ("skip", "an earlier check of this exercise timed out")  # a fresh worker skips them
+            self.current, self.started = nodeid, time.monotonic()
+            return None
+        if kind == "result":
+            nodeid, outcome = event.get("nodeid"), event.get("outcome")
+            if nodeid != self.current or outcome not in OUTCOMES or self.pending is not None:
+                return ("tampered", "the grader's channel reported a result out of turn")
+            self.pending = (nodeid, Verdict(outcome, str(event.get("message", ""))))
+            self.current = None
+            self.started = time.monotonic()
+            return None
+        if kind == "finished":
+            self._confirm(remaining, result, progress)
+            self.finished = True
+            return None
+        return ("tampered", "the grader's channel carried an event the grader does not send")
+
+    def finish(self, stop, returncode, remaining, result):
+        """Charge the check under way (if any) with why the run ended."""
+        if stop is None and self.finished:
+            return
+        if stop is None:
+            stop = ("crashed", f"the grading process {_describe_exit(returncode)}")
+        outcome, message = stop
+        if self.pending is not None:
+            if outcome == "tampered":
+                # The result before the forgery cannot be told apart from a forged one.
+                nodeid, _ = self.pending
+                self.pending = (nodeid, Verdict("tampered", message))
+            elif self.current is None:
+                # A result not followed by the next event: the process died right after writing it,
+                # which a forged "passed" followed by os._exit would also look like.
+                nodeid, _ = self.pending
+                self.pending = (nodeid, Verdict(outcome, f"{message} right after this check"))
+            self._confirm(remaining, result, None)
+        if outcome in ("not run", "skip"):  # the check under way stays to be graded (or charged) later
+            return
+        if self.importing:
+            module = self.importing[-1]
+            result.blocked.setdefault(module, f"{module}.py was not imported again: importing it "
+                                              f"{'took too long' if outcome == 'timeout' else 'ended the grading process'}"
+                                              f" in an earlier run ({message})")
+        if self.current is not None and self.current in remaining:
+            remaining.remove(self.current)
+            result.verdicts[self.current] = Verdict(outcome, message)
+        result.events.append(f"{outcome}: {message}")

@@ -1,0 +1,414 @@
+"""The judge's side of teacher mode: the graded implementation, reached only through data.
+
+``RemoteImpl`` stands where ``Implementation`` stands in student mode, so the checks run unchanged,
+but nothing of the submission is imported here: it runs in ``python -m grader.sandbox.probe_server``, a
+confined child process, and what a check gets back is data (plain tensors, numbers, strings) or a
+``Handle`` to an object that stays there. The comparisons, oracles and verdicts stay in this process.
+
+Weights that a check sets (``probe.randomize_parameters``) are kept here, and reading them back gives
+this copy: an oracle computed from them does not trust what the submission says its weights are.
+"""
+
+import builtins
+import math
+import os
+import subprocess
+import sys
+
+import torch
+
+from grader.sandbox import wire
+from grader.judges.expect import GradingFailure
+from grader.impl import Implementation, ImplementationError
+
+_TORCH_PREFIX = "torch."
+
+
+class ProbeProcessEnded(RuntimeError):
+    """The process running the submission's code ended while a check was waiting on it."""
+
+
+class StudentFrame:
+    """Where the submission's code raised, shaped like a pytest traceback entry (0-based lineno)."""
+
+    def __init__(self, frame):
+        self.path = str(frame.get("path", ""))
+        self.lineno = max(int(frame.get("lineno", 1)) - 1, 0)
+        self.name = str(frame.get("name", ""))
+        self.statement = str(frame.get("line", ""))
+
+
+def _exception(raised):
+    """The judge's own exception for one the submission's code raised: a built-in type, never its class."""
+    message = str(raised.get("message", ""))
+    if raised.get("kind") == "implementation":
+        return ImplementationError(message)
+    if raised.get("kind") == "blocked":
+        from grader.sandbox.confine import BlockedImport
+        return BlockedImport(message)
+    exc = None
+    cls = _grader_exception(raised.get("grader"))
+    if cls is not None:
+        exc = cls(message)
+    else:
+        cls = getattr(builtins, str(raised.get("builtin", "")), None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = RuntimeError
+    name = str(raised.get("type", ""))
+    args = raised.get("args")
+    if exc is None and name == cls.__name__ and type(args) is tuple:
+        try:
+            exc = cls(*args)  # as the submission raised it: KeyError('x') says 'x', not "'x'"
+        except Exception:  # a built-in that wants other arguments (UnicodeDecodeError, say)
+            exc = None
+        if exc is not None and str(exc) != message:  # an OSError's file name is not among its args
+            exc = None
+    if exc is None:
+        exc = cls(message if name == cls.__name__ else f"{name}: {message}")
+    frame = raised.get("frame")
+    if isinstance(frame, dict):
+        exc.gptkit_student_frame = StudentFrame(frame)
+    return exc
+
+
+def _grader_exception(reference):
+    """The grader's own exception class named ``module:qualname`` (a stand-in's, say), when this
+    process has already imported it; None otherwise. Nothing is imported on the submission's word."""
+    if not isinstance(reference, str) or ":" not in reference:
+        return None
+    module, _, qualname = reference.partition(":")
+    cls = getattr(sys.modules.get(module) if module.startswith("grader.") else None, qualname, None)
+    return cls if isinstance(cls, type) and issubclass(cls, Exception) else None
+
+
+def _torch_class(types):
+    """The first torch module class among the remote object's classes, so ``isinstance(h, nn.Linear)``
+    works. Never a tensor class: torch's C code would read a handle that says it is a tensor as one."""
+    for qualname in types:
+        if isinstance(qualname, str) and qualname.startswith(_TORCH_PREFIX):
+            obj = torch
+            for part in qualname[len(_TORCH_PREFIX):].split("."):
+                obj = getattr(obj, part, None)
+            if isinstance(obj, type) and issubclass(obj, torch.nn.Module):
+                return obj
+    return Handle
+
+
+class Handle:
+    """An object of the submission that stays in its process; attribute reads and calls go there."""
+
+    __slots__ = ("_channel", "_number", "_types", "_root", "_path", "_written", "_generation")
+
+    def __init__(self, channel, number, types):
+        for name, value in (("_channel", channel), ("_number", number), ("_types", types), ("_root", None),
+                            ("_path", ""), ("_written", None), ("_generation", channel.generation)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def __class__(self):
+        return _torch_class(self._types)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name not in ("__name__", "__qualname__"):  # a class's name, for messages
+            raise AttributeError(name)
+        return self._channel.getattr(self, name)
+
+    def __setattr__(self, name, value):
+        self._channel.request({"op": "setattr", "target": self, "name": name, "value": value})
+
+    def __call__(self, *args, **kwargs):
+        return self._channel.request({"op": "call", "target": self, "args": args, "kwargs": kwargs})
+
+    def __len__(self):
+        return int(self._channel.request({"op": "len", "target": self}))
+
+    def __iter__(self):
+        return iter(self._channel.request({"op": "iter", "target": self}))
+
+    def __getitem__(self, key):
+        return self._channel.child(self, str(key), self._channel.request({"op": "getitem", "target": self,
+                                                                           "key": key}))
+
+    def __repr__(self):
+        return f"<{self._types[0] if self._types else 'object'} of the submission>"
+
+
+class Channel:
+    """The judge's connection to one probe server, started on first use and again after it ended."""
+
+    def __init__(self, impl, server_args):
+        self.impl = impl
+        self.server_args = list(server_args)
+        self.proc = None
+        self.generation = 0
+        self.handles = {}
+        self.generators = []  # the generators the request being sent passes
+        self.on_import = None  # on_import(event, module, detail=""): see get
+        self.imported = set()  # the modules the running child has imported
+
+    def start(self):
+        requests_r, requests_w = os.pipe()
+        answers_r, answers_w = os.pipe()
+        python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
+        cmd = [*python, "-m", "grader.sandbox.probe_server", "--impl", str(self.impl.path),
+               "--requests-fd", str(requests_r), "--answers-fd", str(answers_w), *self.server_args]
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, pass_fds=(requests_r, answers_w))
+        finally:
+            os.close(requests_r)
+            os.close(answers_w)
+        self.requests, self.answers = requests_w, answers_r
+        self.generation += 1
+        self.handles = {}
+        self.imported = set()
+        self.ready = False
+
+    def wait_ready(self):
+        """Wait until the child has started (torch imported, confined): before the first check, so its
+        start does not count against a check's time limit."""
+        if self.proc is not None and not self.ready:
+            self._exchange(None)
+
+    def close(self):
+        if self.proc is None:
+            return
+        for fd in (self.requests, self.answers):
+            os.close(fd)
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def _out(self, value):
+        if isinstance(value, Handle):
+            if value._generation != self.generation:
+                raise ProbeProcessEnded("an object made before the submission's process was restarted (an "
+                                        "earlier call did not finish) was used again")
+            return {"__handle__": value._number}
+        if type(value) in (list, tuple):
+            return type(value)(self._out(item) for item in value)
+        if type(value) is dict:
+            return {key: self._out(item) for key, item in value.items()}
+        if type(value) in (set, frozenset):
+            return {"__set__": [self._out(item) for item in value]}
+        if type(value) is slice:  # an index, h[:, :3]
+            return {"__slice__": [self._out(value.start), self._out(value.stop), self._out(value.step)]}
+        if value is Ellipsis:
+            return {"__ellipsis__": True}
+        if type(value) is torch.Generator:
+            # Crosses as its state; the answer brings back the state the call left it in.
+            self.generators.append(value)
+            return {"__generator__": value.get_state(), "device": str(value.device)}
+        if callable(value) and not isinstance(value, torch.Tensor):
+            return {"__grader__": grader_reference(value)}
+        return value
+
+    def _in(self, value):
+        if type(value) is dict:
+            if "__handle__" in value:
+                number = value["__handle__"]
+                if number not in self.handles:
+                    self.handles[number] = Handle(self, number, list(value.get("types", [])))
+                return self.handles[number]
+            if "__set__" in value and len(value) == 1 and type(value["__set__"]) is list:
+                return set(value["__set__"])
+            return {key: self._in(item) for key, item in value.items()}
+        if type(value) in (list, tuple):
+            return type(value)(self._in(item) for item in value)
+        return value
+
+    def request(self, request):
+        if self.proc is None:
+            self.start()
+        if request["op"] in wire.RUNS_CODE:
+            # The submission's random draws start from the judge's own state, so torch.manual_seed(s)
+            # before a call gives the draws it gives here; then the judge moves its state on by one
+            # draw of its own (never the submission's), so two calls in a row draw differently.
+            request["rng"] = torch.get_rng_state()
+            request["seed"] = int(torch.randint(0, 2**62, (1,)).item())  # for CUDA's generators
+            request["grad"] = torch.is_grad_enabled()
+        self.generators = []
+        try:
+            payload = wire.encode(self._out(request))
+        except wire.WireError as exc:  # the check's own mistake, not the submission's
+            raise TypeError(f"the grader cannot send this request to the submission's process: {exc}") from None
+        answer = self._exchange(payload)
+        if type(answer) is not dict:
+            raise ProbeProcessEnded("the submission's process answered out of turn")
+        states = answer.get("generators")
+        if type(states) is list and len(states) == len(self.generators):
+            for generator, state in zip(self.generators, states):
+                try:
+                    generator.set_state(state)
+                except (TypeError, RuntimeError):  # not a state of this generator: it stays as it was
+                    pass
+        if type(answer.get("grad_after")) is bool:
+            # What the submission's call left torch's autograd switch at, as it would be in one process.
+            torch.set_grad_enabled(answer["grad_after"])
+        if "raised" in answer and type(answer["raised"]) is dict:
+            raise _exception(answer["raised"])
+        return self._in(answer.get("value"))
+
+    def _exchange(self, request):
+        """Send ``request`` (encoded; None: only wait for the child's "ready") and return the answer."""
+        try:
+            if not self.ready:
+                if wire.receive(self.answers) != {"ready": True}:
+                    raise wire.WireError("a first message that is not the child's ready")
+                self.ready = True
+            if request is None:
+                return None
+            wire.send_encoded(self.requests, request)
+            return wire.receive(self.answers)
+        except BaseException as exc:  # a timeout, a crash, a forged frame: this process is done with
+            returncode = self.proc.poll()
+            if returncode is None and isinstance(exc, (EOFError, BrokenPipeError)):
+                try:  # it closed the channel: it is most likely ending, and how it ends says why
+                    returncode = self.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
+            self.close()
+            self.start()  # a fresh one starts now, while this check ends, for the next
+            if isinstance(exc, (EOFError, BrokenPipeError)):
+                raise ProbeProcessEnded(_ended(returncode)) from None
+            if isinstance(exc, wire.WireError):
+                raise ProbeProcessEnded(f"the submission's process answered with something that is not "
+                                        f"data ({exc})") from None
+            raise
+
+    def get(self, module, name):
+        """``name`` from the submission's ``module``. The first request for a module imports it in the
+        child: ``on_import`` hears of it as of an import in the worker (grader/sandbox/confine.py's ImportGuard),
+        so that a module that hangs or ends the process at import is not imported again."""
+        first = module not in self.imported and self.on_import is not None
+        if first:
+            self.on_import("import", module)
+        try:
+            value = self.request({"op": "get", "module": module, "name": name})
+        except BaseException as exc:
+            if first:
+                self.on_import("import-failed", module, f"{type(exc).__name__}: {exc}")
+            raise
+        if first:
+            self.on_import("imported", module)
+        self.imported.add(module)
+        return value
+
+    def getattr(self, handle, name):
+        value = self.request({"op": "getattr", "target": handle, "name": name})
+        return self.child(handle, name, value)
+
+    def child(self, parent, name, value):
+        """``value`` read at ``parent.name``: a handle learns its path; a tensor under weights the judge
+        set is the judge's own copy."""
+        root = parent._root if parent._root is not None else parent
+        path = parent._path + name
+        if isinstance(value, Handle):
+            if value is not root and value._root is None and not value._path:
+                object.__setattr__(value, "_root", root)
+                object.__setattr__(value, "_path", path + ".")
+            return value
+        if isinstance(value, torch.Tensor) and root._written is not None:
+            if path not in root._written:
+                raise GradingFailure(f"{path} is not one of the parameters the grader set through "
+                                     f"named_parameters(); the check reads only those")
+            return root._written[path]
+        return value
+
+
+def grader_reference(obj):
+    """``module:qualname`` of a class or function defined at the top level of a grader or torch module
+    (nn.LayerNorm, say): how it crosses to the submission's process, which imports it there."""
+    module, qualname = getattr(obj, "__module__", "") or "", getattr(obj, "__qualname__", "") or ""
+    if not module.startswith(("grader.", "torch.")) or "<" in qualname or "." in qualname:
+        raise TypeError(f"{obj!r} cannot be sent to the submission's process: only classes and functions "
+                        f"defined at the top level of a grader module can")
+    return f"{module}:{qualname}"
+
+
+def _ended(returncode):
+    from grader.sandbox.isolate import _describe_exit
+
+    return f"the submission's process {_describe_exit(returncode)} while a check waited on it"
+
+
+class RemoteImpl(Implementation):
+    """The graded folder, run in a confined probe server; ``get`` returns handles, never code."""
+
+    def __init__(self, spec, server_args=()):
+        super().__init__(spec)
+        self.channel = Channel(self, server_args)
+
+    def module(self, name):
+        raise ImplementationError("in teacher mode the grader does not import the submission's modules")
+
+    def get(self, module, name):
+        return self.channel.get(module, name)
+
+    def build(self, cls, *args, **kwargs):
+        return self.channel.request({"op": "build", "cls": {"__grader__": grader_reference(cls)},
+                                     "args": args, "kwargs": kwargs})
+
+    def close(self):
+        self.channel.close()
+
+
+def is_remote(value):
+    return type(value) is Handle
+
+
+def text(obj):
+    """``repr(obj)`` for messages; for a handle, the remote object's own repr (at most 300 characters)."""
+    if is_remote(obj):
+        return str(obj._channel.request({"op": "repr", "target": obj}))[:300]
+    return repr(obj)
+
+
+def type_name(obj):
+    """The name of ``obj``'s class, for messages; for a handle, of the remote object's class."""
+    if is_remote(obj):
+        return obj._types[0].rpartition(".")[2] if obj._types else "object"
+    return type(obj).__name__
+
+
+MAX_PARAMETER = 10**8  # elements; the lecture's largest weight has 384 * 1536
+
+
+def parameters(handle):
+    """[(name, shape, device)] of a remote module's named_parameters(). A parameter with no elements
+    (or an absurd number) is refused: the judge draws values of these shapes for its oracles."""
+    listed = [(str(n), tuple(int(d) for d in s), str(dev))
+              for n, s, dev in handle._channel.request({"op": "parameters", "target": handle})]
+    for name, shape, _ in listed:
+        if not 0 < math.prod(shape) <= MAX_PARAMETER:
+            raise GradingFailure(f"named_parameters() lists {name} with shape {shape}: "
+                                 f"CONTRACT.md's layouts have no empty parameter")
+    return listed
+
+
+def load_parameters(handle, values):
+    """Copy ``values`` (name -> tensor) into the remote module, and keep them here: reads of these
+    parameters through any handle under the same object give the judge's copy from now on."""
+    handle._channel.request({"op": "load", "target": handle, "values": values})
+    root = handle._root if handle._root is not None else handle
+    if root._written is None:
+        object.__setattr__(root, "_written", {})
+    root._written.update({handle._path + name: value for name, value in values.items()})
+
+
+def run_probe(name, args, kwargs):
+    """Run the grader's probe ``name`` in the submission's process; its answer is data."""
+    channel = next(value._channel for value in (*args, *kwargs.values()) if is_remote(value))
+    return channel.request({"op": "probe", "name": name, "args": args, "kwargs": kwargs})
+
+
+class Provider:
+    """A pytest plugin object that hands the grader's plugin a RemoteImpl (see plugin.pytest_configure)."""
+
+    def __init__(self, impl):
+        self.gptkit_impl = impl
+
+    def pytest_runtestloop(self, session):
+        try:
+            self.gptkit_impl.channel.wait_ready()
+        except Exception:  # the first check that needs the child reports why it is not there
+            pass

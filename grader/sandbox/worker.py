@@ -1,0 +1,239 @@
+"""The judge of one submission: ``python -m grader.sandbox.worker`` (started by ``grade``).
+
+It confines itself first (limits, Landlock, no Unix sockets), then runs the graded checks with pytest;
+the submission's code runs only in its child, a probe server (grader/sandbox/remote.py), and only data comes
+back, so nothing the submission does reaches the checks. It streams one JSON line per event to the
+file descriptor the parent gave it:
+
+    {"event": "confined", "landlock": 7}
+    {"event": "start", "nodeid": ...}
+    {"event": "import", "module": "attention"} / {"event": "imported", ...}  (the child's first imports)
+    {"event": "result", "nodeid": ..., "outcome": "passed|failed|skipped|memory|timeout|crashed", "message": ...}
+
+The parent turns the results into scores.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox import confine
+
+MAX_MESSAGE = 4000  # characters of a failure message kept for the report
+
+
+class EventStream:
+    def __init__(self, fd):
+        self.fd = fd
+        self._write = os.write  # bound now: a submission that replaces os.write does not reach it
+
+    def send(self, **event):
+        data = (json.dumps(event) + "\n").encode()
+        while data:
+            data = data[self._write(self.fd, data):]
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m grader.sandbox.worker")
+    parser.add_argument("--impl", required=True)
+    parser.add_argument("--events-fd", type=int, required=True)
+    parser.add_argument("--timeout", type=float, required=True)
+    parser.add_argument("--memory-mb", type=int, required=True)
+    parser.add_argument("--file-mb", type=int, required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--read", action="append", default=[], help="extra paths it may read")
+    parser.add_argument("--write", action="append", default=[], help="the folders it may write in")
+    parser.add_argument("--block", action="append", default=[], metavar="MODULE=REASON")
+    parser.add_argument("--no-landlock", action="store_true")
+    parser.add_argument("--probe-cuda", action="store_true",
+                        help="confine as for grading, report whether CUDA works, run no check")
+    parser.add_argument("nodeids", nargs="*")
+    return parser.parse_args(argv)
+
+
+# What Python, torch and pytest read in /etc once confined (strace of a whole grade, every check): the
+# dynamic loader's cache (the child's python starts under Landlock), the time zone, and the user
+# database (getpass.getuser(), which torch._dynamo and pytest call). Not the rest: hosts, ssl, ...
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.preload", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd",
+             "/etc/group", "/etc/terminfo", "/etc/inputrc")
+
+
+def _readable_paths(args, kit_root):
+    """What the checks need to read: Python, its packages, the grader, the data, system libraries."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and os.path.realpath(entry) != str(kit_root):
+            paths.add(entry)
+    paths |= {str(kit_root / "grader"), str(kit_root / "tox.ini")}
+    paths |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys", "/dev/urandom", "/dev/random"}
+    paths |= set(ETC_FILES) | set(args.read)
+    if args.device == "cuda":
+        paths.add("/dev")  # read only; the GPU's own device files are opened read-write (_gpu_devices)
+        paths.add("/etc")  # the driver's own files there are not yet listed: not tried on a GPU
+    # Nothing inside the kit except the grader: a venv inside the kit is allowed as a whole, the
+    # kit's root (and with it solutions/ and tests/) is not.
+    return sorted(p for p in paths if os.path.realpath(p) != str(kit_root))
+
+
+def confine_files(args, kit_root):
+    """Landlock as ``args`` asks (read, write, device, --no-landlock); returns the ABI used, 0 for none.
+    The worker and the judge's child (grader/sandbox/probe_server.py) both confine themselves with it."""
+    if args.no_landlock or confine.landlock_abi() <= 0:
+        return 0
+    # pytest walks from its rootdir (the kit) down to the checks: it may list the kit's folders.
+    return confine.landlock(read=_readable_paths(args, kit_root), write=[*args.write, "/dev/null"],
+                            list_only=[str(kit_root)], devices=_gpu_devices(args.device))
+
+
+def _gpu_devices(device):
+    """The NVIDIA device files CUDA opens read-write and sends ioctls to; none on the CPU."""
+    return sorted(glob.glob("/dev/nvidia*")) if device == "cuda" else []
+
+
+def main(argv=None):
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    stream = EventStream(args.events_fd)
+    kit_root = Path(__file__).resolve().parents[2]
+    workdir = os.getcwd()
+
+    cuda = args.device == "cuda"
+    refused = confine.limit_resources(None if cuda else args.memory_mb, args.file_mb)
+    if cuda:
+        refused.append("RLIMIT_AS (not set with CUDA, which reserves more address space than any cap)")
+        # CUDA's driver may talk to its daemons over Unix sockets: left open there until tried on a GPU.
+        refused.append("no Unix sockets (not refused with CUDA)")
+    elif not confine.no_unix_sockets():  # inherited by the judge's child
+        refused.append("no Unix sockets (seccomp is not available here)")
+    abi = confine_files(args, kit_root)
+    stream.send(event="confined", landlock=abi, refused_limits=refused)
+
+    if args.probe_cuda:
+        stream.send(event="cuda", **_cuda_works())
+        os._exit(0)
+
+    # The kit's root is where `solutions` would be found; the grader is already imported.
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), workdir)]
+
+    reporter = _Reporter(stream, args.timeout)
+    argv = [
+        *(str(kit_root / nodeid) for nodeid in args.nodeids),
+        "-p", "grader.student.plugin", "--noconftest", "-p", "no:cacheprovider",
+        "--rootdir", str(kit_root), "-c", str(kit_root / "tox.ini"), "-q", "-s", "--tb=short",
+        "--impl", args.impl, "--device", args.device,
+        "-o", f"timeout={args.timeout}", "-o", "timeout_method=signal",
+    ]
+    code = pytest.main(argv, plugins=[reporter, _judge_provider(args, stream)])
+    stream.send(event="finished", exit_code=int(code))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter shutdown: a submission's atexit hooks and finalizers do not run
+
+
+def _judge_provider(args, stream):
+    """The judge's implementation: the submission runs in a probe server, confined as this process is
+    and more (a Landlock domain of its own), and this process stays out of its reach."""
+    from grader.sandbox.remote import Provider, RemoteImpl
+
+    confine.not_dumpable()  # no process of the same user may read or write this one's memory
+    server = ["--device", args.device]
+    for path in args.read:
+        server += ["--read", path]
+    for path in args.write:
+        server += ["--write", path]
+    for item in args.block:
+        server += ["--block", item]
+    if args.no_landlock:
+        server.append("--no-landlock")
+    impl = RemoteImpl(args.impl, server)
+    impl.channel.on_import = lambda event, name, detail="": stream.send(event=event, module=name,
+                                                                          detail=detail[:500])
+    impl.channel.start()  # it imports torch while this process collects the checks
+    return Provider(impl)
+
+
+def _cuda_works():
+    """Whether CUDA runs here, and if not, torch's own reason."""
+    import torch
+
+    try:
+        (torch.ones(1, device="cuda") + 1).item()
+        return {"ok": True, "detail": torch.cuda.get_device_name()}
+    except Exception as exc:  # torch raises RuntimeError, AssertionError or its own errors here
+        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:1000]}
+
+
+def _outcome(report, call_excinfo):
+    if call_excinfo is not None:
+        exc = call_excinfo.value
+        if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
+            return "memory"
+        if "from pytest-timeout" in str(exc):
+            return "timeout"
+        if type(exc).__name__ == "ProbeProcessEnded":  # teacher mode: the submission's own process ended
+            return "crashed"
+    return report.outcome
+
+
+class _Reporter:
+    """Turns pytest's reports into one verdict per check."""
+
+    def __init__(self, stream, timeout):
+        self.stream = stream
+        self.timeout = timeout
+        self.limits = {}  # nodeid -> the check's own, longer time limit
+        self.current = None  # [nodeid, outcome, message]
+        self.excinfo = {}
+
+    def pytest_collection_modifyitems(self, items):
+        # pytest-timeout takes a check's own timeout marker over the option: make it catalog's time limit.
+        from grader.judges.catalog import time_limit
+
+        for item in items:
+            mark = item.get_closest_marker("timeout")
+            if mark is not None and mark.args:
+                limit = time_limit(self.timeout, float(mark.args[0]))
+                item.add_marker(pytest.mark.timeout(limit), append=False)
+                self.limits[item.nodeid] = limit
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.current = [nodeid, "passed", ""]
+        self.stream.send(event="start", nodeid=nodeid)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.excinfo is not None:
+            self.excinfo[(item.nodeid, call.when)] = call.excinfo
+        return report
+
+    def pytest_runtest_logreport(self, report):
+        if self.current is None or report.nodeid != self.current[0]:
+            return
+        if report.outcome != "passed" and self.current[1] == "passed":
+            outcome = _outcome(report, self.excinfo.get((report.nodeid, report.when)))
+            message = report.longreprtext or ""
+            if outcome == "timeout":  # keep the student's line, say it plainly
+                where = [line for line in message.splitlines()[1:] if line.strip()]
+                limit = self.limits.get(report.nodeid, self.timeout)
+                message = "\n".join([f"did not finish within the time limit of {limit:g} s for this check",
+                                      *where])
+            if report.outcome == "skipped":
+                reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
+                message = f"skipped: {reason}"
+            self.current[1], self.current[2] = outcome, message[:MAX_MESSAGE]
+        if report.when == "teardown":
+            self._finish()
+
+    def _finish(self):
+        nodeid, outcome, message = self.current
+        self.current = None
+        self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""``python -m grader`` (or ``python -m grader check``): the student view, from any folder.
+
+It runs the graded checks and shows only the table: points per exercise, the first failing check of
+each with its hint, and the exercise to do next. ``pytest`` shows every failure in full.
+"""
+
+import pytest
+
+from grader.device import CHOICES as DEVICE_CHOICES
+from grader.impl import KIT_ROOT
+from grader.judges.rubric import EXERCISES
+
+CHECKS = KIT_ROOT / "grader" / "checks"
+
+
+def add_arguments(parser):
+    parser.add_argument("--impl", default="exercises", metavar="exercises|solutions|PATH",
+                        help="what to grade (default: exercises)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                        help="where the checks run (default: auto)")
+    parser.add_argument("-m", "--exercise", dest="markers", action="append", metavar="MARKER",
+                        choices=[ex.marker for ex in EXERCISES],
+                        help="grade only this exercise, e.g. -m head (repeatable)")
+
+
+def run(args):
+    argv = [
+        str(CHECKS), "-q", "--tb=no", "-rN", "-p", "grader.student.plugin",
+        "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "tox.ini"),
+        "--impl", args.impl, "--device", args.device,
+    ]
+    if args.markers:
+        argv += ["-m", " or ".join(args.markers)]
+    return int(pytest.main(argv))

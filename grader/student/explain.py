@@ -1,0 +1,106 @@
+"""Turn a failed check into a short report for the student: what went wrong and where to look.
+
+Tracebacks from inside the grader help nobody who is filling in a TODO, so a failure is reported as
+the check's own message, as "not implemented yet" for a stub, or as the line of the student's code
+that raised. ``--tb=long`` (or ``--fulltrace``) keeps pytest's full traceback.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.sandbox.confine import BlockedImport
+from grader.judges.expect import GradingFailure
+from grader.impl import ImplementationError
+from grader.judges.rubric import BY_NUMBER
+
+STUB_MESSAGE = re.compile(r"^Exercise (\d+): (\S+)$")
+
+
+@dataclass
+class CrashLocation:
+    """What pytest's short summary and JUnit XML read: ``path``, ``lineno`` and a one-line ``message``."""
+
+    path: str
+    lineno: int
+    message: str
+
+
+class Explanation:
+    """A longrepr that pytest, its short summary line and its JUnit XML writer can all show."""
+
+    def __init__(self, text, path="", lineno=0):
+        self.text = text
+        self.reprcrash = CrashLocation(str(path), lineno, text.splitlines()[0] if text else "")
+
+    def toterminal(self, tw):
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self):
+        return self.text
+
+
+def _short_path(path):
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def _last_entry_in(traceback, folder):
+    """The innermost traceback entry whose file lies in ``folder``, or None."""
+    folder = str(folder)
+    for entry in reversed(traceback):
+        path = str(entry.path)
+        if path == folder or path.startswith(folder + os.sep):
+            return entry
+    return None
+
+
+def _not_implemented(exc, entry, exercise):
+    place = f"{_short_path(entry.path)}:{entry.lineno + 1}" if entry else "your code"
+    match = STUB_MESSAGE.match(str(exc).strip())
+    if not match:
+        return f"not implemented yet: {exc or 'NotImplementedError'} ({place})"
+    number, name = int(match.group(1)), match.group(2)
+    needed = BY_NUMBER.get(number)
+    if exercise is not None and needed is not None and number != exercise.number:
+        return (
+            f"needs Exercise {number} first: {name} is not implemented yet ({place}).\n"
+            f"  Exercise {exercise.number} ({exercise.title}) uses it. "
+            f"Do Exercise {number}, then run: pytest -m {needed.marker}"
+        )
+    marker = f"pytest -m {needed.marker}" if needed else "pytest"
+    return f"not implemented yet: Exercise {number}: {name}\n  fill in the TODO at {place}, then run: {marker}"
+
+
+def _raised_in_student_code(exc, entry):
+    source = ""
+    try:
+        source = str(entry.statement).strip()
+    except Exception:  # the source may be gone (a notebook cell, a deleted file)
+        pass
+    text = (
+        f"your code raised {type(exc).__name__}: {exc}\n"
+        f"  at {_short_path(entry.path)}:{entry.lineno + 1}, in {entry.name}"
+    )
+    return text + (f"\n    {source}" if source else "")
+
+
+def explain(excinfo, impl_path, exercise):
+    """An Explanation for ``excinfo``, or None to keep pytest's own report."""
+    exc = excinfo.value
+    student = _last_entry_in(excinfo.traceback, Path(impl_path)) if impl_path else None
+    # In teacher mode the submission's code raised in its own process, which said where.
+    student = student or getattr(exc, "gptkit_student_frame", None)
+    location = (student.path, student.lineno + 1) if student else ("", 0)
+    if isinstance(exc, NotImplementedError):
+        entry = student or excinfo.traceback[-1]
+        return Explanation(_not_implemented(exc, student or entry, exercise), entry.path, entry.lineno + 1)
+    if isinstance(exc, (GradingFailure, ImplementationError, BlockedImport)):
+        return Explanation(str(exc), *location)
+    if student is not None:
+        return Explanation(_raised_in_student_code(exc, student), *location)
+    return None
