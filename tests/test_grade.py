@@ -309,6 +309,24 @@ def test_a_submission_reads_only_what_python_needs_in_etc(tmp_path):
     assert all("READ /etc/localtime" in out for out in outputs), outputs[0]
 
 
+def test_a_submission_has_no_capabilities_and_makes_no_device_files(tmp_path):
+    # Graded as root where the user nobody cannot run Python (this machine's case), the worker keeps
+    # uid 0 but drops every capability, and Landlock refuses device files even in its own folder: a
+    # device file for the disk would otherwise read every file. Found by an attack helper.
+    results, _ = grade_tokenizer_with(tmp_path, "mknod", (
+        "        import os, stat\n"
+        "        caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0]\n"
+        "        try:\n"
+        "            os.mknod(os.path.join(os.environ['TMPDIR'], 'disk'), stat.S_IFBLK | 0o600, os.makedev(7, 0))\n"
+        "            made = 'MADE'\n"
+        "        except OSError as exc:\n"
+        "            made = f'REFUSED {exc.errno}'\n"
+        "        raise ValueError(f'CAPS {caps} {made}')\n"))
+    outputs = [t["output"] for t in results["tests"] if "CAPS" in t["output"]]
+    assert outputs, results
+    assert all("CAPS 0000000000000000 REFUSED" in out for out in outputs), outputs[0]
+
+
 def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
     # The worker has a /proc of its own: the teacher's command line and environment, and every other
     # process of the machine, are out of sight. The tokenizer below reports what it can see.
@@ -482,3 +500,22 @@ def test_the_judge_computes_the_loss_the_students_model_would():
         judge_training.validation_loss(run["weights"], text, recipe)
     with pytest.raises(judge_training.NotJudged, match="not come back as a state dict"):
         judge_training.validation_loss([], text, recipe)
+
+def test_packages_that_are_links_stay_readable_in_the_sandbox(tmp_path, monkeypatch):
+    # Nix and some virtual environments make each package in site-packages a link: Landlock allows a
+    # folder's real contents, so the link's target is allowed too; never a target inside the kit.
+    import argparse
+
+    from grader.sandbox import worker
+
+    real = tmp_path / "store" / "torch"
+    real.mkdir(parents=True)
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "torch").symlink_to(real)
+    (site / "answers").symlink_to(KIT_ROOT / "solutions")
+    monkeypatch.setattr(sys, "path", [str(site)])
+    args = argparse.Namespace(read=[], device="cpu")
+    paths = worker._readable_paths(args, KIT_ROOT)
+    assert str(real) in paths and str(site) in paths
+    assert not any(p.startswith(str(KIT_ROOT / "solutions")) for p in paths), paths

@@ -5,6 +5,7 @@ Each submission is prepared in its own scratch folder and graded in its own sand
 rubric, and writes the reports as each submission finishes, so an interrupted run keeps what it did.
 """
 
+import os
 import shutil
 import sys
 import tempfile
@@ -195,6 +196,10 @@ def describe_sandbox():
     namespaces = bool(layers)
     parts = [f"Landlock ABI {abi}" if abi else "no Landlock (files not confined)",
              ", ".join(layers) if layers else "no namespaces (processes tracked by marker)"]
+    if os.geteuid() == 0 and "the user nobody" not in layers:
+        parts.append("as root without its capabilities (the user nobody cannot run this Python)")
+    elif "the user nobody" not in layers:
+        parts.append("as you")
     return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
 
 

@@ -88,8 +88,11 @@ def future_gradient(fn, x, t):
 def input_gradient(fn, x, t):
     """The gradient of the sum of ``fn``'s outputs at position t with respect to ``x``."""
     x = x.detach().clone().requires_grad_(True)
-    fn(x)[:, t].sum().backward()
-    return x.grad
+    out = fn(x)
+    if type(out) is torch.Tensor and not out.requires_grad:
+        return torch.zeros_like(x)  # an output cut off from autograd (detached, rebuilt): nothing flows back
+    out[:, t].sum().backward()
+    return torch.zeros_like(x) if x.grad is None else x.grad  # None: out depends on the weights alone
 
 
 def past_change(fn, x, t, seed=0):

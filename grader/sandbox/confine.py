@@ -27,6 +27,7 @@ EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _WRITE_TREE = (
     (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12)
 )  # remove dir/file, make char/dir/reg/sock/fifo/block/sym
+_MAKE_CHAR, _MAKE_BLOCK = 1 << 6, 1 << 11
 _REFER, _TRUNCATE, _IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
 _FILE_ONLY = EXECUTE | WRITE_FILE | READ_FILE | _TRUNCATE | _IOCTL_DEV
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
@@ -59,7 +60,8 @@ def landlock_abi():
 
 
 def landlock(read, write, list_only=(), devices=(), abi=None):
-    """Allow reading (and executing) under ``read``, everything under ``write``, listing the folders
+    """Allow reading (and executing) under ``read``, everything under ``write`` but making device files
+    or sending ioctls to them (a root worker could otherwise make one for the disk), listing the folders
     under ``list_only`` (names, not contents), opening the device files ``devices`` for reading,
     writing and ioctl (the GPU's, for CUDA), nothing else.
 
@@ -91,7 +93,8 @@ def landlock(read, write, list_only=(), devices=(), abi=None):
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
         device_access = (READ_FILE | WRITE_FILE | _IOCTL_DEV) & handled
-        for paths, access in ((read, EXECUTE | READ_FILE | READ_DIR), (write, handled), (list_only, READ_DIR),
+        write_access = handled & ~(_MAKE_CHAR | _MAKE_BLOCK | _IOCTL_DEV)
+        for paths, access in ((read, EXECUTE | READ_FILE | READ_DIR), (write, write_access), (list_only, READ_DIR),
                               (devices, device_access)):
             for path in paths:
                 _allow(libc, ruleset, path, access)
@@ -186,6 +189,43 @@ def no_unix_sockets():
 
 
 _PR_SET_DUMPABLE = 4
+_PR_CAPBSET_DROP, _PR_SET_SECUREBITS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4
+# NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE and KEEP_CAPS off, each locked: uid 0 gains nothing on exec.
+_SECUREBITS_LOCKED = 0b11101111
+_CAPABILITY_V3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities():
+    """Give up every capability, for this process and every process it starts: a worker that runs as
+    root (where it cannot run as nobody) keeps uid 0 but none of root's powers (making device files,
+    chroot, reading other users' files, ...). Returns whether this process is left with none. Linux only."""
+    if platform.system() != "Linux":
+        return False
+    libc = _libc()
+    for cap in range(64):  # EINVAL past the last capability; EPERM without CAP_SETPCAP (then none to drop)
+        libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+    libc.prctl(_PR_SET_SECUREBITS, _SECUREBITS_LOCKED, 0, 0, 0)
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    libc.capset(ctypes.byref(_CapHeader(_CAPABILITY_V3, 0)), (_CapData * 2)())
+    return _capabilities() == 0
+
+
+def _capabilities():
+    """This process's effective capabilities (a bit mask), from /proc/self/status; -1 where unknown."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("CapEff:"))
+        return int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError):
+        return -1
 
 
 def not_dumpable():

@@ -63,12 +63,23 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.preload", "/etc/localtime", "/etc/n
              "/etc/group", "/etc/terminfo", "/etc/inputrc")
 
 
+def _link_targets(folder):
+    """Where the links directly in ``folder`` lead (a site-packages whose packages are links, as Nix and
+    some virtual environments make them): Landlock allows a folder's real contents, not a link's."""
+    try:
+        return {os.path.realpath(e.path) for e in os.scandir(folder) if e.is_symlink()}
+    except OSError:
+        return set()
+
+
 def _readable_paths(args, kit_root):
     """What the checks need to read: Python, its packages, the grader, the data, system libraries."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
     for entry in sys.path:
         if entry and os.path.isdir(entry) and os.path.realpath(entry) != str(kit_root):
-            paths.add(entry)
+            paths |= {entry, os.path.realpath(entry)}
+            # not into the kit, where solutions/ is: the grader is allowed below, a venv in the kit above
+            paths |= {t for t in _link_targets(entry) if not Path(t).is_relative_to(kit_root)}
     paths |= {str(kit_root / "grader"), str(kit_root / "tox.ini")}
     paths |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys", "/dev/urandom", "/dev/random"}
     paths |= set(ETC_FILES) | set(args.read)
@@ -110,6 +121,8 @@ def main(argv=None):
     elif not confine.no_unix_sockets():  # inherited by the judge's child
         refused.append("no Unix sockets (seccomp is not available here)")
     abi = confine_files(args, kit_root)
+    if not confine.drop_capabilities() and os.geteuid() == 0:
+        refused.append("dropping root's capabilities")
     stream.send(event="confined", landlock=abi, refused_limits=refused)
 
     if args.probe_cuda:
