@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from grader.probes import addition_training as adder
 from grader.judges import judge_training
 from grader.judges.expect import describe, equal, expect_close, expect_pair, expect_raises, expect_tensor, fail
-from grader.probes.probe import loss_and_gradient, train_adder_by_the_graders_loop
+from grader.probes.addition import loss_and_gradient, train_adder_by_the_graders_loop
 from grader.sandbox.remote import is_remote
 from grader.probes.stand_ins import ScriptedAdder
 from grader.probes.training import TrainingError

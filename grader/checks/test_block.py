@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from grader.judges.expect import attribute, describe, expect_close, expect_tensor, fail
 from grader.probes.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
-                          record_arguments, watch_calls)
+                                 record_arguments, watch_calls)
 from grader.sandbox.remote import type_name
 from grader.probes.stand_ins import CausalMixer, PositionWiseMLP, Zero
 

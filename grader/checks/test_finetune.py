@@ -21,8 +21,8 @@ from grader.judges import judge_training
 
 from grader.probes import training
 from grader.judges.expect import describe, expect_raises, expect_tensor, fail, max_difference
-from grader.probes.probe import (is_instance, parameter_values, pretrain, randomize_parameters, set_parameters, state_of,
-                          training_step)
+from grader.probes.probe import is_instance, randomize_parameters, set_parameters, state_of
+from grader.probes.finetune import parameter_values, pretrain, training_step
 from grader.sandbox.remote import is_remote
 from grader.probes.stand_ins import as_path
 

@@ -17,10 +17,10 @@ import torch.nn.functional as F
 from grader.judges import judge_training
 
 from grader.probes import training
-from grader.judges.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair, expect_raises,
-                           expect_tensor, fail)
-from grader.probes.probe import (embedding_gradient, is_instance, loss_backward, parameters_outside, randomize_parameters,
-                          record_arguments, train_by_the_graders_loop)
+from grader.judges.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair,
+                                  expect_raises, expect_tensor, fail)
+from grader.probes.probe import (embedding_gradient, is_instance, loss_backward, parameters_outside,
+                                 randomize_parameters, record_arguments, train_by_the_graders_loop)
 from grader.sandbox.remote import is_remote, text, type_name
 from grader.probes.stand_ins import stand_in_blocks
 

@@ -36,9 +36,10 @@ import torch.nn.functional as F
 from grader.probes import modern_training as mt
 from grader.judges.expect import (attribute, describe, expect_linear, expect_tensor, fail, max_difference,
                            name_the_mistake)
-from grader.probes.probe import (call_keeping, calls_and_graph, count_parameters, how_shared, is_callable, loss_gradient,
-                          output_and_input, output_input_and_gradient, randomize_parameters, set_parameters,
-                          train_lag_model, train_pair_model, train_tied_model)
+from grader.probes.probe import randomize_parameters, set_parameters
+from grader.probes.modern import (call_keeping, calls_and_graph, count_parameters, how_shared, is_callable,
+                                  loss_gradient, output_and_input, output_input_and_gradient, train_lag_model,
+                                  train_pair_model, train_tied_model)
 from grader.sandbox.remote import is_remote
 from grader.probes.stand_ins import StandInLM
 

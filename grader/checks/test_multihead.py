@@ -11,7 +11,7 @@ from grader.judges import attention_oracle as oracle
 from grader.judges.expect import (attribute, expect_close, expect_linear, expect_raises, expect_tensor, fail,
                            max_difference, name_the_mistake)
 from grader.probes.probe import (future_change, future_gradient, modules_of_class, past_change, randomize_parameters,
-                          set_parameters)
+                                 set_parameters)
 
 pytestmark = pytest.mark.multihead
 

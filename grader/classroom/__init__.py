@@ -1,1 +1,3 @@
-"""The teacher's side: ``grade`` for a class of submissions, the reports, and the Gradescope and Classroom bundles."""
+"""The teacher's side: ``grade`` for a class of submissions, the reports, and the Gradescope and
+Classroom bundles.
+"""

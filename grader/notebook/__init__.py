@@ -1,1 +1,3 @@
-"""The notebook edition: the notebook ``python -m grader notebook`` writes, and how a notebook grades itself."""
+"""The notebook edition: the notebook ``python -m grader notebook`` writes, and how a notebook grades
+itself.
+"""

@@ -1,4 +1,8 @@
-"""Probes shared by the checks: distinct random weights, and causality by perturbation and by gradient."""
+"""Probes shared by the checks: distinct random weights, causality by perturbation and by gradient, and
+the grader's training loop on the bigram and the GPT. An exercise's own probes are in probes/<name>.py.
+
+A probe marked ``runs_with_the_submission`` runs where the submission's objects live: in the same
+process in student mode, in the submission's process in teacher mode, by its name ``module:function``."""
 
 import functools
 import inspect
@@ -6,20 +10,37 @@ import inspect
 import torch
 from torch.overrides import TorchFunctionMode
 
-# The probes that run where the submission's code runs (its own process in teacher mode), by name.
+# The probes that run where the submission's code runs (its own process in teacher mode), by
+# "module:function"; a probe module registers its probes when it is imported (probe_key).
 REMOTE_PROBES = {}
+
+
+def probe_key(probe):
+    return f"{probe.__module__}:{probe.__name__}"
+
+
+def find_probe(key):
+    """The probe registered as ``key``, importing its module (one of grader.probes) first; else LookupError."""
+    import importlib
+
+    module = key.partition(":")[0]
+    if key not in REMOTE_PROBES and module.startswith("grader.probes."):
+        importlib.import_module(module)
+    if key not in REMOTE_PROBES:
+        raise LookupError(f"no probe {key!r}")
+    return REMOTE_PROBES[key]
 
 
 def runs_with_the_submission(probe):
     """Mark ``probe`` as one that needs the submission's objects themselves (gradients, say): called
     with a handle of teacher mode, it runs in the submission's process and answers with data."""
-    REMOTE_PROBES[probe.__name__] = probe
+    REMOTE_PROBES[probe_key(probe)] = probe
 
     @functools.wraps(probe)
     def call(*args, **kwargs):
         from grader.sandbox import remote
         if any(remote.is_remote(value) for value in (*args, *kwargs.values())):
-            return remote.run_probe(probe.__name__, args, kwargs)
+            return remote.run_probe(probe_key(probe), args, kwargs)
         return probe(*args, **kwargs)
 
     return call
@@ -260,18 +281,6 @@ def train_by_the_graders_loop(text, recipe, *classes, device="cpu", bf16=False):
 
 
 @runs_with_the_submission
-def train_adder_by_the_graders_loop(config_class, model_class, get_batch, loss_fn, recipe):
-    """addition_training.train_only on the submission's GPT, batches and loss; ``recipe`` is an
-    AdditionRecipe as a dict. Returns the trained weights (on the CPU), the trained-on problems and the
-    model itself (a handle, in teacher mode)."""
-    from grader.probes import addition_training as adder
-
-    run = adder.train_only(config_class, model_class, get_batch, loss_fn, adder.AdditionRecipe(**recipe))
-    return {"weights": state_of(run["model"]), "trained_a": run["trained_a"], "trained_b": run["trained_b"],
-            "model": run["model"]}
-
-
-@runs_with_the_submission
 def is_instance(obj, cls):
     """``isinstance(obj, cls)``, where ``obj`` lives."""
     return isinstance(obj, cls)
@@ -294,192 +303,3 @@ class RecordCalls(TorchFunctionMode):
         if name in self.keep and isinstance(out, torch.Tensor):
             self.kept.append(out.detach())
         return out
-
-
-# ---- Exercise 12 (addition)
-
-@runs_with_the_submission
-def loss_and_gradient(loss_fn, logits, targets):
-    """``loss = loss_fn(logits, targets)`` for logits that require grad: (loss, whether it is in the
-    autograd graph, the gradient of loss with respect to the logits, the targets as the call left them).
-    The gradient is None unless loss is a plain scalar in the graph (then one backward pass)."""
-    logits = logits.detach().clone().requires_grad_(True)
-    loss = loss_fn(logits, targets)
-    in_graph = isinstance(loss, torch.Tensor) and loss.requires_grad
-    if type(loss) is not torch.Tensor:
-        return loss, in_graph, None, targets
-    if in_graph and loss.shape == ():
-        loss.backward()
-    return loss.detach(), in_graph, logits.grad, targets
-
-
-# ---- Exercise 14 (modern)
-
-def graph_ops(tensor):
-    """The names of the autograd nodes that produced ``tensor``."""
-    names, seen, stack = [], set(), [getattr(tensor, "grad_fn", None)]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        names.append(type(node).__name__)
-        stack.extend(fn for fn, _ in node.next_functions)
-    return names
-
-
-def attribute_at(obj, path):
-    """``obj`` followed along a dotted attribute path ("lm_head.bias")."""
-    for name in path.split("."):
-        obj = getattr(obj, name)
-    return obj
-
-
-@runs_with_the_submission
-def is_callable(obj):
-    """``callable(obj)``, where ``obj`` lives."""
-    return callable(obj)
-
-
-@runs_with_the_submission
-def calls_and_graph(fn, x):
-    """``out = fn(x)`` for an ``x`` that requires grad, under RecordCalls: (out, the names of the torch
-    functions it called, each once, sorted; the names of the autograd nodes that produced out), to
-    tell a formula written by hand from torch's own."""
-    x = x.detach().clone().requires_grad_(True)
-    with RecordCalls() as recorder:
-        out = fn(x)
-    ops = sorted(set(graph_ops(out)))
-    return (out.detach() if isinstance(out, torch.Tensor) else out), sorted(set(recorder.names)), ops
-
-
-@runs_with_the_submission
-def output_and_input(fn, x):
-    """``fn(x)``, and ``x`` as the call left it (an in-place change shows there)."""
-    return fn(x), x
-
-
-@runs_with_the_submission
-def output_input_and_gradient(fn, x, w):
-    """``out = fn(x)`` for an ``x`` that requires grad: (out, x as the call left it, whether out is in the
-    autograd graph, the gradient of ``(out * w).sum()`` with respect to x). The gradient is None unless
-    out is in the graph and shaped as w."""
-    x = x.detach().clone().requires_grad_(True)
-    out = fn(x)
-    in_graph = isinstance(out, torch.Tensor) and out.requires_grad
-    if not in_graph or out.shape != w.shape:
-        return out, x.detach(), in_graph, None
-    (grad,) = torch.autograd.grad((out * w).sum(), x)  # a scalar: grad_outputs would import sympy (~2 s)
-    return out.detach(), x.detach(), True, grad
-
-
-@runs_with_the_submission
-def call_keeping(fn, obj, paths):
-    """``fn(obj)``, and for each dotted attribute path of ``obj`` whether it holds the very same object
-    after the call as before."""
-    before = [attribute_at(obj, path) for path in paths]
-    result = fn(obj)
-    return result, [attribute_at(obj, path) is old for path, old in zip(paths, before)]
-
-
-@runs_with_the_submission
-def how_shared(obj, path, other):
-    """How ``obj.<path>`` stands to ``obj.<other>`` (dotted attribute paths): (the very same object, the
-    first an nn.Parameter, two tensors on one storage)."""
-    a, b = attribute_at(obj, path), attribute_at(obj, other)
-    tensors = isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
-    return a is b, isinstance(a, torch.nn.Parameter), tensors and a.data_ptr() == b.data_ptr()
-
-
-@runs_with_the_submission
-def count_parameters(module):
-    """How many values ``module.parameters()`` lists (a shared Parameter once)."""
-    return sum(p.numel() for p in module.parameters())
-
-
-@runs_with_the_submission
-def loss_gradient(model, idx, targets, path):
-    """The gradient ``model.<path>`` gets from one ``loss.backward()``, loss as ``model(idx, targets)``
-    returns it (None where none arrives)."""
-    model.zero_grad(set_to_none=True)
-    _, loss = model(idx, targets)
-    loss.backward()
-    return attribute_at(model, path).grad
-
-
-@runs_with_the_submission
-def train_pair_model(ffwd_class, seed=0):
-    """modern_training.train_pairs: the final loss, the parameters that got no gradient, the weights."""
-    from grader.probes.modern_training import train_pairs
-
-    run = train_pairs(ffwd_class, seed)
-    return {"loss": run["loss"], "no_grad": run["no_grad"], "weights": state_of(run["model"])}
-
-
-@runs_with_the_submission
-def train_tied_model(model, vocab_size, seed=0):
-    """modern_training.train_tied on the tied stand-in ``model``: the final loss and the weights."""
-    from grader.probes.modern_training import train_tied
-
-    return {"loss": train_tied(model, vocab_size, seed), "weights": state_of(model)}
-
-
-@runs_with_the_submission
-def train_lag_model(rope, seed=0):
-    """modern_training.train_lag around ``rope``: the final loss and the weights (``rope`` has none)."""
-    from grader.probes.modern_training import train_lag
-
-    run = train_lag(rope, seed)
-    return {"loss": run["loss"], "weights": state_of(run["model"])}
-
-
-# ---- Exercise 13 (finetune)
-
-@runs_with_the_submission
-def parameter_values(module):
-    """``module``'s parameters now, by name: detached copies, which later training leaves as they are
-    (in teacher mode, reading a parameter the judge set gives the judge's copy, not the trained one)."""
-    return {name: p.detach().clone() for name, p in module.named_parameters()}
-
-
-@runs_with_the_submission
-def pretrain(model, data, iters, learning_rate, batch_size, block_size, seed):
-    """The grader's pretraining loop for EX3: AdamW on seeded batches of ``data``, ``model`` in place."""
-    from grader.probes.training import sample_batch
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(iters):
-        x, y = sample_batch(data, batch_size, block_size, generator)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-
-def random_state(device):
-    """The CPU's random state and, on CUDA, the GPU's: all that a training step draws from."""
-    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-
-
-@runs_with_the_submission
-def training_step(model, values, get_batch, data, batch_size, block_size, train=True, state=None):
-    """One step of a training loop but for the optimizer's: ``model`` at the weights ``values`` (name ->
-    tensor), ``model.train(train)``, then from the random state ``state`` (None: the one there is)
-    ``get_batch(data, batch_size, block_size, device)``, the loss and backward. Returns the loss (a
-    float), each parameter's gradient by name (None where none arrived) and the random state after, from
-    which the next step draws on as one loop would."""
-    device = next(model.parameters()).device
-    if state is not None:
-        torch.set_rng_state(state[0])
-        if state[1] is not None:
-            torch.cuda.set_rng_state(state[1], device)
-    set_parameters(model, values)
-    model.train(train)
-    for p in model.parameters():
-        p.grad = None
-    x, y = get_batch(data, batch_size, block_size, device)
-    _, loss = model(x, y)
-    loss.backward()
-    return loss.item(), {name: p.grad for name, p in model.named_parameters()}, random_state(device)

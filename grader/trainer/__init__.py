@@ -1,1 +1,3 @@
-"""Training and sampling the student's GPT: ``train``, the fast path, the loss curve, ``sample`` and ``bench``."""
+"""Training and sampling the student's GPT: ``train``, the fast path, the loss curve, ``sample`` and
+``bench``.
+"""
