@@ -519,3 +519,16 @@ def test_packages_that_are_links_stay_readable_in_the_sandbox(tmp_path, monkeypa
     paths = worker._readable_paths(args, KIT_ROOT)
     assert str(real) in paths and str(site) in paths
     assert not any(p.startswith(str(KIT_ROOT / "solutions")) for p in paths), paths
+
+
+@pytest.mark.timeout(60)  # a hang guard: the old, quadratic blanking took minutes here
+def test_reading_a_submission_for_flags_takes_time_in_proportion_to_its_size(tmp_path):
+    # review.flags runs in the teacher's process: a line of 600,000 empty strings (1.8 MB) is read in
+    # seconds, and a larger file is flagged, not read (found by an attack helper: the batch stalled).
+    from grader.classroom import review
+
+    (tmp_path / "attention.py").write_text("_PAD = (" + '"",' * 600_000 + ")\nimport os\nos._exit(0)\n")
+    (tmp_path / "block.py").write_text("_PAD = (" + '"",' * 1_000_000 + ")\n")
+    found = review.flags(tmp_path)
+    assert any(f.startswith("ends the process (attention.py:") for f in found), found
+    assert any(f.startswith("too large to read for flags (block.py") for f in found), found

@@ -97,13 +97,30 @@ def test_a_notebook_keeps_decorators_and_skips_cells_that_do_not_parse(tmp_path)
     assert "size = vocab_size * 2" in left_out
 
 
-def test_a_file_that_is_not_a_notebook_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("content", [
+    "{ not json",
+    # valid JSON, but a code cell whose source is a number (nbformat reads it and only logs the error)
+    '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"id": "a", "cell_type": "code", "source": 5, '
+    '"metadata": {}, "outputs": [], "execution_count": null}]}',
+], ids=["not-json", "source-not-text"])
+def test_a_file_that_is_not_a_notebook_is_a_clear_error(tmp_path, content):
     path = tmp_path / "bad.ipynb"
-    path.write_text("{ not json")
+    path.write_text(content)
     with pytest.raises(NotebookError, match="not a notebook"):
         extract(path)
     [sub], _ = discover([path])
     with pytest.raises(SubmissionError, match="not a notebook"):
+        prepare(sub, tmp_path / "work")
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from grader.classroom import submissions
+
+    monkeypatch.setattr(submissions, "MAX_BYTES", 1000)
+    path = tmp_path / "big.py"
+    path.write_text("x = 1\n" * 500)
+    [sub], _ = discover([path])
+    with pytest.raises(SubmissionError, match="larger than"):
         prepare(sub, tmp_path / "work")
 
 

@@ -136,6 +136,8 @@ def prepare(submission, dest):
 
 
 def _prepare_path(source, dest):
+    if source.is_file() and source.stat().st_size > MAX_BYTES:  # read in the teacher's process: capped
+        raise SubmissionError(f"{source.name} is larger than {MAX_BYTES // 2**20} MB; submit only the code")
     if source.is_dir():
         _copy_package(source, dest)
         return Prepared(dest, "package")

@@ -82,7 +82,10 @@ def extract(path):
         notebook = nbformat.read(str(path), as_version=4)
     except Exception as exc:  # nbformat raises JSON, validation and reader errors of several kinds
         raise NotebookError(f"{path.name} is not a notebook that nbformat can read: {exc}") from None
-    return extract_cells([cell.source for cell in notebook.cells if cell.cell_type == "code"])
+    sources = [cell.get("source") for cell in notebook.cells if cell.get("cell_type") == "code"]
+    if any(type(source) is not str for source in sources):  # nbformat reads an invalid one and only logs it
+        raise NotebookError(f"{path.name} is not a notebook that nbformat can read: a code cell's source is not text")
+    return extract_cells(sources)
 
 
 def extract_cells(sources):
