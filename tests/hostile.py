@@ -118,6 +118,12 @@ def hostile_submissions(out_dir, kit_root):
                              "    subprocess.Popen(['sleep', '739'], start_new_session=True)\n"
                              "import time\ntime.sleep(5)\n"),
                 ok_except_ffwd, "crashed", "processes", "processes"),
+        # The same without the sandbox's marker in their environment: counted as the worker's descendants.
+        Hostile("too_many_processes_unmarked", "a burst of child processes with an empty environment",
+                block_import("import subprocess\nfor _ in range(30):\n"
+                             "    subprocess.Popen(['sleep', '740'], start_new_session=True, env={})\n"
+                             "import time\ntime.sleep(5)\n"),
+                ok_except_ffwd, "crashed", "processes", "processes"),
         Hostile("conftest_and_hooks", "a conftest.py and pytest hooks in the submission",
                 {"attention": [BROKEN_HEAD]},
                 {"tokenizer": 8, "head": CONTROL, "feedforward": 6}, "ok", "failed",

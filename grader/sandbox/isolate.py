@@ -122,20 +122,36 @@ def _open_to_worker(workdir, writable, package):
     os.chown(writable, UNPRIVILEGED, UNPRIVILEGED)
 
 
-def _sandbox_pids(token):
-    """Processes carrying the sandbox's token in their environment (Linux /proc)."""
+def _sandbox_pids(token, root=None):
+    """The sandbox's processes (Linux /proc): those descended from ``root`` (the worker's first process)
+    and those carrying the sandbox's token in their environment. In a PID namespace an orphan is
+    adopted by the worker, so it stays a descendant even when it dropped the token (``env={}``); without
+    one, the token finds the processes that kept it."""
     marker = f"GPTKIT_SANDBOX={token}".encode()
-    pids = []
+    pids, parents = set(), {}
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if not entry.isdigit():
             continue
         try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                parents[int(entry)] = int(f.read().rpartition(b")")[2].split()[1])
             with open(f"/proc/{entry}/environ", "rb") as f:
                 if marker in f.read().split(b"\0"):
-                    pids.append(int(entry))
-        except OSError:
+                    pids.add(int(entry))
+        except (OSError, ValueError, IndexError):
             continue
-    return pids
+    if root is not None:
+        children = {}
+        for pid, parent in parents.items():
+            children.setdefault(parent, []).append(pid)
+        stack, seen = list(children.get(root, [])), set()
+        while stack:
+            pid = stack.pop()
+            if pid not in seen:
+                seen.add(pid)
+                stack.extend(children.get(pid, []))
+        pids |= seen
+    return sorted(pids)
 
 
 def _scratch_over_limit(folder, limits):
@@ -169,7 +185,7 @@ def _kill_all(proc, token):
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        for pid in _sandbox_pids(token):
+        for pid in _sandbox_pids(token, proc.pid if proc.poll() is None else None):
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -377,7 +393,7 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
                 stop = state.timeout_verdict()
             if stop is None and now - last_process_check > 0.5:
                 last_process_check = now
-                count = len(_sandbox_pids(token))
+                count = len(_sandbox_pids(token, run.proc.pid))
                 if count > limits.processes:
                     stop = ("processes", f"started more processes than the limit of {limits.processes} at once")
                 elif (disk := _scratch_over_limit(writable, limits)) is not None:
