@@ -283,6 +283,13 @@ def grade_tokenizer_with(tmp_path, name, encode_body):
     return grade_edited(tmp_path, "tokenizer", [(start, start + encode_body)], name)
 
 
+def reported(results, word):
+    """The checks' messages in results.json that contain ``word`` (what a probing submission raised)."""
+    outputs = [t["output"] for t in results["tests"] if word in t["output"]]
+    assert outputs, results
+    return outputs
+
+
 def test_a_submission_reads_only_what_python_needs_in_etc(tmp_path):
     # /etc is narrowed to the files Python and torch read (worker.ETC_FILES): the machine's host names,
     # certificates and the like are out of reach. The tokenizer reports what it could read.
@@ -302,8 +309,7 @@ def test_a_submission_reads_only_what_python_needs_in_etc(tmp_path):
         "            except OSError:\n"
         "                got.append('REFUSED ' + path)\n"
         "        raise ValueError(' '.join(got))\n"))
-    outputs = [t["output"] for t in results["tests"] if "REFUSED" in t["output"] or "READ" in t["output"]]
-    assert outputs, results
+    outputs = reported(results, "/etc/localtime")
     for path in secrets:
         assert all(f"REFUSED {path}" in out for out in outputs), outputs[0]
     assert all("READ /etc/localtime" in out for out in outputs), outputs[0]
@@ -322,8 +328,7 @@ def test_a_submission_has_no_capabilities_and_makes_no_device_files(tmp_path):
         "        except OSError as exc:\n"
         "            made = f'REFUSED {exc.errno}'\n"
         "        raise ValueError(f'CAPS {caps} {made}')\n"))
-    outputs = [t["output"] for t in results["tests"] if "CAPS" in t["output"]]
-    assert outputs, results
+    outputs = reported(results, "CAPS")
     assert all("CAPS 0000000000000000 REFUSED" in out for out in outputs), outputs[0]
 
 
