@@ -2,7 +2,8 @@
 # Every GPU measurement the kit's constants and README rely on, as one script for a machine lent for
 # minutes (one NVIDIA GPU, the kit's data file in place, torch with CUDA installed):
 #
-#   bash benchmarks/gpu_session.sh [OUT_DIR]      # default ./gpu-out; about 6 minutes on an H200
+#   bash benchmarks/gpu_session.sh [OUT_DIR]      # default ./gpu-out; about 6 minutes on an H200,
+#                                                 # plus up to 7 for grade -m gpt (not yet timed)
 #
 # The trainings are bound by the CPU core that launches their kernels, not by the GPU, and a lent
 # machine's commands may see only one or two cores (seen: `nproc` 1 and 2 on a 16-core H200 host), so
@@ -56,6 +57,11 @@ snapshot
 note "grade --device cuda: the same verdicts as on the CPU (no training checks: -m gpt would train)"
 timed grade_cuda 180 $PY -m grader grade /tmp/gpu-subs --out "$LOGS/grades_cuda" --device cuda --jobs 2 \
     -m head -m multihead -m block
+snapshot
+
+note "grade --device cuda -m gpt: the GPU checks judged apart (the lecture's model trains in the child, the judge"
+note "measures its weights on the GPU); never run on a GPU before: see grades_cuda_gpt/grades.csv and results.json"
+timed grade_cuda_gpt 420 $PY -m grader grade /tmp/gpu-subs/correct --out "$LOGS/grades_cuda_gpt" --device cuda -m gpt
 snapshot
 
 note "timings, alone"
