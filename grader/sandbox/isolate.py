@@ -334,6 +334,8 @@ def _environment(writable, data_path, token):
 
 def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
              budgets, exercises):
+    """One worker on the checks ``remaining``, until it finishes them or must stop; its verdicts go into
+    ``result`` and are taken out of ``remaining``."""
     token = secrets.token_hex(8)
     # Each worker gets an empty folder to write in, and nothing else: the submission's own files
     # stay as they were submitted, and what one run wrote does not reach the next.
@@ -348,65 +350,98 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
     finally:
         os.close(write_fd)
     state = _RunState(limits, deadline, budgets, exercises)
-    selector = selectors.DefaultSelector()
-    selector.register(run.proc.stdout, selectors.EVENT_READ, "output")
-    selector.register(read_fd, selectors.EVENT_READ, "events")
-    buffer = b""
-    printed = 0  # the output cap is per worker: a restart does not inherit what the last one printed
-    events, max_events = 0, EVENTS_PER_CHECK * len(remaining) + EVENTS_EXTRA
-    open_streams = 2
+    streams = _Streams(run, read_fd, limits, len(remaining))
     stop = None  # (outcome, message) that ends this run early
     last_process_check = 0.0
     try:
-        while open_streams and stop is None:
+        while streams.open and stop is None:
             now = time.monotonic()
-            timeout = max(0.0, min(state.check_deadline(now), deadline) - now)
-            for key, _ in selector.select(timeout=min(timeout, 0.5)):
-                data = os.read(key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno(), 65536)
-                if not data:
-                    selector.unregister(key.fileobj)
-                    open_streams -= 1
-                    continue
-                if key.data == "output":
-                    result.output_bytes += len(data)
-                    printed += len(data)
-                    if len(head) < LOG_HEAD:
-                        head.extend(data[:LOG_HEAD - len(head)])
-                    if printed > limits.output_mb * 2**20:
-                        stop = ("output", f"printed more than the output limit of {limits.output_mb} MB")
-                    continue
-                *lines, buffer = (buffer + data).split(b"\n")
-                events += len(lines)
-                if events > max_events:
-                    stop = stop or ("tampered", "the grader's channel carried far more events than the grader sends")
-                    lines = []
-                for line in lines:
-                    stop = stop or state.handle(line, remaining, result, progress)
-                if len(buffer) > MAX_EVENT:  # a line longer than any event: not the worker's
-                    stop = stop or ("tampered", "something other than the grader wrote to the grader's channel")
+            wait = max(0.0, min(state.check_deadline(now), deadline) - now)
+            stop = streams.read(min(wait, 0.5), state, remaining, result, head, progress)
             now = time.monotonic()
-            if stop is None and cancel is not None and cancel.is_set():
-                stop = ("not run", "not run: grading was interrupted")
-            if stop is None and now >= deadline:
-                stop = ("not run", f"not run: the submission used up its total time limit of {limits.total:.0f} s")
-            elif stop is None and now >= state.check_deadline(now):
-                stop = state.timeout_verdict()
+            stop = stop or _time_stop(now, state, deadline, limits, cancel)
             if stop is None and now - last_process_check > 0.5:
                 last_process_check = now
-                count = len(_sandbox_pids(token, run.proc.pid))
-                if count > limits.processes:
-                    stop = ("processes", f"started more processes than the limit of {limits.processes} at once")
-                elif (disk := _scratch_over_limit(writable, limits)) is not None:
-                    stop = ("output", disk)
-                elif run.proc.poll() is not None and not selector.select(timeout=0.2):
-                    # The worker is gone but a process it left behind holds its pipes open.
-                    break
+                stop = _sandbox_stop(token, run, writable, limits)
+                if stop is None and run.proc.poll() is not None and not streams.selector.select(timeout=0.2):
+                    break  # the worker is gone but a process it left behind holds its pipes open
     finally:
         _kill_all(run.proc, token)
-        selector.close()
+        streams.close()
         os.close(read_fd)
-        run.proc.stdout.close()
     state.finish(stop, run.proc.returncode, remaining, result)
+
+
+class _Streams:
+    """A worker's two pipes: what it prints (kept in part, capped) and its events (capped in count)."""
+
+    def __init__(self, run, events_fd, limits, checks):
+        self.run, self.limits = run, limits
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(run.proc.stdout, selectors.EVENT_READ, "output")
+        self.selector.register(events_fd, selectors.EVENT_READ, "events")
+        self.open = 2
+        self.buffer = b""
+        self.printed = 0  # the output cap is per worker: a restart does not inherit what the last one printed
+        self.events, self.max_events = 0, EVENTS_PER_CHECK * checks + EVENTS_EXTRA
+
+    def read(self, timeout, state, remaining, result, head, progress):
+        """Read what is ready within ``timeout`` s; returns (outcome, message) when the run must stop."""
+        stop = None
+        for key, _ in self.selector.select(timeout=timeout):
+            data = os.read(key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno(), 65536)
+            if not data:
+                self.selector.unregister(key.fileobj)
+                self.open -= 1
+            elif key.data == "output":
+                stop = stop or self._output(data, result, head)
+            else:
+                stop = stop or self._events(data, state, remaining, result, progress)
+        return stop
+
+    def _output(self, data, result, head):
+        result.output_bytes += len(data)
+        self.printed += len(data)
+        if len(head) < LOG_HEAD:
+            head.extend(data[:LOG_HEAD - len(head)])
+        if self.printed > self.limits.output_mb * 2**20:
+            return ("output", f"printed more than the output limit of {self.limits.output_mb} MB")
+        return None
+
+    def _events(self, data, state, remaining, result, progress):
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        self.events += len(lines)
+        if self.events > self.max_events:
+            return ("tampered", "the grader's channel carried far more events than the grader sends")
+        stop = None
+        for line in lines:
+            stop = stop or state.handle(line, remaining, result, progress)
+        if len(self.buffer) > MAX_EVENT:  # a line longer than any event: not the worker's
+            stop = stop or ("tampered", "something other than the grader wrote to the grader's channel")
+        return stop
+
+    def close(self):
+        self.selector.close()
+        self.run.proc.stdout.close()
+
+
+def _time_stop(now, state, deadline, limits, cancel):
+    """Why the run stops now for want of time (interrupted, the total limit, the check's limit), or None."""
+    if cancel is not None and cancel.is_set():
+        return ("not run", "not run: grading was interrupted")
+    if now >= deadline:
+        return ("not run", f"not run: the submission used up its total time limit of {limits.total:.0f} s")
+    if now >= state.check_deadline(now):
+        return state.timeout_verdict()
+    return None
+
+
+def _sandbox_stop(token, run, writable, limits):
+    """Why the run stops for what its processes did (too many of them, too much written), or None."""
+    if len(_sandbox_pids(token, run.proc.pid)) > limits.processes:
+        return ("processes", f"started more processes than the limit of {limits.processes} at once")
+    disk = _scratch_over_limit(writable, limits)
+    return ("output", disk) if disk is not None else None
 
 
 def _describe_exit(returncode):
