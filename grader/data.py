@@ -277,45 +277,17 @@ def prepare(source=None, dest=None, url=None, progress=True, force=False, timeou
             return dest
         say(f"{_show(dest)} is not the right file; replacing it.")
 
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"Cannot create the folder {_show(dest.parent)}: {e.strerror or e}.") from None
-    part = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.part"
+    part = _part_beside(dest)
     try:
         try:
             out = open(part, "xb")  # "x" and normal permissions, unlike mkstemp's private 0600
         except OSError as e:
             raise DataError(f"Cannot write in {_show(dest.parent)}: {e.strerror or e}. Pick another --dest.") from None
         with out:
-            if src is not None:
-                what = f"The file {_show(src)}"
-                fix = f"Give the original input.txt: {_command(dest)} --from PATH, or download it: {_command(dest)}"
-                try:
-                    with open(src, "rb") as reader:
-                        size, digest = _copy_into(reader, out, SIZE)
-                except OSError as e:
-                    raise DataError(f"Cannot read {_show(src)}: {e.strerror or e}.") from None
-            else:
-                what = f"The download from {url}"
-                fix = (
-                    f"Try again, or get input.txt another way (a browser, another machine) "
-                    f"and run: {_command(dest)} --from PATH"
-                )
-                say(f"Downloading Tiny Shakespeare from {url}")
-                size, digest = _download(url, out, stream, timeout, fix)
+            size, digest, what, fix = _fetch_into(out, src, url, dest, stream, timeout, say)
             out.flush()
             os.fsync(out.fileno())
-        if digest is None:
-            raise DataError(
-                f"{what} is not Tiny Shakespeare: it is larger than {SIZE:,} bytes. "
-                f"Nothing was written to {_show(dest)}. {fix}"
-            )
-        if size != SIZE or digest != SHA256:
-            raise DataError(
-                f"{what} is not Tiny Shakespeare: {_mismatch(size, digest)}. "
-                f"Nothing was written to {_show(dest)}. {fix}"
-            )
+        _expect_tiny_shakespeare(size, digest, what, fix, dest)
         try:
             os.replace(part, dest)  # atomic: readers see the old file or the new one, never half of one
         except OSError as e:
@@ -323,6 +295,42 @@ def prepare(source=None, dest=None, url=None, progress=True, force=False, timeou
     finally:
         part.unlink(missing_ok=True)
     return dest
+
+
+def _part_beside(dest):
+    """A hidden ``.<name>.<random>.part`` path beside ``dest`` (its folder made); DataError if it cannot be."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"Cannot create the folder {_show(dest.parent)}: {e.strerror or e}.") from None
+    return dest.parent / f".{dest.name}.{secrets.token_hex(4)}.part"
+
+
+def _fetch_into(out, src, url, dest, stream, timeout, say):
+    """Copy ``src`` (or download ``url``) into ``out``; returns (size, sha256 or None when too large,
+    what it was in words, how to fix a wrong file in words)."""
+    if src is not None:
+        what = f"The file {_show(src)}"
+        fix = f"Give the original input.txt: {_command(dest)} --from PATH, or download it: {_command(dest)}"
+        try:
+            with open(src, "rb") as reader:
+                return (*_copy_into(reader, out, SIZE), what, fix)
+        except OSError as e:
+            raise DataError(f"Cannot read {_show(src)}: {e.strerror or e}.") from None
+    what = f"The download from {url}"
+    fix = (f"Try again, or get input.txt another way (a browser, another machine) "
+           f"and run: {_command(dest)} --from PATH")
+    say(f"Downloading Tiny Shakespeare from {url}")
+    return (*_download(url, out, stream, timeout, fix), what, fix)
+
+
+def _expect_tiny_shakespeare(size, digest, what, fix, dest):
+    if digest is None:
+        raise DataError(f"{what} is not Tiny Shakespeare: it is larger than {SIZE:,} bytes. "
+                        f"Nothing was written to {_show(dest)}. {fix}")
+    if size != SIZE or digest != SHA256:
+        raise DataError(f"{what} is not Tiny Shakespeare: {_mismatch(size, digest)}. "
+                        f"Nothing was written to {_show(dest)}. {fix}")
 
 
 def _download(url, out, stream, timeout, fix):
