@@ -200,6 +200,7 @@ def describe_sandbox():
         parts.append("as root without its capabilities (the user nobody cannot run this Python)")
     elif "the user nobody" not in layers:
         parts.append("as you")
+    parts.append("memory and processes capped per process, not by cgroups")  # README: Not protected
     return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
 
 
