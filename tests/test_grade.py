@@ -537,3 +537,18 @@ def test_reading_a_submission_for_flags_takes_time_in_proportion_to_its_size(tmp
     found = review.flags(tmp_path)
     assert any(f.startswith("ends the process (attention.py:") for f in found), found
     assert any(f.startswith("too large to read for flags (block.py") for f in found), found
+
+
+def test_reports_name_the_files_as_they_were_submitted(tmp_path):
+    # Not the graded copy's submission/tokenizer.py: bob/tokenizer.py for a folder, carol.py for a file
+    # (found by a new-teacher helper: the reports pointed at files that do not exist).
+    klass = tmp_path / "class"
+    raising = ("    def encode(self, s):\n", "    def encode(self, s):\n        raise ValueError('NOPE')\n")
+    make_variant(klass, "bob", {"tokenizer": [raising]})
+    (klass / "carol.py").write_text(single_file_source(SOLUTIONS).replace(*raising, 1))
+    out = tmp_path / "out"
+    proc = grade(klass, "--out", out, "-m", "tokenizer")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name, path in (("bob", "bob/tokenizer.py:"), ("carol", "carol.py:")):
+        messages = reported(json.loads((out / name / "results.json").read_text()), "NOPE")
+        assert any(f"at {path}" in m for m in messages) and not any("submission" in m for m in messages), messages

@@ -6,6 +6,7 @@ rubric, and writes the reports as each submission finishes, so an interrupted ru
 """
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 from grader.judges.rubric import EXERCISES
 from grader.classroom.safe_text import printable
 from grader.classroom.submissions import SubmissionError, discover, prepare
+from grader.impl import SINGLE_FILE
 
 
 def add_arguments(parser):
@@ -218,9 +220,10 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
         graded.kind = prepared.kind
         graded.notes = prepared.notes
         extracted = prepared.extracted
-        graded.flags = review.flags(prepared.package)
+        shown = _shown_paths(submission, prepared, scratch)
+        graded.flags = [_as_submitted(flag, shown) for flag in review.flags(prepared.package)]
         result = _run_checks(prepared.package, scratch, checks, limits, data_path, device, cancel)
-        graded.checks = [(check, _clean(result.verdicts[check.nodeid], scratch)) for check in checks]
+        graded.checks = [(check, _clean(result.verdicts[check.nodeid], shown)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,
                           "blocked_modules": sorted(result.blocked)}
@@ -254,8 +257,30 @@ def _run_checks(package, scratch, checks, limits, data_path, device, cancel):
                          exercises={c.nodeid: c.marker for c in checks})
 
 
-def _clean(verdict, scratch):
-    """The verdict with the scratch folder's path taken out, so two runs report the same text."""
+def _shown_paths(submission, prepared, scratch):
+    """[(pattern of a path in the graded copy, as the report shows it)], most specific first: the teacher
+    reads ``bob/attention.py`` or ``bob.py`` (``extracted.py`` for a notebook: the report's folder keeps
+    it), not the scratch folder, which also differs from one run to the next. The checks name the copy's
+    files from the scratch folder (``submission/attention.py``) or in full."""
+    copy = re.escape(f"{scratch}/") + "|" + r"(?<![\w/.-])"  # the scratch folder, or nothing before it
+    shown = []
+    if prepared.kind != "package":
+        single = (Path(submission.path).name if submission.kind == "file" else f"{submission.name}.py"
+                  if prepared.kind == "file" else "extracted.py")
+        shown += [(f"(?:{copy})submission/{re.escape(SINGLE_FILE)}", single),
+                  (rf"(?<![\w/.-]){re.escape(SINGLE_FILE)}:", f"{single}:")]
+    return shown + [(f"(?:{copy})submission/", f"{submission.name}/"), (re.escape(f"{scratch}/"), ""),
+                    (re.escape(str(scratch)), ".")]
+
+
+def _as_submitted(text, shown):
+    for pattern, name in shown:
+        text = re.sub(pattern, lambda _: name, text)
+    return text
+
+
+def _clean(verdict, shown):
+    """The verdict with the graded copy's paths shown as submitted (``_shown_paths``)."""
     from grader.sandbox.isolate import Verdict
 
-    return Verdict(verdict.outcome, verdict.message.replace(str(scratch) + "/", "").replace(str(scratch), "."))
+    return Verdict(verdict.outcome, _as_submitted(verdict.message, shown))
