@@ -265,8 +265,12 @@ def _shown_paths(submission, prepared, scratch):
     copy = re.escape(f"{scratch}/") + "|" + r"(?<![\w/.-])"  # the scratch folder, or nothing before it
     shown = []
     if prepared.kind != "package":
-        single = (Path(submission.path).name if submission.kind == "file" else f"{submission.name}.py"
-                  if prepared.kind == "file" else "extracted.py")
+        if prepared.kind == "notebook":
+            single = "extracted.py"
+        elif submission.kind == "file":
+            single = Path(submission.path).name
+        else:  # a .py found inside a zip
+            single = f"{submission.name}.py"
         shown += [(f"(?:{copy})submission/{re.escape(SINGLE_FILE)}", single),
                   (rf"(?<![\w/.-]){re.escape(SINGLE_FILE)}:", f"{single}:")]
     return shown + [(f"(?:{copy})submission/", f"{submission.name}/"), (re.escape(f"{scratch}/"), ""),

@@ -56,9 +56,9 @@ def flags(package):
     found = []
     for path in sorted(package.rglob("*.py")):
         try:
-            if path.stat().st_size > MAX_REVIEWED_BYTES:
-                found.append(f"too large to read for flags ({path.relative_to(package)}: "
-                             f"{path.stat().st_size / 2**20:.1f} MB)")
+            size = path.stat().st_size
+            if size > MAX_REVIEWED_BYTES:
+                found.append(f"too large to read for flags ({path.relative_to(package)}: {size / 2**20:.1f} MB)")
                 continue
             text = _code_only(path.read_text(errors="replace"))
         except OSError:

@@ -47,7 +47,16 @@ class Prepared:
 
 
 def _has_modules(folder):
-    return any((folder / f"{m}.py").is_file() and not (folder / f"{m}.py").is_symlink() for m in MODULES)
+    return any(_plain_file(folder / f"{m}.py") for m in MODULES)
+
+
+def _plain_file(path):
+    return path.is_file() and not path.is_symlink()  # a link is never followed (see discover)
+
+
+def _passed_over(entry):
+    """An entry of a folder that is never a submission or part of one: hidden, or the tools' clutter."""
+    return entry.name in IGNORED or entry.name.startswith(".")
 
 
 def _kind_of(path):
@@ -74,7 +83,7 @@ def discover(paths):
             found.append(Submission(path.stem if path.is_file() else path.name, path.resolve(), kind))
         elif path.is_dir():
             for entry in sorted(path.iterdir()):
-                if entry.name in IGNORED or entry.name.startswith("."):
+                if _passed_over(entry):
                     continue
                 if entry.is_symlink():
                     skipped.append((str(entry), "a symbolic link: links are not followed"))
@@ -227,8 +236,7 @@ def _unzip(archive, dest):
 
 def _candidates(folder):
     """What may be graded in ``folder``: not hidden, not ignored, not a link (see discover)."""
-    return [e for e in sorted(folder.iterdir()) if e.name not in IGNORED and not e.name.startswith(".")
-            and not e.is_symlink()]
+    return [e for e in sorted(folder.iterdir()) if not _passed_over(e) and not e.is_symlink()]
 
 
 def _find_inside(folder, label, depth=0):

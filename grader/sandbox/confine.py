@@ -12,7 +12,6 @@ Only the standard library is used, so this runs before torch is imported.
 
 import ctypes
 import importlib.abc
-import importlib.machinery
 import os
 import platform
 import sys
@@ -240,63 +239,31 @@ class BlockedImport(ImportError):
 
 
 class ImportGuard(importlib.abc.MetaPathFinder):
-    """Refuses imports of the kit's reference and tests, and of modules listed as ``blocked``.
-
-    ``blocked`` maps a full module name to why it is blocked (it ended or hung an earlier run).
-    ``on_import(event, name, detail="")`` is called with "import" before a module of ``package``
-    runs and "imported" (or "import-failed", with the error) after, so the parent knows which module
-    was loading when a process died or hung.
-    """
+    """Refuses imports of the kit's reference and tests, of the grader's modules but ``grader_modules``
+    (the oracles and the trainer are not among them, so a submission cannot answer the judge with the
+    grader's own computation), and of the modules listed as ``blocked`` (a full module name -> why: it
+    ended or hung an earlier run). Which module was loading when a process died is told by the judge,
+    which asks for each (remote.Channel.get)."""
 
     FORBIDDEN = ("solutions", "tests", "exercises")
 
-    def __init__(self, package, blocked, on_import, grader_modules=None):
-        self.package = package
+    def __init__(self, blocked, grader_modules):
         self.blocked = dict(blocked)
-        self.on_import = on_import
-        # When given: the only grader modules that may be imported (the oracles and the trainer are
-        # not among them, so a submission cannot answer the judge with the grader's own computation).
         self.grader_modules = grader_modules
 
     def find_spec(self, fullname, path=None, target=None):
         top = fullname.split(".")[0]
-        if top in self.FORBIDDEN or (top == "grader" and self.grader_modules is not None
-                                     and not _allowed(fullname, self.grader_modules)):
+        if top in self.FORBIDDEN or (top == "grader" and not _allowed(fullname, self.grader_modules)):
             raise BlockedImport(f"the grader does not let a submission import {fullname!r}: "
                                 f"submit your own code, not the kit's")
         if fullname in self.blocked:
             raise BlockedImport(self.blocked[fullname])
-        if not fullname.startswith(self.package + "."):
-            return None  # let the normal finders load it
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _ReportingLoader(spec.loader, fullname, self.on_import)
-        return spec
+        return None  # let the normal finders load it
 
 
 def _allowed(fullname, patterns):
     """``fullname`` is one of ``patterns``, where "x.*" stands for every module under x."""
     return any(fullname == p or (p.endswith(".*") and fullname.startswith(p[:-1])) for p in patterns)
-
-
-class _ReportingLoader(importlib.abc.Loader):
-    def __init__(self, loader, name, on_import):
-        self._loader, self._name, self._on_import = loader, name, on_import
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._on_import("import", self._name)
-        try:
-            self._loader.exec_module(module)
-        except BaseException as exc:
-            self._on_import("import-failed", self._name, f"{type(exc).__name__}: {exc}")
-            raise
-        self._on_import("imported", self._name)
-
-    def __getattr__(self, name):  # get_source, get_filename, ... for tracebacks
-        return getattr(self._loader, name)
 
 
 def install_import_guard(guard):

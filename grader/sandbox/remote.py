@@ -277,8 +277,8 @@ class Channel:
 
     def get(self, module, name):
         """``name`` from the submission's ``module``. The first request for a module imports it in the
-        child: ``on_import`` hears of it as of an import in the worker (grader/sandbox/confine.py's ImportGuard),
-        so that a module that hangs or ends the process at import is not imported again."""
+        child: ``on_import`` hears of it (the worker passes it on to the parent as an import event), so
+        that a module that hangs or ends the process at import is not imported again."""
         first = module not in self.imported and self.on_import is not None
         if first:
             self.on_import("import", module)

@@ -30,12 +30,11 @@ MAX_MESSAGE = 4000  # characters of a failure message kept for the report
 class EventStream:
     def __init__(self, fd):
         self.fd = fd
-        self._write = os.write  # bound now: a submission that replaces os.write does not reach it
 
     def send(self, **event):
         data = (json.dumps(event) + "\n").encode()
         while data:
-            data = data[self._write(self.fd, data):]
+            data = data[os.write(self.fd, data):]
 
 
 def _parse(argv):
@@ -144,7 +143,7 @@ def main(argv=None):
     stream.send(event="finished", exit_code=int(code))
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)  # skip interpreter shutdown: a submission's atexit hooks and finalizers do not run
+    os._exit(0)  # skip interpreter shutdown: the parent has every result, the child is ended with it
 
 
 def _judge_provider(args, stream):
