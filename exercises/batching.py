@@ -9,7 +9,7 @@ def train_val_split(data, train_fraction=0.9):
     With ``n = int(train_fraction * len(data))`` return ``(data[:n], data[n:])``. Do not shuffle:
     the validation text is the end of the book, text the model never saw.
 
-    Errors: a ``train_fraction`` that is not strictly between 0 and 1 raises ``ValueError``.
+    Errors: a ``train_fraction`` not strictly between 0 and 1 (0, 1, 90, -0.1) raises ``ValueError``.
 
     Shapes:
         data: (N,) -> train: (n,), val: (N - n,)   with n = int(train_fraction * N)

@@ -62,7 +62,8 @@ class CharTokenizer:
         tensor; turn a tensor into a list first (``ids.tolist()``).
 
         Errors: an id that is not in the vocabulary raises ``ValueError`` whose message names that
-        id; a tensor that is not 1-D raises ``ValueError``.
+        id; a tensor that is not 1-D raises ``ValueError`` (a batch of shape (1, n), as ``generate``
+        returns it, is decoded one row at a time: ``decode(out[0])``).
 
         Shapes:
             ids: a list of n ints, or a tensor of shape (n,) -> a str of length n

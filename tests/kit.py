@@ -25,9 +25,9 @@ class CheckRun:
 
 
 def run_checks(impl, *args, tmp_path, timeout=600):
-    """Run ``pytest --impl IMPL`` on the graded checks in a fresh process; read its JUnit XML."""
+    """Run ``pytest --impl IMPL --extras`` on the graded checks in a fresh process; read its JUnit XML."""
     junit = tmp_path / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", str(CHECKS), "--impl", str(impl), f"--junitxml={junit}",
+    cmd = [sys.executable, "-m", "pytest", str(CHECKS), "--impl", str(impl), "--extras", f"--junitxml={junit}",
            "-o", "junit_family=xunit1", *args]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run(cmd, cwd=KIT_ROOT, capture_output=True, text=True, timeout=timeout, env=env)
@@ -75,6 +75,19 @@ def read_junit(junit, returncode, output):
                 if prop.get("name") == "points":
                     points[name] = float(prop.get("value"))
     return CheckRun(returncode, output, cases, points)
+
+
+def table_entry(output, number):
+    """Exercise ``number``'s lines in the table pytest prints at the end: its score line and the
+    failure it shows (the check, what went wrong, the mistake or hint)."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith(f"{number}. "))
+    entry = [lines[start]]
+    for line in lines[start + 1:]:
+        if not line.startswith(" " * 8):
+            break
+        entry.append(line.strip())
+    return "\n".join(entry)
 
 
 def make_variant(tmp_path, name, edits):

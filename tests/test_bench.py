@@ -47,3 +47,26 @@ def test_mfu_arithmetic():
     cfg = PRESETS["lecture"]
     assert flops_per_token(10_788_929, cfg) == 6 * 10_788_929 + 12 * 6 * 384 * 256
     assert peak_flops("NVIDIA H100 80GB HBM3") == 989e12 and peak_flops("Tesla T4") is None
+
+
+def test_mps_times_the_small_config_like_the_cpu(monkeypatch):
+    """On MPS: the small config only, 30 iterations (the lecture's model and bf16 are for CUDA)."""
+    from grader.trainer import bench as bench_module
+
+    calls = []
+    monkeypatch.setattr(bench_module, "measure", lambda impl, name, config, device, iters, warmup: calls.append(
+        (name, config, device, iters)))
+    bench_module.run_all(None, "mps")
+    assert calls == [("reference", "small", "mps", 30), ("unfused", "small", "mps", 30)]
+
+
+def test_the_timer_waits_for_the_device(monkeypatch):
+    """measure() synchronises the device it runs on before starting and before stopping the clock (on
+    MPS and CUDA the steps only queue work); grader/device.py's synchronize does it for each kind."""
+    from grader.impl import Implementation
+    from grader.trainer import bench as bench_module
+
+    calls = []
+    monkeypatch.setattr(bench_module, "synchronize", calls.append)
+    record = bench_module.measure(Implementation("solutions"), "reference", "small", "cpu", iters=1, warmup=0)
+    assert calls == ["cpu", "cpu"] and record["ms_per_iter"] > 0

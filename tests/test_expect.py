@@ -61,3 +61,60 @@ def test_an_oracle_with_nothing_to_compare_passes_nothing():
         with pytest.raises(GradingFailure, match="no values to compare"):
             expect_close(expected.clone(), expected, "Head(x)", "attention.py")
     expect_close(torch.ones(2), torch.ones(2), "Head(x)", "attention.py")
+
+
+class FakeImpl:
+    """Just what class_text and same_name_hint ask of an Implementation: where a module's file is."""
+
+    def where(self, module, name=None):
+        return f"exercises/{module}.py"
+
+
+def class_from(module, name):
+    """An object of a class named ``name`` defined in the module ``module``."""
+    return type(name, (), {"__module__": module})()
+
+
+def test_classes_of_one_name_are_told_apart():
+    # "expected: MultiHeadAttention, got: MultiHeadAttention" said nothing: the module tells them apart.
+    from grader.judges.expect import class_text, contract_class_text, same_name_hint
+
+    impl = FakeImpl()
+    graded = "_gptkit_impl_0123456789"  # the package the graded folder is imported as (grader/impl.py)
+    own = class_from(f"{graded}.block", "MultiHeadAttention")
+    absolute = class_from("exercises.attention", "MultiHeadAttention")
+    assert contract_class_text(impl, "attention", "MultiHeadAttention") == \
+        "MultiHeadAttention from exercises/attention.py"
+    assert class_text(own, impl) == "a class named MultiHeadAttention defined in exercises/block.py"
+    assert class_text(absolute, impl) == "a class named MultiHeadAttention from the module exercises.attention"
+    assert class_text(torch.nn.LayerNorm(4), impl) == "nn.LayerNorm"
+    assert "from .attention import MultiHeadAttention" in same_name_hint(own, impl, "attention", "MultiHeadAttention")
+    assert "import it relatively" in same_name_hint(absolute, impl, "attention", "MultiHeadAttention")
+    assert "nn.LayerNorm itself" in same_name_hint(class_from(f"{graded}.block", "LayerNorm"), impl, None, "LayerNorm")
+    assert same_name_hint(class_from(f"{graded}.block", "Attention"), impl, "attention", "MultiHeadAttention") is None
+
+
+class NoAttributes:
+    """A stand-in for teacher mode's channel: the remote object has no attribute at all."""
+
+    generation = 0
+
+    def getattr(self, handle, name):
+        raise AttributeError(name)
+
+
+def test_a_remote_object_is_described_as_a_local_one():
+    # In teacher mode the object is a handle (grader/sandbox/remote.py): its class is what the
+    # submission's process named it, and the words are those of student mode (no "Handle", no package).
+    import pytest
+
+    from grader.judges.expect import attribute, class_text
+    from grader.sandbox.remote import Handle
+
+    types = ["_gptkit_impl_feedface00.block.MultiHeadAttention", "torch.nn.modules.module.Module", "builtins.object"]
+    handle = Handle(NoAttributes(), 1, types)
+    assert class_text(handle, FakeImpl()) == "a class named MultiHeadAttention defined in exercises/block.py"
+    assert class_text(Handle(NoAttributes(), 2, ["torch.nn.modules.normalization.LayerNorm"]), FakeImpl()) == \
+        "nn.LayerNorm"
+    with pytest.raises(GradingFailure, match="MultiHeadAttention has no attribute 'c_attn'"):
+        attribute(handle, "c_attn", "exercises/attention.py")

@@ -65,12 +65,11 @@ def test_header_names_implementation_and_device(pytester, student):
 
 def test_outcomes_and_messages(pytester, student):
     result = run(pytester, f"--impl={student}")
-    result.assert_outcomes(passed=1, failed=5)
+    # A stub's checks fail (exit code 1, no points) but are counted apart and shown in the table only.
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=3)
+    result.stdout.re_match_lines([r"=+ 3 failed, 1 passed, .*2 not implemented in .*"])
     result.stdout.fnmatch_lines([
-        "*not implemented yet: Exercise 5: Head.forward",
-        "*fill in the TODO at student/attention.py:6, then run: pytest -m head",
-        "*needs Exercise 2 first: get_batch is not implemented yet (student/attention.py:9).",
-        "*Exercise 5 (One head of self-attention) uses it. Do Exercise 2, then run: pytest -m batching",
         "*your code raised IndexError: list index out of range",
         "*at student/attention.py:12, in crashes",
         "the answer",
@@ -82,6 +81,24 @@ def test_outcomes_and_messages(pytester, student):
     assert "    return [1, 2][5]" in result.stdout.lines  # the student's line that raised
     assert "Traceback" not in result.stdout.str()
     assert "def test_stub" not in result.stdout.str()
+    assert "_ test_stub _" not in result.stdout.str()  # no section of its own in the failures
+
+
+def test_not_implemented_takes_one_line_each(pytester, student, monkeypatch):
+    from grader.judges.rubric import POINTS
+
+    monkeypatch.setitem(POINTS, "head", {"test_stub": 1, "test_needs_earlier": 1})
+    result = run(pytester, f"--impl={student}", "-v", "-k", "stub or needs_earlier")
+    result.stdout.fnmatch_lines(["*test_stub NOT IMPLEMENTED*", "*test_needs_earlier NOT IMPLEMENTED*"])
+    result = run(pytester, f"--impl={student}", "-k", "needs_earlier")
+    result.stdout.fnmatch_lines([
+        "*test_needs_earlier: needs Exercise 2 first: get_batch is not implemented yet (student/attention.py:9).",
+    ])
+    result = run(pytester, f"--impl={student}", "-k", "stub")
+    result.stdout.fnmatch_lines([
+        "*test_stub: not implemented yet: Exercise 5: Head.forward",
+        "*fill in the TODO at student/attention.py:6, then run: pytest -m head",
+    ])
 
 
 def test_full_traceback_on_request(pytester, student):
@@ -177,7 +194,7 @@ def test_extras_are_scored_apart_from_the_core_and_come_after_it(pytester, stude
         def test_extra_stub(impl):
             impl.get("attention", "stub")()
         """)
-    result = run(pytester, f"--impl={student}", "-k", "finished or stub or extra")
+    result = run(pytester, f"--impl={student}", "--extras", "-k", "finished or stub or extra")
     result.stdout.fnmatch_lines([
         "*5. One head of self-attention * 4 / 5*",
         "*total 4 / 100 (of the 5 points these checks carry)",
@@ -187,6 +204,68 @@ def test_extras_are_scored_apart_from_the_core_and_come_after_it(pytester, stude
         # The core comes first: the next exercise is the unfinished core one.
         "next: Exercise 5, One head of self-attention*",
     ])
+
+
+def test_plain_pytest_grades_the_core_and_is_green_when_it_is_done(pytester, student, monkeypatch):
+    from grader.judges.rubric import POINTS
+
+    monkeypatch.setitem(POINTS, "head", {"test_finished": 4})
+    monkeypatch.setitem(POINTS, "averaging", {"test_extra_stub": 2})
+    pytester.makepyfile(test_extras="""
+        import pytest
+        pytestmark = pytest.mark.averaging
+
+        def test_extra_stub(impl):
+            impl.get("attention", "stub")()
+        """)
+    result = run(pytester, f"--impl={student}", "-k", "finished or extra")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1, deselected=6)  # 5 by -k, the extra as not asked for
+    result.stdout.fnmatch_lines([
+        "*total 4 / 100 (of the 4 points these checks carry)",
+        "*extras (60 points, Exercises 10-14) not graded: add --extras, or one with -m, e.g. pytest -m averaging",
+    ])
+    # Asked for: by the flag, by its marker, by its file. Each grades the unfinished extra, and fails.
+    for asked in (["--extras"], ["-m", "averaging"], ["test_extras.py"]):
+        result = run(pytester, f"--impl={student}", "-k", "finished or extra", *asked)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, asked
+        result.stdout.fnmatch_lines(["*10. The mathematical trick: averaging the past * 0 / 2*"])
+        assert "not graded: add --extras" not in result.stdout.str()
+
+
+def test_the_table_is_the_last_thing_printed(pytester, student, monkeypatch):
+    from grader.judges.rubric import POINTS
+
+    monkeypatch.setitem(POINTS, "head", {"test_finished": 4, "test_wrong_answer": 1})
+    result = run(pytester, f"--impl={student}", "-k", "finished or wrong_answer", "-ra")
+    out = result.stdout.str()
+    assert out.index("short test summary info") < out.rindex("gptkit: ") < out.index("total 4 / 100")
+    assert result.stdout.lines[-1].startswith("=") and "1 failed, 1 passed" in result.stdout.lines[-1]
+    assert result.stdout.lines[-2].startswith("next: Exercise 5")
+
+
+def test_a_named_mistake_leads_the_table_and_the_failures(pytester, student, monkeypatch):
+    from grader.judges.rubric import POINTS
+
+    monkeypatch.setitem(POINTS, "head", {"test_a_consequence": 1, "test_a_diagnosis": 1})
+    pytester.makepyfile(test_mistakes="""
+        import pytest
+        from grader.judges.expect import Mistake, fail
+
+        pytestmark = pytest.mark.head
+
+        def test_a_consequence(impl):
+            fail("the future leaks", "no change", "a change", "Head.forward", "mask the future")
+
+        def test_a_diagnosis(impl):
+            fail("Head(x)", "the same values", "other values", "Head.forward", Mistake("softmax over dim 1"))
+        """)
+    result = run(pytester, f"--impl={student}", "test_mistakes.py")
+    result.stdout.fnmatch_lines(["*5. One head of self-attention * 0 / 2*",
+                                 "*test_a_diagnosis: Head(x)", "*mistake:  softmax over dim 1"])
+    out = result.stdout.str()
+    # In the failures too, the diagnosis comes first though it ran second.
+    assert out.index("_ test_a_diagnosis _") < out.index("_ test_a_consequence _")
 
 
 def test_every_page_the_kit_points_at_is_in_the_kit():

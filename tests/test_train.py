@@ -25,6 +25,8 @@ FAST = ["--max-iters", "20", "--eval-interval", "10", "--eval-iters", "2", "--sa
 PROGRESS = re.compile(
     r"^iter (\d+)/(\d+) \| train (\S+) \| val (\S+) \| (?:[\d,]+|-) tok/s \| [\d.]+s$", re.MULTILINE
 )
+# the lines between the evaluations
+BATCH_LOSS = re.compile(r"^iter (\d+)/(\d+) \| batch loss (\S+) \| (?:[\d,]+|-) tok/s \| [\d.]+s$", re.MULTILINE)
 
 needs_data = pytest.mark.skipif(
     not DATA_FILE.is_file(),
@@ -81,6 +83,16 @@ def test_cli_runs_and_prints_progress(solutions_run):
     assert [(i, n) for i, n, _, _ in lines] == [(0, 20), (10, 20), (20, 20)], proc.stdout
     for _, _, train_loss, val_loss in lines:
         assert math.isfinite(train_loss) and math.isfinite(val_loss)
+
+
+@needs_data
+def test_cli_prints_the_batch_loss_between_evaluations(solutions_run):
+    """Evaluations every 10 steps: a progress line every 2 (a fifth of 10), none where an evaluation is."""
+    proc, _ = solutions_run
+    lines = [(int(i), int(n), float(loss)) for i, n, loss in BATCH_LOSS.findall(proc.stdout)]
+    assert [i for i, _, _ in lines] == [2, 4, 6, 8, 12, 14, 16, 18], proc.stdout
+    assert all(n == 20 and 0 < loss < 5 for _, n, loss in lines), proc.stdout
+    assert len(progress(proc.stdout)) == 3  # the evaluation lines are still the same three
 
 
 @needs_data
@@ -241,3 +253,65 @@ def test_presets_are_data():
     assert small.n_embd % small.n_head == 0
     assert get_config("small", max_iters=7).max_iters == 7
     assert get_config("small", max_iters=7).n_embd == small.n_embd
+
+
+@pytest.mark.parametrize("max_iters, preset_interval, expected", [
+    (300, 500, 50),  # --max-iters 300: 7 evaluations instead of 2
+    (5000, 500, 500),  # the presets' own runs keep their interval
+    (1000, 500, 100),
+    (120, 500, 20),  # 12 rounded up to 20: 7 evaluations
+    (15, 500, 2),
+    (7, 500, 1),
+    (1, 500, 1),
+    (300, 20, 20),  # never less often than the preset
+])
+def test_the_evaluation_interval_fits_a_short_run(max_iters, preset_interval, expected):
+    from grader.trainer.train import auto_eval_interval, get_config
+
+    cfg = get_config("small", max_iters=max_iters, eval_interval=preset_interval)
+    assert auto_eval_interval(cfg) == expected
+
+
+@pytest.mark.parametrize("eval_interval, expected", [(500, 100), (50, 10), (200, 20), (20, 2), (10, 2), (5, 1),
+                                                     (4, 0), (1, 0)])
+def test_progress_lines_come_4_to_9_times_between_evaluations(eval_interval, expected):
+    from grader.trainer.train import auto_log_interval
+
+    assert auto_log_interval(eval_interval) == expected
+
+
+TINY = dict(batch_size=4, block_size=8, n_embd=16, n_head=2, n_layer=1, dropout=0.1, learning_rate=1e-2,
+            max_iters=500, eval_interval=500, eval_iters=1)
+TINY_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 20
+
+
+def tiny_run(**kwargs):
+    from grader.trainer.train import train
+
+    lines = []
+    result = train("solutions", TINY, "cpu", text=TINY_TEXT, log=lines.append, **kwargs)
+    return result, lines
+
+
+def test_a_short_run_evaluates_10_times_without_eval_interval(one_thread):
+    result, lines = tiny_run(max_iters=30)
+    assert [h["iter"] for h in result["history"]] == [0, 5, 10, 15, 20, 25, 30]
+    assert result["config"].eval_interval == 5  # as the checkpoint's train_config records it
+    assert [int(i) for i, _, _ in BATCH_LOSS.findall("\n".join(lines))] == [1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14,
+                                                                            16, 17, 18, 19, 21, 22, 23, 24, 26, 27,
+                                                                            28, 29]
+    given, _ = tiny_run(max_iters=30, eval_interval=15)
+    assert [h["iter"] for h in given["history"]] == [0, 15, 30]
+
+
+def test_progress_lines_change_nothing_in_the_training(one_thread):
+    """Dropout on: the losses and the weights depend on every random number drawn."""
+    import torch
+
+    quiet, quiet_lines = tiny_run(max_iters=12, eval_interval=6, log_interval=0)
+    chatty, chatty_lines = tiny_run(max_iters=12, eval_interval=6, log_interval=1)
+    assert not BATCH_LOSS.search("\n".join(quiet_lines))
+    assert len(BATCH_LOSS.findall("\n".join(chatty_lines))) == 10
+    assert [(h["train"], h["val"]) for h in quiet["history"]] == [(h["train"], h["val"]) for h in chatty["history"]]
+    weights = chatty["model"].state_dict()
+    assert all(torch.equal(value, weights[name]) for name, value in quiet["model"].state_dict().items())

@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kit import SOLUTIONS, make_variant, run_checks_many
+from grader.judges.rubric import BY_MARKER
+from kit import SOLUTIONS, make_variant, run_checks_many, table_entry
 from variants import all_variants
 
 VARIANTS = all_variants()
@@ -124,8 +125,11 @@ def test_broken_variant_loses_points_in_its_exercise_only(reference, graded, var
              if check not in END_TO_END or exercise_of(check) == variant.exercise}
     assert where == {variant.exercise}, f"{variant.name}: lost checks {sorted(lost)}"
     if variant.hint:
-        assert any(variant.hint in message for message in lost.values()), (
-            f"{variant.name}: no failure names the mistake ({variant.hint!r}):\n" + "\n---\n".join(lost.values()))
+        # The right diagnosis leads: the table's line for the exercise names this mistake.
+        shown = table_entry(graded[variant.name][0].output, BY_MARKER[variant.exercise].number)
+        assert variant.hint in shown, (
+            f"{variant.name}: the table does not show the mistake ({variant.hint!r}) but:\n{shown}\n"
+            "the failures:\n" + "\n---\n".join(lost.values()))
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if not v.exercise], ids=lambda v: v.name)

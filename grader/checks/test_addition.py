@@ -146,9 +146,11 @@ def test_batch_shape_dtype_device(impl, device, n_digits):
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         fail(f"get_addition_batch(8, {n_digits}) should return a pair (x, y)", "a tuple of 2", describe(out), w)
     for name, t in zip("xy", out):
-        expect_tensor(t, f"{name} from get_addition_batch(8, {n_digits}, device={device!r})", w,
-                      shape=(8, 3 * n_digits + 2), dtype=torch.int64, device=device,
+        what = f"{name} from get_addition_batch(8, {n_digits}, device={device!r})"
+        expect_tensor(t, what, w, shape=(8, 3 * n_digits + 2),
                       hint="a row of a+b=c has 3 * n_digits + 3 ids: x = rows[:, :-1], y = rows[:, 1:]")
+        expect_tensor(t, what, w, dtype=torch.int64, device=device,
+                      hint="ids as int64, as get_batch's: torch.tensor(rows, dtype=torch.long)")
 
 
 def test_inputs_are_problems_with_reversed_sums(impl):

@@ -90,6 +90,20 @@ def test_split_honours_train_fraction(impl, train_fraction):
          where_split(impl), hint)
 
 
+def test_bad_train_fraction_is_a_clear_error(impl):
+    """A train_fraction not strictly between 0 and 1 raises ValueError: 0 and 1 leave one part empty,
+    and 90 (a percentage) or -0.1 split nothing sensible."""
+    split = impl.get("batching", "train_val_split")
+    for train_fraction, why in ((90, "90 is a percentage; the fraction would be 0.9"),
+                                (-0.1, "a fraction cannot be negative"),
+                                (1.0, "it leaves the validation part empty"),
+                                (0.0, "it leaves the training part empty")):
+        expect_raises(ValueError, lambda: split(torch.arange(1000), train_fraction=train_fraction),
+                      f"train_val_split(torch.arange(1000), train_fraction={train_fraction}) should raise "
+                      f"ValueError: {why}", where_split(impl),
+                      "check 0 < train_fraction < 1 (strictly) and raise ValueError")
+
+
 # get_batch: what a batch looks like
 
 def test_batch_shape_dtype_device(impl, device):

@@ -14,10 +14,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.judges.expect import attribute, describe, expect_close, expect_tensor, fail
+from grader.judges.expect import (Mistake, attribute, class_text, contract_class_text, describe, expect_close,
+                                  expect_tensor, fail, same_name_hint)
 from grader.probes.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
                                  record_arguments, watch_calls)
-from grader.sandbox.remote import type_name
 from grader.probes.stand_ins import CausalMixer, PositionWiseMLP, Zero
 
 pytestmark = pytest.mark.block
@@ -39,7 +39,8 @@ def layer_norms(block, impl):
     for name in ("ln1", "ln2"):
         layer = attribute(block, name, where)
         if not isinstance(layer, nn.LayerNorm):
-            fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", type_name(layer), where)
+            fail(f"Block.{name} should be an nn.LayerNorm", f"nn.LayerNorm({n_embd})", class_text(layer, impl), where,
+                 same_name_hint(layer, impl, None, "LayerNorm"))
         found.append(layer)
     return found
 
@@ -65,16 +66,20 @@ def test_sublayers(impl, device):
     (``nn.LayerNorm(n_embd)``)."""
     block = make_block(impl, device)
     where = impl.where("block", "Block.__init__")
+    # name -> (the class, the graded folder's module that defines it or None for torch's, its name)
     expected = {
-        "sa": impl.get("attention", "MultiHeadAttention"),
-        "ffwd": impl.get("block", "FeedForward"),
-        "ln1": nn.LayerNorm,
-        "ln2": nn.LayerNorm,
+        "sa": (impl.get("attention", "MultiHeadAttention"), "attention", "MultiHeadAttention"),
+        "ffwd": (impl.get("block", "FeedForward"), "block", "FeedForward"),
+        "ln1": (nn.LayerNorm, None, "LayerNorm"),
+        "ln2": (nn.LayerNorm, None, "LayerNorm"),
     }
-    for name, kind in expected.items():
+    for name, (kind, module, class_name) in expected.items():
         layer = attribute(block, name, where)
         if not is_instance(layer, kind):
-            fail(f"Block.{name}", kind.__name__, type_name(layer), where)
+            what, wanted = (f"a {class_name}", contract_class_text(impl, module, class_name)) if module \
+                else (f"an nn.{class_name}", f"nn.{class_name}({n_embd})")
+            fail(f"Block.{name} should be {what}", wanted, class_text(layer, impl), where,
+                 same_name_hint(layer, impl, module, class_name))
     for name in ("ln1", "ln2"):
         if tuple(getattr(block, name).normalized_shape) != (n_embd,):
             fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", describe(getattr(block, name)), where)
@@ -85,17 +90,20 @@ def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):
     block_size, dropout)`` and ``FeedForward(n_embd, dropout)``: dropout reaches both."""
     mha_calls = record_arguments(monkeypatch, impl.get("attention", "MultiHeadAttention"))
     ffwd_calls = record_arguments(monkeypatch, impl.get("block", "FeedForward"))
-    make_block(impl, device, dropout=0.3)
+    block = make_block(impl, device, dropout=0.3)
     where = impl.where("block", "Block.__init__")
-    for calls, expected, text in (
+    for calls, expected, text, (name, module, class_name) in (
         (mha_calls, (n_embd, n_head, block_size, 0.3),
-         f"MultiHeadAttention({n_embd}, {n_head}, {block_size}, 0.3)"),
-        (ffwd_calls, (n_embd, 0.3), f"FeedForward({n_embd}, 0.3)"),
+         f"MultiHeadAttention({n_embd}, {n_head}, {block_size}, 0.3)", ("sa", "attention", "MultiHeadAttention")),
+        (ffwd_calls, (n_embd, 0.3), f"FeedForward({n_embd}, 0.3)", ("ffwd", "block", "FeedForward")),
     ):
         if [call[: len(expected)] for call in calls] != [expected]:
+            # None built: Block may hold a class of the same name from elsewhere (test_sublayers says so too).
+            hint = same_name_hint(getattr(block, name), impl, module, class_name) \
+                if not calls and hasattr(block, name) else None
             fail(f"the sub-layers made by Block({n_embd}, {n_head}, {block_size}, dropout=0.3)",
-                 f"one {text}", ", ".join(map(str, calls)) or "none", where,
-                 "pass n_embd, n_head, block_size and dropout on, in CONTRACT.md's order")
+                 f"one {text} (the {class_name} of {module}.py)", ", ".join(map(str, calls)) or "none", where,
+                 hint or "pass n_embd, n_head, block_size and dropout on, in CONTRACT.md's order")
 
 
 def test_output_shape_dtype_device(impl, device):
@@ -190,7 +198,9 @@ def test_is_causal(impl, device):
         if moved > FUTURE_ATOL:
             fail(f"Block's outputs up to position {t} should not depend on later positions",
                  "no change", f"a change of {moved:.3g}", where,
-                 "only self.sa mixes positions; everything else in the block acts on each position alone")
+                 # sa is the grader's causal stand-in here, so the leak is certain to come from the rest of the block.
+                 Mistake("only self.sa mixes positions; everything else in the block acts on each position "
+                         "alone (a LayerNorm over the last dim only: nn.LayerNorm(n_embd))"))
     if not past_change(block, x, T - 1) > PAST_MIN:
         fail("Block's output at the last position should depend on earlier positions (through self.sa)",
              "a change", "none", where, "add self.sa(self.ln1(x)) to x")

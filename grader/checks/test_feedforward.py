@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.judges.expect import attribute, describe, expect_close, expect_linear, expect_tensor, fail
+from grader.judges.expect import attribute, class_text, describe, expect_close, expect_linear, expect_tensor, fail
 from grader.probes.probe import class_names, randomize_parameters
 
 pytestmark = pytest.mark.feedforward
@@ -18,14 +18,52 @@ def make_ffwd(impl, device, dropout=0.0):
     return impl.get("block", "FeedForward")(n_embd, dropout).to(device).eval()
 
 
-def net_of(ffwd, impl):
-    """``ffwd.net`` once it has the layout of test_net_layout (else that check's failure)."""
+LAYOUT = ["Linear", "ReLU", "Linear", "Dropout"]  # CONTRACT.md's net, by class name
+
+
+def layout_hint(kinds):
+    """What to change in a ``net`` whose layers' class names are ``kinds`` (None: not an nn.Sequential)."""
+    if kinds is None:
+        return ("build net as one nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.ReLU(), "
+                "nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout))")
+    if kinds == LAYOUT[:3]:
+        return "net has no nn.Dropout: add nn.Dropout(dropout) as its last layer"
+    for i, (got, wanted) in enumerate(zip(kinds, LAYOUT)):
+        if got != wanted:
+            return f"net[{i}] should be an nn.{wanted}, not a {got}"
+    if len(kinds) < len(LAYOUT):
+        return "net stops too early: add " + ", then ".join(f"nn.{k}" for k in LAYOUT[len(kinds):])
+    return f"net has {len(kinds)} layers: it should end with net[3], the nn.Dropout"
+
+
+def net_of(ffwd, impl, whole=True):
+    """``ffwd.net`` once it has the layout of test_net_layout (else that check's failure); with
+    ``whole=False`` once it starts Linear, ReLU, Linear: the oracle reads no other layer, and a missing
+    Dropout already costs test_net_layout and test_dropout_active_in_train_mode."""
     where = impl.where("block", "FeedForward.__init__")
     net = attribute(ffwd, "net", where)
     kinds = class_names(net)
-    if kinds != ["Linear", "ReLU", "Linear", "Dropout"]:
-        fail("FeedForward.net", "nn.Sequential(Linear, ReLU, Linear, Dropout)", kinds or describe(net), where)
+    if kinds is None or (kinds != LAYOUT if whole else kinds[:3] != LAYOUT[:3]):
+        got = f"nn.Sequential({', '.join(kinds)})" if kinds is not None else class_text(net, impl)
+        fail("FeedForward.net should hold Linear, ReLU, Linear, Dropout, in that order",
+             "nn.Sequential(Linear, ReLU, Linear, Dropout)", got, where, layout_hint(kinds))
     return net
+
+
+def dropout_hint(ffwd, impl, dropped):
+    """``(hint, where)`` for a train-mode output of FeedForward(n_embd, dropout=0.5) of which the
+    fraction ``dropped`` is zero, not about half: what net holds tells the mistake (read only then, so
+    that a passing check asks the submission nothing more)."""
+    init, forward = impl.where("block", "FeedForward.__init__"), impl.where("block", "FeedForward.forward")
+    kinds = class_names(ffwd.net) if hasattr(ffwd, "net") else None
+    if kinds is None or "Dropout" not in kinds:
+        return layout_hint(kinds), init
+    p = ffwd.net[len(kinds) - 1 - kinds[::-1].index("Dropout")].p  # the last Dropout: CONTRACT.md's
+    if p != 0.5:
+        return f"net's nn.Dropout has p={p}: pass the dropout argument on to nn.Dropout", init
+    if dropped < 0.5:
+        return "net holds the nn.Dropout, but forward skips it: forward should run the whole self.net", forward
+    return "only net's last layer, the nn.Dropout, should zero outputs: drop out once, in self.net", forward
 
 
 def test_net_layout(impl, device):
@@ -36,8 +74,8 @@ def test_net_layout(impl, device):
     expect_linear(net[0], n_embd, 4 * n_embd, True, "net[0]", where)
     expect_linear(net[2], 4 * n_embd, n_embd, True, "net[2]", where)
     if net[3].p != 0.3:
-        fail("net[3] for FeedForward(n_embd, dropout=0.3)", "nn.Dropout(0.3)", describe(net[3]), where,
-             "pass the dropout argument on to nn.Dropout")
+        fail("net[3] of FeedForward(n_embd, dropout=0.3) should drop with p=0.3", "nn.Dropout(0.3)", describe(net[3]),
+             where, "pass the dropout argument on to nn.Dropout")
 
 
 def test_output_shape_dtype_device(impl, device):
@@ -51,7 +89,7 @@ def test_output_shape_dtype_device(impl, device):
 def test_matches_oracle(impl, device):
     """In eval mode the output is ``Linear2(ReLU(Linear1(x)))`` computed from the layer's own weights."""
     ffwd = make_ffwd(impl, device)
-    net = net_of(ffwd, impl)
+    net = net_of(ffwd, impl, whole=False)
     randomize_parameters(ffwd, seed=0)
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(1)).to(device)
     with torch.no_grad():
@@ -88,9 +126,9 @@ def test_dropout_active_in_train_mode(impl, device):
     # deviation); measured 0.469-0.535 on the reference over seeds 0-19, and 0.0 for all of them when
     # forward skips the Dropout (an eval output of exactly 0 has probability ~0).
     if not 0.35 < dropped < 0.65:
+        hint, look_at = dropout_hint(ffwd, impl, dropped)
         fail("the fraction of outputs zeroed by FeedForward(n_embd, dropout=0.5) in train mode",
-             "about 0.5", f"{dropped:.2f}", where,
-             "the last layer of net is nn.Dropout(dropout); forward should run the whole self.net")
+             "about 0.5", f"{dropped:.2f}", look_at, hint)
     kept = got != 0
     expect_close(got[kept], 2 * expected[kept], "the outputs that dropout keeps in train mode", where,
                  atol=1e-4, hint="nn.Dropout scales what it keeps by 1 / (1 - p)")

@@ -10,7 +10,7 @@ sampling; one rule with fixed probabilities tests the sampling itself.
 import pytest
 import torch
 
-from grader.judges.expect import describe, expect_tensor, fail
+from grader.judges.expect import Mistake, describe, expect_tensor, fail
 from grader.probes.stand_ins import ContextTooLong, StandIn, fixed_probabilities, last_is_3, next_of_each, uniform
 
 pytestmark = pytest.mark.generate
@@ -84,7 +84,8 @@ def test_last_step_logits_used(impl, device):
     if (new == 0).all():
         hint = LAST_STEP
     elif not ((new == 0) | (new == 3)).all():
-        hint = "tokens the model gave no chance were drawn: " + WRONG_DIM
+        # Drawing what the model gives no chance is a softmax that does not normalise each row's logits.
+        hint = Mistake("tokens the model gave no chance were drawn: " + WRONG_DIM)
     else:
         hint = None
     fail("new tokens from a model certain of token 3 at the last position (and of 0 elsewhere)",

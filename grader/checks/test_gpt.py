@@ -17,11 +17,12 @@ import torch.nn.functional as F
 from grader.judges import judge_training
 
 from grader.probes import training
-from grader.judges.expect import (attribute, expect_close, expect_linear, expect_mean_cross_entropy, expect_pair,
-                                  expect_raises, expect_tensor, fail)
+from grader.judges.expect import (attribute, class_text, contract_class_text, expect_close, expect_linear,
+                                  expect_mean_cross_entropy, expect_pair, expect_raises, expect_tensor, fail,
+                                  same_name_hint)
 from grader.probes.probe import (embedding_gradient, is_instance, loss_backward, parameters_outside,
                                  randomize_parameters, record_arguments, train_by_the_graders_loop)
-from grader.sandbox.remote import is_remote, text, type_name
+from grader.sandbox.remote import is_remote, text
 from grader.probes.stand_ins import stand_in_blocks
 
 pytestmark = pytest.mark.gpt
@@ -56,7 +57,8 @@ def parts(model, impl):
     for name, kind in kinds.items():
         layer = attribute(model, name, where)
         if not isinstance(layer, kind):
-            fail(f"GPTLanguageModel.{name}", f"an nn.{kind.__name__}", type_name(layer), where)
+            fail(f"GPTLanguageModel.{name} should be an nn.{kind.__name__}", f"an nn.{kind.__name__}",
+                 class_text(layer, impl), where, same_name_hint(layer, impl, None, kind.__name__))
         found[name] = layer
     C, block_size = SMALL["n_embd"], SMALL["block_size"]
     for name, rows in (("token_embedding_table", V), ("position_embedding_table", block_size)):
@@ -66,6 +68,13 @@ def parts(model, impl):
         fail("GPTLanguageModel.ln_f", f"nn.LayerNorm({C})", text(found["ln_f"]), where)
     expect_linear(found["lm_head"], C, V, True, "GPTLanguageModel.lm_head", where)
     return found
+
+
+def blocks_text(blocks, listed, impl):
+    """``blocks`` (a container of modules, ``listed``) in words: "nn.Sequential of 3 x a class named Block
+    defined in exercises/gpt.py", each kind once, in order."""
+    kinds = list(dict.fromkeys(class_text(b, impl) for b in listed))
+    return f"{class_text(blocks, impl)} of {len(listed)}" + (f" x {', '.join(kinds)}" if kinds else "")
 
 
 def random_idx(device, seed=0, high=V, shape=(B, T)):
@@ -83,11 +92,14 @@ def test_parts(impl, device, monkeypatch):
     parts(model, impl)
     C, block_size, n_layer = SMALL["n_embd"], SMALL["block_size"], SMALL["n_layer"]
     blocks = attribute(model, "blocks", where)
-    kinds = [type_name(b) for b in blocks] if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else None
-    if kinds is None or len(kinds) != n_layer or not all(is_instance(b, block_class) for b in blocks):
-        fail(f"GPTLanguageModel.blocks for n_layer={n_layer}", f"nn.Sequential of {n_layer} Block",
-             kinds if kinds is not None else type_name(blocks), where,
-             "nn.Sequential(*[Block(n_embd, n_head, block_size, dropout) for _ in range(n_layer)])")
+    listed = list(blocks) if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else None
+    if listed is None or len(listed) != n_layer or not all(is_instance(b, block_class) for b in listed):
+        others = [b for b in listed or () if not is_instance(b, block_class)]
+        fail(f"GPTLanguageModel.blocks for n_layer={n_layer}",
+             f"nn.Sequential of {n_layer} x {contract_class_text(impl, 'block', 'Block')}",
+             class_text(blocks, impl) if listed is None else blocks_text(blocks, listed, impl), where,
+             (same_name_hint(others[0], impl, "block", "Block") if others else None)
+             or "nn.Sequential(*[Block(n_embd, n_head, block_size, dropout) for _ in range(n_layer)])")
     expected = (C, SMALL["n_head"], block_size, 0.1)
     if [call[:4] for call in calls] != [expected] * n_layer:
         fail(f"the Blocks made for GPTConfig(n_embd={C}, n_head={SMALL['n_head']}, block_size={block_size}, "
@@ -115,9 +127,13 @@ def test_lecture_config_has_10_8M_parameters(impl):
              f"{LECTURE_OUTSIDE_BLOCKS:,}", f"{outside:,}", where,
              "token and position embeddings, ln_f and lm_head = nn.Linear(n_embd, vocab_size), nothing more")
     block_class = impl.get("block", "Block")
-    count = sum(is_instance(b, block_class) for b in blocks) if isinstance(blocks, nn.Module) else 0
+    listed = list(blocks) if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else []
+    count = sum(is_instance(b, block_class) for b in listed)
     if count != 6:
-        fail("Blocks in the lecture's model (n_layer=6)", 6, count, where)
+        others = [b for b in listed if not is_instance(b, block_class)]
+        fail("Blocks in the lecture's model (n_layer=6)", f"6 x {contract_class_text(impl, 'block', 'Block')}",
+             f"{count} of them, in {blocks_text(blocks, listed, impl)}", where,
+             same_name_hint(others[0], impl, "block", "Block") if others else None)
 
 
 def test_logits_shape_and_no_loss_without_targets(impl, device):

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from grader.judges import attention_oracle as oracle
-from grader.judges.expect import (attribute, expect_close, expect_linear, expect_tensor, fail, max_difference,
-                           name_the_mistake)
+from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_tensor, fail,
+                                  max_difference, name_the_mistake)
 from grader.probes.probe import future_change, future_gradient, past_change, randomize_parameters
 
 pytestmark = pytest.mark.head
@@ -54,6 +54,19 @@ def expect_layout(head, impl):
     return head
 
 
+def known_mistake(head, x, impl):
+    """The named mistake that Head(x) matches (attention_oracle's list), or None. The checks of what a
+    position sees ask it before they guess: a softmax over the wrong dim lets the future in too, and
+    "mask the future" would send the student to a mask that is already right."""
+    try:
+        expect_layout(head, impl)  # the oracle reads key, query and value
+    except GradingFailure:
+        return None
+    with torch.no_grad():
+        got = head.eval()(x)
+    return name_the_mistake(got, oracle.head_mistakes(head, x), ATOL)
+
+
 def test_key_query_value_layout(impl, device):
     """key, query and value are nn.Linear(n_embd, head_size, bias=False), as in the lecture."""
     expect_layout(make_head(impl, device), impl)
@@ -72,24 +85,24 @@ def test_output_shape_dtype_device(impl, device, T):
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
 def test_future_does_not_change_the_past(impl, device, T, t):
     """Replacing the inputs after position t leaves the outputs at positions <= t unchanged."""
-    head = randomize_parameters(make_head(impl, device), std=WEIGHT_STD)
-    change = future_change(head, random_x(4, T, device), t)
+    head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
+    change = future_change(head, x, t)
     if not change <= FUTURE_ATOL:
         fail(f"Head: the outputs at positions 0..{t} changed when only the inputs after {t} changed (T={T})",
              "no change: position t may only look at positions <= t", f"a change of {oracle.amount(change)}",
-             impl.where("attention", "Head.forward"), oracle.FUTURE_LEAKS)
+             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.FUTURE_LEAKS)
 
 
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
 def test_no_gradient_flows_from_the_future(impl, device, T, t):
     """The output at position t has zero gradient with respect to the inputs after t: the future is
     masked out of the computation, not only hidden in the values."""
-    head = randomize_parameters(make_head(impl, device), std=WEIGHT_STD)
-    gradient = future_gradient(head, random_x(4, T, device), t)
+    head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
+    gradient = future_gradient(head, x, t)
     if not gradient <= FUTURE_ATOL:
         fail(f"Head: the output at position {t} has a gradient with respect to later inputs (T={T})",
              "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
-             impl.where("attention", "Head.forward"),
+             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or
              "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0")
 
 
@@ -98,15 +111,15 @@ def test_no_gradient_flows_from_the_future(impl, device, T, t):
 def test_uses_the_past(impl, device, T, t):
     """The output at position t changes when the input at position 0 changes: the head really averages
     over earlier positions (a layer that looks at each position alone fails here)."""
-    head = randomize_parameters(make_head(impl, device), std=WEIGHT_STD)
-    change = past_change(head, random_x(4, T, device), t)
+    head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
+    change = past_change(head, x, t)
     if change != change:
         fail(f"Head(x) at position {t} (T={T})", "finite values", "NaN",
-             impl.where("attention", "Head.forward"), oracle.NOT_FINITE)
+             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.NOT_FINITE)
     if not change >= PAST_MIN:
         fail(f"Head: the output at position {t} ignores the input at position 0 (T={T})",
              "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
-             impl.where("attention", "Head.forward"),
+             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or
              "mask only the future (s > t): wei.masked_fill(tril[:T, :T] == 0, float('-inf'))")
 
 

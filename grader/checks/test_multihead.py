@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from grader.judges import attention_oracle as oracle
-from grader.judges.expect import (attribute, expect_close, expect_linear, expect_raises, expect_tensor, fail,
-                           max_difference, name_the_mistake)
+from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_raises,
+                                  expect_tensor, fail, max_difference, name_the_mistake)
 from grader.probes.probe import (future_change, future_gradient, modules_of_class, past_change, randomize_parameters,
                                  set_parameters)
 
@@ -64,6 +64,19 @@ def expect_layout(mha, impl):
     expect_linear(attribute(mha, "c_attn", where), n_embd, 3 * n_embd, False, "c_attn", where)
     expect_linear(attribute(mha, "c_proj", where), n_embd, n_embd, True, "c_proj", where)
     return mha
+
+
+def known_mistake(mha, x, impl):
+    """The named mistake that MultiHeadAttention(x) matches (attention_oracle's list), or None. The checks
+    of what a position sees ask it before they guess: heads split without a transpose, or a softmax over
+    the wrong dim, let the future in too, and "mask the future" would blame a mask that is right."""
+    try:
+        expect_layout(mha, impl)  # the oracle reads c_attn and c_proj
+    except GradingFailure:
+        return None
+    with torch.no_grad():
+        got = mha.eval()(x)
+    return name_the_mistake(got, oracle.mha_mistakes(mha, x, n_head), ATOL)
 
 
 def test_fused_weight_layout(impl, device):
@@ -128,21 +141,24 @@ def test_indivisible_n_embd_is_a_clear_error(impl):
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
 def test_future_does_not_change_the_past(impl, device, T, t):
     """Replacing the inputs after position t leaves the outputs at positions <= t unchanged."""
-    change = future_change(random_mha(impl, device, layout=False), random_x(2, T, device), t)
+    mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
+    change = future_change(mha, x, t)
     if not change <= FUTURE_ATOL:
         fail(f"MultiHeadAttention: the outputs at positions 0..{t} changed when only the inputs after {t} "
              f"changed (T={T})", "no change: position t may only look at positions <= t",
-             f"a change of {oracle.amount(change)}", forward_where(impl), oracle.FUTURE_LEAKS)
+             f"a change of {oracle.amount(change)}", forward_where(impl),
+             known_mistake(mha, x, impl) or oracle.FUTURE_LEAKS)
 
 
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
 def test_no_gradient_flows_from_the_future(impl, device, T, t):
     """The output at position t has zero gradient with respect to the inputs after t."""
-    gradient = future_gradient(random_mha(impl, device, layout=False), random_x(2, T, device), t)
+    mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
+    gradient = future_gradient(mha, x, t)
     if not gradient <= FUTURE_ATOL:
         fail(f"MultiHeadAttention: the output at position {t} has a gradient with respect to later inputs "
              f"(T={T})", "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
-             forward_where(impl),
+             forward_where(impl), known_mistake(mha, x, impl) or
              "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0")
 
 
@@ -151,14 +167,15 @@ def test_no_gradient_flows_from_the_future(impl, device, T, t):
 def test_uses_the_past(impl, device, T, t):
     """The output at position t changes when the input at position 0 changes (a layer that looks at each
     position alone fails here)."""
-    change = past_change(random_mha(impl, device, layout=False), random_x(2, T, device), t)
+    mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
+    change = past_change(mha, x, t)
     if change != change:
         fail(f"MultiHeadAttention(x) at position {t} (T={T})", "finite values", "NaN", forward_where(impl),
-             oracle.NOT_FINITE)
+             known_mistake(mha, x, impl) or oracle.NOT_FINITE)
     if not change >= PAST_MIN:
         fail(f"MultiHeadAttention: the output at position {t} ignores the input at position 0 (T={T})",
              "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
-             forward_where(impl),
+             forward_where(impl), known_mistake(mha, x, impl) or
              "mask only the future (s > t): wei.masked_fill(tril[:T, :T] == 0, float('-inf'))")
 
 
@@ -195,6 +212,7 @@ def test_heads_are_consecutive_slices_of_c_attn(impl, device):
                  f"output features {h * head_size}..{(h + 1) * head_size - 1} change, and only those",
                  f"{int((change[~own] > 1e-5).sum())} other features changed, "
                  f"{int((change[own] < 1e-3).sum())} of its own did not", forward_where(impl),
+                 known_mistake(random_mha(impl, device), x, impl) or
                  oracle.HEADS_INTERLEAVED + "; merge back with out.transpose(1, 2).contiguous().view(B, T, C)")
 
 

@@ -135,3 +135,15 @@ def test_unknown_id_is_a_clear_error(impl, shakespeare, bad_id):
                         where, "check i in self.itos and raise ValueError(f\"unknown id {i!r}\")")
     if str(bad_id) not in str(exc):
         fail("the error for an unknown id should name it", f"a message containing {bad_id}", str(exc), where)
+
+
+def test_decode_of_a_2d_tensor_is_a_clear_error(impl, shakespeare):
+    """decode of a tensor that is not 1-D raises ValueError: it decodes one sequence, and a batch of
+    shape (1, n), as generate returns it, is not one (decode(out[0]) is)."""
+    tokenizer = make_tokenizer(impl, shakespeare)
+    where = impl.where("tokenizer", "CharTokenizer.decode")
+    batch = torch.tensor([HII_THERE])  # (1, 9): what generate returns for one prompt
+    expect_raises(ValueError, lambda: tokenizer.decode(batch),
+                  "decode(a tensor of shape (1, 9)) should raise ValueError: it is a batch of one sequence, "
+                  "as generate returns it, not a sequence of ids", where,
+                  "check ids.dim() == 1 and raise ValueError naming the shape (the caller decodes out[0])")

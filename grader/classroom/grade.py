@@ -19,6 +19,7 @@ from pathlib import Path
 from grader.judges.rubric import EXERCISES
 from grader.classroom.safe_text import printable
 from grader.classroom.submissions import SubmissionError, discover, prepare
+from grader.notebook.notebook_source import load_failures
 from grader.impl import SINGLE_FILE
 
 
@@ -229,6 +230,8 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
                           "blocked_modules": sorted(result.blocked)}
         for module, reason in sorted(result.blocked.items()):
             graded.notes.append(reason)
+        if prepared.kind == "notebook" and (failures := load_failures(result.output)):
+            graded.notes.append("failed as the notebook loaded: " + "; ".join(failures))
         if not result.landlock:
             graded.notes.append("files were not confined (no Landlock on this system): see the README")
         if result.refused_limits:

@@ -7,9 +7,11 @@ import json
 import os
 import sys
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 
 from grader.judges.rubric import BY_MARKER, EXERCISES
+from grader.student.explain import RAISED
 from grader.classroom.safe_text import csv_cell, printable
 
 STATUSES = ("ok", "timeout", "crashed", "tampered", "error")  # in rising order of severity
@@ -90,7 +92,30 @@ class Graded:
         for check, verdict in self.checks:
             if _STATUS_OF.get(verdict.outcome) == status:
                 return f"{check.name}: {verdict.message.splitlines()[0] if verdict.message else verdict.outcome}"
+        return _why_nothing_passed(self.checks)
+
+
+def _why_nothing_passed(checks):
+    """Why nothing could be graded, when no check passed and most of those that failed stopped at the same
+    line of the submission's code with the same error: most often code that cannot even be loaded (a
+    module missing where it is graded, a name used before it is defined), which leaves 0 points and
+    status ok; the teacher should not have to open results.json to learn why. (The others then fail
+    on what they expected: a check that expects a ValueError says so.) "" otherwise."""
+    if any(verdict.outcome == "passed" for _, verdict in checks):
         return ""
+    failed = [(verdict.message or "").splitlines()[:2] for _, verdict in checks if verdict.outcome == "failed"]
+    raised = [tuple(lines) for lines in failed if lines and lines[0].startswith(RAISED)]
+    if not raised:
+        return ""
+    error, count = Counter(raised).most_common(1)[0]
+    if 2 * count <= len(failed):
+        return ""
+    # explain.py's second line says where: "  at extracted.py:12, in Head"
+    where = error[1].strip() if len(error) > 1 else ""
+    place = f" ({where.removeprefix('at ')})" if where.startswith("at ") else ""
+    share = "every check" if count == len(failed) else f"{count} of the {len(failed)} checks that failed"
+    return (f"nothing could be graded: {share} stopped at the same error in the submission's code: "
+            f"{error[0].removeprefix(RAISED)}{place}")
 
 
 def _number(points):

@@ -37,6 +37,9 @@ QKV_ORDER = ("q, k, v in the wrong order in the split: the output of c_attn is [
              "q, k, v = self.c_attn(x).split(self.n_embd, dim=2)")
 HEADS_INTERLEAVED = ("heads interleaved: head h is the h-th consecutive chunk of head_size features, "
                      "view(B, T, n_head, head_size), not view(B, T, head_size, n_head)")
+HEADS_SPLIT_WITHOUT_TRANSPOSE = ("the heads are split without transpose(1, 2): view(B, n_head, T, head_size) "
+                                 "mixes positions into the heads; split with view(B, T, n_head, head_size)"
+                                 ".transpose(1, 2)")
 HEADS_MERGED_WITHOUT_TRANSPOSE = ("the heads are put back without transpose(1, 2): "
                                   "out.transpose(1, 2).contiguous().view(B, T, C) puts them side by side")
 NO_C_PROJ = "the output projection is missing: out = self.resid_dropout(self.c_proj(out))"
@@ -127,7 +130,8 @@ def mha_fused(mha, x, n_head, scale="head_size", mask="before", softmax_dim=-1, 
 
     order: which block of c_attn the code calls q, k, v ("kqv": the first block is taken as k);
     split: "chunks" (right, view(B, T, nh, hs).transpose(1, 2)), "interleaved" (view(B, T, hs, nh)
-    .permute(0, 3, 1, 2)), "swapped" (view(B, T, hs, nh).transpose(1, 2): hs heads of nh features);
+    .permute(0, 3, 1, 2)), "swapped" (view(B, T, hs, nh).transpose(1, 2): hs heads of nh features),
+    "no_transpose" (view(B, nh, T, hs) straight from (B, T, C): positions mixed into the heads);
     merge: "transpose" (right, transpose(1, 2).view(B, T, C)), "interleaved" (the inverse of the
     interleaved split), "no_transpose" (view(B, T, C) straight from (B, nh, T, hs));
     project: whether c_proj is applied.
@@ -139,6 +143,7 @@ def mha_fused(mha, x, n_head, scale="head_size", mask="before", softmax_dim=-1, 
         "chunks": lambda t: t.view(B, T, n_head, hs).transpose(1, 2),
         "interleaved": lambda t: t.view(B, T, hs, n_head).permute(0, 3, 1, 2),
         "swapped": lambda t: t.view(B, T, hs, n_head).transpose(1, 2),
+        "no_transpose": lambda t: t.reshape(B, n_head, T, hs),
     }
     q, k, v = (views[split](blocks[name]) for name in "qkv")
     out = attention(q, k, v, _scale(scale, hs, C), mask, softmax_dim)
@@ -167,6 +172,8 @@ def mha_mistakes(mha, x, n_head):
         NO_C_PROJ: mha_fused(mha, x, n_head, project=False),
         HEADS_MERGED_WITHOUT_TRANSPOSE: mha_fused(mha, x, n_head, merge="no_transpose"),
         **{QKV_ORDER: [mha_fused(mha, x, n_head, order=order) for order in wrong_orders]},
+        **{HEADS_SPLIT_WITHOUT_TRANSPOSE: [mha_fused(mha, x, n_head, split="no_transpose"),
+                                           mha_fused(mha, x, n_head, split="no_transpose", merge="no_transpose")]},
         **{HEADS_INTERLEAVED: [mha_fused(mha, x, n_head, split="interleaved"),
                                mha_fused(mha, x, n_head, split="interleaved", merge="interleaved"),
                                mha_fused(mha, x, n_head, split="swapped")]},

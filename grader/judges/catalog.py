@@ -58,7 +58,7 @@ def collect(markers=None):
     collector = _Collector()
     with tempfile.TemporaryDirectory() as empty:
         argv = [str(CHECKS), "--collect-only", "-q", "-p", "grader.student.plugin", "--noconftest",
-                "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "tox.ini"), "--impl", empty, "--device", "cpu"]
+                "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "tox.ini"), "--impl", empty, "--device", "cpu", "--extras"]
         if markers:
             argv += ["-m", " or ".join(markers)]
         with contextlib.redirect_stdout(io.StringIO()) as out:

@@ -8,10 +8,16 @@ class GradingFailure(AssertionError):
     """A check failed; the message is written for the student and shown without a traceback."""
 
 
+class Mistake(str):
+    """A hint that names the mistake itself: the output matched the grader's own computation with that
+    mistake made (name_the_mistake). Shown as "mistake:", and ahead of failures that only saw its effects."""
+
+
 def fail(what, expected, got, where, hint=None):
     lines = [what, f"  expected: {expected}", f"  got:      {got}", f"  look at:  {where}"]
     if hint:
-        lines.append(f"  hint:     {hint}")
+        label = "mistake:" if isinstance(hint, Mistake) else "hint:"
+        lines.append(f"  {label:<9} {hint}")
     raise GradingFailure("\n".join(lines))
 
 
@@ -95,9 +101,75 @@ def expect_raises(exc_type, fn, what, where, hint=None):
 def attribute(obj, name, where):
     """``obj.name``, or a failure saying which attribute CONTRACT.md expects."""
     if not hasattr(obj, name):
-        fail(f"{type(obj).__name__} has no attribute {name!r}", f"self.{name} (CONTRACT.md names it)",
+        from grader.sandbox.remote import type_name  # in teacher mode type(obj) is the judge's Handle
+
+        fail(f"{type_name(obj)} has no attribute {name!r}", f"self.{name} (CONTRACT.md names it)",
              "no such attribute", where)
     return getattr(obj, name)
+
+
+# The graded folder is imported as the package _gptkit_impl_<digest> (grader/impl.py, Implementation.package),
+# in this process in student mode and in the submission's own in teacher mode, where the digest may differ.
+IMPL_PACKAGE_PREFIX = "_gptkit_impl_"
+
+
+def class_of(obj):
+    """``(module, qualname)`` of ``obj``'s class. An object of the submission's process (teacher mode) is
+    a handle whose first type is its class's "module.qualname" as that process wrote it
+    (grader/sandbox/probe_server.py); nothing more is asked of it."""
+    from grader.sandbox import remote
+
+    if not remote.is_remote(obj):
+        return type(obj).__module__, type(obj).__qualname__
+    types = obj._types  # remote.type_name reads the same, and keeps only the last part
+    full = str(types[0]) if types else "builtins.object"
+    parts = full.split(".")
+    if parts[0].startswith(IMPL_PACKAGE_PREFIX) and len(parts) > 2:  # a nested class keeps its dots
+        return ".".join(parts[:2]), ".".join(parts[2:])
+    module, _, qualname = full.rpartition(".")
+    return module, qualname
+
+
+def class_text(obj, impl):
+    """What class ``obj`` is, in words that tell two classes of one name apart: "nn.LayerNorm",
+    "a class named MultiHeadAttention defined in exercises/block.py", "a class named MultiHeadAttention
+    from the module exercises.attention" (imported by its absolute name, not from the graded folder).
+    The same words in student and teacher mode: the graded package's name is never shown."""
+    module, qualname = class_of(obj)
+    if module.startswith("torch.nn.modules."):
+        return f"nn.{qualname}"
+    if module == "builtins":  # None, a number, a function: what it is says more than its class
+        return describe(obj)
+    package, _, inside = module.partition(".")
+    if package.startswith(IMPL_PACKAGE_PREFIX) and inside:
+        return f"a class named {qualname} defined in {impl.where(inside.replace('.', '/'))}"
+    return f"a class named {qualname} from the module {module}"
+
+
+def contract_class_text(impl, module, name):
+    """The contract's class ``name`` of the graded folder's ``module``, in the words of class_text."""
+    return f"{name} from {impl.where(module)}"
+
+
+def same_name_hint(obj, impl, module, name):
+    """A hint for ``obj`` found where an instance of the contract's class belongs, when ``obj``'s class
+    has that class's name but is another class; None otherwise. ``module`` is the graded folder's
+    module that defines ``name``, or None for torch's ``nn.<name>``."""
+    got_module, qualname = class_of(obj)
+    if qualname.rpartition(".")[2] != name:
+        return None
+    if module is None:
+        return f"use torch's nn.{name} itself, not a class of your own with the same name"
+    package, _, inside = got_module.partition(".")
+    if not package.startswith(IMPL_PACKAGE_PREFIX):
+        # exercises/block.py doing `from exercises.attention import ...` imports attention.py a second
+        # time, as another module: its class is not the one the grader loaded from the graded folder.
+        return (f"import it relatively, from .{module} import {name}: the grader loads your folder as a "
+                f"package of its own, and to it {got_module}.{name}, imported by its absolute name, is another class")
+    if inside != module:
+        return (f"use the {name} of {module}.py (from .{module} import {name}), not a class of the same name "
+                f"in {inside}.py")
+    return f"the {name} of {module}.py was defined or loaded twice: keep one class {name}, imported once"
 
 
 def max_difference(a, b):
@@ -136,7 +208,7 @@ def name_the_mistake(got, candidates, atol=1e-4, not_finite=None):
     for hint, outputs in candidates.items():
         for wrong in outputs if isinstance(outputs, list) else [outputs]:
             if wrong is not None and same_values(got, wrong, atol):
-                return hint
+                return Mistake(hint)
     if not_finite is not None and type(got) in PLAIN_TENSORS and not torch.isfinite(got.detach()).all():
         return not_finite
     return None

@@ -62,24 +62,26 @@ EXERCISES = (
 # equally by its parameters. Checks not listed here (the GPU checks) score no points.
 POINTS = {
     "tokenizer": {
-        "test_vocabulary_has_65_symbols": 2,
+        "test_vocabulary_has_65_symbols": 1,  # a wrong vocabulary fails the next two checks as well
         "test_vocabulary_comes_from_the_text": 1,
         "test_encode_hii_there": 1,
         "test_decode_round_trip": 1,
         "test_decode_accepts_a_tensor": 1,
         "test_unknown_character_is_a_clear_error": 1,
         "test_unknown_id_is_a_clear_error": 1,
+        "test_decode_of_a_2d_tensor_is_a_clear_error": 1,
     },
     "batching": {
         "test_split_keeps_order": 1,
         "test_split_honours_train_fraction": 1,
+        "test_bad_train_fraction_is_a_clear_error": 1,
         "test_batch_shape_dtype_device": 1,
         "test_batch_is_int64_for_int32_data": 1,
         "test_targets_are_inputs_shifted_by_one": 2,
         "test_rows_are_windows_of_the_data": 1,
         "test_every_legal_start_appears": 1,
         "test_starts_are_uniform": 1,
-        "test_starts_are_torch_randint_draws": 2,
+        "test_starts_are_torch_randint_draws": 1,  # an off-by-one or a non-uniform draw fails the two above too
         "test_no_room_is_a_clear_error": 1,
     },
     "bigram": {

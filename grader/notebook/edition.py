@@ -8,6 +8,7 @@ a notebook saved from it is also a submission for ``python -m grader grade``.
 """
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -60,6 +61,11 @@ def _docs(node, prefix=""):
     return found
 
 
+def _in_notebook_terms(doc):
+    """A docstring's "Check it: pytest -m head" as the notebook's own grading cell says it."""
+    return re.sub(r"Check it: pytest -m (\w+)", r'Check it: run the cell under the code, `grade(globals(), "\1")`', doc)
+
+
 def sections(folder):
     """[(exercise, markdown, code)] in lecture order, and the absolute imports of every module."""
     folder = Path(folder)
@@ -98,7 +104,7 @@ def sections(folder):
         if first_of_module and module_doc:
             markdown += ["", module_doc]
         for qualname, doc in docs:
-            markdown += ["", f"### `{qualname}`", "", doc.replace("Check it: pytest -m", "Check it here, or: pytest -m")]
+            markdown += ["", f"### `{qualname}`", "", _in_notebook_terms(doc)]
         result.append((ex, "\n".join(markdown), "\n\n\n".join(code)))
     return result, imports
 
@@ -120,7 +126,8 @@ def build(folder):
         cells.append(nbformat.v4.new_markdown_cell(markdown))
         cells.append(nbformat.v4.new_code_cell(code))
         cells.append(nbformat.v4.new_code_cell(f'grade(globals(), "{ex.marker}")'))
-    cells.append(nbformat.v4.new_markdown_cell("## Your score\n\nEvery exercise, graded together."))
+    cells.append(nbformat.v4.new_markdown_cell(
+        "## Your score\n\nThe core (Exercises 1-9), graded together; `grade(globals(), extras=True)` adds the extras."))
     cells.append(nbformat.v4.new_code_cell("grade(globals())"))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -22,18 +22,20 @@ class NotebookGradingError(Exception):
 
 
 def cells_run(namespace):
-    """The sources of the cells run so far, oldest first, from IPython's ``In`` list."""
+    """The sources of the cells run so far, oldest first, from IPython's ``In`` list (In[1] first)."""
     history = namespace.get("In") if isinstance(namespace, dict) else None
     if not isinstance(history, list):
         raise NotebookGradingError(
             "grade(globals()) reads the cells you ran from IPython's history, and there is none here: "
             "call it from a cell of the notebook in Jupyter or Colab. Outside a notebook, grade the saved "
             "file: python -m grader check --impl FOLDER, or python -m grader grade NOTEBOOK.ipynb --out DIR")
-    return [cell for cell in history if isinstance(cell, str)]
+    # In[0] is always empty: cell n of the list is In[n], the cell Jupyter and Colab show as [n].
+    return [cell if isinstance(cell, str) else "" for cell in history[1:]]
 
 
-def grade(namespace, *markers, device="auto", timeout=1800):
-    """Grade the notebook's definitions: all exercises, or those of ``markers`` (e.g. ``"head"``).
+def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
+    """Grade the notebook's definitions: the core (Exercises 1-9; ``extras=True`` adds 10-14), or the
+    exercises of ``markers`` (e.g. ``"head"``).
 
     Prints the score table (points per exercise, the first failing check of each and its hint).
     """
@@ -46,9 +48,12 @@ def grade(namespace, *markers, device="auto", timeout=1800):
         folder = Path(tmp) / "notebook"
         folder.mkdir()
         single_file_package(extracted.source.encode(), folder, "notebook")
-        cmd = [sys.executable, "-m", "grader", "check", "--impl", str(folder), "--device", device]
+        cmd = [sys.executable, "-m", "grader", "check", "--impl", str(folder), "--device", device,
+               "--voice", "notebook"]
         for marker in markers:
             cmd += ["-m", marker]
+        if extras:
+            cmd.append("--extras")
         # The output goes through print(), so Jupyter shows it in the cell whatever its stdout is.
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    print((proc.stdout + proc.stderr).replace(str(folder / "submission.py"), "this notebook").rstrip())
+    print((proc.stdout + proc.stderr).rstrip())

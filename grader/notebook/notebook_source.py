@@ -1,15 +1,31 @@
 """The definitions in a notebook, as one Python source, and a list of what was left out.
 
-A notebook mixes the code to grade with code that trains, prints or plots at top level. Only
-imports, functions, classes and assignments of constant expressions are kept, so grading never runs
-a student's training loop; every statement left out is listed for the report.
+A notebook mixes the code to grade with code that trains, prints or plots at top level. Kept are
+imports, functions, classes, assignments of constant expressions, and the other top-level assignments
+(and ``if``/``with``/``try`` blocks) that bind a name the kept code reads: ``device = 'cuda' if ...``
+read by a class, ``encode = lambda s: ...`` read by a function. Loops, bare calls and assignments no
+kept code reads are left out, so grading never runs a student's training loop; each is listed for the
+report.
+
+A notebook written in Colab imports what the grader's machine may lack (``google.colab``,
+``matplotlib``), and reads files it lacks (``open('input.txt')``). So that one such line does not stop
+the rest from loading, the extracted source imports every module outside the standard library and
+torch in a ``try``: one that fails binds its names to a stand-in that raises, saying why, only if used;
+and it runs every kept assignment that is not a constant expression in a ``try``: one that fails
+leaves its names undefined. Either failure prints a line marked ``LOAD_MARK`` to stderr, which
+``load_failures`` reads back from the grading's output for the report: the grader's own process
+never runs the submission's code, so what fails is only known where it runs.
 """
 
 import ast
 import builtins
+import symtable
+import sys
 from dataclasses import dataclass, field
 
 import nbformat
+
+LOAD_MARK = "gptkit notebook: "  # starts each line the extracted source prints when part of it fails to load
 
 
 class NotebookError(Exception):
@@ -22,11 +38,55 @@ class ExtractedSource:
     left_out: list = field(default_factory=list)  # "cell 3, line 2: model.train()" lines
 
 
-_KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_IMPORTS = (ast.Import, ast.ImportFrom)
+# Kept when they bind a name the kept code reads. Loops are never run: they train, evaluate or print.
+_RUN_IF_NEEDED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.With, ast.Try)
 _CONSTANT_NODES = (
     ast.Constant, ast.Name, ast.Load, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.BinOp, ast.UnaryOp,
     ast.operator, ast.unaryop, ast.Attribute,
 )
+# Imported as they are: always there where the kit runs. Any other import may be missing there.
+_ALWAYS_AVAILABLE = set(sys.stdlib_module_names) | {"torch", "__future__"}
+
+# Defined at the top of the extracted source when it needs them, under names a notebook is unlikely to use.
+_HELPERS = """\
+# --- Written by the grader: a failed import or assignment below does not stop the rest from loading.
+import sys as _grader_sys
+
+
+class _GraderStandIn:
+    \"\"\"Stands for what an import that failed here would have bound; fails, saying why, only if used.\"\"\"
+
+    def __init__(self, why):
+        self._why = why
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__"):  # a probe (copy, pickle, inspect) gets the usual answer
+            raise AttributeError(attribute)
+        raise ImportError(self._why)
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(self._why)
+
+    def __mro_entries__(self, bases):  # a class that inherits from it
+        raise ImportError(self._why)
+
+    def __repr__(self):
+        return f"<{self._why}>"
+
+
+def _grader_import_failed(where, module, error, outcome):
+    missing = "is not installed" if isinstance(error, ModuleNotFoundError) else "could not be imported"
+    why = f"{module} {missing} where this notebook is graded ({type(error).__name__}: {error})"
+    print(f"@LOAD_MARK@{where}: {why}; {outcome}", file=_grader_sys.stderr)
+    return _GraderStandIn(f"{why}; see {where}")
+
+
+def _grader_not_set(where, error, outcome):
+    print(f"@LOAD_MARK@{where} failed when the notebook was loaded ({type(error).__name__}: {error}); {outcome}",
+          file=_grader_sys.stderr)
+""".replace("@LOAD_MARK@", LOAD_MARK)
 
 
 def _is_constant_expression(node):
@@ -39,25 +99,75 @@ def _names_used(node):
 
 
 def _names_bound(stmt):
-    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        return {(alias.asname or alias.name).split(".")[0] for alias in stmt.names}
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    if isinstance(stmt, _IMPORTS):
+        return {(alias.asname or alias.name).split(".")[0] for alias in stmt.names if alias.name != "*"}
+    if isinstance(stmt, _DEFINITIONS):
         return {stmt.name}
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
     return {n.id for t in targets if t is not None for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
-def _keeps(stmt, defined):
-    """Whether ``stmt`` is kept; an assignment only when every name it reads is already defined."""
-    if isinstance(stmt, _KEPT):
-        return True
-    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-        value = stmt.value
-        if value is None:
-            return isinstance(stmt, ast.AnnAssign)
-        return _is_constant_expression(value) and _names_used(value) <= defined
-    # A bare string is a docstring or a note: harmless, and nothing to report.
+def _is_docstring(stmt):
+    """A bare string is a docstring or a note: harmless, and nothing to report."""
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _is_plain_constant(stmt, defined):
+    """An assignment of a constant expression whose every name is already defined: kept as it is."""
+    if not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return False
+    if stmt.value is None:
+        return isinstance(stmt, ast.AnnAssign)
+    return _is_constant_expression(stmt.value) and _names_used(stmt.value) <= defined
+
+
+def _may_be_missing(stmt):
+    """An import of a module that may be missing where the notebook is graded: not of the standard library
+    or torch, or relative (a notebook is in no package, so that one always fails)."""
+    if isinstance(stmt, ast.ImportFrom):
+        return stmt.level > 0 or stmt.module.split(".")[0] not in _ALWAYS_AVAILABLE
+    return any(alias.name.split(".")[0] not in _ALWAYS_AVAILABLE for alias in stmt.names)
+
+
+def _scope_reads(table):
+    """Names a scope and the scopes inside it read from the module: a function's globals; in a class body
+    every name read, as one not yet bound there is looked up in the module."""
+    reads = set()
+    for symbol in table.get_symbols():
+        if symbol.is_referenced() and (symbol.is_global() or (table.get_type() == "class" and symbol.is_local())):
+            reads.add(symbol.get_name())
+    for child in table.get_children():
+        reads |= _scope_reads(child)
+    return reads
+
+
+def _symbols(stmt):
+    """(names the statement reads from the module, names it binds there), by Python's own scope rules:
+    a function's locals and parameters are not read from the module. None for one Python refuses
+    (``return`` outside a function)."""
+    try:
+        table = symtable.symtable(ast.unparse(stmt), "<cell>", "exec")
+    except SyntaxError:
+        return None
+    reads = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+    for child in table.get_children():
+        reads |= _scope_reads(child)
+    binds = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    return reads, binds
+
+
+@dataclass
+class _Statement:
+    cell: int
+    node: ast.stmt
+    text: str  # its lines in the cell, decorators included
+    how: str  # "as is", "guarded import", "left out", or "if needed" until it becomes "guarded" or "left out"
+    reads: set = field(default_factory=set)
+    binds: set = field(default_factory=set)
+
+    @property
+    def where(self):
+        return f"cell {self.cell}, line {self.node.lineno}"
 
 
 def _without_magics(source):
@@ -71,8 +181,8 @@ def _without_magics(source):
     return "\n".join(lines)
 
 
-def _first_line(lines, stmt):
-    text = lines[stmt.lineno - 1].strip()
+def _first_line(text):
+    text = text.splitlines()[0].strip()
     return text if len(text) <= 70 else text[:67] + "..."
 
 
@@ -88,30 +198,132 @@ def extract(path):
     return extract_cells(sources)
 
 
-def extract_cells(sources):
-    """The definitions in code cells given as strings, in the order they ran; an ExtractedSource."""
-    parts, left_out = [], []
+def _statements(sources, left_out):
+    """Every top-level statement of the cells, in the order they ran, with how it is to be kept; a cell
+    that cannot be read at all goes into ``left_out`` as (cell, 0, why)."""
+    statements = []
     defined = set(dir(builtins))
     for number, source in enumerate(sources, start=1):
         source = _without_magics(source)
         if source is None:
-            left_out.append(f"cell {number}: a %% cell magic")
+            left_out.append((number, 0, f"cell {number}: a %% cell magic"))
             continue
         try:
             tree = ast.parse(source)
         except SyntaxError as exc:
-            left_out.append(f"cell {number}: a syntax error at line {exc.lineno}: {exc.msg}")
+            left_out.append((number, 0, f"cell {number}: a syntax error at line {exc.lineno}: {exc.msg}"))
             continue
         lines = source.splitlines()
-        kept = []
-        for stmt in tree.body:
-            if not _keeps(stmt, defined):
-                left_out.append(f"cell {number}, line {stmt.lineno}: {_first_line(lines, stmt)}")
-                continue
-            defined |= _names_bound(stmt)
-            start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
-            kept.append("\n".join(lines[start - 1:stmt.end_lineno]))
-        if kept:
-            parts.append(f"# --- cell {number} ---\n" + "\n".join(kept))
+        for node in tree.body:
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            statement = _Statement(number, node, "\n".join(lines[start - 1:node.end_lineno]), "left out")
+            symbols = _symbols(node)
+            if isinstance(node, _IMPORTS):
+                statement.how = "guarded import" if _may_be_missing(node) else "as is"
+            elif isinstance(node, _DEFINITIONS) or _is_docstring(node) or _is_plain_constant(node, defined):
+                statement.how = "as is"
+            elif isinstance(node, _RUN_IF_NEEDED) and symbols:
+                statement.how = "if needed"
+            statement.reads, statement.binds = symbols or (_names_used(node), _names_bound(node))
+            if statement.how == "as is":  # not a guarded import's names: they may stand for a missing module
+                defined |= _names_bound(node)
+            statements.append(statement)
+    return statements
+
+
+def _keep_what_is_read(statements):
+    """Make each "if needed" statement that binds a name the kept code reads (directly, or through
+    another such statement) "guarded"; the others are left out."""
+    needed = set().union(*(s.reads for s in statements if s.how in ("as is", "guarded import")))
+    changed = True
+    while changed:
+        changed = False
+        for statement in statements:
+            if statement.how == "if needed" and statement.binds & needed:
+                statement.how = "guarded"
+                needed |= statement.reads
+                changed = True
+    for statement in statements:
+        if statement.how == "if needed":
+            statement.how = "left out"
+
+
+def _indented(text, node):
+    """``text`` indented one level, or the statement unparsed and indented where indenting the text
+    would change it (a string over several lines)."""
+    for candidate in (text, ast.unparse(node)):
+        indented = "\n".join("    " + line if line else line for line in candidate.splitlines())
+        try:
+            if ast.dump(ast.parse("if 1:\n" + indented).body[0].body[0]) == ast.dump(node):
+                return indented
+        except SyntaxError:
+            pass
+    return indented
+
+
+def _are(names, verb_one, verb_many):
+    return f"{', '.join(names)} {verb_one if len(names) == 1 else verb_many}"
+
+
+def _guarded_import(statement):
+    node = statement.node
+    if isinstance(node, ast.ImportFrom):
+        module = "." * node.level + (node.module or "")
+    else:
+        module = ", ".join(alias.name for alias in node.names)
+    names = sorted(_names_bound(node))
+    target = " = ".join(names) + " = " if names else ""
+    outcome = (_are(names, "stands", "stand") + " in for it and fail" + ("s" if len(names) == 1 else "")
+               + " only if used") if names else "none of its names is defined"
+    return (f"try:\n{_indented(statement.text, node)}\nexcept ImportError as _error:\n"
+            f"    {target}_grader_import_failed({statement.where!r}, {module!r}, _error, {outcome!r})")
+
+
+def _guarded_assignment(statement):
+    outcome = _are(sorted(statement.binds), "is", "are") + " left undefined"
+    return (f"try:\n{_indented(statement.text, statement.node)}\nexcept Exception as _error:\n"
+            f"    _grader_not_set({statement.where!r}, _error, {outcome!r})")
+
+
+def _is_future_import(statement):
+    return isinstance(statement.node, ast.ImportFrom) and statement.node.module == "__future__"
+
+
+def _kept_text(statement):
+    if statement.how == "guarded import":
+        return _guarded_import(statement)
+    if statement.how == "guarded":
+        return _guarded_assignment(statement)
+    return statement.text
+
+
+def extract_cells(sources):
+    """The definitions in code cells given as strings, in the order they ran, and what they read at top
+    level (see the module's docstring); an ExtractedSource."""
+    left_out = []
+    statements = _statements(sources, left_out)
+    _keep_what_is_read(statements)
+    left_out += [(s.cell, s.node.lineno, f"{s.where}: {_first_line(s.text)}") for s in statements if s.how == "left out"]
+    kept = [s for s in statements if s.how != "left out"]
+    # Python takes ``from __future__`` imports only at the top of a file: the notebook's go there.
+    futures = [s.text for s in kept if _is_future_import(s)]
+    parts = []
+    for cell in sorted({s.cell for s in kept}):
+        texts = [_kept_text(s) for s in kept if s.cell == cell and not _is_future_import(s)]
+        if texts:
+            parts.append(f"# --- cell {cell} ---\n" + "\n".join(texts))
+    if any(s.how in ("guarded import", "guarded") for s in kept):
+        parts.insert(0, _HELPERS)
     header = "# Extracted by the grader from a notebook: definitions only, top-level code left out.\n"
-    return ExtractedSource(header + "\n\n".join(parts) + "\n", left_out)
+    source = "\n".join(futures + [header]) + "\n\n".join(parts) + "\n"
+    return ExtractedSource(source, [text for _, _, text in sorted(left_out, key=lambda item: item[:2])])
+
+
+def load_failures(output):
+    """What the extracted source reported failing as it loaded, from the grading's output: each line
+    once, in order, without its mark."""
+    found = []
+    for line in output.splitlines():
+        if line.startswith(LOAD_MARK) and line[len(LOAD_MARK):] not in found:
+            found.append(line[len(LOAD_MARK):])
+    return found

@@ -9,6 +9,7 @@ import pytest
 from grader.device import CHOICES as DEVICE_CHOICES
 from grader.impl import KIT_ROOT
 from grader.judges.rubric import EXERCISES
+from grader.student.voice import CHOICES as VOICES
 
 CHECKS = KIT_ROOT / "grader" / "checks"
 
@@ -21,14 +22,20 @@ def add_arguments(parser):
     parser.add_argument("-m", "--exercise", dest="markers", action="append", metavar="MARKER",
                         choices=[ex.marker for ex in EXERCISES],
                         help="grade only this exercise, e.g. -m head (repeatable)")
+    parser.add_argument("--voice", default="terminal", choices=VOICES,
+                        help="how messages name places and commands (the notebook edition asks for notebook)")
+    parser.add_argument("--extras", action="store_true",
+                        help="grade the extras (Exercises 10-14) too; by default the core is graded")
 
 
 def run(args):
     argv = [
         str(CHECKS), "-q", "--tb=no", "-rN", "-p", "grader.student.plugin",
         "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "tox.ini"),
-        "--impl", args.impl, "--device", args.device,
+        "--impl", args.impl, "--device", args.device, "--voice", args.voice,
     ]
     if args.markers:
         argv += ["-m", " or ".join(args.markers)]
+    if args.extras:
+        argv.append("--extras")
     return int(pytest.main(argv))

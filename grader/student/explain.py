@@ -14,6 +14,7 @@ from grader.sandbox.confine import BlockedImport
 from grader.judges.expect import GradingFailure
 from grader.impl import ImplementationError
 from grader.judges.rubric import BY_NUMBER
+from grader.student.voice import Terminal
 
 STUB_MESSAGE = re.compile(r"^Exercise (\d+): (\S+)$")
 
@@ -27,11 +28,20 @@ class CrashLocation:
     message: str
 
 
+# What kind of failure an Explanation reports: the terminal shows a stub's checks as "not implemented"
+# (one line each in the table, none in the failures) and lists a named mistake ahead of the rest.
+NOT_IMPLEMENTED = "not implemented"
+FAILURE = "failure"
+# How an error raised in the student's own code is reported; the teacher's reports look for it too.
+RAISED = "your code raised "
+
+
 class Explanation:
     """A longrepr that pytest, its short summary line and its JUnit XML writer can all show."""
 
-    def __init__(self, text, path="", lineno=0):
+    def __init__(self, text, path="", lineno=0, kind=FAILURE):
         self.text = text
+        self.kind = kind
         self.reprcrash = CrashLocation(str(path), lineno, text.splitlines()[0] if text else "")
 
     def toterminal(self, tw):
@@ -40,13 +50,6 @@ class Explanation:
 
     def __str__(self):
         return self.text
-
-
-def _short_path(path):
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
 
 
 def _last_entry_in(traceback, folder):
@@ -59,8 +62,8 @@ def _last_entry_in(traceback, folder):
     return None
 
 
-def _not_implemented(exc, entry, exercise):
-    place = f"{_short_path(entry.path)}:{entry.lineno + 1}" if entry else "your code"
+def _not_implemented(exc, entry, exercise, voice):
+    place = voice.place(entry.path, entry.lineno + 1) if entry else "your code"
     match = STUB_MESSAGE.match(str(exc).strip())
     if not match:
         return f"not implemented yet: {exc or 'NotImplementedError'} ({place})"
@@ -70,26 +73,33 @@ def _not_implemented(exc, entry, exercise):
         return (
             f"needs Exercise {number} first: {name} is not implemented yet ({place}).\n"
             f"  Exercise {exercise.number} ({exercise.title}) uses it. "
-            f"Do Exercise {number}, then run: pytest -m {needed.marker}"
+            f"Do Exercise {number}, then run: {voice.run(needed.marker)}"
         )
-    marker = f"pytest -m {needed.marker}" if needed else "pytest"
-    return f"not implemented yet: Exercise {number}: {name}\n  fill in the TODO at {place}, then run: {marker}"
+    then = voice.run(needed.marker) if needed else "pytest"
+    return f"not implemented yet: Exercise {number}: {name}\n  fill in the TODO at {place}, then run: {then}"
 
 
-def _raised_in_student_code(exc, entry):
+def _raised_in_student_code(exc, entry, voice):
     source = ""
     try:
         source = str(entry.statement).strip()
     except Exception:  # the source may be gone (a notebook cell, a deleted file)
         pass
     text = (
-        f"your code raised {type(exc).__name__}: {exc}\n"
-        f"  at {_short_path(entry.path)}:{entry.lineno + 1}, in {entry.name}"
+        f"{RAISED}{type(exc).__name__}: {exc}\n"
+        f"  at {voice.place(entry.path, entry.lineno + 1)}, in {entry.name}"
     )
     return text + (f"\n    {source}" if source else "")
 
 
-def explain(excinfo, impl_path, exercise):
+def _in_voice(message, voice):
+    """A check's message with its "look at:" place said as ``voice`` says places."""
+    label = "  look at:  "
+    return "\n".join(label + voice.where(line[len(label):]) if line.startswith(label) else line
+                     for line in message.splitlines())
+
+
+def explain(excinfo, impl_path, exercise, voice=Terminal()):
     """An Explanation for ``excinfo``, or None to keep pytest's own report."""
     exc = excinfo.value
     student = _last_entry_in(excinfo.traceback, Path(impl_path)) if impl_path else None
@@ -98,9 +108,10 @@ def explain(excinfo, impl_path, exercise):
     location = (student.path, student.lineno + 1) if student else ("", 0)
     if isinstance(exc, NotImplementedError):
         entry = student or excinfo.traceback[-1]
-        return Explanation(_not_implemented(exc, student or entry, exercise), entry.path, entry.lineno + 1)
+        return Explanation(_not_implemented(exc, student or entry, exercise, voice), entry.path, entry.lineno + 1,
+                           kind=NOT_IMPLEMENTED)
     if isinstance(exc, (GradingFailure, ImplementationError, BlockedImport)):
-        return Explanation(str(exc), *location)
+        return Explanation(_in_voice(str(exc), voice), *location)
     if student is not None:
-        return Explanation(_raised_in_student_code(exc, student), *location)
+        return Explanation(_raised_in_student_code(exc, student, voice), *location)
     return None

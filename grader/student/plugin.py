@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from grader.device import CHOICES as DEVICE_CHOICES
-from grader.student.explain import explain
+from grader.judges.expect import GradingFailure
+from grader.student.explain import NOT_IMPLEMENTED, Explanation, explain
 from grader.impl import Implementation, ImplementationError
 from grader.judges.rubric import BY_MARKER, EXERCISES, OTHER_MARKERS
 from grader.student.scoreboard import Scoreboard, check_points
+from grader.student.voice import CHOICES as VOICES, voice as make_voice
 
 
 @dataclass
@@ -21,7 +23,10 @@ class GradingState:
     impl: Implementation
     device: str
     require_gpu: bool
+    extras: bool
+    voice: object  # grader/student/voice.py: Terminal or Notebook
     scoreboard: Scoreboard
+    data_reported: bool = False  # whether a check already showed why Tiny Shakespeare is missing
 
 
 state_key = pytest.StashKey[GradingState]()
@@ -35,7 +40,16 @@ def pytest_addoption(parser):
     )
     group.addoption(
         "--device", dest="gptkit_device", default=None, choices=DEVICE_CHOICES,
-        help="where the checks run: auto (CUDA if available, default), cpu or cuda",
+        help="where the checks run: auto (default: CUDA if available, else the CPU), cpu, cuda or mps",
+    )
+    group.addoption(
+        "--extras", dest="gptkit_extras", action="store_true", default=None,
+        help="grade the extras (Exercises 10-14) too; without it they run only when named with -m or by file",
+    )
+    group.addoption(
+        "--voice", dest="gptkit_voice", default=None, choices=VOICES,
+        help="how messages name places and commands: terminal (files, pytest -m) or notebook (cells, "
+             "grade(globals(), ...)); the notebook edition asks for notebook",
     )
     group.addoption(
         "--require-gpu", dest="gptkit_require_gpu", action="store_true", default=None,
@@ -43,6 +57,8 @@ def pytest_addoption(parser):
     )
     parser.addini("gptkit_impl", "default for --impl", default="exercises")
     parser.addini("gptkit_device", "default for --device", default="auto")
+    parser.addini("gptkit_extras", "default for --extras", type="bool", default=False)
+    parser.addini("gptkit_voice", "default for --voice", default="terminal")
     parser.addini("gptkit_require_gpu", "default for --require-gpu", type="bool", default=False)
 
 
@@ -69,11 +85,14 @@ def pytest_configure(config):
         impl = _provided_impl(config) or Implementation(_option(config, "gptkit_impl"))
     except ImplementationError as exc:
         raise pytest.UsageError(str(exc)) from None
+    voice = make_voice(_option(config, "gptkit_voice"))
     state = GradingState(
         impl=impl,
         device=_resolve_device(_option(config, "gptkit_device")),
         require_gpu=bool(_option(config, "gptkit_require_gpu")),
-        scoreboard=Scoreboard(impl.label),
+        extras=bool(_option(config, "gptkit_extras")),
+        voice=voice,
+        scoreboard=Scoreboard(voice.label or impl.label, voice),
     )
     config.stash[state_key] = state
     config.pluginmanager.register(state.scoreboard, "gptkit-scoreboard")
@@ -114,6 +133,7 @@ def exercise_of(item):
 
 def pytest_collection_modifyitems(config, items):
     state = config.stash[state_key]
+    _leave_out_unasked_extras(config, items, state)
     # Lecture order, so a student reads the failures in the order of the exercises (a stable sort).
     items.sort(key=lambda item: exercise_of(item).number if exercise_of(item) else 0)
     points = check_points(items, exercise_of)
@@ -122,16 +142,33 @@ def pytest_collection_modifyitems(config, items):
         if ex is not None:
             state.scoreboard.add(item, ex, points[item.nodeid])
             item.user_properties.append(("points", points[item.nodeid]))
-        if item.get_closest_marker("gpu") and state.device != "cuda":
-            reason = "needs CUDA, and this machine has none (or --device cpu was given)"
+        if item.get_closest_marker("gpu") and not state.device.startswith("cuda"):
+            reason = "needs CUDA, and this machine has none (or --device cpu or mps was given)"
             if not state.require_gpu:
                 item.add_marker(pytest.mark.skip(reason=reason + "; --require-gpu makes this a failure"))
 
 
+def _leave_out_unasked_extras(config, items, state):
+    """Plain ``pytest`` grades the core, so it exits 0 once the core is done; the extras run when asked
+    for: ``--extras``, a ``-m`` expression, or their check file (or one of its checks) given by path."""
+    if state.extras or config.option.markexpr:
+        return
+    named = {(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args}
+    kept, left_out = [], []
+    for item in items:
+        ex = exercise_of(item)
+        unasked = ex is not None and ex.track == "extra" and item.path.resolve() not in named
+        (left_out if unasked else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+        state.scoreboard.extras_left_out = True
+
+
 def pytest_runtest_setup(item):
     state = item.config.stash[state_key]
-    if item.get_closest_marker("gpu") and state.device != "cuda" and state.require_gpu:
-        pytest.fail("--require-gpu was given, but CUDA is not available here (or --device cpu was given)",
+    if item.get_closest_marker("gpu") and not state.device.startswith("cuda") and state.require_gpu:
+        pytest.fail("--require-gpu was given, but CUDA is not available here (or --device cpu or mps was given)",
                     pytrace=False)
 
 
@@ -139,12 +176,38 @@ def pytest_runtest_setup(item):
 def pytest_runtest_makereport(item, call):
     report = yield
     config = item.config
-    if report.failed and call.excinfo is not None and not _wants_full_traceback(config):
+    if report.failed and call.excinfo is not None:
         state = config.stash[state_key]
-        explanation = explain(call.excinfo, state.impl.path, exercise_of(item))
-        if explanation is not None:
-            report.longrepr = explanation
+        if isinstance(call.excinfo.value, MissingData):
+            report.longrepr = _missing_data(state, call.excinfo.value)
+        elif not _wants_full_traceback(config):
+            explanation = explain(call.excinfo, state.impl.path, exercise_of(item), state.voice)
+            if explanation is not None:
+                report.longrepr = explanation
+                report.gptkit_kind = explanation.kind
     return report
+
+
+def pytest_report_teststatus(report, config):
+    """A stub's check is counted and shown as "not implemented", not as a failure with a report of its
+    own: a new student sees one line per exercise in the table, not a page per check. It still fails
+    (the exit code and the points are those of a failure)."""
+    if report.failed and getattr(report, "gptkit_kind", None) == NOT_IMPLEMENTED:
+        return NOT_IMPLEMENTED, "n", "NOT IMPLEMENTED"
+    return None
+
+
+class MissingData(GradingFailure):
+    """Tiny Shakespeare could not be obtained; the message says how to get it."""
+
+
+def _missing_data(state, exc):
+    """The full message for the first check that needs the data, one line for each after it."""
+    if state.data_reported:
+        return Explanation("needs Tiny Shakespeare, which could not be obtained (the first check that needed "
+                           "it says why)")
+    state.data_reported = True
+    return Explanation(str(exc))
 
 
 def _wants_full_traceback(config):
@@ -161,7 +224,7 @@ def impl(pytestconfig):
 
 @pytest.fixture(scope="session")
 def device(pytestconfig):
-    """``"cpu"`` or ``"cuda"``: where the checks put models and tensors."""
+    """``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) or ``"mps"``: where the checks put models and tensors."""
     return pytestconfig.stash[state_key].device
 
 
@@ -173,4 +236,4 @@ def shakespeare():
     try:
         return load_text(download=True)
     except DataError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        raise MissingData(str(exc)) from None

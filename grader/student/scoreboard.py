@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from grader.judges.rubric import EXERCISES, EXTRA_POINTS, POINTS, TOTAL_POINTS
+from grader.judges.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, POINTS, TOTAL_POINTS
 
 
 @dataclass
@@ -39,7 +39,18 @@ class ExerciseScore:
         return sum(c.max_points for c in self.checks)
 
     def first_failure(self):
-        return next((c for c in self.checks if c.outcome in ("failed", "skipped") and c.max_points), None)
+        """The failure to show first: one whose mistake a check named, else the first in lecture order."""
+        failures = [c for c in self.checks if c.outcome in ("failed", "skipped") and c.max_points]
+        return next((c for c in failures if names_a_mistake(c.message)), failures[0] if failures else None)
+
+
+# The line a check's message carries when it recognised the mistake (grader/judges/expect.py's Mistake):
+# a diagnosis, shown ahead of checks that only saw a consequence of it.
+MISTAKE_LABEL = "mistake:"
+
+
+def names_a_mistake(message):
+    return any(line.strip().startswith(MISTAKE_LABEL) for line in message.splitlines())
 
 
 def check_points(items, exercise_of):
@@ -60,9 +71,11 @@ def check_points(items, exercise_of):
 class Scoreboard:
     """A pytest plugin object: registered by the grading plugin, one per session."""
 
-    def __init__(self, label):
+    def __init__(self, label, voice):
         self.label = label
+        self.voice = voice
         self.results = {}  # nodeid -> CheckResult, filled at collection
+        self.extras_left_out = False  # plain pytest grades the core only (see the plugin)
 
     def add(self, item, exercise, max_points):
         self.results[item.nodeid] = CheckResult(exercise, item.name, max_points)
@@ -91,13 +104,33 @@ class Scoreboard:
         scores = [s for s in self.exercises() if s.exercise.track == track]
         return sum(s.points for s in scores), sum(s.max_points for s in scores)
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter):
+        # Outermost: the failures are put in order before pytest prints them, and the table comes after
+        # pytest's short summary, the last thing a student reads.
+        self._named_mistakes_first(terminalreporter.stats.get("failed", []))
+        try:
+            return (yield)
+        finally:
+            self._write_table(terminalreporter)
+
+    def _named_mistakes_first(self, reports):
+        """Within each exercise, the failures whose mistake a check named come first (a stable sort)."""
+        def rank(report):
+            result = self.results.get(report.nodeid)
+            if result is None:
+                return (0, 0)
+            return (result.exercise.number, 0 if names_a_mistake(_message(report)) else 1)
+
+        reports.sort(key=rank)
+
+    def _write_table(self, terminalreporter):
         scores = self.exercises()
         if not scores:
             return
         tr = terminalreporter
         tr.section(f"gptkit: {self.label}")
-        next_up = None
+        next_up = None  # (exercise, the failure its line shows)
         for track, of, title in (("core", TOTAL_POINTS, "total"), ("extra", EXTRA_POINTS, "extras")):
             in_track = [score for score in scores if score.exercise.track == track]
             if not in_track:
@@ -110,23 +143,35 @@ class Scoreboard:
                 tr.write_line(f"  {ex.number:>2}. {ex.title:<42} {_num(score.points):>5} / {_num(score.max_points):<3} {status}")
                 if first is not None:
                     # The core comes first: an extra is suggested next only once the core is done.
-                    next_up = next_up or ex
+                    next_up = next_up or (ex, first)
                     for line in _summary_lines(first):
                         tr.write_line(f"        {line}")
             got, most = self.total(track)
             of_all = "" if most == of else f" (of the {_num(most)} points these checks carry)"
             tr.write_line(f"  {title} {_num(got)} / {_num(of)}{of_all}")
+        if self.extras_left_out:
+            tr.write_line(f"  extras ({_num(EXTRA_POINTS)} points, Exercises {EXTRAS[0].number}-{EXTRAS[-1].number}) "
+                          f"not graded: {self.voice.extras(EXTRAS[0].marker)}")
+        self._write_next(tr, next_up)
+
+    def _write_next(self, tr, next_up):
         if next_up is None:
             tr.write_line("every check that ran passed.")
-        else:
-            tr.write_line(
-                f"next: Exercise {next_up.number}, {next_up.title}, in {next_up.module}.py "
-                f"(lecture {next_up.chapter}); run: pytest -m {next_up.marker}"
-            )
+            return
+        ex, failure = next_up
+        if tr.config.option.tbstyle == "no" and failure.outcome == "failed" and failure.message.count("\n") > 1:
+            # The failures were not printed (python -m grader, the notebook): the one to fix first, in full.
+            tr.write_line(f"{failure.name}, in full:")
+            for line in failure.message.splitlines():
+                tr.write_line(f"  {line}")
+        tr.write_line(f"next: Exercise {ex.number}, {ex.title}, {self.voice.home(ex)} (lecture {ex.chapter}); "
+                      f"run: {self.voice.run(ex.marker)}")
 
 
 def _num(x):
-    return f"{x:g}" if x == int(x) else f"{x:.2f}"
+    """Points as a student reads them: 8, 2.5, 0.33 (a check's points may be split three ways, and sums of
+    thirds are not exact in floating point: 3.0000000001 is 3)."""
+    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def _message(report):
@@ -143,5 +188,5 @@ def _summary_lines(result):
     lines = [line for line in result.message.splitlines() if line.strip()]
     head = lines[0].strip() if lines else result.outcome
     keep = [f"{result.name}: {head}"]
-    keep += [line.strip() for line in lines[1:] if line.strip().startswith(("hint:", "look at:", "fill in"))]
+    keep += [line.strip() for line in lines[1:] if line.strip().startswith(("hint:", MISTAKE_LABEL, "look at:", "fill in"))]
     return keep[:3]

@@ -2,7 +2,8 @@
 
 One run prints, for each model and config, tokens per second and milliseconds per training
 iteration (forward, backward, AdamW step), and on CUDA the model FLOP utilisation (MFU). It
-measures; it asserts nothing. ``--json`` prints the same as a list of records.
+measures; it asserts nothing. On CUDA the steps run in bf16 autocast with fused AdamW; on Apple's MPS
+and the CPU in float32, as ``train`` runs them there. ``--json`` prints the same as a list of records.
 
 - ``reference``: the implementation's own GPT (by default ``solutions/``, whose multi-head attention
   is fused into one batched computation);
@@ -15,8 +16,9 @@ Configs: ``small`` (the trainer's small preset) everywhere, and ``lecture`` (10.
 import json
 import sys
 import time
+from contextlib import nullcontext
 
-from grader.device import CHOICES as DEVICE_CHOICES
+from grader.device import CHOICES as DEVICE_CHOICES, synchronize
 
 # Dense bf16 peak FLOP/s by GPU name (vendor datasheets), for MFU; other GPUs report no MFU.
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
@@ -27,9 +29,10 @@ def add_arguments(parser):
 
     parser.add_argument("--impl", default="solutions", metavar="exercises|solutions|PATH",
                         help="the GPT to time (default: solutions)")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                        help="auto (default): cuda when available, else mps (Apple silicon), else cpu")
     parser.add_argument("--iters", type=_int_at_least(1, "iterations"), default=None, metavar="N",
-                        help="timed iterations per measurement (default 30 on CPU, 50 on CUDA)")
+                        help="timed iterations per measurement (default 50 on CUDA, 30 on MPS and the CPU)")
     parser.add_argument("--warmup", type=_int_at_least(0, "iterations"), default=3, metavar="N",
                         help="untimed iterations first (default 3)")
     parser.add_argument("--json", action="store_true", help="print a JSON list of records instead of a table")
@@ -89,9 +92,10 @@ def measure(impl, name, config, device, iters, warmup):
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, fused=cuda)
     tokens = torch.randint(vocab_size, (cfg.batch_size, cfg.block_size + 1), device=device)
     x, y = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()  # the lecture's loss uses .view
+    autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16) if cuda else nullcontext()
 
     def step():
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
+        with autocast:
             _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -99,13 +103,11 @@ def measure(impl, name, config, device, iters, warmup):
 
     for _ in range(warmup):
         step()
-    if cuda:
-        torch.cuda.synchronize()
+    synchronize(device)  # CUDA and MPS queue the work: time it, not its launch
     start = time.perf_counter()
     for _ in range(iters):
         step()
-    if cuda:
-        torch.cuda.synchronize()
+    synchronize(device)
     seconds = (time.perf_counter() - start) / iters
     tokens_per_s = cfg.batch_size * cfg.block_size / seconds
     record = {"name": name, "device": device, "config": config, "tokens_per_s": round(tokens_per_s, 1),

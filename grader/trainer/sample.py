@@ -28,7 +28,8 @@ def add_arguments(parser):
     parser.add_argument("--length", type=_int_at_least(1, "characters"), default=500, metavar="N",
                         help="characters to generate (default 500)")
     parser.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                        help="auto (default): cuda when available, else mps (Apple silicon), else cpu")
 
 
 def load(checkpoint, impl=None, device="cpu"):

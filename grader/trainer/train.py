@@ -14,7 +14,9 @@ Two ways in:
 
 Iterations count optimizer steps: the line ``iter 500/5000`` shows the losses after 500 updates,
 ``iter 0`` those of the untrained model, and the last line those after the last update (the lecture
-evaluates at ``max_iters - 1``, one update short of the end).
+evaluates at ``max_iters - 1``, one update short of the end). Between evaluations a shorter line,
+``iter 600/5000 | batch loss 1.9876 | 24,310 tok/s | 13.9s``, shows the loss of the batch the model
+trains on at that step (one batch: noisier than the evaluations).
 
 The checkpoint ``DIR/ckpt.pt`` (``torch.load(path, weights_only=True)`` reads it) is a dict:
 ``model`` (the state_dict, on the CPU), ``config`` (the ``GPTConfig`` as a dict: ``GPTConfig(**config)``),
@@ -28,10 +30,11 @@ import dataclasses
 import math
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.device import CHOICES as DEVICE_CHOICES
+from grader.device import CHOICES as DEVICE_CHOICES, synchronize
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ PRESETS = {
     # - 2,000 steps (this preset): val 1.5392 at 1,000, 1.4785 at 1,500, 1.4694 at 2,000, as nanoGPT's
     #   best. 70.5 s wall while two other trainings shared the CPU core; alone the same steps ran at
     #   1.2 M tokens/s, about 33 s with the evaluations.
+    #   Run as is, it evaluates every 200 steps (auto_eval_interval: about 10 evaluations per run).
     # - --compile: 1.4-1.5 M tokens/s once compiled, but compiling takes the first ~25 s, so it pays
     #   only for runs of several minutes (the 5,000 steps: 87 s against 78 s without).
     "lecture-fast": TrainConfig(
@@ -131,12 +135,42 @@ def get_config(config, max_iters=None, eval_interval=None, eval_iters=None):
     return cfg
 
 
+def nice_number(x, up):
+    """``x`` rounded up (or down) to 1, 2 or 5 times a power of ten, and at least 1."""
+    nice = 1
+    while nice * 10 <= x:
+        nice *= 10
+    steps = (nice, 2 * nice, 5 * nice, 10 * nice)
+    if up:
+        return next(n for n in steps if n >= x)
+    return max(n for n in steps if n <= x) if x >= 1 else 1
+
+
+def auto_eval_interval(cfg):
+    """The evaluation interval when ``--eval-interval`` is not given: the preset's, but for a shorter run
+    ``max_iters / 10`` rounded up to 1, 2 or 5 x 10^k, so that the curve has 6 to 11 points
+    (``--max-iters 300``: every 50 steps, not twice in all). Rounded up, not down, because on a CPU
+    one evaluation of the small preset costs about 60 training steps: measured on one thread,
+    ``--max-iters 300`` took 6.4 s with 2 evaluations and 13 s with 7 (every 50); rounding down
+    (every 20: 16 evaluations) would take about 17 s."""
+    return min(cfg.eval_interval, nice_number(cfg.max_iters / 10, up=True))
+
+
+def auto_log_interval(eval_interval):
+    """Steps between the progress lines when not given: ``eval_interval / 5`` rounded down to 1, 2 or
+    5 x 10^k, so 4 to 9 lines between two evaluations (every 100 steps with the presets); none when
+    the evaluations are less than 5 steps apart. A count of steps, not of seconds, so that the same
+    command prints the same lines (only the timings differ)."""
+    return nice_number(eval_interval / 5, up=False) if eval_interval >= 5 else 0
+
+
 def resolve_device(device):
-    """grader/device.py's rule; a device this machine cannot give raises TrainError."""
+    """grader/device.py's rule, ``auto`` trying CUDA, then Apple's MPS, then the CPU; a device this
+    machine cannot give raises TrainError."""
     from grader.device import DeviceError, resolve
 
     try:
-        return resolve(device)
+        return resolve(device, auto_mps=True)
     except DeviceError as exc:
         raise TrainError(str(exc)) from None
 
@@ -164,18 +198,22 @@ def train(
     learning_rate=None,
     warmup_iters=None,
     min_lr=None,
+    log_interval=None,
 ):
     """Train the implementation's GPT with the lecture's loop and return what happened.
 
     ``impl``: an ``grader.impl.Implementation`` or its spec (``"solutions"``, ``"exercises"``, a folder).
     ``config``: a preset name from ``PRESETS``, a ``TrainConfig`` or a dict of its fields;
-    ``max_iters``, ``eval_interval``, ``eval_iters`` override it when given.
-    ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``. ``text`` skips loading the data file
-    (else ``grader.data.load_text(data_path)``). ``out_dir``: where to save ``ckpt.pt`` (none when None).
-    ``sample_tokens``: how many characters to generate at the end (0: none). ``log``: gets each line.
+    ``max_iters``, ``eval_interval``, ``eval_iters`` override it when given (without ``eval_interval``
+    a run shorter than the preset's evaluates more often: ``auto_eval_interval``).
+    ``device``: ``"auto"`` (CUDA, else Apple's MPS, else the CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
+    ``text`` skips loading the data file (else ``grader.data.load_text(data_path)``). ``out_dir``: where
+    to save ``ckpt.pt`` (none when None). ``sample_tokens``: how many characters to generate at the end
+    (0: none). ``log``: gets each line. ``log_interval``: steps between the progress lines (default
+    ``auto_log_interval``; 0: none); they change nothing in the training.
 
-    The fast path (``fast``; default: on with CUDA, off on the CPU) keeps the model and the loop and
-    changes how they run: attention through ``F.scaled_dot_product_attention`` where it reproduces the
+    The fast path (``fast``; default: on with CUDA, off on MPS and the CPU) keeps the model and the loop
+    and changes how they run: attention through ``F.scaled_dot_product_attention`` where it reproduces the
     implementation's own (grader/trainer/fast.py), batches drawn on the device, and on CUDA TF32, bf16
     autocast and fused AdamW. ``compile`` wraps the model in ``torch.compile``. ``learning_rate``
     overrides the preset's; ``warmup_iters`` and ``min_lr`` (default: the preset's) give a linear
@@ -195,6 +233,9 @@ def train(
     from grader.impl import Implementation
 
     cfg = get_config(config, max_iters, eval_interval, eval_iters)
+    if eval_interval is None:
+        cfg = dataclasses.replace(cfg, eval_interval=auto_eval_interval(cfg))
+    log_interval = auto_log_interval(cfg.eval_interval) if log_interval is None else log_interval
     device = resolve_device(device)
     lr_at = learning_rate_schedule(cfg, learning_rate, warmup_iters, min_lr)
     if not isinstance(impl, Implementation):
@@ -208,7 +249,7 @@ def train(
     torch.manual_seed(seed)
     model, model_config = _model(parts, cfg, tokenizer.vocab_size, device)
     fast = device.startswith("cuda") if fast is None else bool(fast)
-    loop = _Loop.make(parts, model, cfg, splits, device, fast, compile, lr_at)
+    loop = _Loop.make(parts, model, cfg, splits, device, fast, compile, lr_at, log_interval)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"training {impl.label} GPT on {device}: {n_params / 1e6:.2f} M parameters, {len(text):,} characters, "
         f"vocabulary {tokenizer.vocab_size}, config {_describe(config, cfg)}, seed {seed}")
@@ -291,15 +332,18 @@ class _Loop:
     optimizer: object
     autocast: object
     lr_at: object
-    cuda: bool
+    device: str
     speedups: list
+    log_interval: int = 0  # steps between progress lines (0: none)
 
     @classmethod
-    def make(cls, parts, model, cfg, splits, device, fast, compile, lr_at):
+    def make(cls, parts, model, cfg, splits, device, fast, compile, lr_at, log_interval=0):
         import torch
 
         from grader.trainer import fast as fast_path
 
+        # TF32, bf16 autocast and fused AdamW only on CUDA, where they are measured; on MPS the fast
+        # path is SDPA attention and on-device batches (bf16 autocast there depends on the macOS version)
         cuda, speedups = device.startswith("cuda"), []
         if fast:
             if cuda:
@@ -315,9 +359,9 @@ class _Loop:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr_at(0), betas=(0.9, cfg.beta2), fused=fast and cuda)
         if compile:
             speedups.append("torch.compile (the first steps include compiling: up to a minute)")
-        autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=fast and cuda)
-        return cls(model, torch.compile(model) if compile else model, cfg, batch, optimizer, autocast, lr_at, cuda,
-                   speedups)
+        autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16) if fast and cuda else nullcontext()
+        return cls(model, torch.compile(model) if compile else model, cfg, batch, optimizer, autocast, lr_at, device,
+                   speedups, log_interval)
 
     def estimate_loss(self):
         """The mean loss over ``eval_iters`` batches of each split, in eval mode."""
@@ -338,7 +382,7 @@ class _Loop:
         return out
 
     def step(self, it):
-        """One optimizer step on a training batch."""
+        """One optimizer step on a training batch; returns the batch's loss (a tensor on the device)."""
         xb, yb = self.batch("train")
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(it)
@@ -347,17 +391,17 @@ class _Loop:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        if self.cuda:
-            import torch
-
-            torch.cuda.synchronize()  # so that the step's time is measured, not only its launch
+        synchronize(self.device)  # so that the step's time is measured, not only its launch
+        return loss.detach()
 
     def run(self, log):
-        """``max_iters`` steps, evaluated every ``eval_interval`` and after the last; stops early when the
-        loss is not finite. Returns (history, elapsed seconds)."""
+        """``max_iters`` steps, evaluated every ``eval_interval`` and after the last, with a progress line
+        every ``log_interval`` steps in between; stops early when the loss is not finite. Returns
+        (history, elapsed seconds)."""
         cfg, history = self.cfg, []
         start = time.perf_counter()
         train_time, steps_since = 0.0, 0  # seconds spent in optimizer steps since the last evaluation
+        line_time, steps_since_line = 0.0, 0  # the same since the last line, evaluation or progress
         for it in range(cfg.max_iters + 1):
             if it % cfg.eval_interval == 0 or it == cfg.max_iters:
                 losses = self.estimate_loss()
@@ -372,13 +416,28 @@ class _Loop:
                     log(f"the loss is not finite at iter {it}: stopping")
                     break
                 train_time, steps_since = 0.0, 0
+                line_time, steps_since_line = 0.0, 0
             if it == cfg.max_iters:
                 break
             t0 = time.perf_counter()
-            self.step(it)
-            train_time += time.perf_counter() - t0
-            steps_since += 1
+            loss = self.step(it)
+            seconds = time.perf_counter() - t0
+            train_time, steps_since = train_time + seconds, steps_since + 1
+            line_time, steps_since_line = line_time + seconds, steps_since_line + 1
+            if self.log_interval and it % self.log_interval == 0 and it % cfg.eval_interval != 0:
+                tok_per_s = steps_since_line * cfg.batch_size * cfg.block_size / line_time if line_time > 0 else None
+                log(progress_line(it, cfg.max_iters, loss.item(), tok_per_s, time.perf_counter() - start))
+                line_time, steps_since_line = 0.0, 0
         return history, time.perf_counter() - start
+
+
+def progress_line(it, max_iters, loss, tok_per_s, elapsed):
+    """The line between evaluations: the loss of the one batch the step at ``it`` trained on (the model
+    after ``it`` updates, as in the evaluation lines; noisier than they are), the speed since the
+    previous line and the time since the start. Reading the loss with ``.item()`` draws no random
+    number and leaves the model as it is, so the training is the same with or without these lines."""
+    speed = f"{tok_per_s:,.0f} tok/s" if tok_per_s is not None else "- tok/s"
+    return f"iter {it}/{max_iters} | batch loss {loss:.4f} | {speed} | {elapsed:.1f}s"
 
 
 def _save_checkpoint(out_dir, result, seed, impl, log):
@@ -536,13 +595,17 @@ def add_arguments(parser):
                         help="preset: small (a few minutes on a CPU, default), lecture (the lecture's model, "
                              "GPU) or lecture-fast (the same model with a warm-up and cosine schedule, GPU)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
-                        help="auto (default): cuda when available, else cpu")
+                        help="auto (default): cuda when available, else mps (Apple silicon), else cpu")
     parser.add_argument("--max-iters", type=_positive_int, default=None, metavar="N",
                         help="optimizer steps (default: the preset's)")
     parser.add_argument("--eval-interval", type=_positive_int, default=None, metavar="N",
-                        help="evaluate every N steps (default: the preset's)")
+                        help="evaluate every N steps (default: the preset's, but about 10 times in a "
+                             "shorter run: --max-iters 300 evaluates every 50)")
     parser.add_argument("--eval-iters", type=_positive_int, default=None, metavar="N",
                         help="batches averaged per evaluation and split (default: the preset's)")
+    parser.add_argument("--log-interval", type=_non_negative_int, default=None, metavar="N",
+                        help="a progress line (the batch's loss, tokens/s) every N steps between the "
+                             "evaluations (default: about a fifth of the evaluation interval; 0: none)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"torch.manual_seed (default {DEFAULT_SEED})")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"where to save ckpt.pt (default {DEFAULT_OUT}/)")
@@ -550,7 +613,7 @@ def add_arguments(parser):
                         help="the text to train on (default data/tinyshakespeare/input.txt)")
     parser.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
                         help="the fast path (SDPA attention, on-device batches; on CUDA also TF32, bf16, fused "
-                             "AdamW): on by default with CUDA, off on the CPU")
+                             "AdamW): on by default with CUDA, off on MPS and the CPU")
     parser.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
     parser.add_argument("--warmup-iters", type=_non_negative_int, default=None, metavar="N",
@@ -596,6 +659,7 @@ def run(args):
             learning_rate=args.lr,
             warmup_iters=args.warmup_iters,
             min_lr=args.min_lr,
+            log_interval=args.log_interval,
         )
     except TrainError as exc:
         return fail(str(exc), 2)

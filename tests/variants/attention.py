@@ -93,6 +93,9 @@ VARIANTS = [
         *[(f"{n} = {n}.view(B, T, self.n_head, hs).transpose(1, 2)",
            f"{n} = {n}.view(B, T, hs, self.n_head).permute(0, 3, 1, 2)") for n in "qkv"],
         hint="heads interleaved"),
+    mha("mha-heads-split-without-transpose",
+        *[(f"{n} = {n}.view(B, T, self.n_head, hs).transpose(1, 2)", f"{n} = {n}.reshape(B, self.n_head, T, hs)")
+          for n in "qkv"], hint="split without transpose(1, 2)"),
     mha("mha-qkv-in-the-wrong-order", (MHA_SPLIT, MHA_SPLIT.replace("q, k, v =", "k, q, v =")),
         hint="q, k, v in the wrong order"),
     mha("mha-no-output-projection", (MHA_PROJ, "out = self.resid_dropout(out)  # (B, T, C)"),

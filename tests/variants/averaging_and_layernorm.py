@@ -54,7 +54,7 @@ VARIANTS = [
     averaging("avg-loop-whole-sequence", (LOOP_PREV, "xprev = x[b]  # (T, C)"),
               hint="every position averages the whole sequence (no mask)"),
     averaging("avg-loop-excludes-itself", (LOOP_PREV, "xprev = x[b, :t]  # (t, C)"),
-              hint="x[b, :t] is empty at t = 0"),
+              hint="x[b, :t+1].mean(0)"),
     averaging("avg-loop-lecture-zeros-float32", (LOOP_ZEROS, "xbow = torch.zeros((B, T, C))"),
               hint="torch.zeros_like(x)"),
     # Version 2 (matrix multiply).
@@ -67,7 +67,7 @@ VARIANTS = [
               hint="dtype=x.dtype"),
     averaging("avg-matmul-cumsum-not-matmul", (MM_NORM, "pass"),
               (MM_OUT, "xbow2 = x.cumsum(1) / wei.sum(1, keepdim=True)  # (B, T, C)"),
-              hint="a matrix multiply (wei @ x)"),
+              hint="averages with a matrix multiply"),
     averaging("avg-matmul-loop-over-t", (MM_OUT, "xbow2 = torch.stack([wei[t] @ x for t in range(T)], dim=1)"),
               hint="no for loop here"),
     # Version 3 (softmax).
@@ -92,7 +92,7 @@ VARIANTS = [
     layernorm("ln-unbiased-variance", (LN_VAR, "xvar = x.var(-1, keepdim=True)"), hint="the variance is unbiased"),
     layernorm("ln-eps-outside-sqrt", (LN_HAT, "xhat = (x - xmean) / (torch.sqrt(xvar) + self.eps)"),
               hint="eps is outside the square root"),
-    layernorm("ln-no-eps", (LN_HAT, "xhat = (x - xmean) / torch.sqrt(xvar)"), hint="a constant row has variance 0"),
+    layernorm("ln-no-eps", (LN_HAT, "xhat = (x - xmean) / torch.sqrt(xvar)"), hint="eps is missing"),
     layernorm("ln-eps-hard-coded", (LN_HAT, LN_HAT.replace("self.eps", "1e-5")), hint="eps is not self.eps"),
     layernorm("ln-gamma-beta-not-applied", (LN_OUT, "out = xhat"), hint="gamma and beta are not applied"),
     layernorm("ln-gamma-beta-swapped", (LN_OUT, "out = self.beta * xhat + self.gamma"),

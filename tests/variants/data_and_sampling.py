@@ -22,6 +22,12 @@ TOKENIZER = [
         ("            if i not in self.itos:\n"
          "                raise ValueError(f\"unknown id {i!r}: ids run from 0 to {self.vocab_size - 1}\")\n", "")]},
         hint="check i in self.itos and raise ValueError"),
+    # A (1, n) batch, as generate returns it, becomes a list of lists: decode fails with TypeError.
+    Variant("decode-2d-tensor-not-refused", "tokenizer", {"tokenizer": [
+        ("            if ids.dim() != 1:\n"
+         "                raise ValueError(f\"decode takes a 1-D tensor of ids, "
+         "got shape {tuple(ids.shape)}\")\n", "")]},
+        hint="check ids.dim() == 1 and raise ValueError"),
 ]
 
 BATCHING = [
@@ -50,6 +56,15 @@ BATCHING = [
     Variant("split-ignores-train-fraction", "batching", {"batching": [
         ("n = int(train_fraction * len(data))", "n = int(0.9 * len(data))")]},
         hint="train_fraction is ignored"),
+    Variant("split-accepts-any-train-fraction", "batching", {"batching": [
+        ("    if not 0.0 < train_fraction < 1.0:\n"
+         "        raise ValueError(f\"train_fraction must lie strictly between 0 and 1, "
+         "got {train_fraction}\")\n", "")]},
+        hint="check 0 < train_fraction < 1 (strictly) and raise ValueError"),
+    # 0 and 1 let through: one part comes back empty.
+    Variant("split-accepts-0-and-1", "batching", {"batching": [
+        ("if not 0.0 < train_fraction < 1.0:", "if not 0.0 <= train_fraction <= 1.0:")]},
+        hint="it leaves the validation part empty"),
 ]
 
 GENERATE = [

@@ -55,7 +55,7 @@ VARIANTS = [
              hint="model.config.block_size"),
     finetune("finetune-trains-a-copy",
              (OPTIMIZER, "import copy\n    model = copy.deepcopy(model)\n    " + OPTIMIZER),
-             hint="train the given model in place"),
+             hint="over that model's own parameters (not a copy's)"),
 
     # Other correct ways.
     valid("finetune-ok-load-on-cpu-then-move",
