@@ -150,3 +150,15 @@ def test_the_loop_on_mps_waits_for_it_and_keeps_float32(monkeypatch, fast):
     assert not any("bf16" in speedup for speedup in loop.speedups)
     loss = loop.step(0)
     assert calls == ["mps"] and loss.dtype == torch.float32 and not loss.requires_grad
+
+
+@pytest.mark.skipif(not torch.backends.mps.is_available(), reason="needs Apple's MPS (a Mac with Apple silicon)")
+@pytest.mark.timeout(600)
+def test_the_reference_passes_the_core_checks_on_mps(tmp_path):
+    # The checks' own device rule for MPS (explicit only) is tried where MPS is: the attention
+    # exercises and the GPT, whose checks keep to float32.
+    from kit import run_checks
+
+    run = run_checks("solutions", "--device", "mps", "-m", "head or multihead or block or gpt", tmp_path=tmp_path)
+    failed = {name: case for name, case in run.cases.items() if case[0] == "failed"}
+    assert run.cases and not failed, failed

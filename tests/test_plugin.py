@@ -266,6 +266,9 @@ def test_a_named_mistake_leads_the_table_and_the_failures(pytester, student, mon
     out = result.stdout.str()
     # In the failures too, the diagnosis comes first though it ran second.
     assert out.index("_ test_a_diagnosis _") < out.index("_ test_a_consequence _")
+    # and the check that only saw an effect says so, briefly.
+    assert "(this may follow from the mistake named in test_a_diagnosis)" in out.split("_ test_a_consequence _")[1]
+    assert "(this may follow" not in out.split("_ test_a_consequence _")[0]
 
 
 def test_every_page_the_kit_points_at_is_in_the_kit():

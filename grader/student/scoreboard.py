@@ -123,6 +123,22 @@ class Scoreboard:
             return (result.exercise.number, 0 if names_a_mistake(_message(report)) else 1)
 
         reports.sort(key=rank)
+        self._mark_consequences(reports)
+
+    def _mark_consequences(self, reports):
+        """A failure in an exercise where another check named the mistake says, briefly, that it may
+        follow from it: one mistake often fails many checks, and only one of them recognises it."""
+        named = {}
+        for report in reports:
+            result = self.results.get(report.nodeid)
+            if result is not None and names_a_mistake(_message(report)):
+                named.setdefault(result.exercise, result.name)
+        for report in reports:
+            result = self.results.get(report.nodeid)
+            text = getattr(report.longrepr, "text", None)  # an Explanation: the grader's own message
+            if result is None or result.exercise not in named or text is None or names_a_mistake(text):
+                continue
+            report.longrepr.text = text + f"\n  (this may follow from the mistake named in {named[result.exercise]})"
 
     def _write_table(self, terminalreporter):
         scores = self.exercises()
