@@ -58,5 +58,7 @@ def test_the_answer_key_gets_every_point_and_a_planted_mistake_shows_its_hint(tm
     # The right diagnosis leads, and the first failure is shown in full under the table.
     assert "mistake:  softmax over the wrong dim (over the queries t)" in planted, planted
     assert "in full:" in planted and "expected:" in planted and "got:" in planted, planted
-    assert "Head.forward, in your notebook" in planted, planted
+    # The place is the cell that defined Head last, numbered as Jupyter shows it (the planted one).
+    assert f"look at:  Head.forward, in cell [{len(out) - 1}]" in planted, planted
+    assert "deselected" not in planted and " passed" not in planted, planted  # pytest's counts are left out
     assert "pytest" not in planted and "gptkit-notebook-" not in planted, planted

@@ -281,3 +281,25 @@ def test_every_page_the_kit_points_at_is_in_the_kit():
     named = {name for path in sources for name in re.findall(r"\b([A-Z][A-Za-z_]*\.md)\b", path.read_text())}
     assert "CONTRACT.md" in named
     assert {name for name in named if not (root / name).is_file()} == set()
+
+
+def test_missing_data_is_explained_once(pytester, student, monkeypatch, tmp_path):
+    from grader.judges.rubric import POINTS
+
+    monkeypatch.setenv("GPTKIT_DATA", str(tmp_path / "no-such-input.txt"))
+    monkeypatch.setitem(POINTS, "tokenizer", {"test_a": 1, "test_b": 1, "test_c": 1})
+    pytester.makepyfile(test_data="""
+        import pytest
+        pytestmark = pytest.mark.tokenizer
+
+        def test_a(shakespeare): pass
+        def test_b(shakespeare): pass
+        def test_c(shakespeare): pass
+        """)
+    result = run(pytester, f"--impl={student}", "test_data.py")
+    out = result.stdout.str()
+    # The full message, with the fix, in one section; the other checks are counted, and wait in the table.
+    assert out.count(" ERROR at setup of ") == 1 and "no-such-input.txt (set by GPTKIT_DATA)" in out, out
+    result.stdout.re_match_lines([r"=+ 1 error, 2 without data in .*"])
+    result.stdout.fnmatch_lines(["next: get Tiny Shakespeare (the first check that needed it says how), "
+                                 "then run pytest again"])

@@ -156,9 +156,13 @@ def call(fn, x, what, name, impl):
     except NotImplementedError:
         raise
     except (RuntimeError, TypeError, ValueError) as exc:
-        fail(f"{what} raised an error", "a tensor like x", f"{type(exc).__name__}: {exc}", where(impl, name),
+        error = f"{type(exc).__name__}: {exc}"
+        # Only an error about dtypes or devices gets that hint; any other says itself what went wrong.
+        about_types = any(word in str(exc) for word in ("dtype", "device", "Double", "Float", "Half"))
+        fail(f"{what} raised {error.splitlines()[0]}", "a tensor like x", error, where(impl, name),
              "make every new tensor on x's device and in x's dtype, e.g. "
-             "torch.ones(T, T, dtype=x.dtype, device=x.device), or torch.zeros_like(x)")
+             "torch.ones(T, T, dtype=x.dtype, device=x.device), or torch.zeros_like(x)" if about_types else
+             "average over time, dim 0 of x[b, :t+1] (dim 1 of x), never over the channels")
 
 
 @pytest.mark.parametrize("name", VERSIONS, ids=VERSION_IDS)

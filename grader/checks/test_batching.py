@@ -7,15 +7,16 @@ window starts: ``x[b, 0]`` is the start ``i`` that get_batch drew.
 import pytest
 import torch
 
-from grader.judges.expect import describe, expect_raises, expect_tensor, fail
+from grader.judges.expect import Mistake, describe, expect_raises, expect_tensor, fail
 
 pytestmark = pytest.mark.batching
 
 RANDINT = "torch.randint(len(data) - block_size, (batch_size,))"
+# Named (Mistake) where a check sees exactly the starts these ranges draw, and nothing else.
 OFF_BY_ONE = {
-    -1: ("the start range is off by one: torch.randint(len(data) - block_size - 1, ...) never draws the last "
+    -1: Mistake("the start range is off by one: torch.randint(len(data) - block_size - 1, ...) never draws the last "
          f"start, len(data) - block_size - 1; draw the starts with {RANDINT}"),
-    +1: ("the start range is off by one: torch.randint(len(data) - block_size + 1, ...) can draw the start "
+    +1: Mistake("the start range is off by one: torch.randint(len(data) - block_size + 1, ...) can draw the start "
          f"len(data) - block_size, which leaves no room for the last target; draw the starts with {RANDINT}"),
 }
 NOT_SHIFTED = "targets not shifted: y[b] = data[i+1:i+block_size+1], the token after each position of x[b]"

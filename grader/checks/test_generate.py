@@ -67,7 +67,7 @@ def test_model_sees_growing_contexts(impl, device):
         first = (idx[:, :1] + 1).expand(2, 6) % 7  # what the first position is certain of
         fail("each new token should be sampled from the model's last time step (a model certain that the "
              "token after t is t + 1)", f"{expected[0].tolist()} in row 0", f"{out[0, 3:].tolist()} in row 0",
-             where(impl), LAST_STEP if torch.equal(out[:, 3:], first) else None)
+             where(impl), Mistake(LAST_STEP) if torch.equal(out[:, 3:], first) else None)
 
 
 def test_last_step_logits_used(impl, device):
@@ -82,7 +82,7 @@ def test_last_step_logits_used(impl, device):
     if (new == 3).all():
         return
     if (new == 0).all():
-        hint = LAST_STEP
+        hint = Mistake(LAST_STEP)
     elif not ((new == 0) | (new == 3)).all():
         # Drawing what the model gives no chance is a softmax that does not normalise each row's logits.
         hint = Mistake("tokens the model gave no chance were drawn: " + WRONG_DIM)

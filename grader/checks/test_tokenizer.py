@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.judges.expect import attribute, describe, equal, expect_raises, fail
+from grader.judges.expect import Mistake, attribute, describe, equal, expect_raises, fail
 
 pytestmark = pytest.mark.tokenizer
 
@@ -20,7 +20,7 @@ def numbering_mistake(stoi, text):
     """A hint for ``stoi`` (character -> id, for every character of ``text``) that numbers the
     characters otherwise than sorted(set(text))."""
     if sorted(stoi, key=stoi.get) == list(dict.fromkeys(text)):
-        return "the characters are numbered in order of first appearance: " + SORTED_HINT
+        return Mistake("the characters are numbered in order of first appearance: " + SORTED_HINT)
     if sorted(stoi.values()) == list(range(1, len(stoi) + 1)):
         return "the ids start at 1: enumerate(chars) starts at 0"
     return SORTED_HINT

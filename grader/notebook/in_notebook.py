@@ -7,6 +7,8 @@ a one-file submission into a temporary folder and runs ``python -m grader check`
 process, so every run sees the latest code and a crash in it cannot take the notebook down.
 """
 
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -55,5 +57,20 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
         if extras:
             cmd.append("--extras")
         # The output goes through print(), so Jupyter shows it in the cell whatever its stdout is.
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    print((proc.stdout + proc.stderr).rstrip())
+        # No colours: the output is read, trimmed, and printed by this process.
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env=dict(os.environ, PY_COLORS="0"))
+    print(_the_table(proc.stdout + proc.stderr))
+
+
+def _the_table(output):
+    """The score table and what follows it, without pytest's progress and counts (a notebook has no use
+    for "147 deselected"); everything when there is no table (an error before any check ran)."""
+    lines = output.rstrip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("=") and " gptkit: " in line), None)
+    if start is None:
+        return "\n".join(lines)
+    table = lines[start:]
+    if table and re.fullmatch(r"=* ?\d+ .* in [\d.]+s( \([\d:]+\))? ?=*", table[-1]):
+        table = table[:-1]
+    return "\n".join(table)

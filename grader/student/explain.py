@@ -79,6 +79,20 @@ def _not_implemented(exc, entry, exercise, voice):
     return f"not implemented yet: Exercise {number}: {name}\n  fill in the TODO at {place}, then run: {then}"
 
 
+# Errors a student meets often, by a piece of torch's own message, and what to do about each.
+COMMON_ERRORS = (
+    ("Expected target size", "F.cross_entropy wants logits of shape (B*T, V) and targets of shape (B*T,): "
+                             "logits.view(B*T, V), targets.view(B*T)"),
+    ("mat1 and mat2 shapes cannot be multiplied", "a Linear got a last dim it was not built for: check "
+                                                 "n_embd, head_size and the concatenation of the heads"),
+)
+
+
+def _hint_for(exc):
+    text = str(exc)
+    return next((hint for piece, hint in COMMON_ERRORS if piece in text), None)
+
+
 def _raised_in_student_code(exc, entry, voice):
     source = ""
     try:
@@ -89,7 +103,8 @@ def _raised_in_student_code(exc, entry, voice):
         f"{RAISED}{type(exc).__name__}: {exc}\n"
         f"  at {voice.place(entry.path, entry.lineno + 1)}, in {entry.name}"
     )
-    return text + (f"\n    {source}" if source else "")
+    hint = _hint_for(exc)
+    return text + (f"\n    {source}" if source else "") + (f"\n  hint:     {hint}" if hint else "")
 
 
 def _in_voice(message, voice):

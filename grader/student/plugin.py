@@ -179,6 +179,8 @@ def pytest_runtest_makereport(item, call):
     if report.failed and call.excinfo is not None:
         state = config.stash[state_key]
         if isinstance(call.excinfo.value, MissingData):
+            if state.data_reported:
+                report.gptkit_kind = NO_DATA  # said once already: one word in the counts, a line in the table
             report.longrepr = _missing_data(state, call.excinfo.value)
         elif not _wants_full_traceback(config):
             explanation = explain(call.excinfo, state.impl.path, exercise_of(item), state.voice)
@@ -192,9 +194,15 @@ def pytest_report_teststatus(report, config):
     """A stub's check is counted and shown as "not implemented", not as a failure with a report of its
     own: a new student sees one line per exercise in the table, not a page per check. It still fails
     (the exit code and the points are those of a failure)."""
-    if report.failed and getattr(report, "gptkit_kind", None) == NOT_IMPLEMENTED:
+    kind = getattr(report, "gptkit_kind", None) if report.failed else None
+    if kind == NOT_IMPLEMENTED:
         return NOT_IMPLEMENTED, "n", "NOT IMPLEMENTED"
+    if kind == NO_DATA:
+        return NO_DATA, "d", "NO DATA"
     return None
+
+
+NO_DATA = "without data"  # how the checks after the first that missed Tiny Shakespeare are counted
 
 
 class MissingData(GradingFailure):
@@ -206,7 +214,7 @@ def _missing_data(state, exc):
     if state.data_reported:
         return Explanation("needs Tiny Shakespeare, which could not be obtained (the first check that needed "
                            "it says why)")
-    state.data_reported = True
+    state.data_reported = state.scoreboard.data_missing = True
     return Explanation(str(exc))
 
 

@@ -28,6 +28,14 @@ class Terminal:
     def home(self, exercise):
         return f"in {exercise.module}.py"
 
+    def again(self):
+        return "run pytest again"
+
+    def all_passed(self, core_done):
+        if core_done:
+            return "the core is done: train your own GPT with python -m grader train (see the README)"
+        return "every check that ran passed; run pytest to see what is next"
+
     def extras(self, marker):
         return f"add --extras, or one with -m, e.g. pytest -m {marker}"
 
@@ -46,15 +54,26 @@ class Notebook:
         return f"cell [{cell}]" if cell else "your notebook"
 
     def where(self, place):
-        # impl.where gives "FOLDER/submission.py, Head.forward": in a notebook only the name means anything.
+        # impl.where gives "FOLDER/submission.py, Head.forward": in a notebook, the cell that defines it.
         file, _, name = place.partition(", ")
-        return f"{name}, in your notebook" if name else "your notebook"
+        if not name:
+            return "your notebook"
+        cell = _cell_defining(file, name.split(".")[0])
+        return f"{name}, in cell [{cell}]" if cell else f"{name}, in your notebook"
 
     def home(self, exercise):
         return "in its section of the notebook"
 
+    def again(self):
+        return "run this cell again"
+
+    def all_passed(self, core_done):
+        if core_done:
+            return "the core is done: every exercise of the lecture's GPT passes"
+        return "every check that ran passed; grade(globals()) shows what is next"
+
     def extras(self, marker):
-        return f'grade each in its own section, e.g. grade(globals(), "{marker}")'
+        return f'grade(globals(), extras=True), or one in its own section, e.g. grade(globals(), "{marker}")'
 
 
 def _cell_of_line(path, lineno):
@@ -68,6 +87,23 @@ def _cell_of_line(path, lineno):
         if match:
             return int(match.group(1))
     return None
+
+
+def _cell_defining(path, name):
+    """The number of the last cell that defined the class or function ``name``, or None."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    definition = re.compile(rf"^(class|def|async def) {re.escape(name)}\b")
+    cell = found = None
+    for line in lines:
+        header = CELL_HEADER.match(line)
+        if header:
+            cell = int(header.group(1))
+        elif definition.match(line):
+            found = cell
+    return found
 
 
 def _short_path(path):

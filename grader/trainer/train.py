@@ -157,11 +157,12 @@ def auto_eval_interval(cfg):
 
 
 def auto_log_interval(eval_interval):
-    """Steps between the progress lines when not given: ``eval_interval / 5`` rounded down to 1, 2 or
-    5 x 10^k, so 4 to 9 lines between two evaluations (every 100 steps with the presets); none when
-    the evaluations are less than 5 steps apart. A count of steps, not of seconds, so that the same
+    """Steps between the progress lines when not given: ``eval_interval / 2`` rounded down to 1, 2 or
+    5 x 10^k, so 1 to 4 lines between two evaluations (every 200 steps with the presets): enough to
+    see it move, few enough to read (a new user found every tenth of an interval chatty); none when
+    the evaluations are less than 4 steps apart. A count of steps, not of seconds, so that the same
     command prints the same lines (only the timings differ)."""
-    return nice_number(eval_interval / 5, up=False) if eval_interval >= 5 else 0
+    return nice_number(eval_interval / 2, up=False) if eval_interval >= 4 else 0
 
 
 def resolve_device(device):
