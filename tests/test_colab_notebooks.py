@@ -203,3 +203,44 @@ def test_a_notebook_where_nothing_loads_says_why_it_got_nothing(graded):
     report = json.loads((graded[0] / "nothing_loads" / "results.json").read_text())["output"]
     assert ("cell 2, line 6 failed when the notebook was loaded (NameError: name 'DEVICE_NAME' is not defined); "
             "device is left undefined") in report, report
+
+
+# Found by an attack on the grader: a notebook is read in the teacher's own process, before any sandbox.
+
+@pytest.mark.timeout(30)  # a guard against the hang only: 4 s here; following it pass by pass took 40 s
+def test_a_long_chain_of_assignments_is_followed_in_linear_time():
+    n = 30000
+    cell = "v0 = len('a')\n" + "\n".join(f"v{i} = len(str(v{i - 1}))" for i in range(1, n))
+    extracted = extract_cells([cell + f"\ndef last():\n    return v{n - 1}\n"])
+    assert f"    v{n - 1} = len(str(v{n - 2}))" in extracted.source and not extracted.left_out
+
+
+def test_a_statement_after_a_semicolon_is_not_smuggled_in():
+    extracted = extract_cells(["import torch; print('ran 1')",
+                               "size = int(3); [print('ran 2') for i in range(3)]\ndef f():\n    return size",
+                               "import matplotlib; print('ran 3')"])
+    assert "print(" not in extracted.source.split("# --- cell 1 ---")[1], extracted.source
+    assert [line.split(": ", 1)[1] for line in extracted.left_out] == [
+        "print('ran 1')", "[print('ran 2') for i in range(3)]", "print('ran 3')"]
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        load(extracted)
+    assert "ran" not in out.getvalue()
+
+
+def test_a_deeply_nested_statement_is_left_out_not_a_grader_error():
+    # Too deep for Python's parser (the whole cell), and for writing one statement back (it shares a line).
+    deep_cell = "n_extra = " + " + ".join(["1"] * 3000)
+    deep_statement = "n_more = " + " + ".join(["1"] * 1000) + "; y = 2\ndef g():\n    return n_more + y"
+    extracted = extract_cells([deep_cell, deep_statement, "def h():\n    return 1"])
+    assert extracted.left_out[0] == "cell 1: nested too deeply for the grader to read", extracted.left_out
+    assert extracted.left_out[1].startswith("cell 2, line 1: nested too deeply"), extracted.left_out
+    assert "def h():" in extracted.source
+
+
+def test_a_notebook_with_more_code_than_the_grader_reads_is_refused(tmp_path):
+    from grader.notebook.notebook_source import NotebookError, extract
+
+    path = tmp_path / "huge.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1\n" * 200_000)]), str(path))
+    with pytest.raises(NotebookError, match=r"huge.ipynb holds 1.1 MB of code in its cells, more than the 1 MB"):
+        extract(path)

@@ -231,7 +231,8 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
         for module, reason in sorted(result.blocked.items()):
             graded.notes.append(reason)
         if prepared.kind == "notebook" and (failures := load_failures(result.output)):
-            graded.notes.append("failed as the notebook loaded: " + "; ".join(failures))
+            # The submission's own output says so: worth a look, but the submission could have printed anything.
+            graded.notes.append("failed as the notebook loaded (as its own output says): " + "; ".join(failures))
         if not result.landlock:
             graded.notes.append("files were not confined (no Landlock on this system): see the README")
         if result.refused_limits:

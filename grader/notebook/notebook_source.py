@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+# The code the teacher's own process reads, parses and follows name by name (outputs and pictures do not
+# count): the exercises' notebook holds about 60 KB, so 1 MB is plenty, and it bounds the time and
+# memory (a few KB a statement) that reading a notebook can cost.
+MAX_CODE = 2**20
 LOAD_MARK = "gptkit notebook: "  # starts each line the extracted source prints when part of it fails to load
 
 
@@ -147,7 +151,7 @@ def _symbols(stmt):
     (``return`` outside a function)."""
     try:
         table = symtable.symtable(ast.unparse(stmt), "<cell>", "exec")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         return None
     reads = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
     for child in table.get_children():
@@ -195,7 +199,14 @@ def extract(path):
     sources = [cell.get("source") for cell in notebook.cells if cell.get("cell_type") == "code"]
     if any(type(source) is not str for source in sources):  # nbformat reads an invalid one and only logs it
         raise NotebookError(f"{path.name} is not a notebook that nbformat can read: a code cell's source is not text")
-    return extract_cells(sources)
+    code = sum(len(source) for source in sources)
+    if code > MAX_CODE:
+        raise NotebookError(f"{path.name} holds {code / 2**20:.1f} MB of code in its cells, more than the "
+                            f"{MAX_CODE // 2**20} MB the grader reads; submit the notebook of the exercises")
+    try:
+        return extract_cells(sources)
+    except (RecursionError, MemoryError):  # each statement is read apart; this is a last resort
+        raise NotebookError(f"{path.name} is nested too deeply for the grader to read") from None
 
 
 def _statements(sources, left_out):
@@ -210,13 +221,16 @@ def _statements(sources, left_out):
             continue
         try:
             tree = ast.parse(source)
-        except SyntaxError as exc:
-            left_out.append((number, 0, f"cell {number}: a syntax error at line {exc.lineno}: {exc.msg}"))
+        except (SyntaxError, ValueError) as exc:  # ValueError: a null byte, before Python 3.12
+            left_out.append((number, 0, f"cell {number}: a syntax error at line {getattr(exc, 'lineno', '?')}: "
+                                        f"{getattr(exc, 'msg', exc)}"))
+            continue
+        except (RecursionError, MemoryError):
+            left_out.append((number, 0, f"cell {number}: nested too deeply for the grader to read"))
             continue
         lines = source.splitlines()
-        for node in tree.body:
-            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            statement = _Statement(number, node, "\n".join(lines[start - 1:node.end_lineno]), "left out")
+        for node, text in _statement_texts(tree.body, lines, left_out, number):
+            statement = _Statement(number, node, text, "left out")
             symbols = _symbols(node)
             if isinstance(node, _IMPORTS):
                 statement.how = "guarded import" if _may_be_missing(node) else "as is"
@@ -231,18 +245,40 @@ def _statements(sources, left_out):
     return statements
 
 
+def _statement_texts(nodes, lines, left_out, number):
+    """(node, its text) for each top-level statement of a cell: its lines as written (comments kept),
+    or, where it shares a line with another (``import torch; train()``), the statement alone, so
+    nothing else on that line comes along. One too deeply nested to write back is left out."""
+    for i, node in enumerate(nodes):
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        shares = (i > 0 and nodes[i - 1].end_lineno >= start) or \
+                 (i + 1 < len(nodes) and nodes[i + 1].lineno <= node.end_lineno)
+        try:
+            text = ast.unparse(node) if shares else "\n".join(lines[start - 1:node.end_lineno])
+        except (RecursionError, MemoryError):
+            left_out.append((number, node.lineno, f"cell {number}, line {node.lineno}: nested too deeply "
+                                                  "for the grader to read"))
+            continue
+        yield node, text
+
+
 def _keep_what_is_read(statements):
     """Make each "if needed" statement that binds a name the kept code reads (directly, or through
-    another such statement) "guarded"; the others are left out."""
-    needed = set().union(*(s.reads for s in statements if s.how in ("as is", "guarded import")))
-    changed = True
-    while changed:
-        changed = False
-        for statement in statements:
-            if statement.how == "if needed" and statement.binds & needed:
+    another such statement) "guarded"; the others are left out. Each name is followed once, so a
+    chain of a million assignments costs a million steps, not a million squared."""
+    binders = {}
+    for statement in statements:
+        if statement.how == "if needed":
+            for name in statement.binds:
+                binders.setdefault(name, []).append(statement)
+    seen = set().union(*(s.reads for s in statements if s.how in ("as is", "guarded import")))
+    pending = list(seen)
+    while pending:
+        for statement in binders.get(pending.pop(), ()):
+            if statement.how == "if needed":
                 statement.how = "guarded"
-                needed |= statement.reads
-                changed = True
+                pending += statement.reads - seen
+                seen |= statement.reads
     for statement in statements:
         if statement.how == "if needed":
             statement.how = "left out"
@@ -254,7 +290,8 @@ def _indented(text, node):
     for candidate in (text, ast.unparse(node)):
         indented = "\n".join("    " + line if line else line for line in candidate.splitlines())
         try:
-            if ast.dump(ast.parse("if 1:\n" + indented).body[0].body[0]) == ast.dump(node):
+            body = ast.parse("if 1:\n" + indented).body[0].body
+            if len(body) == 1 and ast.dump(body[0]) == ast.dump(node):  # that statement and nothing else
                 return indented
         except SyntaxError:
             pass
