@@ -247,7 +247,7 @@ def test_the_table_is_the_last_thing_printed(pytester, student, monkeypatch):
 def test_a_named_mistake_leads_the_table_and_the_failures(pytester, student, monkeypatch):
     from grader.judges.rubric import POINTS
 
-    monkeypatch.setitem(POINTS, "head", {"test_a_consequence": 1, "test_a_diagnosis": 1})
+    monkeypatch.setitem(POINTS, "head", {"test_a_consequence": 1, "test_a_diagnosis": 1, "test_the_same_diagnosis": 1})
     pytester.makepyfile(test_mistakes="""
         import pytest
         from grader.judges.expect import Mistake, fail
@@ -259,9 +259,12 @@ def test_a_named_mistake_leads_the_table_and_the_failures(pytester, student, mon
 
         def test_a_diagnosis(impl):
             fail("Head(x)", "the same values", "other values", "Head.forward", Mistake("softmax over dim 1"))
+
+        def test_the_same_diagnosis(impl):
+            fail("Head(x) again", "the same values", "other values", "Head.forward", Mistake("softmax over dim 1"))
         """)
     result = run(pytester, f"--impl={student}", "test_mistakes.py")
-    result.stdout.fnmatch_lines(["*5. One head of self-attention * 0 / 2*",
+    result.stdout.fnmatch_lines(["*5. One head of self-attention * 0 / 3*",
                                  "*test_a_diagnosis: Head(x)", "*mistake:  softmax over dim 1"])
     out = result.stdout.str()
     # In the failures too, the diagnosis comes first though it ran second.
@@ -269,6 +272,10 @@ def test_a_named_mistake_leads_the_table_and_the_failures(pytester, student, mon
     # and the check that only saw an effect says so, briefly.
     assert "(this may follow from the mistake named in test_a_diagnosis)" in out.split("_ test_a_consequence _")[1]
     assert "(this may follow" not in out.split("_ test_a_consequence _")[0]
+    # The same mistake named again takes one line.
+    section = out.split("_ test_the_same_diagnosis _")[1].splitlines()[1:]
+    again = [line for line in section[:next(i for i, l in enumerate(section) if l.startswith(("_", "=")))]]
+    assert again == ["Head(x) again", "  the same mistake as test_a_diagnosis, above"], again
 
 
 def test_every_page_the_kit_points_at_is_in_the_kit():
@@ -288,7 +295,7 @@ def test_missing_data_is_explained_once(pytester, student, monkeypatch, tmp_path
 
     monkeypatch.setenv("GPTKIT_DATA", str(tmp_path / "no-such-input.txt"))
     monkeypatch.setitem(POINTS, "tokenizer", {"test_a": 1, "test_b": 1, "test_c": 1})
-    pytester.makepyfile(test_data="""
+    pytester.makepyfile(test_needs_text="""
         import pytest
         pytestmark = pytest.mark.tokenizer
 
@@ -296,7 +303,7 @@ def test_missing_data_is_explained_once(pytester, student, monkeypatch, tmp_path
         def test_b(shakespeare): pass
         def test_c(shakespeare): pass
         """)
-    result = run(pytester, f"--impl={student}", "test_data.py")
+    result = run(pytester, f"--impl={student}", "test_needs_text.py")
     out = result.stdout.str()
     # The full message, with the fix, in one section; the other checks are counted, and wait in the table.
     assert out.count(" ERROR at setup of ") == 1 and "no-such-input.txt (set by GPTKIT_DATA)" in out, out

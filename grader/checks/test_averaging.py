@@ -9,6 +9,7 @@ multiply; a softmax of scores masked with -inf) is seen by recording the torch c
 import pytest
 import torch
 
+from grader.judges.attention_oracle import up_to
 from grader.judges.expect import expect_tensor, fail, max_difference, name_the_mistake
 from grader.probes.probe import future_change, record_torch_calls
 
@@ -206,7 +207,7 @@ def test_is_causal(impl, device, name):
         if not change <= FUTURE_ATOL:
             with torch.no_grad():
                 named = name_the_mistake(fn(x), mistakes(x, name), ATOL)
-            fail(f"{name}: the outputs at positions 0..{t} changed when only the inputs after {t} changed",
+            fail(f"{name}: {up_to(t)} changed when only the inputs after {t} changed",
                  "no change: position t averages positions 0..t only", f"a change of {change:.3g}",
                  where(impl, name), named or f"leave the future out of the average: {HINTS[name]}")
 

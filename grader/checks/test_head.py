@@ -88,7 +88,7 @@ def test_future_does_not_change_the_past(impl, device, T, t):
     head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
     change = future_change(head, x, t)
     if not change <= FUTURE_ATOL:
-        fail(f"Head: the outputs at positions 0..{t} changed when only the inputs after {t} changed (T={T})",
+        fail(f"Head: {oracle.up_to(t)} changed when only the inputs after {t} changed (T={T})",
              "no change: position t may only look at positions <= t", f"a change of {oracle.amount(change)}",
              impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.FUTURE_LEAKS)
 

@@ -144,7 +144,7 @@ def test_future_does_not_change_the_past(impl, device, T, t):
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
     change = future_change(mha, x, t)
     if not change <= FUTURE_ATOL:
-        fail(f"MultiHeadAttention: the outputs at positions 0..{t} changed when only the inputs after {t} "
+        fail(f"MultiHeadAttention: {oracle.up_to(t)} changed when only the inputs after {t} "
              f"changed (T={T})", "no change: position t may only look at positions <= t",
              f"a change of {oracle.amount(change)}", forward_where(impl),
              known_mistake(mha, x, impl) or oracle.FUTURE_LEAKS)

@@ -180,6 +180,11 @@ def mha_mistakes(mha, x, n_head):
     }
 
 
+def up_to(t):
+    """The outputs a causality message speaks of: "the output at position 0", "the outputs at positions 0..7"."""
+    return "the output at position 0" if t == 0 else f"the outputs at positions 0..{t}"
+
+
 def amount(value):
     """A change or gradient for a message: NaN said in words."""
     return "NaN" if value != value else f"{value:.3g}"

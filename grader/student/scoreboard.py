@@ -50,7 +50,11 @@ MISTAKE_LABEL = "mistake:"
 
 
 def names_a_mistake(message):
-    return any(line.strip().startswith(MISTAKE_LABEL) for line in message.splitlines())
+    return _mistake_line(message) is not None
+
+
+def _mistake_line(message):
+    return next((line.strip() for line in message.splitlines() if line.strip().startswith(MISTAKE_LABEL)), None)
 
 
 def check_points(items, exercise_of):
@@ -127,19 +131,22 @@ class Scoreboard:
         self._mark_consequences(reports)
 
     def _mark_consequences(self, reports):
-        """A failure in an exercise where another check named the mistake says, briefly, that it may
-        follow from it: one mistake often fails many checks, and only one of them recognises it."""
-        named = {}
+        """One mistake often fails many checks of its exercise. After the first check that named it, a
+        check naming the same mistake takes one line; one that names none says, briefly, that it may
+        follow from it."""
+        first_named = {}  # exercise -> (the check that named a mistake first, its mistake line)
         for report in reports:
-            result = self.results.get(report.nodeid)
-            if result is not None and names_a_mistake(_message(report)):
-                named.setdefault(result.exercise, result.name)
-        for report in reports:
-            result = self.results.get(report.nodeid)
-            text = getattr(report.longrepr, "text", None)  # an Explanation: the grader's own message
-            if result is None or result.exercise not in named or text is None or names_a_mistake(text):
+            result, text = self.results.get(report.nodeid), getattr(report.longrepr, "text", None)
+            if result is None or text is None:  # text: an Explanation, the grader's own message
                 continue
-            report.longrepr.text = text + f"\n  (this may follow from the mistake named in {named[result.exercise]})"
+            mistake = _mistake_line(text)
+            first = first_named.get(result.exercise)
+            if mistake and first is None:
+                first_named[result.exercise] = (result.name, mistake)
+            elif mistake and mistake == first[1]:
+                report.longrepr.text = f"{text.splitlines()[0]}\n  the same mistake as {first[0]}, above"
+            elif first is not None and not mistake:
+                report.longrepr.text = text + f"\n  (this may follow from the mistake named in {first[0]})"
 
     def _write_table(self, terminalreporter):
         scores = self.exercises()
