@@ -95,6 +95,9 @@ def test_classroom_workflow_has_one_step_per_exercise_with_its_points():
     points = [int(line.split(":")[1]) for line in text.splitlines() if line.strip().startswith("max-score:")]
     assert sum(points) == TOTAL_POINTS
     assert "@" not in text.replace("@v", "")  # every placeholder filled in
+    # Triggered as Classroom's own workflow is, and not by the bot's first commit of each repository.
+    assert "on:\n  push:\n  repository_dispatch:\n  workflow_dispatch:\n" in text
+    assert "if: github.actor != 'github-classroom[bot]'" in text
     # Classroom adds up every step: the extras join only when asked for.
     assert "-m averaging" not in text and "-m averaging\n" in classroom_workflow(["head", "averaging"])
 
