@@ -124,7 +124,7 @@ def test_attack_gets_a_verdict_that_says_what_happened(graded, name):
 def test_the_whole_class_is_graded(graded):
     assert set(graded["rows"]) == set(graded["attacks"])
     for name, result in graded["results"].items():
-        assert result["max_score"] == sum(FULL[m] for m in graded["attacks"][name].markers), name
+        assert result["extra_data"]["max_score"] == sum(FULL[m] for m in graded["attacks"][name].markers), name
 
 
 def test_no_process_outlives_the_grading(graded):

@@ -13,6 +13,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from grader.classroom.grade import VISIBILITIES
 from grader.impl import KIT_ROOT
 from grader.judges.rubric import EXERCISES
 
@@ -34,6 +35,8 @@ def add_arguments(parser):
     parser.add_argument("-m", "--exercise", dest="markers", action="append",
                         choices=[ex.marker for ex in EXERCISES],
                         help="grade only this exercise (repeatable); the Classroom workflow has the core's by default")
+    parser.add_argument("--visibility", default=None, choices=VISIBILITIES,
+                        help="when students see the results on Gradescope (default visible)")
 
 
 def run(args):
@@ -45,7 +48,7 @@ def run(args):
         return 0
     grade_args = []
     for option, value in (("--timeout", args.timeout), ("--total-timeout", args.total_timeout),
-                          ("--memory", args.memory)):
+                          ("--memory", args.memory), ("--visibility", args.visibility)):
         if value is not None:
             grade_args += [option, str(value)]
     for marker in args.markers or ():
@@ -98,7 +101,9 @@ def collect(graded_dir, results_path):
         why = "found nothing to grade in your upload"
     output = (f"{why}: the .py files of exercises/ (tokenizer.py, attention.py, ...), one .py file "
               f"holding every name, or one notebook.")
-    results_path.write_text(json.dumps({"score": 0, "output": output, "tests": []}, indent=2) + "\n")
+    # Plain text, as every report: the output names the student's files.
+    results = {"score": 0, "output": output, "output_format": "text", "tests": []}
+    results_path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def classroom_workflow(markers=None):

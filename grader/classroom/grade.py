@@ -22,6 +22,10 @@ from grader.classroom.submissions import SubmissionError, discover, prepare
 from grader.notebook.notebook_source import load_failures
 from grader.impl import SINGLE_FILE
 
+# Gradescope's visibility settings (results.json), for --visibility; here, not in reports.py, which
+# imports torch: the command line is read before anything heavy is imported.
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
 
 def add_arguments(parser):
     defaults = _limits_class()()
@@ -49,6 +53,11 @@ def add_arguments(parser):
                         help="refuse to grade where Landlock or PID namespaces are missing (see the README)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where the checks run (default cpu: the same grade on every machine)")
+    parser.add_argument("--visibility", default="visible", choices=VISIBILITIES,
+                        help="when students see the results on Gradescope (results.json's visibility, for "
+                             "the whole and every check; default visible)")
+    parser.add_argument("--csv-bom", action="store_true",
+                        help="begin grades.csv with a UTF-8 byte-order mark, so that Excel shows accents right")
 
 
 def _limits_class():
@@ -125,7 +134,7 @@ def run(args):
         for future, submission in _completed(futures):
             result, extracted = _result_of(future, submission)
             graded.append(result)
-            _write_reports(out, result, extracted, graded, markers)
+            _write_reports(out, result, extracted, graded, markers, args)
             progress.update(result)
     except KeyboardInterrupt:
         # Stop the workers; what was graded is already on disk.
@@ -175,19 +184,24 @@ def _result_of(future, submission):
         return graded, ""
 
 
-def _write_reports(out, graded, extracted, class_grades, markers):
+def _write_reports(out, graded, extracted, class_grades, markers, args):
     """The submission's reports and the class's CSV. A submission whose reports cannot be written is
     an error in the CSV, and the batch goes on."""
     from grader.classroom import reports
 
     try:
-        reports.write_submission(out, graded, extracted)
+        reports.write_submission(out, graded, extracted, visibility=args.visibility)
     except Exception as exc:
         graded.error = f"its reports could not be written to {out / graded.name} ({type(exc).__name__}: {exc})"
     try:
-        reports.write_csv(out, class_grades, markers)
+        reports.write_csv(out, class_grades, markers, bom=args.csv_bom)
     except Exception as exc:
         print(f"grade: could not write {out / 'grades.csv'} ({type(exc).__name__}: {exc})", file=sys.stderr)
+    try:  # the class report, rewritten as each submission finishes (grader/classroom/class_report.py)
+        from grader.classroom.class_report import write_report
+        write_report(out, class_grades, markers)
+    except Exception as exc:
+        print(f"grade: could not write {out / 'report.html'} ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
 def describe_sandbox():

@@ -4,11 +4,15 @@ for the class a ``grades.csv``, and on the terminal a progress line and a summar
 import csv
 import io
 import json
+import math
 import os
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
 
 from grader.judges.rubric import BY_MARKER, EXERCISES
 from grader.student.explain import RAISED
@@ -122,25 +126,87 @@ def _number(points):
     return int(points) if float(points).is_integer() else round(points, 6)
 
 
-def gradescope(graded):
-    """The Gradescope autograder results format (one object per submission)."""
+SHOWN_DECIMALS = 2  # the points results.json shows per check
+
+
+def _did_not_apply(check, verdict):
+    """A check that was skipped and carries no points (the GPU checks on a machine without one): it
+    neither earns nor loses anything, and Gradescope has no status for it but passed or failed."""
+    return verdict.outcome == "skipped" and not check.points
+
+
+def _shown_points(checks):
+    """Each check's points with SHOWN_DECIMALS decimals (as Decimal), such that the checks of one check
+    function (a parametrized check shares its points equally) add up exactly to the function's points:
+    1 point over 3 parameters is 0.34, 0.33, 0.33, not 3 x 0.333333 = 0.999999. The cents left over by
+    rounding down go to the largest remainders, the earlier check first on a tie."""
+    step = Decimal(1).scaleb(-SHOWN_DECIMALS)
+    groups = {}
+    for index, check in enumerate(checks):
+        groups.setdefault((check.marker, check.name.partition("[")[0]), []).append(index)
+    shown = [Decimal(0)] * len(checks)
+    for members in groups.values():
+        weights = [Fraction(checks[i].points) for i in members]
+        total = sum(weights)
+        if not total:
+            continue
+        units = round(total / Fraction(step))  # the function's points, in hundredths
+        exact = [units * w / total for w in weights]
+        floors = [int(e) for e in exact]
+        by_remainder = sorted(range(len(members)), key=lambda k: (-(exact[k] - floors[k]), k))
+        for k in by_remainder[:units - sum(floors)]:
+            floors[k] += 1
+        for i, count in zip(members, floors):
+            shown[i] = count * step
+    return shown
+
+
+def _json_number(value):
+    """A Decimal as the JSON number it reads as: 2 rather than 2.0, 0.34 rather than 0.34000000000000002."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _test(check, verdict, number, points, visibility):
+    """One check as a Gradescope test. The extras' checks carry 0 points: the top-level score is the
+    core's, and Gradescope adds up the tests' points wherever a score is missing, so every test's
+    max_score adds up to exactly the core's points; the extras' own points are said in their output."""
+    passed = verdict.outcome == "passed"
+    text = "" if passed else (verdict.message or VERDICT_TEXT[verdict.outcome])
+    if verdict.outcome not in ("passed", "failed"):
+        text = f"[{VERDICT_TEXT[verdict.outcome]}] {text}"
+    extra = BY_MARKER[check.marker].track == "extra"
+    if extra:
+        earned = points if passed else Decimal(0)
+        note = (f"(extra: {_json_number(earned)} of {_json_number(points)} points, "
+                f"kept apart from the score)")
+        text = f"{text}\n{note}" if text else note
+    max_score = Decimal(0) if extra else points
+    return {
+        "name": check.title,
+        "number": number,
+        "score": _json_number(max_score if passed else Decimal(0)),
+        "max_score": _json_number(max_score),
+        "status": "passed" if passed else "failed",
+        "output": text,
+        "tags": [check.marker],
+        "visibility": visibility,
+    }
+
+
+def gradescope(graded, visibility="visible"):
+    """The Gradescope autograder results format (one object per submission), with only the keys
+    Gradescope documents. Every text is plain text: a message quotes the submission's code, which
+    Gradescope would otherwise read as HTML or Markdown."""
     numbers = {}
-    tests = []
-    for check, verdict in graded.checks:
+    tests, left_out = [], []
+    for (check, verdict), points in zip(graded.checks, _shown_points([c for c, _ in graded.checks])):
         numbers[check.number] = numbers.get(check.number, 0) + 1
-        text = verdict.message or VERDICT_TEXT[verdict.outcome]
-        if verdict.outcome not in ("passed", "failed"):
-            text = f"[{VERDICT_TEXT[verdict.outcome]}] {text}"
-        tests.append({
-            "name": check.title,
-            "number": f"{check.number}.{numbers[check.number]}",
-            "score": _number(check.points if verdict.outcome == "passed" else 0),
-            "max_score": _number(check.points),
-            "status": "passed" if verdict.outcome == "passed" else "failed",
-            "output": text if verdict.outcome != "passed" else "",
-            "tags": [check.marker],
-            "visibility": "visible",
-        })
+        if _did_not_apply(check, verdict):
+            # Left out rather than shown: Gradescope's only statuses are passed and failed, and this
+            # check did neither.
+            left_out.append({"name": check.name, "why": (verdict.message or "skipped").splitlines()[0]})
+            continue
+        tests.append(_test(check, verdict, f"{check.number}.{numbers[check.number]}", points, visibility))
     lines = [f"Graded {graded.kind} {graded.source}: {_number(graded.score)} / {_number(graded.max_score)}, "
              f"status {graded.status}" + (f" ({graded.why})" if graded.why else "")]
     if graded.extra_max_score:
@@ -149,53 +215,80 @@ def gradescope(graded):
     lines += graded.notes
     if graded.flags:
         lines.append("for review: " + "; ".join(graded.flags))
-    # The top-level score is the core's: Gradescope takes it over the sum of the tests, so the extras'
-    # tests show their points without adding to the grade.
+    if left_out:
+        lines.append("not listed, as they did not apply here and carry no points: "
+                     + ", ".join(f"{item['name']} ({item['why']})" for item in left_out))
     return {
-        "score": _number(graded.score),
-        "max_score": _number(graded.max_score),
-        "execution_time": round(graded.execution_time, 1),
+        "score": _number(graded.score),  # the core's; overrides the sum of the tests
+        "execution_time": math.ceil(graded.execution_time),  # whole seconds, as documented
         "output": "\n".join(lines),
-        "visibility": "visible",
+        "output_format": "text",
+        "test_output_format": "text",
+        "test_name_format": "text",
+        "visibility": visibility,
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"status": graded.status, "why": graded.why, "kind": graded.kind, "flags": graded.flags,
-                       "sandbox": graded.sandbox, "extras": {"score": _number(graded.extra_score),
-                                                             "max_score": _number(graded.extra_max_score)}},
+        "extra_data": {"max_score": _number(graded.max_score), "status": graded.status, "why": graded.why,
+                       "kind": graded.kind, "flags": graded.flags, "sandbox": graded.sandbox,
+                       "extras": {"score": _number(graded.extra_score),
+                                  "max_score": _number(graded.extra_max_score)},
+                       "left_out": left_out},
     }
 
 
+def _case_outcome(graded, verdict):
+    """The JUnit element a verdict becomes (None for a pass): a submission that could not be prepared
+    is one error (its "prepare" case), and its checks were skipped, never run."""
+    if verdict.outcome == "passed":
+        return None
+    if verdict.outcome == "failed":
+        return "failure"
+    if verdict.outcome == "skipped" or graded.error:
+        return "skipped"
+    return "error"
+
+
 def junit(graded):
-    """A JUnit XML document (bytes): one testcase per check, its points as a property."""
-    suite = ET.Element("testsuite", name=graded.name, tests=str(len(graded.checks)),
-                       time=f"{graded.execution_time:.1f}")
-    counts = {"failures": 0, "errors": 0, "skipped": 0}
+    """A JUnit XML document (bytes) as the Jenkins/xunit JUnit.xsd has it: one testcase per check (name,
+    classname, time), the counts on the testsuite those of its cases, and the points (as results.json
+    shows them) in the testsuite's properties, "points:<classname>::<name>": the schema allows no
+    properties inside a testcase."""
+    suite = ET.Element("testsuite", name=graded.name)
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("score", graded.score), ("max_score", graded.max_score),
+                       ("extras_score", graded.extra_score), ("extras_max_score", graded.extra_max_score)):
+        ET.SubElement(props, "property", name=key, value=str(_number(value)))
+    ET.SubElement(props, "property", name="status", value=graded.status)
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if graded.error:
-        case = ET.SubElement(suite, "testcase", classname="submission", name="prepare")
-        ET.SubElement(case, "error", message=graded.error).text = graded.error
+        case = _case(suite, counts, "submission", "prepare")
+        ET.SubElement(case, "error", message=graded.error.splitlines()[0], type="error").text = graded.error
         counts["errors"] += 1
-    for check, verdict in graded.checks:
+    for (check, verdict), points in zip(graded.checks, _shown_points([c for c, _ in graded.checks])):
         module, _, _ = check.nodeid.partition("::")
-        case = ET.SubElement(suite, "testcase", classname=module.replace("/", ".").removesuffix(".py"),
-                             name=check.name)
-        props = ET.SubElement(case, "properties")
-        ET.SubElement(props, "property", name="points", value=str(_number(check.points)))
-        ET.SubElement(props, "property", name="exercise", value=check.marker)
-        if verdict.outcome == "failed":
-            node, counts["failures"] = "failure", counts["failures"] + 1
-        elif verdict.outcome == "skipped":
-            node, counts["skipped"] = "skipped", counts["skipped"] + 1
-        elif verdict.outcome != "passed":
-            node, counts["errors"] = "error", counts["errors"] + 1
-        else:
+        classname = module.replace("/", ".").removesuffix(".py")
+        ET.SubElement(props, "property", name=f"points:{classname}::{check.name}", value=str(_json_number(points)))
+        ET.SubElement(props, "property", name=f"exercise:{classname}::{check.name}", value=check.marker)
+        case = _case(suite, counts, classname, check.name)
+        node = _case_outcome(graded, verdict)
+        if node is None:
             continue
+        counts[{"failure": "failures", "error": "errors", "skipped": "skipped"}[node]] += 1
         first = verdict.message.splitlines()[0] if verdict.message else VERDICT_TEXT[verdict.outcome]
-        ET.SubElement(case, node, message=first, type=verdict.outcome).text = verdict.message
+        attributes = {"message": first} if node == "skipped" else {"message": first, "type": verdict.outcome}
+        ET.SubElement(case, node, attributes).text = verdict.message
     for key, value in counts.items():
         suite.set(key, str(value))
+    suite.set("time", f"{graded.execution_time:.1f}")
     root = ET.Element("testsuites")
     root.append(suite)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _case(suite, counts, classname, name):
+    # The sandbox reports no time per check: 0, as the schema wants a time on every testcase.
+    counts["tests"] += 1
+    return ET.SubElement(suite, "testcase", name=name, classname=classname, time="0")
 
 
 def _write(path, data):
@@ -205,27 +298,32 @@ def _write(path, data):
     os.replace(tmp, path)
 
 
-def write_submission(out, graded, extracted=""):
+def write_submission(out, graded, extracted="", visibility="visible"):
     folder = out / graded.name
     folder.mkdir(parents=True, exist_ok=True)
-    _write(folder / "results.json", json.dumps(gradescope(graded), indent=2) + "\n")
+    _write(folder / "results.json", json.dumps(gradescope(graded, visibility), indent=2) + "\n")
     _write(folder / "junit.xml", junit(graded))
     if extracted:
         _write(folder / "extracted.py", extracted)
 
 
 def csv_columns(markers):
-    """``total`` and ``max`` are the core's; ``extras`` and ``extras_max`` appear when extras are graded."""
+    """``path`` is the submission as it was found (its file or folder name in the class folder), as
+    ``name`` can be the same for two (bob.py and bob_py/ are both bob_py); ``total`` and ``max`` are the
+    core's; ``extras`` and ``extras_max`` appear when extras are graded."""
     extras = ["extras", "extras_max"] if any(BY_MARKER[m].track == "extra" for m in markers) else []
-    return ["name", "total", "max", *extras, *markers, "status", "why", "flags"]
+    return ["name", "path", "total", "max", *extras, *markers, "status", "why", "flags"]
 
 
-def write_csv(out, class_grades, markers):
+def write_csv(out, class_grades, markers, bom=False):
+    """grades.csv in UTF-8; with ``bom``, a byte-order mark first, without which Excel reads it in the
+    system's code page and garbles accents."""
     rows = []
     for graded in sorted(class_grades, key=lambda g: g.name):
-        row = {"name": graded.name, "total": _number(graded.score), "max": _number(graded.max_score),
-               "extras": _number(graded.extra_score), "extras_max": _number(graded.extra_max_score),
-               "status": graded.status, "why": graded.why.replace("\n", " ")[:300], "flags": "; ".join(graded.flags)}
+        row = {"name": graded.name, "path": Path(graded.source).name, "total": _number(graded.score),
+               "max": _number(graded.max_score), "extras": _number(graded.extra_score),
+               "extras_max": _number(graded.extra_max_score), "status": graded.status,
+               "why": graded.why.replace("\n", " ")[:300], "flags": "; ".join(graded.flags)}
         for marker in markers:
             row[marker] = _number(graded.exercise_score(marker))
         rows.append({key: csv_cell(value) if isinstance(value, str) else value for key, value in row.items()})
@@ -233,7 +331,7 @@ def write_csv(out, class_grades, markers):
     writer = csv.DictWriter(buffer, fieldnames=csv_columns(markers), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    _write(out / "grades.csv", buffer.getvalue())
+    _write(out / "grades.csv", ("\ufeff" if bom else "") + buffer.getvalue())
 
 
 class Progress:
