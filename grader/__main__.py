@@ -11,6 +11,7 @@ COMMANDS = {
     "bench": ("grader.trainer.bench", "time training of the fused reference and of per-head attention (prints figures)"),
     "sample": ("grader.trainer.sample", "generate text from a checkpoint saved by train"),
     "grade": ("grader.classroom.grade", "grade a class of submissions (folders, .py files, notebooks, zips) in a sandbox"),
+    "merge": ("grader.classroom.merge", "merge the reports of a class graded in shards (grade --shard K/N)"),
     "bundle": ("grader.classroom.bundle", "pack the grader as a Gradescope autograder, or write a GitHub Classroom workflow"),
     "notebook": ("grader.notebook.edition", "write the exercises as a Jupyter notebook (for Colab) that grades itself"),
     "data": ("grader.data", "obtain Tiny Shakespeare (download, or copy a local file) and verify it"),

@@ -75,40 +75,6 @@ def test_the_command_writes_a_notebook_and_never_overwrites_one_unasked(tmp_path
     assert "no folder" in capsys.readouterr().err
 
 
-def run_cells(sources, namespace):
-    """Run cells as IPython does: each source is appended to ``In`` before it runs."""
-    for source in sources:
-        namespace["In"].append(source)
-        exec(compile(source, f"<cell {len(namespace['In'])}>", "exec"), namespace)
-
-
-@pytest.mark.timeout(600)
-def test_cells_grade_the_definitions_the_notebook_ran_last(tmp_path, capsys):
-    cells = code_cells(build(KIT_ROOT / "solutions"))
-    namespace = {"In": [""], "__name__": "__main__"}
-    tokenizer_cell = next(c for c in cells if c.startswith("class CharTokenizer"))
-    run_cells([cells[0], tokenizer_cell], namespace)
-    grade(namespace, "tokenizer")
-    out = capsys.readouterr().out
-    assert "1. Character tokenizer" in out and "done" in out and "total 8 / 100" in out, out
-
-    # The student runs the cell again with a mistake: the latest version is graded.
-    broken = tokenizer_cell.replace("sorted(set(text))", "list(dict.fromkeys(text))")
-    assert broken != tokenizer_cell
-    run_cells([broken], namespace)
-    grade(namespace, "tokenizer")
-    out = capsys.readouterr().out
-    assert "total 8 / 100" not in out and "test_vocabulary" in out, out
-
-    # The exercises' own cells: every check fails as not implemented, and the notebook lives on.
-    stubs = {"In": [""], "__name__": "__main__"}
-    exercise_cells = code_cells(build(KIT_ROOT / "exercises"))
-    run_cells([exercise_cells[0], next(c for c in exercise_cells if c.startswith("class CharTokenizer"))], stubs)
-    grade(stubs, "tokenizer")
-    out = capsys.readouterr().out
-    assert "total 0 / 100" in out and "not implemented" in out.lower(), out
-
-
 def test_grading_outside_a_notebook_says_what_to_do():
     with pytest.raises(NotebookGradingError, match="python -m grader grade"):
         grade({})

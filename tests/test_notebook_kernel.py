@@ -54,7 +54,7 @@ def test_the_answer_key_gets_every_point_and_a_planted_mistake_shows_its_hint(tm
     notebook.cells[-1].source = "grade(globals(), extras=True)"
     out = run_in_kernel(graded_once(notebook, broken, 'grade(globals(), "head")'), tmp_path)
     assert "total 100 / 100" in out[-3] and "extras 60 / 60" in out[-3], out[-3]
-    planted = out[-1]
+    planted = out[-1]  # Head defined again in a later cell: the cell run last is what is graded
     # The right diagnosis leads, and the first failure is shown in full under the table.
     assert "mistake:  softmax over the wrong dim (over the queries t)" in planted, planted
     assert "in full:" in planted and "expected:" in planted and "got:" in planted, planted

@@ -122,6 +122,26 @@ def _why_nothing_passed(checks):
             f"{error[0].removeprefix(RAISED)}{place}")
 
 
+GRADED_FILE = "graded.json"  # everything the class's reports are made from; what `merge` reads
+
+
+def graded_record(graded):
+    """A Graded as JSON: each check by its node id, with its verdict."""
+    return {"name": graded.name, "source": graded.source, "kind": graded.kind,
+            "checks": [[check.nodeid, verdict.outcome, verdict.message] for check, verdict in graded.checks],
+            "notes": graded.notes, "flags": graded.flags, "error": graded.error,
+            "execution_time": graded.execution_time, "sandbox": graded.sandbox}
+
+
+def graded_from_record(record, checks_by_nodeid):
+    """The Graded that graded_record wrote; ``checks_by_nodeid``: the catalog's checks."""
+    from grader.sandbox.isolate import Verdict
+
+    checks = [(checks_by_nodeid[nodeid], Verdict(outcome, message)) for nodeid, outcome, message in record["checks"]]
+    return Graded(record["name"], record["source"], record["kind"], checks, record["notes"], record["flags"],
+                  record["error"], record["execution_time"], record["sandbox"])
+
+
 def _number(points):
     return int(points) if float(points).is_integer() else round(points, 6)
 
@@ -302,6 +322,7 @@ def write_submission(out, graded, extracted="", visibility="visible"):
     folder = out / graded.name
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / "results.json", json.dumps(gradescope(graded, visibility), indent=2) + "\n")
+    _write(folder / GRADED_FILE, json.dumps(graded_record(graded), indent=1) + "\n")
     _write(folder / "junit.xml", junit(graded))
     if extracted:
         _write(folder / "extracted.py", extracted)
