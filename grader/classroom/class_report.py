@@ -236,23 +236,30 @@ def class_mistakes(grades):
     return sorted(found.values(), key=lambda m: (-len(m.names), m.exercises[0], m.diagnosis))
 
 
+def _table_section(title, empty, note, table_id, headers, rows):
+    """A section of the page: its title, then ``empty`` when there are no rows, else a note and a table
+    whose rows are already escaped HTML cells."""
+    html = [f"<h2>{title}</h2>"]
+    if not rows:
+        return "\n".join(html + [f"<p>{empty}</p>"])
+    html += [f'<p class="note">{note}</p>', f'<table id="{table_id}">',
+             "<tr>" + "".join(f"<th>{header}</th>" for header in headers) + "</tr>"]
+    html += [f"<tr>{row}</tr>" for row in rows]
+    return "\n".join(html + ["</table>"])
+
+
 def _mistakes_section(grades):
-    mistakes = class_mistakes(grades)
-    html = ["<h2>Mistakes the checks named</h2>"]
-    if not mistakes:
-        html.append("<p>No check named a mistake.</p>")
-        return "\n".join(html)
-    html += ['<p class="note">A mistake counts once per submission, however many checks named it; mistakes '
-             "with the same diagnosis (the text before the first colon) are one row. Most common first.</p>",
-             '<table id="mistakes">',
-             "<tr><th>submissions</th><th>mistake</th><th>exercise</th><th>made by</th></tr>"]
-    for mistake in mistakes:
+    rows = []
+    for mistake in class_mistakes(grades):
         fix = f'<div class="fix">{escape(mistake.fix)}</div>' if mistake.fix else ""
-        html.append(f'<tr><td class="count">{len(mistake.names)}</td><td>{escape(mistake.diagnosis)}{fix}</td>'
+        rows.append(f'<td class="count">{len(mistake.names)}</td><td>{escape(mistake.diagnosis)}{fix}</td>'
                     f"<td>{_exercise_names(mistake.exercises)}</td>"
-                    f'<td class="names">{_name_list(mistake.names)}</td></tr>')
-    html.append("</table>")
-    return "\n".join(html)
+                    f'<td class="names">{_name_list(mistake.names)}</td>')
+    return _table_section(
+        "Mistakes the checks named", "No check named a mistake.",
+        "A mistake counts once per submission, however many checks named it; mistakes with the same "
+        "diagnosis (the text before the first colon) are one row. Most common first.",
+        "mistakes", ("submissions", "mistake", "exercise", "made by"), rows)
 
 
 def _exercise_names(numbers):
@@ -274,19 +281,12 @@ def to_look_at(grades):
 
 
 def _look_at_section(grades):
-    rows = to_look_at(grades)
-    html = ["<h2>Submissions to look at</h2>"]
-    if not rows:
-        html.append("<p>Every submission ran to the end (status ok).</p>")
-        return "\n".join(html)
-    html += ['<p class="note">Status other than ok (timeout, crashed, tampered, error), or nothing could be '
-             "graded. The whole story is in each submission's results.json.</p>",
-             '<table id="look-at">', "<tr><th>submission</th><th>status</th><th>why</th></tr>"]
-    for graded in rows:
-        html.append(f"<tr><td>{escape(graded.name)}</td><td>{escape(graded.status)}</td>"
-                    f"<td>{escape(graded.why[:500])}</td></tr>")
-    html.append("</table>")
-    return "\n".join(html)
+    rows = [f"<td>{escape(graded.name)}</td><td>{escape(graded.status)}</td><td>{escape(graded.why[:500])}</td>"
+            for graded in to_look_at(grades)]
+    return _table_section(
+        "Submissions to look at", "Every submission ran to the end (status ok).",
+        "Status other than ok (timeout, crashed, tampered, error), or nothing could be graded. The whole "
+        "story is in each submission's results.json.", "look-at", ("submission", "status", "why"), rows)
 
 
 def _num(value):
