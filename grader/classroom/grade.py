@@ -72,6 +72,11 @@ def _shard(text):
     return int(k), int(n)
 
 
+def _markers_of(checks):
+    """The exercises ``checks`` grade, in lecture order: the per-exercise columns of the reports."""
+    return [ex.marker for ex in EXERCISES if any(c.marker == ex.marker for c in checks)]
+
+
 def _empty_shard(args, class_size):
     """More shards than submissions: this one's reports hold no one, so that merge still takes it."""
     from grader.classroom import reports
@@ -80,7 +85,7 @@ def _empty_shard(args, class_size):
     checks = catalog.collect(args.markers)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    reports.write_csv(out, [], [ex.marker for ex in EXERCISES if any(c.marker == ex.marker for c in checks)])
+    reports.write_csv(out, [], _markers_of(checks))
     k, n = args.shard
     print(f"grade: shard {k}/{n} holds no submission (the class has {class_size}); wrote an empty grades.csv",
           file=sys.stderr)
@@ -151,7 +156,7 @@ def run(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checks = catalog.collect(args.markers)
-    markers = [ex.marker for ex in EXERCISES if any(c.marker == ex.marker for c in checks)]
+    markers = _markers_of(checks)
     limits = _limits_class()(timeout=args.timeout, total=args.total_timeout, memory_mb=args.memory,
                              processes=args.max_processes, output_mb=args.max_output)
     print(f"grading {len(submissions)} submission(s), {len(checks)} checks each, {args.jobs} at a time, "

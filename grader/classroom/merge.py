@@ -24,21 +24,17 @@ def add_arguments(parser):
                         help="begin grades.csv with a UTF-8 byte-order mark, so that Excel shows accents right")
 
 
-def _markers(shard):
-    """The exercises a shard was graded on, from its grades.csv's columns."""
+def _read_shard(shard):
+    """(the exercises a shard was graded on, the names of its submissions), from its grades.csv."""
     from grader.judges.rubric import BY_MARKER
 
     path = shard / "grades.csv"
     if not path.is_file():
         raise MergeError(f"{shard}: no grades.csv here; give the folders that grade --out wrote")
     with path.open(encoding="utf-8-sig", newline="") as f:
-        header = next(csv.reader(f), [])
-    return [column for column in header if column in BY_MARKER], path
-
-
-def _names(csv_path):
-    with csv_path.open(encoding="utf-8-sig", newline="") as f:
-        return [row["name"] for row in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        names = [row["name"] for row in reader]
+    return [column for column in reader.fieldnames or [] if column in BY_MARKER], names
 
 
 def merge(shards, out, bom=False):
@@ -52,12 +48,12 @@ def merge(shards, out, bom=False):
         raise MergeError(f"{out} is not empty; merge into a new folder")
     found, markers, seen = [], None, {}
     for shard in shards:
-        shard_markers, csv_path = _markers(shard)
+        shard_markers, names = _read_shard(shard)
         if markers is not None and shard_markers != markers:
             raise MergeError(f"{shard} was graded on other exercises ({', '.join(shard_markers)}) than "
                              f"{shards[0]} ({', '.join(markers)}); grade every shard with the same -m")
         markers = shard_markers
-        for name in _names(csv_path):
+        for name in names:
             if name in seen:
                 raise MergeError(f"{name} is in both {seen[name]} and {shard}: was a shard given twice?")
             seen[name] = shard

@@ -26,7 +26,6 @@ class GradingState:
     extras: bool
     voice: object  # grader/student/voice.py: Terminal or Notebook
     scoreboard: Scoreboard
-    data_reported: bool = False  # whether a check already showed why Tiny Shakespeare is missing
 
 
 state_key = pytest.StashKey[GradingState]()
@@ -179,9 +178,7 @@ def pytest_runtest_makereport(item, call):
     if report.failed and call.excinfo is not None:
         state = config.stash[state_key]
         if isinstance(call.excinfo.value, MissingData):
-            if state.data_reported:
-                report.gptkit_kind = NO_DATA  # said once already: one word in the counts, a line in the table
-            report.longrepr = _missing_data(state, call.excinfo.value)
+            _explain_missing_data(report, state.scoreboard, call.excinfo.value)
         elif not _wants_full_traceback(config):
             explanation = explain(call.excinfo, state.impl.path, exercise_of(item), state.voice)
             if explanation is not None:
@@ -209,13 +206,16 @@ class MissingData(GradingFailure):
     """Tiny Shakespeare could not be obtained; the message says how to get it."""
 
 
-def _missing_data(state, exc):
-    """The full message for the first check that needs the data, one line for each after it."""
-    if state.data_reported:
-        return Explanation("needs Tiny Shakespeare, which could not be obtained (the first check that needed "
-                           "it says why)")
-    state.data_reported = state.scoreboard.data_missing = True
-    return Explanation(str(exc))
+def _explain_missing_data(report, scoreboard, exc):
+    """The full message for the first check that needs the data; each after it is one line, counted
+    "without data" (the scoreboard remembers, and its next: line says to get the data)."""
+    if scoreboard.data_missing:
+        report.gptkit_kind = NO_DATA
+        report.longrepr = Explanation("needs Tiny Shakespeare, which could not be obtained (the first check "
+                                      "that needed it says why)")
+        return
+    scoreboard.data_missing = True
+    report.longrepr = Explanation(str(exc))
 
 
 def _wants_full_traceback(config):
