@@ -9,7 +9,8 @@ import zipfile
 
 import pytest
 
-from grader.classroom.bundle import build, classroom_workflow, collect
+from grader.classroom.bundle import build, collect
+from grader.classroom.github_classroom import classroom_workflow
 from grader.data import verify
 from grader.judges.rubric import CORE, TOTAL_POINTS
 from tests.kit import KIT_ROOT, SOLUTIONS, notebook_from

@@ -46,7 +46,7 @@ def lint(*paths):
 
 @needs_actionlint
 def test_the_workflows_pass_actionlint(tmp_path):
-    from grader.classroom.bundle import classroom_workflow
+    from grader.classroom.github_classroom import classroom_workflow
 
     classroom = tmp_path / "classroom.yml"
     classroom.write_text(classroom_workflow())
