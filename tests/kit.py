@@ -1,10 +1,12 @@
 """Helpers for the kit's own tests: run the graded checks in a fresh process, make broken variants."""
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,3 +139,22 @@ def notebook_from(folder, path, training_cell=True):
     nb = nbformat.v4.new_notebook(cells=cells)
     nbformat.write(nb, str(path))
     return path
+
+
+def kit_copy(dest, solved=()):
+    """A copy of the kit as a student's repository holds it, with the modules ``solved`` filled in."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=KIT_ROOT, capture_output=True, text=True, check=True)
+    for name in tracked.stdout.split():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(KIT_ROOT / name, dest / name)
+    for module in solved:
+        shutil.copyfile(SOLUTIONS / f"{module}.py", dest / "exercises" / f"{module}.py")
+    return dest
+
+
+def zip_bytes(entries):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()

@@ -12,8 +12,7 @@ import pytest
 from grader.classroom.bundle import build, collect
 from grader.classroom.github_classroom import classroom_workflow
 from grader.data import verify
-from grader.judges.rubric import CORE, TOTAL_POINTS
-from tests.kit import KIT_ROOT, SOLUTIONS, notebook_from
+from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, make_variant, notebook_from, single_file_source
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -30,15 +29,21 @@ def test_the_bundle_holds_the_grader_and_not_the_solutions(autograder):
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         modes = {info.filename: info.external_attr >> 16 for info in zf.infolist()}
-    assert {"setup.sh", "run_autograder", "requirements.txt", "kit/tox.ini", "kit/grader/classroom/grade.py",
-            "kit/grader/checks/test_head.py"} <= set(names)
+    assert {"setup.sh", "run_autograder", "requirements.txt", "README.md", "kit/tox.ini",
+            "kit/grader/classroom/grade.py", "kit/grader/checks/test_head.py"} <= set(names)
+    with zipfile.ZipFile(path) as zf:
+        readme, script = zf.read("README.md").decode(), zf.read("run_autograder").decode()
+    assert "for an autograder timeout of 600 s, with these options\nfor `grade`: `--timeout 30`" in readme
+    assert "Ubuntu 22.04" in readme and "1/2 vCPU, 768 MB" in readme and "@" not in readme
+    assert 'TIME_LIMIT="${GPTKIT_TIME_LIMIT:-600}"' in script
     assert not any(name.startswith(("kit/solutions", "kit/tests", "kit/exercises")) for name in names)
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
     assert build(path.parent / "again.zip", ["--timeout", "30"]).read_bytes() == path.read_bytes()
 
 
-def _run_autograder(root, bundle, submission_files, extra_args):
-    """Lay out /autograder in a temporary folder as Gradescope does, and run run_autograder there."""
+def _run_autograder(root, bundle, submission_files, extra_args, time_limit=500):
+    """Lay out /autograder in a temporary folder as Gradescope does, and run run_autograder there, with
+    the autograder's time limit ``time_limit`` (run_autograder must end within it: the test's guard)."""
     ag = root / "autograder"
     shutil.rmtree(ag, ignore_errors=True)
     (ag / "submission").mkdir(parents=True)
@@ -47,19 +52,37 @@ def _run_autograder(root, bundle, submission_files, extra_args):
     for name, make in submission_files.items():
         make(ag / "submission" / name)
     env = dict(os.environ, AUTOGRADER_ROOT=str(ag), GPTKIT_PYTHON=sys.executable,
-               GPTKIT_DATA=str(verify()), GPTKIT_GRADE_ARGS=extra_args)
+               GPTKIT_DATA=str(verify()), GPTKIT_GRADE_ARGS=extra_args, GPTKIT_TIME_LIMIT=str(time_limit))
     proc = subprocess.run(["bash", str(ag / "source" / "run_autograder")], env=env, capture_output=True,
-                          text=True, timeout=500)
+                          text=True, timeout=time_limit)
     results = ag / "results" / "results.json"
     assert results.is_file(), proc.stdout + proc.stderr
     return json.loads(results.read_text())
 
 
-def test_run_autograder_grades_a_notebook_upload(autograder):
+def _kit_copy_with_solved_tokenizer(path):
+    path.mkdir()
+    kit_copy(path, solved=["tokenizer"])  # solutions/ is in it too, and must not be what is graded
+
+
+# The uploads students make (tests/test_upload.py reads many more shapes, and test_grade.py grades zips in
+# a zip): (files in /autograder/submission, the score of -m tokenizer -m head, the note on what was graded).
+# (files in /autograder/submission, the score of -m tokenizer -m head, the note that says what was graded).
+UPLOADS = {
+    "a repository": ({"repo": _kit_copy_with_solved_tokenizer}, 8, "graded the modules in repo/exercises/"),
+    "a notebook and a stray .py": ({"gpt.ipynb": lambda p: notebook_from(SOLUTIONS, p),
+                                    "scratch.py": lambda p: p.write_text("print('hi')\n")}, 23, "graded gpt.ipynb"),
+    "the contract in gpt.py": ({"gpt.py": lambda p: p.write_text(single_file_source(SOLUTIONS))}, 23, "graded gpt.py"),
+}
+
+
+@pytest.mark.parametrize("shape", UPLOADS)
+def test_run_autograder_grades_uploads_as_students_make_them(autograder, shape):
+    files, score, note = UPLOADS[shape]
     root, bundle = autograder
-    result = _run_autograder(root, bundle, {"gpt.ipynb": lambda p: notebook_from(SOLUTIONS, p)},
-                             "-m tokenizer -m head")
-    assert result["score"] == result["extra_data"]["max_score"] == 23
+    result = _run_autograder(root, bundle, files, "-m tokenizer -m head")
+    assert result["score"] == score and result["extra_data"]["max_score"] == 23, result["output"]
+    assert note in result["output"]
     assert all(t["tags"][0] in ("tokenizer", "head") for t in result["tests"])
 
 
@@ -79,6 +102,21 @@ def test_run_autograder_explains_an_upload_with_nothing_to_grade(autograder):
     assert result["score"] == 0 and "found nothing to grade" in result["output"]
 
 
+def test_a_hang_still_leaves_every_other_exercise_its_points(autograder, tmp_path):
+    """An endless Head.forward with the per-check limit longer than the whole budget: the deadline
+    alone stops it, and results.json is written, within the autograder's time limit."""
+    root, bundle = autograder
+    hang = make_variant(tmp_path, "hang", {"attention": [
+        ("        k = self.key(x)  # (B, T, hs)\n", "        while True:\n            pass\n")]})
+    files = {m.name: (lambda p, m=m: shutil.copyfile(m, p)) for m in hang.glob("*.py")}
+    limit = 75  # s: torch's start and the tokenizer's checks take ~10 s, the head's first check never ends
+    result = _run_autograder(root, bundle, files, "-m tokenizer -m head --timeout 600", time_limit=limit)
+    tokenizer = [t for t in result["tests"] if t["tags"] == ["tokenizer"]]
+    assert sum(t["score"] for t in tokenizer) == 8  # all its points
+    stopped = [t for t in result["tests"] if t["tags"] == ["head"] and "time limit" in t["output"]]
+    assert stopped and all(t["score"] == 0 for t in stopped)  # the checks that call the endless forward
+
+
 def test_collect_refuses_several_submissions(tmp_path):
     for name in ("a", "b"):
         (tmp_path / "graded" / name).mkdir(parents=True)
@@ -86,21 +124,6 @@ def test_collect_refuses_several_submissions(tmp_path):
     collect(tmp_path / "graded", tmp_path / "results.json")
     result = json.loads((tmp_path / "results.json").read_text())
     assert result["score"] == 0 and "found 2 submissions" in result["output"]
-
-
-def test_classroom_workflow_has_one_step_per_exercise_with_its_points():
-    text = classroom_workflow()
-    for ex in CORE:
-        assert f"command: python -m grader check -m {ex.marker}\n" in text
-        assert f"id: {ex.marker}\n" in text
-    points = [int(line.split(":")[1]) for line in text.splitlines() if line.strip().startswith("max-score:")]
-    assert sum(points) == TOTAL_POINTS
-    assert "@" not in text.replace("@v", "")  # every placeholder filled in
-    # Triggered as Classroom's own workflow is, and not by the bot's first commit of each repository.
-    assert "on:\n  push:\n  repository_dispatch:\n  workflow_dispatch:\n" in text
-    assert "if: github.actor != 'github-classroom[bot]'" in text
-    # Classroom adds up every step: the extras join only when asked for.
-    assert "-m averaging" not in text and "-m averaging\n" in classroom_workflow(["head", "averaging"])
 
 
 def test_bundle_command_writes_both(tmp_path):
@@ -111,6 +134,9 @@ def test_bundle_command_writes_both(tmp_path):
     with zipfile.ZipFile(tmp_path / "ag.zip") as zf:
         script = zf.read("run_autograder").decode()
     assert "--timeout 20.0 -m head" in script
+    proc = subprocess.run([*cmd, "--out", str(tmp_path / "ag.zip"), "--time-limit", "60"], cwd=KIT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--time-limit: at least 120 s, got 60" in proc.stderr
     proc = subprocess.run([*cmd, "--classroom", str(tmp_path / "wf" / "classroom.yml")], cwd=KIT_ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and (tmp_path / "wf" / "classroom.yml").read_text() == classroom_workflow()

@@ -15,7 +15,8 @@ import zipfile
 import pytest
 
 from grader.judges.rubric import CORE, EXERCISES, EXTRA_POINTS, EXTRAS, TOTAL_POINTS
-from tests.kit import KIT_ROOT, SOLUTIONS, make_variant, notebook_from, single_file_source
+from grader.impl import MODULES
+from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, make_variant, notebook_from, single_file_source, zip_bytes
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -27,16 +28,18 @@ def grade(*args, timeout=800):
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory):
-    """The reference in every format, and one submission that cannot be graded, graded two at a time."""
+    """The reference in every format, as students upload it (a copy of the kit, a notebook beside a stray
+    file, zips in a zip), and one submission that cannot be graded, graded two at a time."""
     root = tmp_path_factory.mktemp("class")
     folder = root / "class"
     folder.mkdir()
-    shutil.copytree(SOLUTIONS, folder / "package", ignore=shutil.ignore_patterns("__pycache__"))
+    kit_copy(folder / "repo", solved=MODULES)
     (folder / "single.py").write_text(single_file_source(SOLUTIONS))
-    notebook_from(SOLUTIONS, folder / "notebook.ipynb")
-    with zipfile.ZipFile(folder / "zipped.zip", "w") as zf:
-        for path in sorted(SOLUTIONS.glob("*.py")):
-            zf.write(path, f"zipped/{path.name}")
+    (folder / "notebook").mkdir()
+    notebook_from(SOLUTIONS, folder / "notebook" / "gpt.ipynb")
+    (folder / "notebook" / "scratch.py").write_text("print('trying things')\n")
+    inner = zip_bytes({"work/gpt.py": single_file_source(SOLUTIONS), "work/scratch.py": "x = 1\n"})
+    (folder / "zipped.zip").write_bytes(zip_bytes({"inner.zip": inner, "notes.txt": "hello"}))
     (folder / "unreadable.zip").write_bytes(b"not a zip")
     out = root / "out"
     proc = grade(folder, "--out", out, "--jobs", "2")
@@ -45,11 +48,17 @@ def klass(tmp_path_factory):
     return {"out": out, "rows": rows, "proc": proc}
 
 
-@pytest.mark.parametrize("name", ["package", "single", "notebook", "zipped"])
+UPLOADED = {"repo": "graded the modules in exercises/ (Exercises 1-14)", "single": "",
+            "notebook": "graded gpt.ipynb (Exercises 1-14)",
+            "zipped": "graded zipped.zip/inner.zip/work/gpt.py (Exercises 1-14)"}
+
+
+@pytest.mark.parametrize("name", UPLOADED)
 def test_the_reference_gets_full_marks_in_every_format(klass, name):
     row = klass["rows"][name]
     assert float(row["total"]) == TOTAL_POINTS, row
     assert row["status"] == "ok", row
+    assert UPLOADED[name] in json.loads((klass["out"] / name / "results.json").read_text())["output"]
 
 
 def test_a_submission_that_cannot_be_read_is_an_error_and_the_rest_are_graded(klass):
@@ -63,7 +72,7 @@ def test_grades_csv_has_a_column_per_exercise(klass):
     header = (klass["out"] / "grades.csv").read_text().splitlines()[0].split(",")
     assert header == ["name", "path", "total", "max", "extras", "extras_max", *(ex.marker for ex in EXERCISES),
                       "status", "why", "flags"]
-    row = klass["rows"]["package"]
+    row = klass["rows"]["repo"]
     # The total is the core's 100; the extras are summed apart.
     assert sum(float(row[ex.marker]) for ex in CORE) == pytest.approx(float(row["total"]))
     assert sum(float(row[ex.marker]) for ex in EXTRAS) == pytest.approx(float(row["extras"]))
@@ -93,7 +102,7 @@ def test_the_notebook_report_says_what_was_left_out(klass):
 
 
 def test_junit_xml_per_submission(klass):
-    root = ET.parse(klass["out"] / "package" / "junit.xml").getroot()
+    root = ET.parse(klass["out"] / "repo" / "junit.xml").getroot()
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
     assert len(cases) == int(suite.get("tests")) > 90
@@ -107,7 +116,7 @@ def test_the_terminal_shows_progress_and_a_summary(klass):
     proc = klass["proc"]
     assert "5/5" in proc.stderr
     assert "submission" in proc.stdout and "status" in proc.stdout
-    for name in ("package", "single", "notebook", "zipped", "unreadable"):
+    for name in ("repo", "single", "notebook", "zipped", "unreadable"):
         assert name in proc.stdout
 
 

@@ -1,7 +1,8 @@
 """``python -m grader bundle``: the grader packed for Gradescope, or a GitHub Classroom workflow.
 
 The Gradescope autograder (``--out autograder.zip``) holds ``setup.sh``, ``run_autograder``, a
-``requirements.txt`` and the grader itself (no ``solutions/``, no tests). Gradescope runs each
+``requirements.txt``, a README.md for the teacher (the settings to choose, and what they were measured
+with) and the grader itself (no ``solutions/``, no tests). Gradescope runs each
 submission in its own container; inside it, ``run_autograder`` runs ``python -m grader grade`` on
 ``/autograder/submission`` with the limits given here, then ``collect`` writes the one
 ``/autograder/results/results.json`` Gradescope reads.
@@ -22,6 +23,20 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The kit files the autograder needs; the grader package is added file by file.
 KIT_FILES = ("tox.ini", "pyproject.toml", "README.md")
 REQUIREMENTS = "pytest>=8.0\npytest-timeout>=2.2\nnbformat>=5.9\nnumpy>=1.24\n"
+GRADESCOPE_TIMEOUT = 600  # seconds: Gradescope's default autograder timeout
+MIN_TIME_LIMIT = 120  # below this, starting torch and the sandbox leave no time to grade
+
+
+def _time_limit(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
+    if value < MIN_TIME_LIMIT:
+        raise argparse.ArgumentTypeError(f"at least {MIN_TIME_LIMIT} s, got {value}")
+    return value
 
 
 def add_arguments(parser):
@@ -33,6 +48,9 @@ def add_arguments(parser):
     parser.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per check")
     parser.add_argument("--total-timeout", type=float, default=None, metavar="S", help="seconds per submission")
     parser.add_argument("--memory", type=int, default=None, metavar="MB", help="memory per submission")
+    parser.add_argument("--time-limit", type=_time_limit, default=GRADESCOPE_TIMEOUT, metavar="S",
+                        help="the autograder timeout set in the assignment's settings on Gradescope (default "
+                             f"{GRADESCOPE_TIMEOUT}, Gradescope's own): grading stops in time to report within it")
     parser.add_argument("-m", "--exercise", dest="markers", action="append",
                         choices=[ex.marker for ex in EXERCISES],
                         help="grade only this exercise (repeatable); the Classroom workflow has the core's by default")
@@ -54,22 +72,26 @@ def run(args):
             grade_args += [option, str(value)]
     for marker in args.markers or ():
         grade_args += ["-m", marker]
-    out = build(Path(args.out), grade_args)
-    print(f"wrote {out}: upload it as the autograder of a Gradescope programming assignment "
-          f"(base image: Ubuntu, any recent version)")
+    out = build(Path(args.out), grade_args, args.time_limit)
+    print(f"wrote {out}: upload it as the autograder of a Gradescope programming assignment, on the "
+          f"Ubuntu 22.04 base image, with an autograder timeout of {args.time_limit} s (its README.md says more)")
     return 0
 
 
-def build(out, grade_args=()):
+def build(out, grade_args=(), time_limit=GRADESCOPE_TIMEOUT):
     """Write the autograder zip to ``out``; returns its path."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    run_autograder = (TEMPLATES / "run_autograder").read_text().replace(
-        "@GRADE_ARGS@", " ".join(shlex.quote(a) for a in grade_args))
+    run_autograder = ((TEMPLATES / "run_autograder").read_text()
+                      .replace("@GRADE_ARGS@", " ".join(shlex.quote(a) for a in grade_args))
+                      .replace("@TIME_LIMIT@", str(int(time_limit))))
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         _add(zf, "setup.sh", (TEMPLATES / "setup.sh").read_text(), executable=True)
         _add(zf, "run_autograder", run_autograder, executable=True)
         _add(zf, "requirements.txt", REQUIREMENTS)
+        _add(zf, "README.md", (TEMPLATES / "README-gradescope.md").read_text()
+             .replace("@TIME_LIMIT@", str(int(time_limit)))
+             .replace("@GRADE_ARGS@", " ".join(grade_args) or "none"))
         for name in KIT_FILES:
             _add(zf, f"kit/{name}", (KIT_ROOT / name).read_text())
         grader = KIT_ROOT / "grader"
@@ -87,21 +109,26 @@ def _add(zf, name, data, executable=False):
     zf.writestr(info, data)
 
 
-def collect(graded_dir, results_path):
+def collect(graded_dir, results_path, grade_status=0):
     """Copy the one submission's results.json to ``results_path``; when there is not exactly one,
-    write a zero score whose output says what to upload."""
+    write a zero score whose output says why (``grade_status``: how grade ended, 124 when run_autograder's
+    timeout stopped it)."""
     graded_dir, results_path = Path(graded_dir), Path(results_path)
     found = sorted(graded_dir.glob("*/results.json")) if graded_dir.is_dir() else []
     if len(found) == 1:
         shutil.copyfile(found[0], results_path)
         return
+    upload = ("Upload the .py files of exercises/ (tokenizer.py, attention.py, ...), one .py file holding "
+              "every name, or one notebook.")
     if found:
-        names = ", ".join(p.parent.name for p in found)
-        why = f"found {len(found)} submissions in your upload ({names}); upload one"
+        output = f"found {len(found)} submissions in your upload ({', '.join(p.parent.name for p in found)}). {upload}"
+    elif grade_status in (124, 137):
+        output = ("grading did not finish within the autograder's time limit: please tell your teacher, "
+                  "who can raise it (bundle --time-limit, and the assignment's settings).")
+    elif grade_status:
+        output = f"the grader stopped before grading (exit status {grade_status}): please tell your teacher."
     else:
-        why = "found nothing to grade in your upload"
-    output = (f"{why}: the .py files of exercises/ (tokenizer.py, attention.py, ...), one .py file "
-              f"holding every name, or one notebook.")
+        output = f"found nothing to grade in your upload. {upload}"
     # Plain text, as every report: the output names the student's files.
     results = {"score": 0, "output": output, "output_format": "text", "tests": []}
     results_path.write_text(json.dumps(results, indent=2) + "\n")

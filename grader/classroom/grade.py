@@ -30,16 +30,24 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 def add_arguments(parser):
     defaults = _limits_class()()
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
-                        help="a folder shaped like exercises/, a .py file, a .ipynb notebook, a .zip of one of "
-                             "these, or a folder holding such submissions (one per student)")
+                        help="a folder shaped like exercises/, a .py file, a .ipynb notebook, a student's copy of "
+                             "the kit, a .zip of one of these, or a folder holding such submissions (one per "
+                             "student); inside a folder or a zip, what writes the most exercises is graded")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="where the reports go: DIR/grades.csv and DIR/<submission>/results.json, junit.xml")
+    parser.add_argument("--upload", action="store_true",
+                        help="SUBMISSION is one student's upload, whatever it holds (as on Gradescope): "
+                             "grade the one submission found in it, not each of its entries")
     parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
                         help="submissions graded at once (default 1; one CPU core each)")
     parser.add_argument("--timeout", type=_positive_float, default=defaults.timeout, metavar="S",
                         help=f"seconds one check may take (default {defaults.timeout:.0f})")
     parser.add_argument("--total-timeout", type=_positive_float, default=defaults.total, metavar="S",
                         help=f"seconds one submission may take in all (default {defaults.total:.0f})")
+    parser.add_argument("--deadline", type=_positive_float, default=None, metavar="S",
+                        help="finish within S seconds of starting, every report written: a submission gets "
+                             "what is left, less time to write its reports, and checks not run by then score 0 "
+                             "(for an autograder's time limit; Gradescope's bundle sets it)")
     parser.add_argument("--memory", type=_positive_int, default=defaults.memory_mb, metavar="MB",
                         help=f"memory (address space) one submission may use (default {defaults.memory_mb})")
     parser.add_argument("--max-processes", type=_positive_int, default=defaults.processes, metavar="N",
@@ -119,12 +127,13 @@ def _positive(text, kind):
 
 
 def run(args):
+    started = time.monotonic()  # --deadline counts from here; run_autograder leaves time for what comes before
     from grader.judges import catalog
     from grader.classroom import reports
     from grader.data import DataError, load_text, verify
 
     try:
-        submissions, skipped = discover(args.submissions)
+        submissions, skipped = discover(args.submissions, upload=args.upload)
     except SubmissionError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
@@ -168,7 +177,8 @@ def run(args):
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
-        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel): sub
+        deadline = started + args.deadline if args.deadline else None
+        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel, deadline): sub
                    for sub in submissions}
         for future, submission in _completed(futures):
             result, extracted = _result_of(future, submission)
@@ -260,8 +270,29 @@ def describe_sandbox():
     return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
 
 
-def grade_one(submission, checks, limits, data_path, device, cancel=None):
-    """Grade one submission; never raises: a problem becomes the submission's status."""
+# Seconds kept, under --deadline, for what follows a submission's checks: stopping its processes and
+# writing its reports (about a second here; ten times that on a slow, shared autograder).
+REPORT_RESERVE = 15.0
+
+
+def _within_deadline(limits, deadline):
+    """``limits`` with a total time that ends REPORT_RESERVE seconds before ``deadline`` (if sooner)."""
+    if deadline is None:
+        return limits
+    from dataclasses import replace
+
+    left = deadline - time.monotonic() - REPORT_RESERVE
+    if left <= 0:
+        raise SubmissionError("the run reached its --deadline before this submission's turn")
+    if left >= limits.total:
+        return limits
+    return replace(limits, total=left, total_reason="grading stopped here to report within the run's time "
+                                                    "limit (--deadline; on Gradescope, the autograder's timeout)")
+
+
+def grade_one(submission, checks, limits, data_path, device, cancel=None, deadline=None):
+    """Grade one submission; never raises: a problem becomes the submission's status. With ``deadline``
+    (a time.monotonic() value), its reports can be written before then."""
     from grader.classroom import reports
     from grader.classroom import review
 
@@ -276,6 +307,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None):
         extracted = prepared.extracted
         shown = _shown_paths(submission, prepared, scratch)
         graded.flags = [_as_submitted(flag, shown) for flag in review.flags(prepared.package)]
+        limits = _within_deadline(limits, deadline)
         result = _run_checks(prepared.package, scratch, checks, limits, data_path, device, cancel)
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], shown)) for check in checks]
         graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
@@ -316,21 +348,20 @@ def _run_checks(package, scratch, checks, limits, data_path, device, cancel):
 
 def _shown_paths(submission, prepared, scratch):
     """[(pattern of a path in the graded copy, as the report shows it)], most specific first: the teacher
-    reads ``bob/attention.py`` or ``bob.py`` (``extracted.py`` for a notebook: the report's folder keeps
-    it), not the scratch folder, which also differs from one run to the next. The checks name the copy's
-    files from the scratch folder (``submission/attention.py``) or in full."""
+    reads ``bob/attention.py``, ``bob/exercises/attention.py`` or ``bob.py`` (``extracted.py`` for a
+    notebook: the report's folder keeps it; Prepared.shown), not the scratch folder, which also differs
+    from one run to the next. The checks name the copy's files from the scratch folder
+    (``submission/attention.py``) or in full."""
     copy = re.escape(f"{scratch}/") + "|" + r"(?<![\w/.-])"  # the scratch folder, or nothing before it
     shown = []
     if prepared.kind != "package":
-        if prepared.kind == "notebook":
-            single = "extracted.py"
-        elif submission.kind == "file":
-            single = Path(submission.path).name
-        else:  # a .py found inside a zip
-            single = f"{submission.name}.py"
+        single = prepared.shown
         shown += [(f"(?:{copy})submission/{re.escape(SINGLE_FILE)}", single),
                   (rf"(?<![\w/.-]){re.escape(SINGLE_FILE)}:", f"{single}:")]
-    return shown + [(f"(?:{copy})submission/", f"{submission.name}/"), (re.escape(f"{scratch}/"), ""),
+        folder = f"{submission.name}/"
+    else:
+        folder = prepared.shown
+    return shown + [(f"(?:{copy})submission/", folder), (re.escape(f"{scratch}/"), ""),
                     (re.escape(str(scratch)), ".")]
 
 

@@ -1,8 +1,10 @@
 """Find the submissions a teacher points at, and turn each into a folder shaped like ``exercises/``.
 
 A submission is a folder with the contract's modules, a single ``.py`` file holding all its names,
-a notebook, or a ``.zip`` of any of these. A folder without modules of its own is a class: each of
-its entries is a submission. Nothing here runs a submission's code.
+a notebook, a copy of the kit, or a ``.zip`` of any of these. A folder without modules of its own is a
+class: each of its entries is a submission (``--upload`` says it is one student's instead). What to
+grade inside a folder or a zip is picked by grader/classroom/upload.py. Nothing here runs a
+submission's code.
 """
 
 import shutil
@@ -44,6 +46,7 @@ class Prepared:
     kind: str  # what was found in the end ("package", "file", "notebook")
     notes: list = field(default_factory=list)
     extracted: str = ""  # the code taken from a notebook
+    shown: str = ""  # the graded file or folder as the teacher knows it: bob/attention.py, bob.py
 
 
 def _has_modules(folder):
@@ -59,26 +62,34 @@ def _passed_over(entry):
     return entry.name in IGNORED or entry.name.startswith(".")
 
 
+def _is_kit_copy(folder):
+    """A copy of the kit (a student's clone): one submission, whose exercises/ is the student's work."""
+    return (folder / "exercises").is_dir() and (folder / "grader").is_dir()
+
+
 def _kind_of(path):
     if path.is_dir():
-        return "package" if _has_modules(path) else None
+        return "package" if _has_modules(path) or _is_kit_copy(path) else None
     return KINDS.get(path.suffix.lower())
 
 
-def discover(paths):
+def discover(paths, upload=False):
     """The submissions named by ``paths`` (files, folders, or class folders), sorted by name.
 
     Returns (submissions, skipped) where ``skipped`` lists (entry, why) for the entries of class folders
     that are not submissions. A path that does not exist or is not a submission raises SubmissionError.
     A symbolic link inside a class folder or a submission is never followed: it could lead to another
     student's work or to the kit's answers (only a path the teacher names is taken as it is).
+
+    With ``upload``, each path is one student's upload as a whole (a Gradescope submission), graded as
+    one submission whatever it holds (grader/classroom/upload.py picks what to grade in it).
     """
     found, skipped = [], []
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
             raise SubmissionError(f"{raw}: no such file or folder")
-        kind = _kind_of(path)
+        kind = "package" if upload and path.is_dir() else _kind_of(path)
         if kind is not None:
             found.append(Submission(path.stem if path.is_file() else path.name, path.resolve(), kind))
         elif path.is_dir():
@@ -127,21 +138,28 @@ def _unique_names(submissions):
 
 
 def prepare(submission, dest):
-    """Copy or convert ``submission`` into ``dest`` (a new folder) as a package; returns Prepared."""
+    """Copy or convert ``submission`` into ``dest`` (a new folder) as a package; returns Prepared.
+
+    A folder or a zip is an upload: what to grade in it is picked by grader/classroom/upload.py."""
+    from grader.classroom.upload import pick
+
     dest = Path(dest)
     dest.mkdir(parents=True)
-    source = submission.path
-    if submission.kind == "zip":
-        unpacked = dest.parent / f"{dest.name}.unzipped"
-        _unzip(source, unpacked)
-        source = _find_inside(unpacked, f"{source.name}")
-        prepared = _prepare_path(source, dest)
-        shutil.rmtree(unpacked, ignore_errors=True)
-        prepared.notes.insert(0, f"unzipped {submission.path.name}: graded {source.relative_to(unpacked)}")
+    if submission.kind not in ("package", "zip"):
+        prepared = _prepare_path(submission.path, dest)
+        prepared.shown = "extracted.py" if prepared.kind == "notebook" else submission.path.name
         return prepared
-    if submission.kind == "package" and not _has_modules(source):
-        source = _find_inside(source, source.name)
-    return _prepare_path(source, dest)
+    unpacked = dest.parent / f"{dest.name}.unzipped"
+    unpacked.mkdir()
+    try:
+        chosen, notes = pick(submission.path, unpacked)
+        prepared = _prepare_path(chosen.path, dest)
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
+    prepared.notes[:0] = notes
+    top = "" if submission.kind == "zip" else f"{submission.name}/"  # a zip's own name starts chosen.shown
+    prepared.shown = "extracted.py" if prepared.kind == "notebook" else top + chosen.shown.removeprefix("./")
+    return prepared
 
 
 def _prepare_path(source, dest):
@@ -201,20 +219,22 @@ def _copy_package(source, dest):
         shutil.copyfile(path, target)
 
 
-def _unzip(archive, dest):
-    """Extract ``archive`` into ``dest``, refusing paths that escape it, links, and zip bombs."""
+def _unzip(archive, dest, limit=MAX_BYTES):
+    """Extract ``archive`` into ``dest``, refusing paths that escape it, links, and zip bombs: at most
+    ``limit`` bytes in all, counted as written (the sizes in a zip's directory can lie). Returns the
+    bytes written."""
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
         raise SubmissionError(f"{archive.name} is not a zip file that can be read: {exc}") from None
+    too_big = f"{archive.name} unpacks to more than {MAX_FILES} files or {MAX_BYTES // 2**20} MB"
     with zf:
         members = zf.infolist()
-        if len(members) > MAX_FILES or sum(m.file_size for m in members) > MAX_BYTES:
-            raise SubmissionError(
-                f"{archive.name} unpacks to more than {MAX_FILES} files or {MAX_BYTES // 2**20} MB"
-            )
+        if len(members) > MAX_FILES or sum(m.file_size for m in members) > limit:
+            raise SubmissionError(too_big)
         dest.mkdir(parents=True)
         root = dest.resolve()
+        written = 0
         for member in members:
             name = member.filename
             target = (dest / name).resolve()
@@ -227,34 +247,9 @@ def _unzip(archive, dest):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(member) as src, open(target, "wb") as out:
-                # Read with a cap: the sizes in a zip's directory can lie.
-                data = src.read(MAX_BYTES + 1)
-                if len(data) > MAX_BYTES:
-                    raise SubmissionError(f"{archive.name}: {name!r} unpacks to more than {MAX_BYTES // 2**20} MB")
+                data = src.read(limit - written + 1)
+                written += len(data)
+                if written > limit:
+                    raise SubmissionError(too_big)
                 out.write(data)
-
-
-def _candidates(folder):
-    """What may be graded in ``folder``: not hidden, not ignored, not a link (see discover)."""
-    return [e for e in sorted(folder.iterdir()) if not _passed_over(e) and not e.is_symlink()]
-
-
-def _find_inside(folder, label, depth=0):
-    """The one submission inside ``folder``: itself when it has modules, else its only entry."""
-    if _has_modules(folder):
-        return folder
-    entries = _candidates(folder)
-    code = [e for e in entries if e.is_file() and e.suffix.lower() in (".py", ".ipynb")]
-    folders = [e for e in entries if e.is_dir()]
-    if len(code) == 1 and not folders:
-        return code[0]
-    if len(folders) == 1 and not code and depth < MAX_DEPTH:
-        return _find_inside(folders[0], label, depth + 1)
-    found = ", ".join(e.name for e in entries) or "nothing"
-    links = [e.name for e in sorted(folder.iterdir()) if e.is_symlink()]
-    if links:
-        found += f"; not followed, as symbolic links: {', '.join(links)}"
-    raise SubmissionError(
-        f"{label}: cannot tell what to grade (found: {found}). Expected the modules of exercises/ "
-        f"({', '.join(m + '.py' for m in MODULES)}), or exactly one .py file or notebook."
-    )
+    return written

@@ -43,6 +43,12 @@ class Limits:
     file_mb: int = 256  # any one file written
     disk_mb: int = 1024  # everything written in the worker's writable folder
     files: int = 10000  # files in the worker's writable folder
+    # Why the total time is what it is, when it is not the teacher's --total-timeout (grade's --deadline).
+    total_reason: str = ""
+
+    def out_of_time(self):
+        """The verdict's message for a check cut short, or never run, for want of total time."""
+        return f"not run: {self.total_reason or f'the submission used up its total time limit of {self.total:.0f} s'}"
 
 
 @dataclass
@@ -242,7 +248,7 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
             result.verdicts[nodeid] = Verdict("crashed", "the grading process ended before this check ran"
                                               + _last_lines(head[printed:]))
     why = ("not run: grading was interrupted" if cancel and cancel.is_set()
-           else f"not run: the submission used up its total time limit of {limits.total:.0f} s")
+           else limits.out_of_time())
     for nodeid in remaining:
         result.verdicts[nodeid] = Verdict("not run", why)
     result.output = head.decode("utf-8", "replace")
@@ -430,7 +436,7 @@ def _time_stop(now, state, deadline, limits, cancel):
     if cancel is not None and cancel.is_set():
         return ("not run", "not run: grading was interrupted")
     if now >= deadline:
-        return ("not run", f"not run: the submission used up its total time limit of {limits.total:.0f} s")
+        return ("not run", limits.out_of_time())
     if now >= state.check_deadline(now):
         return state.timeout_verdict()
     return None
@@ -452,7 +458,11 @@ def _describe_exit(returncode):
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        return f"was killed by {name}" + (" (a segmentation fault)" if name == "SIGSEGV" else "")
+        # The grader's own limits stop a process otherwise (a MemoryError, a timeout verdict): a SIGKILL
+        # from outside is most often the machine's, or the container's, memory running out.
+        why = {"SIGSEGV": " (a segmentation fault)",
+               "SIGKILL": " (most often, the machine ran out of memory: the grader needs about 1 GB)"}
+        return f"was killed by {name}" + why.get(name, "")
     return f"exited with code {returncode}"
 
 

@@ -1,0 +1,252 @@
+"""What to grade in one student's upload, as students really upload: a whole repository, loose files
+with strays, a notebook beside scratch ``.py`` files, zips inside zips, the whole contract in one file
+of any name.
+
+Every way the upload could be graded is a candidate: each folder holding modules of the contract, each
+``.py`` file and each notebook, inside zips too. Each is read, never run, and credited with the
+exercises it writes: the exercise's names (rubric.EXERCISES) defined at the top level, where the
+grading will look for them (in the exercise's module for a folder, anywhere for one file), with a body
+that is more than a stub. The candidate that writes the most points is graded; on a tie, a folder of
+modules, then one file, then a notebook, then the one nearest the top. The report says what was
+graded and what was not.
+"""
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.classroom.submissions import (MAX_BYTES, SubmissionError, _is_kit_copy, _passed_over, _plain_file,
+                                          _unzip)
+from grader.judges.rubric import EXERCISES
+from grader.impl import MODULES
+from grader.notebook.notebook_source import NotebookError, extract
+
+# A walk of an upload stops here: a repository has a few hundred files, and a virtual environment or a
+# dataset uploaded by mistake should cost seconds, not minutes.
+MAX_ENTRIES = 20_000
+MAX_ZIPS = 20  # zips unpacked in one upload, nested ones included
+MAX_NESTING = 3  # a zip in a zip in a zip
+MAX_LEVELS = 10  # folders below the upload's top
+# Folders that hold installed packages, never a student's own work.
+ENVIRONMENTS = {"site-packages", "node_modules", "venv", "env", ".venv"}
+# In a copy of the kit (a folder with exercises/ and grader/), its own files are not the student's work.
+KIT_OWN = ("solutions", "tests", "grader", "benchmarks", "data", "conftest.py")
+PREFERENCE = {"package": 0, "file": 1, "notebook": 2}
+
+
+@dataclass
+class Candidate:
+    path: Path  # where it is now (in the upload, or where a zip was unpacked)
+    shown: str  # how the report names it: its path in the upload, zips as folders
+    kind: str  # "package" | "file" | "notebook"
+    written: list = field(default_factory=list)  # the exercises it writes (rubric.Exercise)
+    problem: str = ""  # why it could not be read, if it could not
+
+    @property
+    def points(self):
+        return sum(ex.max_points for ex in self.written)
+
+    def rank(self):
+        return (-self.points, PREFERENCE[self.kind], self.shown.count("/"), self.shown)
+
+    def describe(self):
+        name = self.shown
+        if self.kind == "package":
+            name = "the modules in " + ("the top folder" if name == "./" else name)
+        return f"{name} ({self.problem or _exercise_list(self.written)})"
+
+    def holds(self, other):
+        """Whether ``other`` is one of this folder's own modules (graded with it)."""
+        return (self.kind == "package" and other.path.parent == self.path
+                and (other.path.stem in MODULES or other.path.name == "__init__.py"))
+
+
+def _exercise_list(exercises):
+    if not exercises:
+        return "no exercise written"
+    numbers = [ex.number for ex in exercises]
+    runs, start = [], numbers[0]
+    for prev, cur in zip(numbers, numbers[1:] + [None]):
+        if cur != prev + 1:
+            runs.append(str(start) if start == prev else f"{start}-{prev}")
+            start = cur
+    return ("Exercise " if len(numbers) == 1 else "Exercises ") + ", ".join(runs)
+
+
+def pick(upload, scratch):
+    """The Candidate to grade in ``upload`` (a folder or a zip), and notes for the report.
+
+    ``scratch`` is an empty folder for unpacking zips. Raises SubmissionError when nothing in the upload
+    can be graded."""
+    walk = _Walk(Path(scratch))
+    walk.visit(Path(upload), "", 0)
+    readable = [c for c in walk.candidates if not c.problem]
+    best = min(readable, key=Candidate.rank, default=None)
+    others = [c for c in walk.candidates if c is not best and not (best and best.holds(c))]
+    # One candidate is graded even when it writes nothing (the stubs, say: the checks then say what is
+    # missing); among several that write nothing, any choice would be a guess.
+    if best is None or (not best.points and others):
+        raise SubmissionError(_nothing_found(walk))
+    # A folder of modules uploaded as it is needs no word; anything else says what was graded.
+    notes = [f"graded {best.describe()}"] if others or best.shown != "./" else []
+    if others:
+        shown = [c.describe() for c in sorted(others, key=Candidate.rank)[:10]]
+        more = f"; and {len(others) - 10} more" if len(others) > 10 else ""
+        notes.append("not graded: " + "; ".join(shown) + more)
+    notes += walk.notes
+    return best, notes
+
+
+def _nothing_found(walk):
+    packages = [c for c in walk.candidates if c.kind == "package"]
+    found = [c.describe() for c in sorted(walk.candidates, key=Candidate.rank)
+             if not any(p.holds(c) for p in packages)]
+    if walk.links:
+        found.append(f"not followed, as symbolic links: {', '.join(walk.links)}")
+    what = "nothing in the upload writes an exercise" if walk.candidates else "found nothing to grade in the upload"
+    return (what + (f" (found: {'; '.join(found)})" if found else "") + ". Upload the .py files of exercises/ "
+            "(tokenizer.py, attention.py, ...), one .py file holding every name, or one notebook; "
+            "a zip of these, or of your copy of the kit, works too.")
+
+
+class _Walk:
+    """Goes through an upload once, unpacking zips into ``scratch``, and collects the candidates."""
+
+    def __init__(self, scratch):
+        self.scratch = scratch
+        self.candidates, self.notes, self.links = [], [], []
+        self.entries = self.zips = self.unpacked = 0
+
+    def visit(self, path, shown, nesting):
+        if path.is_file() and path.suffix.lower() == ".zip":
+            self._unpack(path, shown or path.name, nesting)
+        elif path.is_dir():
+            self._folder(path, shown, nesting, 0)
+        else:
+            self._file(path, shown or path.name)
+
+    def _folder(self, folder, shown, nesting, level):
+        entries = sorted(folder.iterdir())
+        self.entries += len(entries)
+        if self.entries > MAX_ENTRIES:
+            raise SubmissionError(f"the upload holds more than {MAX_ENTRIES} files and folders; upload only "
+                                  "your code (a virtual environment or a dataset may have come along)")
+        skip = _kit_own_folders(folder)
+        if skip:
+            self.notes.append(f"{shown or 'the upload'} is a copy of the kit: its "
+                              f"{', '.join(name + ('/' if '.' not in name else '') for name in skip)} are the kit's own, "
+                              "not looked at")
+        if any(_plain_file(folder / f"{m}.py") for m in MODULES):
+            self.candidates.append(_credit(Candidate(folder, (shown or ".") + "/", "package")))
+        for entry in entries:
+            label = f"{shown}/{entry.name}" if shown else entry.name
+            if entry.is_symlink():  # it could lead to another student's work or to the kit's answers
+                self.links.append(label)
+            if _passed_over(entry) or entry.is_symlink() or entry.name in skip:
+                continue
+            if entry.is_dir():
+                if entry.name in ENVIRONMENTS or (entry / "pyvenv.cfg").is_file():
+                    continue
+                if level < MAX_LEVELS:
+                    self._folder(entry, label, nesting, level + 1)
+            elif entry.suffix.lower() == ".zip":
+                self._unpack(entry, label, nesting)
+            else:
+                self._file(entry, label)
+
+    def _file(self, path, shown):
+        kind = {".py": "file", ".ipynb": "notebook"}.get(path.suffix.lower())
+        if kind and _plain_file(path):
+            self.candidates.append(_credit(Candidate(path, shown, kind)))
+
+    def _unpack(self, archive, shown, nesting):
+        if nesting >= MAX_NESTING or self.zips >= MAX_ZIPS:
+            self.notes.append(f"{shown}: not unpacked (more than {MAX_NESTING} zips inside one another, "
+                              f"or more than {MAX_ZIPS} zips)")
+            return
+        self.zips += 1
+        dest = self.scratch / f"zip{self.zips}"
+        # One cap for all the zips of an upload together, nested ones included.
+        self.unpacked += _unzip(archive, dest, MAX_BYTES - self.unpacked)
+        self._folder(dest, shown, nesting + 1, 0)
+
+
+def _kit_own_folders(folder):
+    """The kit's own folders and files, when ``folder`` is a copy of the kit."""
+    if _is_kit_copy(folder):
+        return [name for name in KIT_OWN if (folder / name).exists()]
+    return []
+
+
+def _credit(candidate):
+    """``candidate`` with the exercises it writes, or the reason it cannot be read."""
+    try:
+        if candidate.kind == "package":
+            trees = {m: _parse_file(candidate.path / f"{m}.py") for m in MODULES
+                     if _plain_file(candidate.path / f"{m}.py")}
+            candidate.written = [ex for ex in EXERCISES
+                                 if ex.module in trees and _writes(trees[ex.module], ex.names)]
+        else:
+            tree = _parse_notebook(candidate.path) if candidate.kind == "notebook" else _parse_file(candidate.path)
+            candidate.written = [ex for ex in EXERCISES if _writes(tree, ex.names)]
+    except _Unreadable as exc:
+        candidate.problem = str(exc)
+    return candidate
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _parse_file(path):
+    if path.stat().st_size > MAX_BYTES:
+        raise _Unreadable(f"larger than {MAX_BYTES // 2**20} MB")
+    return _parse(path.read_bytes())
+
+
+def _parse_notebook(path):
+    if path.stat().st_size > MAX_BYTES:
+        raise _Unreadable(f"larger than {MAX_BYTES // 2**20} MB")
+    try:
+        return _parse(extract(path).source)
+    except NotebookError as exc:
+        raise _Unreadable(str(exc)) from None
+
+
+def _parse(source):
+    # Parsing runs nothing; what it cannot read is not gradable (a syntax error would fail every check).
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise _Unreadable(f"cannot be read as Python: {type(exc).__name__}") from None
+
+
+def _writes(tree, names):
+    """Whether every name is defined at the top level of ``tree`` as more than a stub."""
+    defined = {node.name: node for node in tree.body
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return all(name in defined and not _is_stub(defined[name]) for name in names)
+
+
+def _is_stub(node):
+    """A function whose body only raises NotImplementedError, passes or is ``...`` (a docstring aside);
+    a class with no methods or with one such method (the kit's stubs give some methods whole)."""
+    if isinstance(node, ast.ClassDef):
+        methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        return not methods or any(_is_stub(m) for m in methods)
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    return all(_is_placeholder(statement) for statement in body)
+
+
+def _is_placeholder(statement):
+    if isinstance(statement, ast.Pass):
+        return True
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+        return True  # `...` or a string
+    if isinstance(statement, ast.Raise) and statement.exc is not None:
+        exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return False
+
