@@ -33,9 +33,11 @@ table { border-collapse: collapse; width: 100%; } th, td { text-align: left; ver
   padding: 0.3em 0.6em; border-bottom: 1px solid #e4e4e4; } th { background: #f4f4f4; }
 td.count { text-align: right; font-weight: bold; } .fix { color: #555; font-size: 0.9em; }
 .names { font-size: 0.9em; } .note { color: #555; font-size: 0.9em; } svg { max-width: 100%; height: auto; }
-svg text { font-family: system-ui, sans-serif; font-size: 12px; fill: #222; }
-.bar { fill: #4a7fb5; } .track { fill: #e8e8e8; } .median { stroke: #b5443a; stroke-width: 2; }
 """
+# The charts' colours and font are attributes of the SVG, not the page's CSS: a viewer that does not
+# apply a page's CSS to its inline SVG (a PDF converter, an e-mail client) shows them too.
+BAR, TRACK, MEDIAN = 'fill="#4a7fb5"', 'fill="#e8e8e8"', 'stroke="#b5443a" stroke-width="2"'
+SVG_TEXT = 'font-family="system-ui, sans-serif" font-size="12" fill="#222"'
 
 
 @dataclass
@@ -120,18 +122,18 @@ def _score_summary(scores, top):
 
 def histogram_svg(counts, top, what):
     """Vertical bars, one per bin, each with its count above it and its range below it."""
-    width, height, left, bottom, bar_gap = 560, 220, 30, 40, 6
+    width, height, left, bottom, bar_gap = 620, 220, 30, 40, 6
     plot = height - bottom - 20
     step = (width - left) / len(counts)
     tallest = max(counts) or 1
     items = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="histogram of the {what}">',
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="histogram of the {what}" {SVG_TEXT}>',
              f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#888"/>']
     for i, (count, label) in enumerate(zip(counts, bin_labels(top, len(counts)))):
         x = left + i * step
         h = plot * count / tallest
         y = height - bottom - h
-        items.append(f'<rect class="bar" data-bin="{label}" data-count="{count}" x="{x + bar_gap / 2:.1f}" '
+        items.append(f'<rect class="bar" {BAR} data-bin="{label}" data-count="{count}" x="{x + bar_gap / 2:.1f}" '
                      f'y="{y:.1f}" width="{step - bar_gap:.1f}" height="{h:.1f}">'
                      f'<title>{label} points: {count} submission{"s" if count != 1 else ""}</title></rect>')
         items.append(f'<text x="{x + step / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{count}</text>')
@@ -175,10 +177,10 @@ def _exercises_section(grades, markers):
 
 def exercise_svg(rows, class_size, track):
     """Horizontal bars, one per exercise: the mean (bar) and the median (line) against the maximum."""
-    width, row_height, label_width, bar_width = 920, 30, 300, 260
+    width, row_height, label_width, bar_width = 1000, 30, 350, 260
     height = row_height * len(rows) + 10
     items = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="points per exercise, {track}">']
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="points per exercise, {track}" {SVG_TEXT}>']
     for i, row in enumerate(rows):
         y = 5 + i * row_height
         share = row.mean / row.max_points if row.max_points else 0
@@ -186,12 +188,12 @@ def exercise_svg(rows, class_size, track):
         text = (f"mean {_num(row.mean)} / {_num(row.max_points)}, median {_num(row.median)}, "
                 f"full marks {row.full_marks} of {class_size}")
         items += [f'<text x="0" y="{y + 16}">{row.number}. {escape(row.title)}</text>',
-                  f'<rect class="track" x="{label_width}" y="{y + 4}" width="{bar_width}" height="16"/>',
-                  f'<rect class="bar" data-exercise="{row.number}" data-mean="{_num(row.mean)}" '
+                  f'<rect class="track" {TRACK} x="{label_width}" y="{y + 4}" width="{bar_width}" height="16"/>',
+                  f'<rect class="bar" {BAR} data-exercise="{row.number}" data-mean="{_num(row.mean)}" '
                   f'data-max="{_num(row.max_points)}" data-median="{_num(row.median)}" '
                   f'data-full-marks="{row.full_marks}" x="{label_width}" y="{y + 4}" '
                   f'width="{bar_width * share:.1f}" height="16"><title>{text}</title></rect>',
-                  f'<line class="median" x1="{median_x:.1f}" y1="{y + 1}" x2="{median_x:.1f}" y2="{y + 23}"/>',
+                  f'<line class="median" {MEDIAN} x1="{median_x:.1f}" y1="{y + 1}" x2="{median_x:.1f}" y2="{y + 23}"/>',
                   f'<text x="{label_width + bar_width + 10}" y="{y + 16}">{text}</text>']
     items.append("</svg>")
     return "\n".join(items)
