@@ -14,6 +14,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from grader.arguments import at_least, more_than_zero
 from grader.classroom.github_classroom import classroom_workflow
 from grader.classroom.grade import VISIBILITIES
 from grader.impl import KIT_ROOT
@@ -27,28 +28,16 @@ GRADESCOPE_TIMEOUT = 600  # seconds: Gradescope's default autograder timeout
 MIN_TIME_LIMIT = 120  # below this, starting torch and the sandbox leave no time to grade
 
 
-def _time_limit(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
-    if value < MIN_TIME_LIMIT:
-        raise argparse.ArgumentTypeError(f"at least {MIN_TIME_LIMIT} s, got {value}")
-    return value
-
-
 def add_arguments(parser):
     parser.add_argument("--out", default="autograder.zip", metavar="FILE",
                         help="the Gradescope autograder zip to write (default autograder.zip)")
     parser.add_argument("--classroom", metavar="FILE",
                         help="write a GitHub Classroom workflow to FILE instead "
                              "(e.g. .github/workflows/classroom.yml)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per check")
-    parser.add_argument("--total-timeout", type=float, default=None, metavar="S", help="seconds per submission")
-    parser.add_argument("--memory", type=int, default=None, metavar="MB", help="memory per submission")
-    parser.add_argument("--time-limit", type=_time_limit, default=GRADESCOPE_TIMEOUT, metavar="S",
+    parser.add_argument("--timeout", type=more_than_zero(float), default=None, metavar="S", help="seconds per check")
+    parser.add_argument("--total-timeout", type=more_than_zero(float), default=None, metavar="S", help="seconds per submission")
+    parser.add_argument("--memory", type=more_than_zero(int), default=None, metavar="MB", help="memory per submission")
+    parser.add_argument("--time-limit", type=at_least(MIN_TIME_LIMIT, f"at least {MIN_TIME_LIMIT} s"), default=GRADESCOPE_TIMEOUT, metavar="S",
                         help="the autograder timeout set in the assignment's settings on Gradescope (default "
                              f"{GRADESCOPE_TIMEOUT}, Gradescope's own): grading stops in time to report within it")
     parser.add_argument("-m", "--exercise", dest="markers", action="append",

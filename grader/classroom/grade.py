@@ -16,6 +16,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from grader.arguments import more_than_zero
 from grader.judges.rubric import EXERCISES
 from grader.classroom.safe_text import printable
 from grader.classroom.submissions import SubmissionError, discover, prepare
@@ -38,21 +39,21 @@ def add_arguments(parser):
     parser.add_argument("--upload", action="store_true",
                         help="SUBMISSION is one student's upload, whatever it holds (as on Gradescope): "
                              "grade the one submission found in it, not each of its entries")
-    parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+    parser.add_argument("--jobs", type=more_than_zero(int), default=1, metavar="N",
                         help="submissions graded at once (default 1; one CPU core each)")
-    parser.add_argument("--timeout", type=_positive_float, default=defaults.timeout, metavar="S",
+    parser.add_argument("--timeout", type=more_than_zero(float), default=defaults.timeout, metavar="S",
                         help=f"seconds one check may take (default {defaults.timeout:.0f})")
-    parser.add_argument("--total-timeout", type=_positive_float, default=defaults.total, metavar="S",
+    parser.add_argument("--total-timeout", type=more_than_zero(float), default=defaults.total, metavar="S",
                         help=f"seconds one submission may take in all (default {defaults.total:.0f})")
-    parser.add_argument("--deadline", type=_positive_float, default=None, metavar="S",
+    parser.add_argument("--deadline", type=more_than_zero(float), default=None, metavar="S",
                         help="finish within S seconds of starting, every report written: a submission gets "
                              "what is left, less time to write its reports, and checks not run by then score 0 "
                              "(for an autograder's time limit; Gradescope's bundle sets it)")
-    parser.add_argument("--memory", type=_positive_int, default=defaults.memory_mb, metavar="MB",
+    parser.add_argument("--memory", type=more_than_zero(int), default=defaults.memory_mb, metavar="MB",
                         help=f"memory (address space) one submission may use (default {defaults.memory_mb})")
-    parser.add_argument("--max-processes", type=_positive_int, default=defaults.processes, metavar="N",
+    parser.add_argument("--max-processes", type=more_than_zero(int), default=defaults.processes, metavar="N",
                         help=f"processes one submission may run at once (default {defaults.processes})")
-    parser.add_argument("--max-output", type=_positive_int, default=defaults.output_mb, metavar="MB",
+    parser.add_argument("--max-output", type=more_than_zero(int), default=defaults.output_mb, metavar="MB",
                         help=f"output one submission may print (default {defaults.output_mb})")
     parser.add_argument("-m", "--exercise", dest="markers", action="append",
                         choices=[ex.marker for ex in EXERCISES],
@@ -104,26 +105,6 @@ def _limits_class():
     from grader.sandbox.isolate import Limits
 
     return Limits
-
-
-def _positive_int(text):
-    return _positive(text, int)
-
-
-def _positive_float(text):
-    return _positive(text, float)
-
-
-def _positive(text, kind):
-    import argparse
-
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
 
 
 def run(args):

@@ -25,15 +25,15 @@ PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10"
 
 
 def add_arguments(parser):
-    from grader.trainer.train import _int_at_least
+    from grader.arguments import at_least
 
     parser.add_argument("--impl", default="solutions", metavar="exercises|solutions|PATH",
                         help="the GPT to time (default: solutions)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                         help="auto (default): cuda when available, else mps (Apple silicon), else cpu")
-    parser.add_argument("--iters", type=_int_at_least(1, "iterations"), default=None, metavar="N",
+    parser.add_argument("--iters", type=at_least(1, "at least 1"), default=None, metavar="N",
                         help="timed iterations per measurement (default 50 on CUDA, 30 on MPS and the CPU)")
-    parser.add_argument("--warmup", type=_int_at_least(0, "iterations"), default=3, metavar="N",
+    parser.add_argument("--warmup", type=at_least(0, "0 or more"), default=3, metavar="N",
                         help="untimed iterations first (default 3)")
     parser.add_argument("--json", action="store_true", help="print a JSON list of records instead of a table")
 

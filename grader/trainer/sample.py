@@ -18,14 +18,14 @@ class SampleError(Exception):
 
 
 def add_arguments(parser):
-    from grader.trainer.train import _int_at_least
+    from grader.arguments import at_least
 
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), metavar="PATH",
                         help=f"the checkpoint to load (default {DEFAULT_CHECKPOINT}, where train saves it)")
     parser.add_argument("--impl", default=None, metavar="exercises|solutions|PATH",
                         help="the implementation to build the model from (default: the one that trained it)")
     parser.add_argument("--prompt", default="", help="text to continue (default: start after a newline)")
-    parser.add_argument("--length", type=_int_at_least(1, "characters"), default=500, metavar="N",
+    parser.add_argument("--length", type=at_least(1, "at least 1"), default=500, metavar="N",
                         help="characters to generate (default 500)")
     parser.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,

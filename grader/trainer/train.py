@@ -34,6 +34,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.arguments import at_least
 from grader.device import CHOICES as DEVICE_CHOICES, synchronize
 
 
@@ -569,23 +570,8 @@ def _exercise_for(module, qualname):
 # --------------------------------------------------------------------------------------------------
 
 
-def _int_at_least(minimum, words):
-    """An argparse type: a whole number no smaller than ``minimum`` (``words`` says so in the error)."""
-
-    def parse(value):
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"must be {words}, got {number}")
-        return number
-
-    return parse
-
-
-_positive_int = _int_at_least(1, "at least 1")
-_non_negative_int = _int_at_least(0, "0 or more")
+_positive_int = at_least(1, "at least 1")
+_non_negative_int = at_least(0, "0 or more")
 
 
 def add_arguments(parser):
