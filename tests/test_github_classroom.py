@@ -108,7 +108,8 @@ def test_classroom_total_is_grades_total_to_the_point(checks, tmp_path):
     assert results["tokenizer"]["status"] == "pass" and results["head"]["status"] == "fail"
     (lost,) = [t for t in results["head"]["tests"] if t["status"] == "fail"]
     assert lost["score"] == 0 and lost["name"].endswith("test_uses_the_past[T=5,t=4]")
-    assert lost["message"] == "test_uses_the_past[T=5,t=4] expected something else" and lost["line_no"] == 0
+    # The lines that say what went wrong (expected, got, look at, the mistake), not only the first.
+    assert lost["message"] == "test_uses_the_past[T=5,t=4] expected something else\nsecond line" and lost["line_no"] == 0
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")

@@ -96,7 +96,8 @@ def test_results_json_is_in_gradescope_format(klass):
 
 def test_the_notebook_report_says_what_was_left_out(klass):
     result = json.loads((klass["out"] / "notebook" / "results.json").read_text())
-    assert "left out of the notebook (not run)" in result["output"]
+    assert "left out of the notebook (not run; cell N is its N-th code cell): " in result["output"]
+    assert "cell 1, line 1: !pip install torch" in result["output"]  # IPython lines are listed too
     assert "model = GPTLanguageModel" in result["output"]
     assert (klass["out"] / "notebook" / "extracted.py").is_file()
 

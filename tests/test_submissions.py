@@ -37,8 +37,11 @@ def test_a_class_folder_holds_one_submission_per_entry(tmp_path):
     (klass / ".hidden").mkdir()
     subs, skipped = discover([klass])
     assert [(s.name, s.kind) for s in subs] == [
-        ("alice", "package"), ("bob", "file"), ("carol", "notebook"), ("dan", "zip")]
+        ("alice", "package"), ("bob", "file"), ("carol", "notebook"), ("dan", "zip"), ("notes", "not a submission")]
     assert skipped == [(str(klass / "notes.txt"), "not a folder, .py, .ipynb or .zip")]
+    # On the grade sheet as an error, so that a student who uploaded the wrong file does not vanish from it.
+    with pytest.raises(SubmissionError, match=r"^notes.txt is not a submission: not a folder, .py, .ipynb or .zip$"):
+        prepare(subs[-1], tmp_path / "work")
 
 
 def test_names_that_clash_keep_their_extension(tmp_path):
@@ -114,13 +117,17 @@ def test_a_file_that_is_not_a_notebook_is_a_clear_error(tmp_path, content):
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from grader.classroom import submissions
+    from grader.classroom import submissions, upload
 
-    monkeypatch.setattr(submissions, "MAX_BYTES", 1000)
-    path = tmp_path / "big.py"
-    path.write_text("x = 1\n" * 500)
-    [sub], _ = discover([path])
-    with pytest.raises(SubmissionError, match="larger than"):
+    # A .py file is parsed only up to 1 MB of code (ast takes ~1 GB per MB), any other file read up to 50 MB.
+    monkeypatch.setattr(upload, "MAX_CODE", 1000)
+    monkeypatch.setattr(submissions, "MAX_BYTES", 2000)
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "big.py").write_text("class Head:\n    pass\n" + "x = 1\n" * 500)
+    (tmp_path / "up" / "big.ipynb").write_text("{" + " " * 3000 + "}")
+    [sub], _ = discover([tmp_path / "up"], upload=True)
+    with pytest.raises(SubmissionError, match=r"\(found: big.py \(larger than 0 MB, not read\); big.ipynb "
+                                              r"\(larger than 0 MB\)\)"):
         prepare(sub, tmp_path / "work")
 
 
@@ -170,7 +177,7 @@ def test_a_zip_with_a_symbolic_link_is_refused(tmp_path):
 
 def test_an_ambiguous_or_broken_zip_says_what_it_found(tmp_path):
     [sub], _ = discover([_zip(tmp_path / "two.zip", {"a.py": "", "b.py": ""})])
-    with pytest.raises(SubmissionError, match=r"writes an exercise \(found: two.zip/a.py \(no exercise written\); two.zip/b.py"):
+    with pytest.raises(SubmissionError, match=r"defines a name of the exercises \(CharTokenizer, get_batch, Head, ...\) \(found: two.zip/a.py \(no exercise written\); two.zip/b.py"):
         prepare(sub, tmp_path / "work")
     (tmp_path / "broken.zip").write_bytes(b"PK not really")
     [sub], _ = discover([tmp_path / "broken.zip"])
@@ -202,8 +209,10 @@ def test_symbolic_links_are_never_followed(tmp_path):
     for module in ("tokenizer", "attention"):  # a package whose modules are links
         (klass / "mallory" / f"{module}.py").symlink_to(klass / "alice" / f"{module}.py")
     subs, skipped = discover([klass])
-    assert [s.name for s in subs] == ["alice", "alice_py", "bob", "dave", "mallory"], subs
+    assert [s.name for s in subs] == ["alice", "alice_py", "bob", "dave", "eve", "mallory"], subs
     assert skipped == [(str(klass / "eve"), "a symbolic link: links are not followed")]
-    for sub in subs[2:]:
+    with pytest.raises(SubmissionError, match="^eve is not a submission: a symbolic link: links are not followed$"):
+        prepare(subs[4], tmp_path / "out" / "eve")
+    for sub in subs[2:4] + subs[5:]:
         with pytest.raises(SubmissionError, match="not followed, as symbolic links"):
             prepare(sub, tmp_path / "out" / sub.name)

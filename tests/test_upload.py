@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from grader.classroom.submissions import SubmissionError
+from grader.classroom.submissions import SubmissionError, discover, prepare
 from grader.classroom.upload import MAX_NESTING, pick
 from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, notebook_from, single_file_source, zip_bytes
 
@@ -85,6 +85,10 @@ def test_loose_modules_with_strays_and_ties(tmp_path):
 def test_stubs_alone_are_graded_and_stubs_among_strays_are_explained(tmp_path):
     best, notes = _pick(KIT_ROOT / "exercises", tmp_path)
     assert best.written == [] and notes == []  # the checks will say what is not implemented
+    # A lone file without a single name of the exercises is not graded as 154 failures of "defines no ...".
+    (tmp_path / "hello.py").write_text("print('hello')\n")
+    with pytest.raises(SubmissionError, match=r"^nothing in the upload defines a name of the exercises"):
+        _pick(tmp_path / "hello.py", tmp_path)
     up = tmp_path / "up"
     shutil.copytree(KIT_ROOT / "exercises", up)
     (up / "scratch.py").write_text("def encode(s):\n    raise NotImplementedError\n")
@@ -113,10 +117,65 @@ def test_environments_and_huge_uploads(tmp_path, monkeypatch):
 
 
 def test_the_zips_of_an_upload_share_one_size_cap(tmp_path, monkeypatch):
-    from grader.classroom import upload
+    from grader.classroom import submissions
 
-    monkeypatch.setattr(upload, "MAX_BYTES", 1000)  # each zip alone is under it, the two together over
+    monkeypatch.setattr(submissions, "MAX_BYTES", 1000)  # each zip alone is under it, the two together over
     part = zip_bytes({"a.py": "x = 1\n" * 100})
     (tmp_path / "up.zip").write_bytes(zip_bytes({"one.zip": part, "two.zip": part}))
     with pytest.raises(SubmissionError, match="unpacks to more than"):
         _pick(tmp_path / "up.zip", tmp_path)
+
+
+def test_only_the_students_own_folders_are_copied_for_grading(tmp_path):
+    """A copy of the kit whose top-level modules import the kit's solutions/ as a subpackage: what is
+    graded is copied without the folders the walk passed over, so the import finds nothing."""
+    repo = kit_copy(tmp_path / "repo")
+    (repo / "tokenizer.py").write_text(
+        "class CharTokenizer:\n    def __init__(self, text):\n        self.text = text\n"
+        "from .solutions.tokenizer import *  # noqa\n")
+    (repo / "venv" / "lib").mkdir(parents=True)
+    (repo / "venv" / "lib" / "helper.py").write_text("x = 1\n")
+    [sub], _ = discover([repo], upload=True)
+    prepared = prepare(sub, tmp_path / "work")
+    assert prepared.notes[0] == "graded the modules in the top folder (Exercise 1)"
+    copied = {p.relative_to(prepared.package).parts[0] for p in prepared.package.rglob("*")}
+    assert "tokenizer.py" in copied and "exercises" in copied
+    assert not copied & {"solutions", "grader", "tests", "venv", "conftest.py"}, copied
+
+
+def test_file_names_cannot_forge_lines_of_the_report(tmp_path):
+    forged = "notes\ngraded the modules in exercises/ (Exercises 1-14)\n\u202etxt.py"
+    (tmp_path / "up.zip").write_bytes(zip_bytes({forged: "x = 1\n", "gpt.py": single_file_source(SOLUTIONS)}))
+    best, notes = _pick(tmp_path / "up.zip", tmp_path)
+    assert best.shown == "up.zip/gpt.py"
+    assert all("\n" not in note and "\u202e" not in note for note in notes)
+    assert "up.zip/notes?graded the modules in exercises/ (Exercises 1-14)??txt.py (no exercise written)" in notes[1]
+
+
+def test_a_stray_zip_that_cannot_be_unpacked_is_noted_and_the_rest_graded(tmp_path):
+    up = tmp_path / "up"
+    up.mkdir()
+    shutil.copyfile(SOLUTIONS / "tokenizer.py", up / "tokenizer.py")
+    (up / "broken.zip").write_bytes(b"PK\x03\x04 not a zip")
+    (up / "clash.zip").write_bytes(zip_bytes({"a": "file", "a/b.py": "x = 1\n"}))  # a file and a folder, one name
+    best, notes = _pick(up, tmp_path)
+    assert best.path == up and best.written[0].marker == "tokenizer"
+    assert any(n.startswith("broken.zip: not unpacked (broken.zip is not a zip file that can be read") for n in notes)
+    assert any(n.startswith("clash.zip: not unpacked (") for n in notes), notes
+
+
+def test_reading_an_upload_happens_in_a_process_with_limits(tmp_path):
+    """Reading cannot stall or exhaust the teacher's process: a notebook whose kept assignments grow into
+    megabytes of text (a real attack: 30 s and 3 GB per copy) is read in a child that stops in time."""
+    from grader.classroom.reading import READ_MEMORY_MB, _answer, prepare_apart
+    import nbformat
+
+    cell = "def f():\n    return a\n" + "a = b\n" * 160_000  # under the 1 MB of code a notebook may hold
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)]), str(tmp_path / "nb.ipynb"))
+    [sub], _ = discover([tmp_path / "nb.ipynb"])
+    with pytest.raises(SubmissionError, match=r"^reading the upload took longer than 1 s"):
+        prepare_apart(sub, tmp_path / "work", timeout=1)
+    with pytest.raises(SubmissionError, match=f"could not be read within {READ_MEMORY_MB} MB of memory"):
+        _answer(-9, b"", "")  # killed (by the kernel, for memory) before it said anything
+    prepared, flags = prepare_apart(discover([SOLUTIONS])[0][0], tmp_path / "work2")
+    assert prepared.kind == "package" and (prepared.package / "attention.py").is_file() and flags == []

@@ -39,7 +39,8 @@ def add_arguments(parser):
     parser.add_argument("--memory", type=more_than_zero(int), default=None, metavar="MB", help="memory per submission")
     parser.add_argument("--time-limit", type=at_least(MIN_TIME_LIMIT, f"at least {MIN_TIME_LIMIT} s"), default=GRADESCOPE_TIMEOUT, metavar="S",
                         help="the autograder timeout set in the assignment's settings on Gradescope (default "
-                             f"{GRADESCOPE_TIMEOUT}, Gradescope's own): grading stops in time to report within it")
+                             f"{GRADESCOPE_TIMEOUT}, Gradescope's own; at least {MIN_TIME_LIMIT}): grading stops "
+                             "about 45 s before it, so that the results are always written")
     parser.add_argument("-m", "--exercise", dest="markers", action="append",
                         choices=[ex.marker for ex in EXERCISES],
                         help="grade only this exercise (repeatable); the Classroom workflow has the core's by default")
@@ -80,7 +81,7 @@ def build(out, grade_args=(), time_limit=GRADESCOPE_TIMEOUT):
         _add(zf, "requirements.txt", REQUIREMENTS)
         _add(zf, "README.md", (TEMPLATES / "README-gradescope.md").read_text()
              .replace("@TIME_LIMIT@", str(int(time_limit)))
-             .replace("@GRADE_ARGS@", " ".join(grade_args) or "none"))
+             .replace("@GRADE_ARGS@", f"`{' '.join(grade_args)}`" if grade_args else "none"))
         for name in KIT_FILES:
             _add(zf, f"kit/{name}", (KIT_ROOT / name).read_text())
         grader = KIT_ROOT / "grader"

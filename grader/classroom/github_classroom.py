@@ -178,7 +178,7 @@ def classroom_scores(checks, runners):
 def runner_result(ex, checks, scores):
     """One exercise as the reporter reads it."""
     tests = [{"name": c.name, "status": "pass" if c.passed else "fail", "score": _json_number(score),
-              "message": "" if c.passed else _first_line(c.output), "line_no": 0}
+              "message": "" if c.passed else _message(c.output), "line_no": 0}
              for c, score in zip(checks, scores)]
     return {"version": 1, "status": "pass" if all(c.passed for c in checks) else "fail",
             "max_score": ex.max_points, "tests": tests}
@@ -221,6 +221,16 @@ def encode(result):
 
 def _json_number(score):
     return int(score) if float(score).is_integer() else score
+
+
+def _message(text, lines=8, limit=800):
+    """A failed check's message as the student needs it: its first ``lines`` lines that say something
+    (what was expected, what came instead, where to look, the mistake named), at most ``limit``
+    characters; the whole of it is in the grade sheet. Kept short: every exercise's messages travel
+    in the environment variables the reporter reads."""
+    kept = [line.rstrip() for line in str(text).splitlines() if line.strip()][:lines]
+    message = "\n".join(kept)
+    return message if len(message) <= limit else message[:limit - 3] + "..."
 
 
 def _first_line(text, limit=300):

@@ -19,7 +19,7 @@ from pathlib import Path
 from grader.arguments import more_than_zero
 from grader.judges.rubric import EXERCISES
 from grader.classroom.safe_text import printable
-from grader.classroom.submissions import SubmissionError, discover, prepare
+from grader.classroom.submissions import SubmissionError, discover
 from grader.notebook.notebook_source import load_failures
 from grader.impl import SINGLE_FILE
 
@@ -119,7 +119,7 @@ def run(args):
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     for path, why in skipped:
-        print(f"grade: skipping {path} ({why})", file=sys.stderr)
+        print(f"grade: {path} is not a submission ({why}): it is in the reports as an error", file=sys.stderr)
     if args.shard:
         # Every K-th of the class in name order (the names made unique over the whole class first), so
         # the parts do not overlap, cover the class, and give the names one machine would.
@@ -176,7 +176,8 @@ def run(args):
     pool.shutdown()
     elapsed = time.monotonic() - start
     print(reports.summary_table(graded, markers))
-    print(f"\n{len(graded)} graded in {elapsed:.0f} s ({len(graded) / elapsed * 60:.1f} per minute); "
+    rate = f" ({len(graded) / elapsed * 60:.1f} per minute)" if elapsed >= 10 else ""  # a rate of one quick run says little
+    print(f"\n{len(graded)} graded in {elapsed:.0f} s{rate}; "
           f"reports in {out}/grades.csv and {out}/<submission>/results.json")
     return 0
 
@@ -267,27 +268,28 @@ def _within_deadline(limits, deadline):
         raise SubmissionError("the run reached its --deadline before this submission's turn")
     if left >= limits.total:
         return limits
-    return replace(limits, total=left, total_reason="grading stopped here to report within the run's time "
-                                                    "limit (--deadline; on Gradescope, the autograder's timeout)")
+    return replace(limits, total=left, total_reason="grading stopped here, so that the results could be "
+                                                    "written within the time this grading was given")
 
 
 def grade_one(submission, checks, limits, data_path, device, cancel=None, deadline=None):
     """Grade one submission; never raises: a problem becomes the submission's status. With ``deadline``
     (a time.monotonic() value), its reports can be written before then."""
     from grader.classroom import reports
-    from grader.classroom import review
+    from grader.classroom.reading import READ_SECONDS, prepare_apart
 
     graded = reports.Graded(submission.name, str(submission.path), submission.kind)
     extracted = ""
     start = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="gptkit-grade-"))
     try:
-        prepared = prepare(submission, scratch / "submission")
+        reading = READ_SECONDS if deadline is None else min(READ_SECONDS, deadline - time.monotonic())
+        prepared, flags = prepare_apart(submission, scratch / "submission", reading)  # in a process of its own
         graded.kind = prepared.kind
         graded.notes = prepared.notes
         extracted = prepared.extracted
         shown = _shown_paths(submission, prepared, scratch)
-        graded.flags = [_as_submitted(flag, shown) for flag in review.flags(prepared.package)]
+        graded.flags = [_as_submitted(flag, shown) for flag in flags]
         limits = _within_deadline(limits, deadline)
         result = _run_checks(prepared.package, scratch, checks, limits, data_path, device, cancel)
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], shown)) for check in checks]

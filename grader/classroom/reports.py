@@ -21,6 +21,7 @@ from grader.classroom.safe_text import csv_cell, printable
 STATUSES = ("ok", "timeout", "crashed", "tampered", "error")  # in rising order of severity
 _STATUS_OF = {"timeout": "timeout", "not run": "timeout", "crashed": "crashed", "output": "crashed",
               "processes": "crashed", "tampered": "tampered"}
+KIND_WORDS = {"package": "a folder of modules", "file": "one .py file", "notebook": "a notebook", "zip": "a zip"}
 VERDICT_TEXT = {
     "passed": "passed", "failed": "failed", "skipped": "skipped", "timeout": "timed out",
     "memory": "ran out of memory", "crashed": "crashed", "output": "wrote too much",
@@ -95,7 +96,7 @@ class Graded:
         status = self.status
         for check, verdict in self.checks:
             if _STATUS_OF.get(verdict.outcome) == status:
-                return f"{check.name}: {verdict.message.splitlines()[0] if verdict.message else verdict.outcome}"
+                return f"{check.title}: {verdict.message.splitlines()[0] if verdict.message else verdict.outcome}"
         return _why_nothing_passed(self.checks)
 
 
@@ -150,9 +151,10 @@ SHOWN_DECIMALS = 2  # the points results.json shows per check
 
 
 def _did_not_apply(check, verdict):
-    """A check that was skipped and carries no points (the GPU checks on a machine without one): it
-    neither earns nor loses anything, and Gradescope has no status for it but passed or failed."""
-    return verdict.outcome == "skipped" and not check.points
+    """A check that carries no points and was skipped (the GPU checks on a machine without one) or not
+    run (the submission could not be graded): it neither earns nor loses anything, and Gradescope has no
+    status for it but passed or failed."""
+    return verdict.outcome in ("skipped", "not run") and not check.points
 
 
 def _shown_points(checks):
@@ -192,8 +194,9 @@ def _test(check, verdict, number, points, visibility):
     max_score adds up to exactly the core's points; the extras' own points are said in their output."""
     passed = verdict.outcome == "passed"
     text = "" if passed else (verdict.message or VERDICT_TEXT[verdict.outcome])
-    if verdict.outcome not in ("passed", "failed"):
-        text = f"[{VERDICT_TEXT[verdict.outcome]}] {text}"
+    label = VERDICT_TEXT[verdict.outcome]
+    if verdict.outcome not in ("passed", "failed") and not text.startswith(f"{label}:"):
+        text = f"[{label}] {text}"
     extra = BY_MARKER[check.marker].track == "extra"
     if extra:
         earned = points if passed else Decimal(0)
@@ -227,8 +230,8 @@ def gradescope(graded, visibility="visible"):
             left_out.append({"name": check.name, "why": (verdict.message or "skipped").splitlines()[0]})
             continue
         tests.append(_test(check, verdict, f"{check.number}.{numbers[check.number]}", points, visibility))
-    lines = [f"Graded {graded.kind} {graded.source}: {_number(graded.score)} / {_number(graded.max_score)}, "
-             f"status {graded.status}" + (f" ({graded.why})" if graded.why else "")]
+    lines = [f"{graded.name} ({KIND_WORDS.get(graded.kind, graded.kind)}): {_number(graded.score)} / "
+             f"{_number(graded.max_score)}, status {graded.status}" + (f" ({graded.why})" if graded.why else "")]
     if graded.extra_max_score:
         lines.append(f"extras (not in the score above): {_number(graded.extra_score)} / "
                      f"{_number(graded.extra_max_score)}")
@@ -384,7 +387,7 @@ def summary_table(class_grades, markers):
     rows = [[g.name, *(str(_number(g.exercise_score(m))) for m in markers),
              f"{_number(g.score)}/{_number(g.max_score)}",
              *([f"{_number(g.extra_score)}/{_number(g.extra_max_score)}"] if extras else []),
-             g.status + (f" ({g.why[:60]})" if g.why else "")]
+             g.status + (f" ({' '.join(g.why.split())[:60]})" if g.why else "")]  # one line: a why can hold newlines
             for g in sorted(class_grades, key=lambda g: g.name)]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers) - 1)]
     lines = []

@@ -7,6 +7,7 @@ grade inside a folder or a zip is picked by grader/classroom/upload.py. Nothing 
 submission's code.
 """
 
+import os
 import shutil
 import stat
 import zipfile
@@ -19,6 +20,10 @@ from grader.classroom.safe_text import folder_name
 
 KINDS = {".py": "file", ".ipynb": "notebook", ".zip": "zip"}
 IGNORED = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", ".DS_Store"}
+# Folders that hold installed packages, never a student's own work.
+ENVIRONMENTS = {"site-packages", "node_modules", "venv", "env", ".venv"}
+# In a copy of the kit (a folder with exercises/ and grader/), its own files are not the student's work.
+KIT_OWN = ("solutions", "tests", "grader", "benchmarks", "data", "conftest.py")
 
 # Caps on what a submission may bring: far above any honest submission (the reference is ~30 kB),
 # far below what would fill a disk.
@@ -35,7 +40,8 @@ class SubmissionError(Exception):
 class Submission:
     name: str  # the file or folder name without its extension
     path: Path
-    kind: str  # "package" | "file" | "notebook" | "zip"
+    kind: str  # "package" | "file" | "notebook" | "zip" | "not a submission"
+    problem: str = ""  # why an entry of a class folder is not a submission (reported as an error)
 
 
 @dataclass
@@ -77,7 +83,8 @@ def discover(paths, upload=False):
     """The submissions named by ``paths`` (files, folders, or class folders), sorted by name.
 
     Returns (submissions, skipped) where ``skipped`` lists (entry, why) for the entries of class folders
-    that are not submissions. A path that does not exist or is not a submission raises SubmissionError.
+    that are not submissions; they are among the submissions too, of kind "not a submission", which
+    prepare refuses with that reason. A path that does not exist or is not a submission raises SubmissionError.
     A symbolic link inside a class folder or a submission is never followed: it could lead to another
     student's work or to the kit's answers (only a path the teacher names is taken as it is).
 
@@ -96,12 +103,15 @@ def discover(paths, upload=False):
             for entry in sorted(path.iterdir()):
                 if _passed_over(entry):
                     continue
+                why = None
                 if entry.is_symlink():
-                    skipped.append((str(entry), "a symbolic link: links are not followed"))
-                    continue
-                entry_kind = _kind_of(entry) or ("package" if entry.is_dir() else None)
-                if entry_kind is None:
-                    skipped.append((str(entry), "not a folder, .py, .ipynb or .zip"))
+                    why = "a symbolic link: links are not followed"
+                elif (entry_kind := _kind_of(entry) or ("package" if entry.is_dir() else None)) is None:
+                    why = "not a folder, .py, .ipynb or .zip"
+                if why:
+                    # In the reports as an error, so that no student drops off the grade sheet unseen.
+                    skipped.append((str(entry), why))
+                    found.append(Submission(entry.stem, entry, "not a submission", why))
                     continue
                 found.append(Submission(entry.stem if entry.is_file() else entry.name, entry.resolve(), entry_kind))
         else:
@@ -140,15 +150,14 @@ def _unique_names(submissions):
 def prepare(submission, dest):
     """Copy or convert ``submission`` into ``dest`` (a new folder) as a package; returns Prepared.
 
-    A folder or a zip is an upload: what to grade in it is picked by grader/classroom/upload.py."""
+    What to grade in a folder or a zip is picked by grader/classroom/upload.py, which also refuses a
+    file that defines none of the exercises' names."""
     from grader.classroom.upload import pick
 
+    if submission.problem:
+        raise SubmissionError(f"{submission.path.name} is not a submission: {submission.problem}")
     dest = Path(dest)
     dest.mkdir(parents=True)
-    if submission.kind not in ("package", "zip"):
-        prepared = _prepare_path(submission.path, dest)
-        prepared.shown = "extracted.py" if prepared.kind == "notebook" else submission.path.name
-        return prepared
     unpacked = dest.parent / f"{dest.name}.unzipped"
     unpacked.mkdir()
     try:
@@ -157,7 +166,8 @@ def prepare(submission, dest):
     finally:
         shutil.rmtree(unpacked, ignore_errors=True)
     prepared.notes[:0] = notes
-    top = "" if submission.kind == "zip" else f"{submission.name}/"  # a zip's own name starts chosen.shown
+    # A zip's or a file's own name starts chosen.shown; a folder's does not.
+    top = f"{submission.name}/" if submission.kind == "package" else ""
     prepared.shown = "extracted.py" if prepared.kind == "notebook" else top + chosen.shown.removeprefix("./")
     return prepared
 
@@ -177,8 +187,13 @@ def _prepare_path(source, dest):
             raise SubmissionError(str(exc)) from None
         prepared = single_file_package(extracted.source.encode(), dest, "notebook")
         prepared.extracted = extracted.source
+        # The messages name extracted.py, which a student on Gradescope never sees: say what it is.
+        prepared.notes.append(f"extracted.py, named below, is the code taken from {source.name} and graded "
+                              "(the teacher has it); each of its parts starts with the cell it came from")
         if extracted.left_out:
-            prepared.notes.append("left out of the notebook (not run): " + "; ".join(extracted.left_out))
+            # Cells as the notebook's code cells, counted from 1: the numbers Jupyter shows change as cells run.
+            prepared.notes.append("left out of the notebook (not run; cell N is its N-th code cell): "
+                                  + "; ".join(extracted.left_out))
         return prepared
     raise SubmissionError(f"{source.name}: not a .py file, a notebook or a folder")
 
@@ -197,26 +212,39 @@ def single_file_package(code, dest, kind):
 
 
 def _copy_package(source, dest):
+    """Copy the graded folder: its files, and its folders but those that are never the student's work
+    (the walk of upload.py passes over the same ones: what is graded is what was read)."""
     files, total = 0, 0
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source)
-        if any(part in IGNORED for part in rel.parts) or len(rel.parts) > MAX_DEPTH:
-            continue
-        if path.is_symlink():
-            continue  # a link could point at the kit or another student's work
-        target = dest / rel
-        if path.is_dir():
-            target.mkdir(exist_ok=True)
-            continue
-        files += 1
-        total += path.stat().st_size
-        if files > MAX_FILES or total > MAX_BYTES:
-            raise SubmissionError(
-                f"{source.name} holds more than {MAX_FILES} files or {MAX_BYTES // 2**20} MB; "
-                f"submit only the .py files"
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+    for folder, subfolders, names in os.walk(source):
+        here = Path(folder)
+        rel = here.relative_to(source)
+        subfolders[:] = sorted(d for d in subfolders if not not_the_students(here / d, here == source and
+                                                                               _is_kit_copy(source)))
+        if len(rel.parts) >= MAX_DEPTH:
+            subfolders[:] = []
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        for name in sorted(names):
+            path = here / name
+            if name in IGNORED or path.is_symlink() or not path.is_file():
+                continue  # a link could point at the kit or another student's work
+            if here == source and name in KIT_OWN and _is_kit_copy(source):
+                continue
+            files += 1
+            total += path.stat().st_size
+            if files > MAX_FILES or total > MAX_BYTES:
+                raise SubmissionError(
+                    f"{source.name} holds more than {MAX_FILES} files or {MAX_BYTES // 2**20} MB; "
+                    f"submit only the .py files"
+                )
+            shutil.copyfile(path, dest / rel / name)
+
+
+def not_the_students(folder, in_kit_copy=False):
+    """A folder that is never a student's work: hidden or the tools' clutter, a link, a virtual
+    environment or installed packages, or (``in_kit_copy``: its parent is a copy of the kit) one of the
+    kit's own folders."""
+    return (_passed_over(folder) or folder.is_symlink() or folder.name in ENVIRONMENTS
+            or (folder / "pyvenv.cfg").is_file() or (in_kit_copy and folder.name in KIT_OWN))
 
 
 def _unzip(archive, dest, limit=MAX_BYTES):

@@ -12,14 +12,18 @@ graded and what was not.
 """
 
 import ast
+import re
+import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.classroom.submissions import (MAX_BYTES, SubmissionError, _is_kit_copy, _passed_over, _plain_file,
-                                          _unzip)
+from grader.classroom import submissions
+from grader.classroom.submissions import (KIT_OWN, SubmissionError, _is_kit_copy, _passed_over, _plain_file,
+                                          _unzip, not_the_students)
 from grader.judges.rubric import EXERCISES
 from grader.impl import MODULES
-from grader.notebook.notebook_source import NotebookError, extract
+from grader.notebook.notebook_source import MAX_CODE, NotebookError, extract
 
 # A walk of an upload stops here: a repository has a few hundred files, and a virtual environment or a
 # dataset uploaded by mistake should cost seconds, not minutes.
@@ -27,11 +31,8 @@ MAX_ENTRIES = 20_000
 MAX_ZIPS = 20  # zips unpacked in one upload, nested ones included
 MAX_NESTING = 3  # a zip in a zip in a zip
 MAX_LEVELS = 10  # folders below the upload's top
-# Folders that hold installed packages, never a student's own work.
-ENVIRONMENTS = {"site-packages", "node_modules", "venv", "env", ".venv"}
-# In a copy of the kit (a folder with exercises/ and grader/), its own files are not the student's work.
-KIT_OWN = ("solutions", "tests", "grader", "benchmarks", "data", "conftest.py")
 PREFERENCE = {"package": 0, "file": 1, "notebook": 2}
+CONTRACT_NAMES = {name for ex in EXERCISES for name in ex.names}
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Candidate:
     shown: str  # how the report names it: its path in the upload, zips as folders
     kind: str  # "package" | "file" | "notebook"
     written: list = field(default_factory=list)  # the exercises it writes (rubric.Exercise)
+    defines: bool = False  # whether it defines any name of the contract at all, if only as a stub
     problem: str = ""  # why it could not be read, if it could not
 
     @property
@@ -74,7 +76,8 @@ def _exercise_list(exercises):
 
 
 def pick(upload, scratch):
-    """The Candidate to grade in ``upload`` (a folder or a zip), and notes for the report.
+    """The Candidate to grade in ``upload`` (a folder, a zip, a .py file or a notebook), and notes for
+    the report.
 
     ``scratch`` is an empty folder for unpacking zips. Raises SubmissionError when nothing in the upload
     can be graded."""
@@ -83,12 +86,12 @@ def pick(upload, scratch):
     readable = [c for c in walk.candidates if not c.problem]
     best = min(readable, key=Candidate.rank, default=None)
     others = [c for c in walk.candidates if c is not best and not (best and best.holds(c))]
-    # One candidate is graded even when it writes nothing (the stubs, say: the checks then say what is
-    # missing); among several that write nothing, any choice would be a guess.
-    if best is None or (not best.points and others):
+    # One candidate is graded even when it writes nothing, if it has the contract's names (the stubs: the
+    # checks then say what is missing); among several that write nothing, any choice would be a guess.
+    if best is None or (not best.points and (others or not best.defines)):
         raise SubmissionError(_nothing_found(walk))
-    # A folder of modules uploaded as it is needs no word; anything else says what was graded.
-    notes = [f"graded {best.describe()}"] if others or best.shown != "./" else []
+    # An upload that is what is graded (a folder of modules, one file) needs no word; any other says what.
+    notes = [f"graded {best.describe()}"] if others or best.path != Path(upload) else []
     if others:
         shown = [c.describe() for c in sorted(others, key=Candidate.rank)[:10]]
         more = f"; and {len(others) - 10} more" if len(others) > 10 else ""
@@ -103,7 +106,12 @@ def _nothing_found(walk):
              if not any(p.holds(c) for p in packages)]
     if walk.links:
         found.append(f"not followed, as symbolic links: {', '.join(walk.links)}")
-    what = "nothing in the upload writes an exercise" if walk.candidates else "found nothing to grade in the upload"
+    if not walk.candidates:
+        what = "found nothing to grade in the upload"
+    elif not any(c.defines for c in walk.candidates):
+        what = "nothing in the upload defines a name of the exercises (CharTokenizer, get_batch, Head, ...)"
+    else:
+        what = "nothing in the upload writes an exercise"
     return (what + (f" (found: {'; '.join(found)})" if found else "") + ". Upload the .py files of exercises/ "
             "(tokenizer.py, attention.py, ...), one .py file holding every name, or one notebook; "
             "a zip of these, or of your copy of the kit, works too.")
@@ -118,12 +126,13 @@ class _Walk:
         self.entries = self.zips = self.unpacked = 0
 
     def visit(self, path, shown, nesting):
-        if path.is_file() and path.suffix.lower() == ".zip":
-            self._unpack(path, shown or path.name, nesting)
+        shown = shown or _one_line(path.name)
+        if _plain_file(path) and path.suffix.lower() == ".zip":
+            self._unpack(path, shown, nesting)
         elif path.is_dir():
-            self._folder(path, shown, nesting, 0)
+            self._folder(path, "", nesting, 0)
         else:
-            self._file(path, shown or path.name)
+            self._file(path, shown)
 
     def _folder(self, folder, shown, nesting, level):
         entries = sorted(folder.iterdir())
@@ -131,26 +140,24 @@ class _Walk:
         if self.entries > MAX_ENTRIES:
             raise SubmissionError(f"the upload holds more than {MAX_ENTRIES} files and folders; upload only "
                                   "your code (a virtual environment or a dataset may have come along)")
-        skip = _kit_own_folders(folder)
-        if skip:
-            self.notes.append(f"{shown or 'the upload'} is a copy of the kit: its "
-                              f"{', '.join(name + ('/' if '.' not in name else '') for name in skip)} are the kit's own, "
-                              "not looked at")
+        kit = _is_kit_copy(folder)
+        if kit:
+            own = [name + ("" if "." in name else "/") for name in KIT_OWN if (folder / name).exists()]
+            self.notes.append(f"{shown or 'the upload'} is a copy of the kit: its {', '.join(own)} are the "
+                              "kit's own, not looked at")
         if any(_plain_file(folder / f"{m}.py") for m in MODULES):
             self.candidates.append(_credit(Candidate(folder, (shown or ".") + "/", "package")))
         for entry in entries:
-            label = f"{shown}/{entry.name}" if shown else entry.name
+            label = f"{shown}/{_one_line(entry.name)}" if shown else _one_line(entry.name)
             if entry.is_symlink():  # it could lead to another student's work or to the kit's answers
                 self.links.append(label)
-            if _passed_over(entry) or entry.is_symlink() or entry.name in skip:
-                continue
             if entry.is_dir():
-                if entry.name in ENVIRONMENTS or (entry / "pyvenv.cfg").is_file():
-                    continue
-                if level < MAX_LEVELS:
+                if not not_the_students(entry, kit) and level < MAX_LEVELS:
                     self._folder(entry, label, nesting, level + 1)
-            elif entry.suffix.lower() == ".zip":
-                self._unpack(entry, label, nesting)
+            elif _passed_over(entry) or entry.is_symlink() or (kit and entry.name in KIT_OWN):
+                continue
+            elif entry.suffix.lower() == ".zip" and _plain_file(entry):
+                self._unpack(entry, label, nesting, stray=True)
             else:
                 self._file(entry, label)
 
@@ -159,23 +166,37 @@ class _Walk:
         if kind and _plain_file(path):
             self.candidates.append(_credit(Candidate(path, shown, kind)))
 
-    def _unpack(self, archive, shown, nesting):
+    def _unpack(self, archive, shown, nesting, stray=False):
+        """Unpack a zip and walk it. One inside the upload that cannot be unpacked is noted and passed
+        over (the rest may be graded); the upload itself, a zip, is refused."""
         if nesting >= MAX_NESTING or self.zips >= MAX_ZIPS:
             self.notes.append(f"{shown}: not unpacked (more than {MAX_NESTING} zips inside one another, "
                               f"or more than {MAX_ZIPS} zips)")
             return
         self.zips += 1
         dest = self.scratch / f"zip{self.zips}"
-        # One cap for all the zips of an upload together, nested ones included.
-        self.unpacked += _unzip(archive, dest, MAX_BYTES - self.unpacked)
+        try:
+            # One cap for all the zips of an upload together, nested ones included.
+            self.unpacked += _unzip(archive, dest, submissions.MAX_BYTES - self.unpacked)
+        except (SubmissionError, zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+            why = str(exc) if isinstance(exc, SubmissionError) else f"{type(exc).__name__}: {exc}"
+            if not stray:
+                raise SubmissionError(why if isinstance(exc, SubmissionError)
+                                      else f"{archive.name} cannot be unpacked ({why})") from None
+            shutil.rmtree(dest, ignore_errors=True)
+            self.notes.append(f"{shown}: not unpacked ({why})")
+            return
         self._folder(dest, shown, nesting + 1, 0)
 
 
-def _kit_own_folders(folder):
-    """The kit's own folders and files, when ``folder`` is a copy of the kit."""
-    if _is_kit_copy(folder):
-        return [name for name in KIT_OWN if (folder / name).exists()]
-    return []
+# Characters that would break a report's line, or reorder what follows them on screen.
+_LINE_BREAKERS = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _one_line(name):
+    """A file name as the report may show it: on one line, in the order it is written (a name can hold
+    newlines and bidi controls: a fake "graded ..." line must not come of it)."""
+    return _LINE_BREAKERS.sub("?", name)
 
 
 def _credit(candidate):
@@ -186,9 +207,11 @@ def _credit(candidate):
                      if _plain_file(candidate.path / f"{m}.py")}
             candidate.written = [ex for ex in EXERCISES
                                  if ex.module in trees and _writes(trees[ex.module], ex.names)]
+            candidate.defines = any(_top_level(tree).keys() & CONTRACT_NAMES for tree in trees.values())
         else:
             tree = _parse_notebook(candidate.path) if candidate.kind == "notebook" else _parse_file(candidate.path)
             candidate.written = [ex for ex in EXERCISES if _writes(tree, ex.names)]
+            candidate.defines = bool(_top_level(tree).keys() & CONTRACT_NAMES)
     except _Unreadable as exc:
         candidate.problem = str(exc)
     return candidate
@@ -199,18 +222,24 @@ class _Unreadable(Exception):
 
 
 def _parse_file(path):
-    if path.stat().st_size > MAX_BYTES:
-        raise _Unreadable(f"larger than {MAX_BYTES // 2**20} MB")
-    return _parse(path.read_bytes())
+    if path.stat().st_size > MAX_CODE:  # a student's file is tens of KB; ast needs ~1 GB per MB
+        raise _Unreadable(f"larger than {MAX_CODE // 2**20} MB, not read")
+    # As text: a coding cookie (``# coding: punycode``) is not decoded here, where it could take hours.
+    return _parse(path.read_bytes().decode("utf-8", "replace"))
 
 
 def _parse_notebook(path):
-    if path.stat().st_size > MAX_BYTES:
-        raise _Unreadable(f"larger than {MAX_BYTES // 2**20} MB")
+    _check_size(path)
     try:
         return _parse(extract(path).source)
     except NotebookError as exc:
         raise _Unreadable(str(exc)) from None
+
+
+def _check_size(path):
+    """Refuse to read what is too large: the teacher's own process reads it (submissions.MAX_BYTES)."""
+    if path.stat().st_size > submissions.MAX_BYTES:
+        raise _Unreadable(f"larger than {submissions.MAX_BYTES // 2**20} MB")
 
 
 def _parse(source):
@@ -221,10 +250,15 @@ def _parse(source):
         raise _Unreadable(f"cannot be read as Python: {type(exc).__name__}") from None
 
 
+def _top_level(tree):
+    """The functions and classes defined at the top level of ``tree``, by name."""
+    return {node.name: node for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
 def _writes(tree, names):
     """Whether every name is defined at the top level of ``tree`` as more than a stub."""
-    defined = {node.name: node for node in tree.body
-               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined = _top_level(tree)
     return all(name in defined and not _is_stub(defined[name]) for name in names)
 
 

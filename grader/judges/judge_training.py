@@ -148,8 +148,11 @@ def expect_own_weights(model, weights, recipe, vocab_size, device="cpu"):
     atol = OWN_WEIGHTS_ATOL.get(torch.device(device).type, OWN_WEIGHTS_ATOL["cuda"])
     if (type(got) is not torch.Tensor or got.shape != expected.shape or got.device != expected.device
             or not (got.float() - expected).abs().max().item() <= atol):
-        raise NotJudged("the weights sent back after training are not the ones the model computes with: its "
-                        "logits differ from the grader's at those weights")
+        # Most often an honest mistake in a part of the model, which its own exercise's checks name; or
+        # weights that are not the ones the model computes with. The message says both, in that order.
+        raise NotJudged("the trained model's logits are not the contract's at the weights it sent back: a part "
+                        "of the model computes otherwise than the contract (the failed checks of the earlier "
+                        "exercises say which), or the weights sent back are not the ones the model computes with")
 
 
 def described(what, apart):

@@ -175,14 +175,17 @@ class _Statement:
 
 
 def _without_magics(source):
-    """Comment out IPython lines (``%pip``, ``!nvidia-smi``) so the cell parses; None for a %% cell."""
+    """The cell with its IPython lines (``%pip``, ``!nvidia-smi``) commented out so that it parses, and
+    those lines as (line number, text); None for a %% cell."""
     if source.lstrip().startswith("%%"):
-        return None
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        lines.append("# " + line if stripped.startswith(("%", "!")) else line)
-    return "\n".join(lines)
+        return None, []
+    lines, magics = [], []
+    for number, line in enumerate(source.splitlines(), start=1):
+        magic = line.lstrip().startswith(("%", "!"))
+        lines.append("# " + line if magic else line)
+        if magic:
+            magics.append((number, line.strip()))
+    return "\n".join(lines), magics
 
 
 def _first_line(text):
@@ -215,10 +218,11 @@ def _statements(sources, left_out):
     statements = []
     defined = set(dir(builtins))
     for number, source in enumerate(sources, start=1):
-        source = _without_magics(source)
+        source, magics = _without_magics(source)
         if source is None:
             left_out.append((number, 0, f"cell {number}: a %% cell magic"))
             continue
+        left_out += [(number, line, f"cell {number}, line {line}: {_first_line(text)}") for line, text in magics]
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError) as exc:  # ValueError: a null byte, before Python 3.12

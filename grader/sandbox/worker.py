@@ -17,6 +17,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -191,6 +192,23 @@ def _outcome(report, call_excinfo):
     return report.outcome
 
 
+_FRAME = re.compile(r"^\S.*:\d+: in \S+$")  # "grader/checks/test_head.py:40: in test_x", as pytest prints it
+_PLUMBING = ("grader/sandbox/", "grader/probes/")  # how a check reaches the submission's process: not news
+
+
+def _frames_worth_showing(traceback):
+    """A timed-out check's traceback without the grader's plumbing (the wait on the submission's
+    process) and pytest-timeout's own line: the check's line that called the submission's code stays."""
+    frames, current = [], None
+    for line in traceback.splitlines():
+        if _FRAME.match(line):
+            current = [line]
+            frames.append(current)
+        elif current is not None and line.strip() and not line.startswith("E "):
+            current.append(line)
+    return [line for frame in frames if not any(part in frame[0] for part in _PLUMBING) for line in frame]
+
+
 class _Reporter:
     """Turns pytest's reports into one verdict per check."""
 
@@ -229,11 +247,11 @@ class _Reporter:
         if report.outcome != "passed" and self.current[1] == "passed":
             outcome = _outcome(report, self.excinfo.get((report.nodeid, report.when)))
             message = report.longreprtext or ""
-            if outcome == "timeout":  # keep the student's line, say it plainly
-                where = [line for line in message.splitlines()[1:] if line.strip()]
+            if outcome == "timeout":  # keep the check's and the student's lines, say it plainly
                 limit = self.limits.get(report.nodeid, self.timeout)
-                message = "\n".join([f"did not finish within the time limit of {limit:g} s for this check",
-                                      *where])
+                message = "\n".join([f"did not finish within the time limit of {limit:g} s for this check: the "
+                                      "submission's code was still running (an endless loop, or far too slow)",
+                                      *_frames_worth_showing(message)])
             if report.outcome == "skipped":
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
                 message = f"skipped: {reason}"

@@ -1,0 +1,107 @@
+"""Read a submission in a child process with limits on its time, memory and output.
+
+Reading an upload means unzipping it, parsing every candidate with ``ast`` (grader/classroom/upload.py),
+taking the code out of a notebook and scanning it for flags (review.py). None of this runs the
+submission's code, but a hostile upload can make any of it slow or huge: a coding cookie that Python
+decodes in quadratic time, a file that ``ast`` needs gigabytes for, a notebook whose kept assignments
+grow into megabytes of text. So it happens here, in a process of its own under limits; the process
+that grades the class only reads what it prints, as JSON, and its limits and deadline stay in force.
+"""
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from grader.classroom.submissions import Prepared, Submission, SubmissionError
+
+# What reading an honest upload takes: well under a second and 100 MB (a copy of the kit, a notebook of
+# the exercises); these are far above that, and far below what would stall a class.
+READ_SECONDS = 60  # wall clock
+READ_MEMORY_MB = 2048  # address space; Python with nbformat maps ~300 MB
+READ_FILE_MB = 256  # any one file written (the copy of the graded code)
+STDERR_KEPT = 2000  # characters of the child's own errors kept for the message
+
+
+def prepare_apart(submission, dest, timeout=READ_SECONDS):
+    """prepare(submission, dest) and review.flags, run in a child process; returns (Prepared, flags) or
+    raises SubmissionError saying what went wrong, within ``timeout`` seconds."""
+    request = {"name": submission.name, "path": str(submission.path), "kind": submission.kind,
+               "problem": submission.problem, "dest": str(dest)}
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "grader.classroom.reading"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errors, start_new_session=True,
+                                preexec_fn=_limit_self, cwd=Path(dest).parent)
+        try:
+            out, _ = proc.communicate(json.dumps(request).encode(), timeout=max(timeout, 1))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise SubmissionError(f"reading the upload took longer than {timeout:.0f} s (unzipping it and "
+                                  "reading its files, before any of its code runs): upload only your code") from None
+        errors.seek(0)
+        stderr = errors.read()[-STDERR_KEPT:].decode("utf-8", "replace")
+    return _answer(proc.returncode, out, stderr)
+
+
+def _answer(returncode, out, stderr):
+    try:
+        answer = json.loads(out.decode("utf-8").strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        memory = "MemoryError" in stderr or returncode in (-signal.SIGKILL, -signal.SIGSEGV)
+        raise SubmissionError("the upload could not be read" + (f" within {READ_MEMORY_MB} MB of memory"
+                              if memory else f" (the reader exited with code {returncode})")
+                              + ": upload only your code") from None
+    if "error" in answer:
+        raise SubmissionError(answer["error"])
+    prepared = Prepared(Path(answer["package"]), answer["kind"], answer["notes"], answer["extracted"],
+                        answer["shown"])
+    return prepared, answer["flags"]
+
+
+def _limit_self():
+    """In the child, before it starts: its memory, CPU time and file sizes capped."""
+    for limit, value in ((resource.RLIMIT_AS, READ_MEMORY_MB * 2**20), (resource.RLIMIT_CPU, READ_SECONDS),
+                         (resource.RLIMIT_FSIZE, READ_FILE_MB * 2**20)):
+        try:
+            resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):  # a lower hard limit already: keep it
+            pass
+
+
+def _read(request):
+    """What the child prints: the prepared submission, or the error that says why it cannot be."""
+    from grader.classroom import review
+    from grader.classroom.submissions import prepare
+
+    submission = Submission(request["name"], Path(request["path"]), request["kind"], request["problem"])
+    try:
+        prepared = prepare(submission, Path(request["dest"]))
+        flags = review.flags(prepared.package)
+    except SubmissionError as exc:
+        return {"error": str(exc)}
+    except (MemoryError, RecursionError):
+        return {"error": f"the upload could not be read within {READ_MEMORY_MB} MB of memory: upload only your code"}
+    except OSError as exc:  # a file the upload holds that cannot be written here (a name too long, say)
+        return {"error": f"the upload could not be unpacked ({type(exc).__name__}: {exc.strerror or exc})"}
+    return {"package": str(prepared.package), "kind": prepared.kind, "notes": prepared.notes,
+            "extracted": prepared.extracted, "shown": prepared.shown, "flags": flags}
+
+
+def main():
+    import logging
+    import warnings
+
+    # nbformat warns once per odd cell (a notebook can hold a million): the report says what matters.
+    warnings.simplefilter("ignore")
+    logging.disable(logging.CRITICAL)
+    answer = _read(json.loads(sys.stdin.read()))
+    sys.stdout.write(json.dumps(answer) + "\n")
+
+
+if __name__ == "__main__":
+    main()
