@@ -86,33 +86,21 @@ def test_run_autograder_grades_uploads_as_students_make_them(autograder, shape):
     assert all(t["tags"][0] in ("tokenizer", "head") for t in result["tests"])
 
 
-def test_run_autograder_grades_uploaded_modules(autograder):
-    root, bundle = autograder
-    files = {f"{m}.py": (lambda p, m=m: shutil.copyfile(SOLUTIONS / f"{m}.py", p))
-             for m in ("tokenizer", "attention")}
-    result = _run_autograder(root, bundle, files, "-m tokenizer -m head -m generate")
-    assert result["score"] == 23  # generate.py was not uploaded: Exercise 4 scores 0
-    missing = [t for t in result["tests"] if t["tags"] == ["generate"]]
-    assert missing and all("generate.py is missing" in t["output"] for t in missing)
-
-
-def test_run_autograder_explains_an_upload_with_nothing_to_grade(autograder):
-    root, bundle = autograder
-    result = _run_autograder(root, bundle, {"notes.txt": lambda p: p.write_text("hello")}, "-m tokenizer")
-    assert result["score"] == 0 and "found nothing to grade" in result["output"]
-
-
 def test_a_hang_still_leaves_every_other_exercise_its_points(autograder, tmp_path):
-    """An endless Head.forward with the per-check limit longer than the whole budget: the deadline
-    alone stops it, and results.json is written, within the autograder's time limit."""
+    """Loose modules, one missing and one with an endless Head.forward, with the per-check limit longer
+    than the whole budget: the deadline alone stops the hang, and results.json is written, within the
+    autograder's time limit, with the tokenizer's points. (An upload with nothing to grade:
+    test_reports_spec.py.)"""
     root, bundle = autograder
     hang = make_variant(tmp_path, "hang", {"attention": [
         ("        k = self.key(x)  # (B, T, hs)\n", "        while True:\n            pass\n")]})
-    files = {m.name: (lambda p, m=m: shutil.copyfile(m, p)) for m in hang.glob("*.py")}
+    files = {f"{m}.py": (lambda p, m=m: shutil.copyfile(hang / f"{m}.py", p)) for m in ("tokenizer", "attention")}
     limit = 60  # s: grading may take 30 (less 15 kept for the reports); the tokenizer needs ~5 of them
-    result = _run_autograder(root, bundle, files, "-m tokenizer -m head --timeout 600", time_limit=limit)
+    result = _run_autograder(root, bundle, files, "-m tokenizer -m generate -m head --timeout 600", time_limit=limit)
     tokenizer = [t for t in result["tests"] if t["tags"] == ["tokenizer"]]
     assert sum(t["score"] for t in tokenizer) == 8  # all its points
+    missing = [t for t in result["tests"] if t["tags"] == ["generate"]]  # generate.py was not uploaded
+    assert missing and all(t["score"] == 0 and "generate.py is missing" in t["output"] for t in missing)
     stopped = [t for t in result["tests"] if t["tags"] == ["head"] and "grading stopped here" in t["output"]]
     assert stopped and all(t["score"] == 0 for t in stopped)  # the checks that call the endless forward
 

@@ -28,8 +28,9 @@ def grade(*args, timeout=800):
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory):
-    """The reference in every format, as students upload it (a copy of the kit, a notebook beside a stray
-    file, zips in a zip), and one submission that cannot be graded, graded two at a time."""
+    """The reference in every format, as students upload it (a copy of the kit, one .py file, a notebook
+    beside a stray file, one .py file in zips in a zip), and one submission that cannot be graded, graded
+    two at a time."""
     root = tmp_path_factory.mktemp("class")
     folder = root / "class"
     folder.mkdir()
@@ -48,7 +49,7 @@ def klass(tmp_path_factory):
     return {"out": out, "rows": rows, "proc": proc}
 
 
-UPLOADED = {"repo": "graded the modules in exercises/ (Exercises 1-14)", "single": "",
+UPLOADED = {"repo": "graded the modules in exercises/ (Exercises 1-14)", "single": "single (one .py file)",
             "notebook": "graded gpt.ipynb (Exercises 1-14)",
             "zipped": "graded zipped.zip/inner.zip/work/gpt.py (Exercises 1-14)"}
 
@@ -80,7 +81,7 @@ def test_grades_csv_has_a_column_per_exercise(klass):
 
 
 def test_results_json_is_in_gradescope_format(klass):
-    result = json.loads((klass["out"] / "single" / "results.json").read_text())
+    result = json.loads((klass["out"] / "zipped" / "results.json").read_text())
     assert {"score", "execution_time", "tests", "output"} <= set(result)
     assert result["score"] == result["extra_data"]["max_score"] == TOTAL_POINTS
     assert result["execution_time"] > 0
@@ -276,12 +277,6 @@ def grade_edited(tmp_path, module, edits, name="edited", marker=None):
     return json.loads((out / name / "results.json").read_text()), row
 
 
-def grade_tokenizer_with(tmp_path, name, encode_body):
-    """grade_edited with ``encode_body`` put at the start of CharTokenizer.encode."""
-    start = "    def encode(self, s):\n"
-    return grade_edited(tmp_path, "tokenizer", [(start, start + encode_body)], name)
-
-
 def reported(results, word):
     """The checks' messages in results.json that contain ``word`` (what a probing submission raised)."""
     outputs = [t["output"] for t in results["tests"] if word in t["output"]]
@@ -289,71 +284,130 @@ def reported(results, word):
     return outputs
 
 
-def test_a_submission_reads_only_what_python_needs_in_etc(tmp_path):
+# Each probe is a tokenizer whose encode reports what it could do from inside the sandbox (it raises a
+# ValueError that says so); all are graded in one run, two at a time.
+SECRETS = [p for p in ("/etc/hosts", "/etc/hostname", "/etc/fstab", "/etc/shadow") if os.path.isfile(p)]
+PROBES = {
     # /etc is narrowed to the files Python and torch read (worker.ETC_FILES): the machine's host names,
-    # certificates and the like are out of reach. The tokenizer reports what it could read.
+    # certificates and the like are out of reach.
+    "etc": ("        got = []\n"
+            f"        for path in {SECRETS!r} + ['/etc/localtime']:\n"
+            "            try:\n"
+            "                open(path, 'rb').read()\n"
+            "                got.append('READ ' + path)\n"
+            "            except OSError:\n"
+            "                got.append('REFUSED ' + path)\n"
+            "        raise ValueError(' '.join(got))\n"),
+    # Graded as root where the user nobody cannot run Python (this machine's case), the worker keeps
+    # uid 0 but drops every capability, and Landlock refuses device files even in its own folder: a
+    # device file for the disk would otherwise read every file. Found by an attack helper.
+    "mknod": ("        import os, stat\n"
+              "        caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0]\n"
+              "        try:\n"
+              "            os.mknod(os.path.join(os.environ['TMPDIR'], 'disk'), stat.S_IFBLK | 0o600, os.makedev(7, 0))\n"
+              "            made = 'MADE'\n"
+              "        except OSError as exc:\n"
+              "            made = f'REFUSED {exc.errno}'\n"
+              "        raise ValueError(f'CAPS {caps} {made}')\n"),
+    # The worker has a /proc of its own: the teacher's command line and environment, and every other
+    # process of the machine, are out of sight.
+    "spy": ("        import os\n"
+            "        seen = []\n"
+            "        for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "            try:\n"
+            "                seen.append(open(f'/proc/{pid}/cmdline', 'rb').read().replace(bytes(1), b' ').decode())\n"
+            "            except OSError:\n"
+            "                pass\n"
+            "        raise ValueError('SEEN ' + ' | '.join(seen))\n"),
+    # Landlock does not cover connecting to a socket file; the worker refuses Unix sockets (seccomp).
+    "socket": ("        import socket\n"
+               "        try:\n"
+               "            socket.socket(socket.AF_UNIX).connect('@SOCKET@')\n"
+               "        except OSError as exc:\n"
+               "            raise ValueError(f'REFUSED {exc}')\n"
+               "        raise ValueError('CONNECTED to the teacher')\n"),
+    # Checks judged apart (here Exercise 1's): the submission runs in a child of the judge. It can read
+    # the judge's command line, but not open the judge's descriptors (the judge is not dumpable and,
+    # with Landlock, in a parent domain), so it cannot write a result.
+    "reach": ("        import os\n"
+              "        judge = os.getppid()\n"
+              "        argv = open(f'/proc/{judge}/cmdline', 'rb').read().split(bytes(1))\n"
+              "        fd = int(argv[argv.index(b'--events-fd') + 1])\n"
+              "        try:\n"
+              "            os.open(f'/proc/{judge}/fd/{fd}', os.O_WRONLY)\n"
+              "            raise ValueError('REACHED the judge')\n"
+              "        except PermissionError as exc:\n"
+              "            raise ValueError(f'REFUSED {exc}')\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory):
+    """name -> (results.json, grades.csv row) for each of PROBES, graded in one run."""
+    import socket
+    import tempfile
+
+    root = tmp_path_factory.mktemp("probes")
+    folder = tempfile.mkdtemp(prefix="gptkit-sock-", dir="/tmp")  # a socket's path has at most 107 bytes
+    server = socket.socket(socket.AF_UNIX)
+    start = "    def encode(self, s):\n"
+    try:
+        server.bind(f"{folder}/teacher.sock")
+        server.listen(1)
+        for name, body in PROBES.items():
+            body = body.replace("@SOCKET@", f"{folder}/teacher.sock")
+            make_variant(root / "class", name, {"tokenizer": [(start, start + body)]})
+        proc = grade(root / "class", "--out", root / "out", "-m", "tokenizer", "--jobs", "2")
+    finally:
+        server.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {row["name"]: row for row in csv.DictReader((root / "out" / "grades.csv").open())}
+    return {name: (json.loads((root / "out" / name / "results.json").read_text()), rows[name]) for name in PROBES}
+
+
+def test_a_submission_reads_only_what_python_needs_in_etc(probes):
     from grader.sandbox import confine
 
     if confine.landlock_abi() <= 0:
         pytest.skip("no Landlock on this system: files are not confined")
-    secrets = [p for p in ("/etc/hosts", "/etc/hostname", "/etc/fstab", "/etc/shadow") if os.path.isfile(p)]
-    if not secrets:
+    if not SECRETS:
         pytest.skip("none of the /etc files this test reads exists here")
-    results, _ = grade_tokenizer_with(tmp_path, "etc", (
-        "        got = []\n"
-        f"        for path in {secrets!r} + ['/etc/localtime']:\n"
-        "            try:\n"
-        "                open(path, 'rb').read()\n"
-        "                got.append('READ ' + path)\n"
-        "            except OSError:\n"
-        "                got.append('REFUSED ' + path)\n"
-        "        raise ValueError(' '.join(got))\n"))
-    outputs = reported(results, "/etc/localtime")
-    for path in secrets:
+    outputs = reported(probes["etc"][0], "/etc/localtime")
+    for path in SECRETS:
         assert all(f"REFUSED {path}" in out for out in outputs), outputs[0]
     assert all("READ /etc/localtime" in out for out in outputs), outputs[0]
 
 
-def test_a_submission_has_no_capabilities_and_makes_no_device_files(tmp_path):
-    # Graded as root where the user nobody cannot run Python (this machine's case), the worker keeps
-    # uid 0 but drops every capability, and Landlock refuses device files even in its own folder: a
-    # device file for the disk would otherwise read every file. Found by an attack helper.
-    results, _ = grade_tokenizer_with(tmp_path, "mknod", (
-        "        import os, stat\n"
-        "        caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0]\n"
-        "        try:\n"
-        "            os.mknod(os.path.join(os.environ['TMPDIR'], 'disk'), stat.S_IFBLK | 0o600, os.makedev(7, 0))\n"
-        "            made = 'MADE'\n"
-        "        except OSError as exc:\n"
-        "            made = f'REFUSED {exc.errno}'\n"
-        "        raise ValueError(f'CAPS {caps} {made}')\n"))
-    outputs = reported(results, "CAPS")
+def test_a_submission_has_no_capabilities_and_makes_no_device_files(probes):
+    outputs = reported(probes["mknod"][0], "CAPS")
     assert all("CAPS 0000000000000000 REFUSED" in out for out in outputs), outputs[0]
 
 
-def test_a_submission_sees_no_process_outside_its_sandbox(tmp_path):
-    # The worker has a /proc of its own: the teacher's command line and environment, and every other
-    # process of the machine, are out of sight. The tokenizer below reports what it can see.
-    results, _ = grade_tokenizer_with(tmp_path, "spy", (
-        "        import os\n"
-        "        seen = []\n"
-        "        for pid in filter(str.isdigit, os.listdir('/proc')):\n"
-        "            try:\n"
-        "                seen.append(open(f'/proc/{pid}/cmdline', 'rb').read().replace(bytes(1), b' ').decode())\n"
-        "            except OSError:\n"
-        "                pass\n"
-        "        raise ValueError('SEEN ' + ' | '.join(seen))\n"))
+def test_a_submission_sees_no_process_outside_its_sandbox(probes):
     from grader.sandbox.isolate import namespace_layers
 
     if "a private /proc" not in namespace_layers():
         pytest.skip("this system gives the worker no /proc of its own (unshare --mount-proc refused)")
-    outputs = [t["output"] for t in results["tests"]]
+    outputs = [t["output"] for t in probes["spy"][0]["tests"]]
     seen = [o for o in outputs if "SEEN " in o]
     assert seen, outputs
     for output in seen:
         visible = output.split("SEEN ", 1)[1]
         assert "grader.sandbox.worker" in visible  # it does see its own sandbox
         assert "--out" not in visible and "test_grade.py" not in visible, visible  # the teacher's, the kit's
+
+
+def test_a_submission_cannot_connect_to_a_unix_socket_outside_its_sandbox(probes):
+    messages = [t["output"] for t in probes["socket"][0]["tests"] if "your code raised" in t["output"]]
+    assert messages and all("REFUSED" in m for m in messages), messages
+
+
+def test_the_judges_channel_is_out_of_the_submissions_reach(probes):
+    results, row = probes["reach"]
+    messages = [t["output"] for t in results["tests"] if t["status"] == "failed"]
+    assert messages and all("REFUSED" in m for m in messages if "your code raised" in m), messages
+    assert not any("REACHED" in m for m in messages) and row["status"] == "ok", row
 
 
 def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
@@ -390,49 +444,6 @@ def test_a_flood_on_the_grader_channel_is_tampering(tmp_path, monkeypatch):
                                    KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
     verdict = result.verdicts[nodeid]
     assert verdict.outcome == "tampered" and "far more events" in verdict.message, (verdict, result)
-
-
-def test_a_submission_cannot_connect_to_a_unix_socket_outside_its_sandbox(tmp_path):
-    # Landlock does not cover connecting to a socket file; the worker refuses Unix sockets (seccomp).
-    import socket
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix="gptkit-sock-", dir="/tmp")  # a socket's path has at most 107 bytes
-    server = socket.socket(socket.AF_UNIX)
-    try:
-        server.bind(f"{folder}/teacher.sock")
-        server.listen(1)
-        results, row = grade_tokenizer_with(tmp_path, "socket", (
-            "        import socket\n"
-            "        try:\n"
-            f"            socket.socket(socket.AF_UNIX).connect('{folder}/teacher.sock')\n"
-            "        except OSError as exc:\n"
-            "            raise ValueError(f'REFUSED {exc}')\n"
-            "        raise ValueError('CONNECTED to the teacher')\n"))
-    finally:
-        server.close()
-        shutil.rmtree(folder, ignore_errors=True)
-    messages = [t["output"] for t in results["tests"] if "your code raised" in t["output"]]
-    assert messages and all("REFUSED" in m for m in messages), messages
-
-
-def test_the_judges_channel_is_out_of_the_submissions_reach(tmp_path):
-    # Checks judged apart (here Exercise 1's): the submission runs in a child of the judge. It can read
-    # the judge's command line, but not open the judge's descriptors (the judge is not dumpable and, with
-    # Landlock, in a parent domain), so it cannot write a result; it reports what it got.
-    results, row = grade_tokenizer_with(tmp_path, "reach", (
-        "        import os\n"
-        "        judge = os.getppid()\n"
-        "        argv = open(f'/proc/{judge}/cmdline', 'rb').read().split(bytes(1))\n"
-        "        fd = int(argv[argv.index(b'--events-fd') + 1])\n"
-        "        try:\n"
-        "            os.open(f'/proc/{judge}/fd/{fd}', os.O_WRONLY)\n"
-        "            raise ValueError('REACHED the judge')\n"
-        "        except PermissionError as exc:\n"
-        "            raise ValueError(f'REFUSED {exc}')\n"))
-    messages = [t["output"] for t in results["tests"] if t["status"] == "failed"]
-    assert messages and all("REFUSED" in m for m in messages if "your code raised" in m), messages
-    assert not any("REACHED" in m for m in messages) and row["status"] == "ok", row
 
 
 STATE_DICT_LIE = """
