@@ -179,3 +179,22 @@ def test_reading_an_upload_happens_in_a_process_with_limits(tmp_path):
         _answer(-9, b"", "")  # killed (by the kernel, for memory) before it said anything
     prepared, flags = prepare_apart(discover([SOLUTIONS])[0][0], tmp_path / "work2")
     assert prepared.kind == "package" and (prepared.package / "attention.py").is_file() and flags == []
+
+
+def test_what_an_upload_makes_the_reports_say_is_bounded(tmp_path, monkeypatch):
+    """An upload of thousands of strays, or of bidi controls in the code a notebook leaves out, cannot
+    make the reports huge or reorder their text (an attack made 3.8 GB of reports of one upload)."""
+    from grader.classroom import reading
+    from grader.classroom.safe_text import printable
+
+    up = tmp_path / "up"
+    up.mkdir()
+    for n in range(25):
+        (up / f"stray{n:02}.py").write_text("x = 1\n")
+    with pytest.raises(SubmissionError) as info:
+        _pick(up, tmp_path)
+    assert "stray09.py (no exercise written); and 15 more)" in str(info.value)
+    assert printable("a\u202edesrever\u2066b\u2069\u2028c") == "adesreverbc"
+    monkeypatch.setattr(reading, "MAX_ANSWER", 100)  # the parent reads only what it can afford to
+    with pytest.raises(SubmissionError, match="too large to report"):
+        reading.prepare_apart(discover([SOLUTIONS])[0][0], tmp_path / "work")

@@ -24,7 +24,11 @@ from grader.classroom.submissions import Prepared, Submission, SubmissionError
 READ_SECONDS = 60  # wall clock
 READ_MEMORY_MB = 2048  # address space; Python with nbformat maps ~300 MB
 READ_FILE_MB = 256  # any one file written (the copy of the graded code)
-STDERR_KEPT = 2000  # characters of the child's own errors kept for the message
+STDERR_KEPT = 2000  # bytes of the child's own errors kept for the message
+# The answer holds the notebook's code (at most ~20 MB from the 1 MB of code a notebook may hold), the
+# notes and flags (each capped at MAX_TEXT characters, at most a few dozen of them).
+MAX_ANSWER = 64 * 2**20
+MAX_TEXT = 5000
 
 
 def prepare_apart(submission, dest, timeout=READ_SECONDS):
@@ -32,19 +36,24 @@ def prepare_apart(submission, dest, timeout=READ_SECONDS):
     raises SubmissionError saying what went wrong, within ``timeout`` seconds."""
     request = {"name": submission.name, "path": str(submission.path), "kind": submission.kind,
                "problem": submission.problem, "dest": str(dest)}
-    with tempfile.TemporaryFile() as errors:
+    # Into files, not pipes: what this process reads of them is checked for size first.
+    with tempfile.TemporaryFile() as answer, tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen([sys.executable, "-m", "grader.classroom.reading"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=errors, start_new_session=True,
+                                stdout=answer, stderr=errors, start_new_session=True,
                                 preexec_fn=_limit_self, cwd=Path(dest).parent)
         try:
-            out, _ = proc.communicate(json.dumps(request).encode(), timeout=max(timeout, 1))
+            proc.communicate(json.dumps(request).encode(), timeout=max(timeout, 1))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             raise SubmissionError(f"reading the upload took longer than {timeout:.0f} s (unzipping it and "
                                   "reading its files, before any of its code runs): upload only your code") from None
-        errors.seek(0)
-        stderr = errors.read()[-STDERR_KEPT:].decode("utf-8", "replace")
+        errors.seek(-min(STDERR_KEPT, errors.seek(0, os.SEEK_END)), os.SEEK_END)
+        stderr = errors.read().decode("utf-8", "replace")
+        if answer.seek(0, os.SEEK_END) > MAX_ANSWER:
+            raise SubmissionError("the upload could not be read: what the reader found is too large to report")
+        answer.seek(0)
+        out = answer.read()
     return _answer(proc.returncode, out, stderr)
 
 
@@ -83,13 +92,19 @@ def _read(request):
         prepared = prepare(submission, Path(request["dest"]))
         flags = review.flags(prepared.package)
     except SubmissionError as exc:
-        return {"error": str(exc)}
+        return {"error": _capped(str(exc))}
     except (MemoryError, RecursionError):
         return {"error": f"the upload could not be read within {READ_MEMORY_MB} MB of memory: upload only your code"}
     except OSError as exc:  # a file the upload holds that cannot be written here (a name too long, say)
-        return {"error": f"the upload could not be unpacked ({type(exc).__name__}: {exc.strerror or exc})"}
-    return {"package": str(prepared.package), "kind": prepared.kind, "notes": prepared.notes,
-            "extracted": prepared.extracted, "shown": prepared.shown, "flags": flags}
+        return {"error": _capped(f"the upload could not be unpacked ({type(exc).__name__}: {exc.strerror or exc})")}
+    return {"package": str(prepared.package), "kind": prepared.kind, "notes": [_capped(n) for n in prepared.notes],
+            "extracted": prepared.extracted, "shown": _capped(prepared.shown), "flags": [_capped(f) for f in flags]}
+
+
+def _capped(text):
+    """A note, flag or error as the reports hold it: MAX_TEXT characters at most (each is repeated in
+    every report, an error in every check's verdict)."""
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 3] + "..."
 
 
 def main():

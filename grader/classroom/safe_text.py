@@ -4,8 +4,8 @@ JUnit XML, JSON, and the file system (a report folder's name).
 A submission controls its file names, its error messages and its source lines, and all of these
 reach the reports. The rules are decided here, once:
 
-- ``printable``: lone surrogates replaced, terminal escape sequences and control characters dropped
-  (newlines and tabs kept), and the few characters XML 1.0 cannot hold; what is left is safe on a
+- ``printable``: lone surrogates replaced, terminal escape sequences, control characters and
+  bidirectional controls dropped (newlines and tabs kept), and the few characters XML 1.0 cannot hold; what is left is safe on a
   terminal and in UTF-8, JSON and XML.
 - ``csv_cell``: a cell a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@`` first) gets a
   leading ``'``.
@@ -17,8 +17,9 @@ import re
 
 # CSI (ESC [ ... final byte) and OSC (ESC ] ... BEL or ESC \) sequences, then any other ESC pair.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
-# C0 controls but tab and newline, DEL, C1 controls, and the non-characters XML 1.0 forbids.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+# C0 controls but tab and newline, DEL, C1 controls, the non-characters XML 1.0 forbids, and the
+# bidirectional controls and separators that reorder or break what follows them on screen.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 RESERVED = {"grades.csv", "report.html"}  # what the grader itself writes at the top of --out
 MAX_NAME = 100

@@ -30,6 +30,7 @@ KIT_OWN = ("solutions", "tests", "grader", "benchmarks", "data", "conftest.py")
 MAX_FILES = 500
 MAX_BYTES = 50 * 1024 * 1024
 MAX_DEPTH = 4
+LEFT_OUT_SHOWN = 40  # statements of a notebook listed as left out: a real one leaves out a few dozen
 
 
 class SubmissionError(Exception):
@@ -192,8 +193,11 @@ def _prepare_path(source, dest):
                               "(the teacher has it); each of its parts starts with the cell it came from")
         if extracted.left_out:
             # Cells as the notebook's code cells, counted from 1: the numbers Jupyter shows change as cells run.
+            shown = extracted.left_out[:LEFT_OUT_SHOWN] + (
+                [f"and {len(extracted.left_out) - LEFT_OUT_SHOWN} more (extracted.py shows what was kept)"]
+                if len(extracted.left_out) > LEFT_OUT_SHOWN else [])
             prepared.notes.append("left out of the notebook (not run; cell N is its N-th code cell): "
-                                  + "; ".join(extracted.left_out))
+                                  + "; ".join(shown))
         return prepared
     raise SubmissionError(f"{source.name}: not a .py file, a notebook or a folder")
 

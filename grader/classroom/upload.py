@@ -93,19 +93,22 @@ def pick(upload, scratch):
     # An upload that is what is graded (a folder of modules, one file) needs no word; any other says what.
     notes = [f"graded {best.describe()}"] if others or best.path != Path(upload) else []
     if others:
-        shown = [c.describe() for c in sorted(others, key=Candidate.rank)[:10]]
-        more = f"; and {len(others) - 10} more" if len(others) > 10 else ""
-        notes.append("not graded: " + "; ".join(shown) + more)
-    notes += walk.notes
+        notes.append("not graded: " + "; ".join(_some([c.describe() for c in sorted(others, key=Candidate.rank)])))
+    notes += _some(walk.notes)
     return best, notes
+
+
+def _some(items, most=10):
+    """The first ``most`` items, and how many more: an upload can hold thousands, a report shows a few."""
+    return items[:most] + ([f"and {len(items) - most} more"] if len(items) > most else [])
 
 
 def _nothing_found(walk):
     packages = [c for c in walk.candidates if c.kind == "package"]
-    found = [c.describe() for c in sorted(walk.candidates, key=Candidate.rank)
-             if not any(p.holds(c) for p in packages)]
+    found = _some([c.describe() for c in sorted(walk.candidates, key=Candidate.rank)
+                   if not any(p.holds(c) for p in packages)])
     if walk.links:
-        found.append(f"not followed, as symbolic links: {', '.join(walk.links)}")
+        found.append(f"not followed, as symbolic links: {', '.join(_some(walk.links))}")
     if not walk.candidates:
         what = "found nothing to grade in the upload"
     elif not any(c.defines for c in walk.candidates):
