@@ -7,6 +7,7 @@ reach the reports. The rules are decided here, once:
 - ``printable``: lone surrogates replaced, terminal escape sequences, control characters and
   bidirectional controls dropped (newlines and tabs kept), and the few characters XML 1.0 cannot hold; what is left is safe on a
   terminal and in UTF-8, JSON and XML.
+- ``one_line``: a name shown inside a line, its unsafe characters, newlines and tabs as ``?``.
 - ``csv_cell``: a cell a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@`` first) gets a
   leading ``'``.
 - ``folder_name``: a name that is one plain path component, not hidden, not ``.``/``..`` and not one
@@ -19,7 +20,9 @@ import re
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
 # C0 controls but tab and newline, DEL, C1 controls, the non-characters XML 1.0 forbids, and the
 # bidirectional controls and separators that reorder or break what follows them on screen.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[{_UNSAFE}]")
+_LINE_BREAKERS = re.compile(f"[{_UNSAFE}\t\n]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 RESERVED = {"grades.csv", "report.html"}  # what the grader itself writes at the top of --out
 MAX_NAME = 100
@@ -29,6 +32,13 @@ def printable(text):
     """``text`` (any str) with what a terminal, XML or UTF-8 cannot take safely taken out."""
     text = str(text).encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes "?"
     return _CONTROLS.sub("", _ESCAPES.sub("", text.replace("\r\n", "\n")))
+
+
+def one_line(name):
+    """A name (a file's, say) as a report may show it inside a line: each character that is unsafe, or
+    would break the line or reorder what follows it, shown as "?" (a name with a newline must not
+    make a line of its own, such as a forged "graded ...")."""
+    return _LINE_BREAKERS.sub("?", name)
 
 
 def csv_cell(text):

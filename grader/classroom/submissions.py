@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.impl import MODULES, SINGLE_FILE, SINGLE_FILE_MARK
-from grader.notebook.notebook_source import NotebookError, extract
 from grader.classroom.safe_text import folder_name
 
 KINDS = {".py": "file", ".ipynb": "notebook", ".zip": "zip"}
@@ -163,7 +162,7 @@ def prepare(submission, dest):
     unpacked.mkdir()
     try:
         chosen, notes = pick(submission.path, unpacked)
-        prepared = _prepare_path(chosen.path, dest)
+        prepared = _prepare_path(chosen, dest)
     finally:
         shutil.rmtree(unpacked, ignore_errors=True)
     prepared.notes[:0] = notes
@@ -173,33 +172,29 @@ def prepare(submission, dest):
     return prepared
 
 
-def _prepare_path(source, dest):
-    if source.is_file() and source.stat().st_size > MAX_BYTES:  # read in the teacher's process: capped
-        raise SubmissionError(f"{source.name} is larger than {MAX_BYTES // 2**20} MB; submit only the code")
-    if source.is_dir():
-        _copy_package(source, dest)
+def _prepare_path(chosen, dest):
+    """The candidate upload.pick chose (read already: within the size limits, a notebook's code taken
+    out) as a package in ``dest``."""
+    if chosen.kind == "package":
+        _copy_package(chosen.path, dest)
         return Prepared(dest, "package")
-    if source.suffix.lower() == ".py":
-        return single_file_package(source.read_bytes(), dest, "file")
-    if source.suffix.lower() == ".ipynb":
-        try:
-            extracted = extract(source)
-        except NotebookError as exc:
-            raise SubmissionError(str(exc)) from None
-        prepared = single_file_package(extracted.source.encode(), dest, "notebook")
-        prepared.extracted = extracted.source
-        # The messages name extracted.py, which a student on Gradescope never sees: say what it is.
-        prepared.notes.append(f"extracted.py, named below, is the code taken from {source.name} and graded "
-                              "(the teacher has it); each of its parts starts with the cell it came from")
-        if extracted.left_out:
-            # Cells as the notebook's code cells, counted from 1: the numbers Jupyter shows change as cells run.
-            shown = extracted.left_out[:LEFT_OUT_SHOWN] + (
-                [f"and {len(extracted.left_out) - LEFT_OUT_SHOWN} more (extracted.py shows what was kept)"]
-                if len(extracted.left_out) > LEFT_OUT_SHOWN else [])
-            prepared.notes.append("left out of the notebook (not run; cell N is its N-th code cell): "
-                                  + "; ".join(shown))
-        return prepared
-    raise SubmissionError(f"{source.name}: not a .py file, a notebook or a folder")
+    if chosen.kind == "file":
+        return single_file_package(chosen.path.read_bytes(), dest, "file")
+    # A notebook: its code, taken out once, when it was picked.
+    source, extracted = chosen.path, chosen.extracted
+    prepared = single_file_package(extracted.source.encode(), dest, "notebook")
+    prepared.extracted = extracted.source
+    # The messages name extracted.py, which a student on Gradescope never sees: say what it is.
+    prepared.notes.append(f"extracted.py, named below, is the code taken from {source.name} and graded "
+                          "(the teacher has it); each of its parts starts with the cell it came from")
+    if extracted.left_out:
+        # Cells as the notebook's code cells, counted from 1: the numbers Jupyter shows change as cells run.
+        shown = extracted.left_out[:LEFT_OUT_SHOWN] + (
+            [f"and {len(extracted.left_out) - LEFT_OUT_SHOWN} more (extracted.py shows what was kept)"]
+            if len(extracted.left_out) > LEFT_OUT_SHOWN else [])
+        prepared.notes.append("left out of the notebook (not run; cell N is its N-th code cell): "
+                              + "; ".join(shown))
+    return prepared
 
 
 def single_file_package(code, dest, kind):

@@ -12,13 +12,13 @@ graded and what was not.
 """
 
 import ast
-import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.classroom import submissions
+from grader.classroom.safe_text import one_line
 from grader.classroom.submissions import (KIT_OWN, SubmissionError, _is_kit_copy, _passed_over, _plain_file,
                                           _unzip, not_the_students)
 from grader.judges.rubric import EXERCISES
@@ -43,6 +43,7 @@ class Candidate:
     written: list = field(default_factory=list)  # the exercises it writes (rubric.Exercise)
     defines: bool = False  # whether it defines any name of the contract at all, if only as a stub
     problem: str = ""  # why it could not be read, if it could not
+    extracted: object = None  # a notebook's ExtractedSource, kept for grading: it is read once
 
     @property
     def points(self):
@@ -129,7 +130,7 @@ class _Walk:
         self.entries = self.zips = self.unpacked = 0
 
     def visit(self, path, shown, nesting):
-        shown = shown or _one_line(path.name)
+        shown = shown or one_line(path.name)
         if _plain_file(path) and path.suffix.lower() == ".zip":
             self._unpack(path, shown, nesting)
         elif path.is_dir():
@@ -151,7 +152,7 @@ class _Walk:
         if any(_plain_file(folder / f"{m}.py") for m in MODULES):
             self.candidates.append(_credit(Candidate(folder, (shown or ".") + "/", "package")))
         for entry in entries:
-            label = f"{shown}/{_one_line(entry.name)}" if shown else _one_line(entry.name)
+            label = f"{shown}/{one_line(entry.name)}" if shown else one_line(entry.name)
             if entry.is_symlink():  # it could lead to another student's work or to the kit's answers
                 self.links.append(label)
             if entry.is_dir():
@@ -192,16 +193,6 @@ class _Walk:
         self._folder(dest, shown, nesting + 1, 0)
 
 
-# Characters that would break a report's line, or reorder what follows them on screen.
-_LINE_BREAKERS = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _one_line(name):
-    """A file name as the report may show it: on one line, in the order it is written (a name can hold
-    newlines and bidi controls: a fake "graded ..." line must not come of it)."""
-    return _LINE_BREAKERS.sub("?", name)
-
-
 def _credit(candidate):
     """``candidate`` with the exercises it writes, or the reason it cannot be read."""
     try:
@@ -212,7 +203,11 @@ def _credit(candidate):
                                  if ex.module in trees and _writes(trees[ex.module], ex.names)]
             candidate.defines = any(_top_level(tree).keys() & CONTRACT_NAMES for tree in trees.values())
         else:
-            tree = _parse_notebook(candidate.path) if candidate.kind == "notebook" else _parse_file(candidate.path)
+            if candidate.kind == "notebook":
+                candidate.extracted = _extract(candidate.path)
+                tree = _parse(candidate.extracted.source)
+            else:
+                tree = _parse_file(candidate.path)
             candidate.written = [ex for ex in EXERCISES if _writes(tree, ex.names)]
             candidate.defines = bool(_top_level(tree).keys() & CONTRACT_NAMES)
     except _Unreadable as exc:
@@ -231,18 +226,14 @@ def _parse_file(path):
     return _parse(path.read_bytes().decode("utf-8", "replace"))
 
 
-def _parse_notebook(path):
-    _check_size(path)
-    try:
-        return _parse(extract(path).source)
-    except NotebookError as exc:
-        raise _Unreadable(str(exc)) from None
-
-
-def _check_size(path):
-    """Refuse to read what is too large: the teacher's own process reads it (submissions.MAX_BYTES)."""
+def _extract(path):
+    """The notebook's code (notebook_source.extract), refused unread when the file is too large."""
     if path.stat().st_size > submissions.MAX_BYTES:
         raise _Unreadable(f"larger than {submissions.MAX_BYTES // 2**20} MB")
+    try:
+        return extract(path)
+    except NotebookError as exc:
+        raise _Unreadable(str(exc)) from None
 
 
 def _parse(source):
