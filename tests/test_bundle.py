@@ -6,8 +6,10 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
+import torch
 
 from grader.classroom.bundle import build, collect
 from grader.classroom.github_classroom import classroom_workflow
@@ -22,6 +24,42 @@ def autograder(tmp_path_factory):
     root = tmp_path_factory.mktemp("bundle")
     path = build(root / "autograder.zip", ["--timeout", "30"])
     return root, path
+
+
+def _outside_this_venv():
+    """PATH without the folder of this test's own virtual environment: the image has none of it."""
+    own = Path(sys.prefix) / "bin"
+    keep = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != own]
+    return os.pathsep.join(keep or ["/usr/bin", "/bin"])
+
+
+@pytest.fixture(scope="module")
+def image(autograder):
+    """The autograder's image as Gradescope builds it: the bundle unzipped in AUTOGRADER_ROOT/source and
+    its own setup.sh run there, which makes AUTOGRADER_ROOT/venv with torch and requirements.txt only.
+    Nothing of this test's interpreter or site-packages is used (about 25 s: torch is installed anew).
+    The torch pinned to this machine's version, so that the build installs it from a local wheel cache
+    where there is one, and the data handed over with GPTKIT_DATA instead of downloaded."""
+    root, bundle = autograder
+    ag = root / "image"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(ag / "source")
+    # pip's own settings (its configuration in HOME, PIP_* variables) as this machine has them: they say
+    # where packages come from. A venv ignores the user's site-packages, so HOME brings no package.
+    pip_settings = {k: v for k, v in os.environ.items() if k.startswith("PIP_") or k == "HOME"}
+    env = {**pip_settings, "PATH": _outside_this_venv(), "LANG": "C.UTF-8", "AUTOGRADER_ROOT": str(ag),
+           "GPTKIT_DATA": str(verify()), "GPTKIT_TORCH": f"torch=={torch.__version__.split('+')[0]}",
+           # No network here: fail over to the local wheel cache at once, not after five retries.
+           "PIP_RETRIES": "0", "PIP_TIMEOUT": "5"}
+    proc = subprocess.run(["bash", str(ag / "source" / "setup.sh")], cwd=ag / "source", env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"setup.sh failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    python = ag / "venv" / "bin" / "python"
+    # The point of the exercise: the venv cannot import the grader by itself; run_autograder must
+    # make it find the copy in source/kit, for grade and for every process grade starts.
+    bare = subprocess.run([str(python), "-c", "import grader"], cwd="/", env=env, capture_output=True, text=True)
+    assert bare.returncode != 0 and "No module named 'grader'" in bare.stderr
+    return ag, env
 
 
 def test_the_bundle_holds_the_grader_and_not_the_solutions(autograder):
@@ -41,20 +79,19 @@ def test_the_bundle_holds_the_grader_and_not_the_solutions(autograder):
     assert build(path.parent / "again.zip", ["--timeout", "30"]).read_bytes() == path.read_bytes()
 
 
-def _run_autograder(root, bundle, submission_files, extra_args, time_limit=500):
-    """Lay out /autograder in a temporary folder as Gradescope does, and run run_autograder there, with
-    the autograder's time limit ``time_limit`` (run_autograder must end within it: the test's guard)."""
-    ag = root / "autograder"
-    shutil.rmtree(ag, ignore_errors=True)
-    (ag / "submission").mkdir(parents=True)
-    with zipfile.ZipFile(bundle) as zf:
-        zf.extractall(ag / "source")
+def _run_autograder(image, submission_files, extra_args, time_limit=500):
+    """Run run_autograder in the built image, as Gradescope does for each submission: a fresh
+    submission/ and results/, the autograder's time limit ``time_limit`` (run_autograder must end
+    within it: the test's guard), and from another working folder than the kit's."""
+    ag, env = image
+    for folder in ("submission", "results"):
+        shutil.rmtree(ag / folder, ignore_errors=True)
+    (ag / "submission").mkdir()
     for name, make in submission_files.items():
         make(ag / "submission" / name)
-    env = dict(os.environ, AUTOGRADER_ROOT=str(ag), GPTKIT_PYTHON=sys.executable,
-               GPTKIT_DATA=str(verify()), GPTKIT_GRADE_ARGS=extra_args, GPTKIT_TIME_LIMIT=str(time_limit))
+    env = dict(env, GPTKIT_GRADE_ARGS=extra_args, GPTKIT_TIME_LIMIT=str(time_limit))
     proc = subprocess.run(["bash", str(ag / "source" / "run_autograder")], env=env, capture_output=True,
-                          text=True, timeout=time_limit)
+                          text=True, timeout=time_limit, cwd=ag / "submission")
     results = ag / "results" / "results.json"
     assert results.is_file(), proc.stdout + proc.stderr
     return json.loads(results.read_text())
@@ -66,37 +103,36 @@ def _kit_copy_with_solved_tokenizer(path):
 
 
 # The uploads students make (tests/test_upload.py reads many more shapes, and test_grade.py grades zips in
-# a zip): (files in /autograder/submission, the score of -m tokenizer -m head, the note on what was graded).
-# (files in /autograder/submission, the score of -m tokenizer -m head, the note that says what was graded).
+# a zip): (files in /autograder/submission, the score of -m tokenizer -m head, the note that says what was graded).
 UPLOADS = {
     "a repository": ({"repo": _kit_copy_with_solved_tokenizer}, 8, "graded the modules in repo/exercises/"),
     "a notebook and a stray .py": ({"gpt.ipynb": lambda p: notebook_from(SOLUTIONS, p),
                                     "scratch.py": lambda p: p.write_text("print('hi')\n")}, 23, "graded gpt.ipynb"),
     "the contract in gpt.py": ({"gpt.py": lambda p: p.write_text(single_file_source(SOLUTIONS))}, 23, "graded gpt.py"),
+    "loose modules": ({f"{m}.py": (lambda p, m=m: shutil.copyfile(SOLUTIONS / f"{m}.py", p))
+                       for m in ("tokenizer", "attention")}, 23, "(a folder of modules): 23 / 23"),
 }
 
 
 @pytest.mark.parametrize("shape", UPLOADS)
-def test_run_autograder_grades_uploads_as_students_make_them(autograder, shape):
+def test_run_autograder_grades_uploads_as_students_make_them(image, shape):
     files, score, note = UPLOADS[shape]
-    root, bundle = autograder
-    result = _run_autograder(root, bundle, files, "-m tokenizer -m head")
+    result = _run_autograder(image, files, "-m tokenizer -m head")
     assert result["score"] == score and result["extra_data"]["max_score"] == 23, result["output"]
     assert note in result["output"]
     assert all(t["tags"][0] in ("tokenizer", "head") for t in result["tests"])
 
 
-def test_a_hang_still_leaves_every_other_exercise_its_points(autograder, tmp_path):
+def test_a_hang_still_leaves_every_other_exercise_its_points(image, tmp_path):
     """Loose modules, one missing and one with an endless Head.forward, with the per-check limit longer
     than the whole budget: the deadline alone stops the hang, and results.json is written, within the
     autograder's time limit, with the tokenizer's points. (An upload with nothing to grade:
     test_reports_spec.py.)"""
-    root, bundle = autograder
     hang = make_variant(tmp_path, "hang", {"attention": [
         ("        k = self.key(x)  # (B, T, hs)\n", "        while True:\n            pass\n")]})
     files = {f"{m}.py": (lambda p, m=m: shutil.copyfile(hang / f"{m}.py", p)) for m in ("tokenizer", "attention")}
     limit = 60  # s: grading may take 30 (less 15 kept for the reports); the tokenizer needs ~5 of them
-    result = _run_autograder(root, bundle, files, "-m tokenizer -m generate -m head --timeout 600", time_limit=limit)
+    result = _run_autograder(image, files, "-m tokenizer -m generate -m head --timeout 600", time_limit=limit)
     tokenizer = [t for t in result["tests"] if t["tags"] == ["tokenizer"]]
     assert sum(t["score"] for t in tokenizer) == 8  # all its points
     missing = [t for t in result["tests"] if t["tags"] == ["generate"]]  # generate.py was not uploaded

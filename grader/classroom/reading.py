@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grader import launch
 from grader.classroom.submissions import Prepared, Submission, SubmissionError
 
 # What reading an honest upload takes: well under a second and 100 MB (a copy of the kit, a notebook of
@@ -38,9 +39,9 @@ def prepare_apart(submission, dest, timeout=READ_SECONDS):
                "problem": submission.problem, "dest": str(dest)}
     # Into files, not pipes: what this process reads of them is checked for size first.
     with tempfile.TemporaryFile() as answer, tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen([sys.executable, "-m", "grader.classroom.reading"], stdin=subprocess.PIPE,
+        proc = subprocess.Popen(launch.python_module("grader.classroom.reading"), stdin=subprocess.PIPE,
                                 stdout=answer, stderr=errors, start_new_session=True,
-                                preexec_fn=_limit_self, cwd=Path(dest).parent)
+                                preexec_fn=_limit_self, cwd=Path(dest).parent, env=launch.environment(os.environ))
         try:
             proc.communicate(json.dumps(request).encode(), timeout=max(timeout, 1))
         except subprocess.TimeoutExpired:

@@ -10,10 +10,10 @@ process, so every run sees the latest code and a crash in it cannot take the not
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from grader import launch
 from grader.notebook.notebook_source import extract_cells
 from grader.judges.rubric import BY_MARKER
 from grader.classroom.submissions import single_file_package
@@ -50,8 +50,7 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
         folder = Path(tmp) / "notebook"
         folder.mkdir()
         single_file_package(extracted.source.encode(), folder, "notebook")
-        cmd = [sys.executable, "-m", "grader", "check", "--impl", str(folder), "--device", device,
-               "--voice", "notebook"]
+        cmd = launch.python_module("grader", "check", "--impl", str(folder), "--device", device, "--voice", "notebook")
         for marker in markers:
             cmd += ["-m", marker]
         if extras:
@@ -59,7 +58,7 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
         # The output goes through print(), so Jupyter shows it in the cell whatever its stdout is.
         # No colours: the output is read, trimmed, and printed by this process.
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ, PY_COLORS="0"))
+                              env=launch.environment(dict(os.environ, PY_COLORS="0")))
     print(_the_table(proc.stdout + proc.stderr))
 
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.impl import KIT_ROOT
+from grader import launch
 
 OUTCOMES = ("passed", "failed", "skipped", "timeout", "memory", "crashed", "output", "processes",
             "tampered", "not run")
@@ -91,11 +91,11 @@ def namespace_command():
     candidates += [private_proc, (), user_ns + private_proc, user_ns]
     # As nobody, the test imports the grader and torch, as the worker will: nobody must be able to read
     # them. As oneself, Python's start is test enough (torch's import costs a second per grade run).
-    test_as_nobody = [sys.executable, "-c", "import grader.sandbox.confine, torch"]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(KIT_ROOT)}
+    test_as_nobody = launch.python("-c", "import grader.sandbox.confine, torch")
+    env = launch.environment({"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     for extra in candidates:
         cmd = (unshare, *extra, "--pid", "--fork", "--kill-child", "--net", "--")
-        test = test_as_nobody if "--setuid" in extra else [sys.executable, "-c", "import grader.sandbox.confine"]
+        test = test_as_nobody if "--setuid" in extra else launch.python("-c", "import grader.sandbox.confine")
         try:
             if subprocess.run([*cmd, *test], capture_output=True, timeout=120, env=env, cwd="/").returncode == 0:
                 return cmd
@@ -313,8 +313,7 @@ def probe_cuda(workdir, limits, data_path):
 
 
 def _worker_command(package, writable, remaining, limits, device, data_path, blocked, events_fd):
-    python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
-    cmd = [*namespace_command(), *python, "-m", "grader.sandbox.worker", "--impl", str(package),
+    cmd = [*namespace_command(), *launch.python_module("grader.sandbox.worker"), "--impl", str(package),
            "--events-fd", str(events_fd), "--timeout", str(limits.timeout),
            "--memory-mb", str(limits.memory_mb), "--file-mb", str(limits.file_mb),
            "--device", device, "--read", str(data_path), "--read", str(package), "--write", str(writable)]
@@ -324,14 +323,14 @@ def _worker_command(package, writable, remaining, limits, device, data_path, blo
 
 
 def _environment(writable, data_path, token):
-    env = {
+    env = launch.environment({
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(writable), "TMPDIR": str(writable),
-        "LANG": "C.UTF-8", "PYTHONPATH": str(KIT_ROOT), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+        "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
         # One thread each: submissions graded side by side do not fight over cores, and the
         # training checks give the same numbers on every machine.
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "GPTKIT_DATA": str(data_path), "GPTKIT_SANDBOX": token,
-    }
+    })
     # Where the GPU driver's library is found on many machines (a CUDA image, a cluster's module);
     # without it torch sees no GPU in the worker. Which GPU to use, likewise.
     for name in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):

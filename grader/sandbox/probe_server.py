@@ -26,7 +26,9 @@ MAX_MESSAGE = 2000  # characters of an exception's message sent back
 GRADER_MODULES = ("grader", "grader.impl", "grader.probes", "grader.probes.*",
                   # the sandbox's own runtime; the judges' expectations only for GradingFailure
                   "grader.sandbox", "grader.sandbox.probe_server", "grader.sandbox.wire", "grader.sandbox.confine",
-                  "grader.sandbox.remote", "grader.sandbox.worker", "grader.judges", "grader.judges.expect")
+                  "grader.sandbox.remote", "grader.sandbox.worker", "grader.judges", "grader.judges.expect",
+                  # how remote starts this process: the interpreter's command line, nothing of the judge's
+                  "grader.launch")
 
 
 def _parse(argv):

@@ -17,6 +17,7 @@ import sys
 
 import torch
 
+from grader import launch
 from grader.sandbox import wire
 from grader.judges.expect import GradingFailure
 from grader.impl import Implementation, ImplementationError
@@ -149,9 +150,9 @@ class Channel:
     def start(self):
         requests_r, requests_w = os.pipe()
         answers_r, answers_w = os.pipe()
-        python = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
-        cmd = [*python, "-m", "grader.sandbox.probe_server", "--impl", str(self.impl.path),
-               "--requests-fd", str(requests_r), "--answers-fd", str(answers_w), *self.server_args]
+        cmd = launch.python_module("grader.sandbox.probe_server", "--impl", str(self.impl.path),
+                                   "--requests-fd", str(requests_r), "--answers-fd", str(answers_w),
+                                   *self.server_args)
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, pass_fds=(requests_r, answers_w))
         finally:

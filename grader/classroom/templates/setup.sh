@@ -121,7 +121,8 @@ find_python \
 echo "setup.sh: using Python $CHOSEN_VERSION ($(command -v "$CHOSEN")) for $VENV"
 
 # The CPU build of torch: Gradescope's machines have no GPU, and the CUDA build is several GB.
-"$VENV/bin/pip" install -q --index-url https://download.pytorch.org/whl/cpu "torch>=2.1,<3"
+# GPTKIT_TORCH pins a version (e.g. "torch==2.5.1"), so that every rebuild grades with the same torch.
+"$VENV/bin/pip" install -q --index-url https://download.pytorch.org/whl/cpu "${GPTKIT_TORCH:-torch>=2.1,<3}"
 "$VENV/bin/pip" install -q -r requirements.txt
 # Tiny Shakespeare, downloaded and checked against its sha256 once, here.
 (cd kit && "$VENV/bin/python" -m grader data)
