@@ -562,3 +562,39 @@ def test_reports_name_the_files_as_they_were_submitted(tmp_path):
     for name, path in (("bob", "bob/tokenizer.py:"), ("carol", "carol.py:")):
         messages = reported(json.loads((out / name / "results.json").read_text()), "NOPE")
         assert any(f"at {path}" in m for m in messages) and not any("submission" in m for m in messages), messages
+
+
+def test_a_module_that_raises_at_import_is_named_and_one_student_is_regraded(tmp_path):
+    """A block.py that raises at import costs the checks that need it, with status ok: the row, the
+    student's results and report.html say which module raised what and where. Then the student's
+    mended folder alone is graded into the same --out: its row is replaced, the other kept, report.html
+    rebuilt from both; a run of other exercises into that folder is refused (its columns would differ)."""
+    folder = tmp_path / "class"
+    for name in ("heidi", "ivan"):
+        shutil.copytree(SOLUTIONS, folder / name, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    block = folder / "heidi" / "block.py"
+    mended = block.read_text()
+    block.write_text("x = undefined_name + 1\n" + mended)
+    out = tmp_path / "out"
+    proc = grade(folder, "--out", out, "-m", "tokenizer", "-m", "feedforward")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {row["name"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    why = ("block.py raised at import: NameError: name 'undefined_name' is not defined (heidi/block.py:1); "
+           "the checks that need it failed")
+    assert (rows["heidi"]["total"], rows["heidi"]["status"], rows["heidi"]["why"]) == ("8", "ok", why)
+    assert rows["ivan"]["total"] == "14" and rows["ivan"]["why"] == ""
+    assert why in json.loads((out / "heidi" / "results.json").read_text())["output"]
+    assert "Submissions to look at" in (html := (out / "report.html").read_text()) and "heidi/block.py:1" in html
+
+    block.write_text(mended)
+    proc = grade(folder / "heidi", "--out", out, "-m", "tokenizer", "-m", "feedforward")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "its rows for the submissions graded now are replaced, the other 1 kept" in proc.stderr
+    rows = {row["name"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert {name: (row["total"], row["why"]) for name, row in rows.items()} == {"heidi": ("14", ""), "ivan": ("14", "")}
+    assert "Class report: 2 submissions" in (out / "report.html").read_text()
+    assert json.loads((out / "heidi" / "results.json").read_text())["score"] == 14
+
+    proc = grade(folder / "heidi", "--out", out, "-m", "head")
+    assert proc.returncode == 2 and "holds grades of other exercises (tokenizer, feedforward)" in proc.stderr
+    assert len(list(csv.DictReader((out / "grades.csv").open()))) == 2  # nothing was lost

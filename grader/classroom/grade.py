@@ -5,6 +5,7 @@ Each submission is prepared in its own scratch folder and graded in its own sand
 rubric, and writes the reports as each submission finishes, so an interrupted run keeps what it did.
 """
 
+import json
 import os
 import re
 import shutil
@@ -144,13 +145,21 @@ def run(args):
         print(f"grade: --device cuda: {problem}; grade with --device cpu (the default) instead", file=sys.stderr)
         return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     checks = catalog.collect(args.markers)
     markers = _markers_of(checks)
+    try:
+        kept = _kept_rows(out, markers, {sub.name for sub in submissions})
+    except SheetError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
     limits = _limits_class()(timeout=args.timeout, total=args.total_timeout, memory_mb=args.memory,
                              processes=args.max_processes, output_mb=args.max_output)
     print(f"grading {len(submissions)} submission(s), {len(checks)} checks each, {args.jobs} at a time, "
           f"into {out}\nsandbox: {sandbox}", file=sys.stderr)
+    if kept:
+        print(f"{out} holds a grade sheet already: its rows for the submissions graded now are replaced, the "
+              f"other {len(kept)} kept; grades.csv and report.html are rebuilt from all of them", file=sys.stderr)
 
     progress = reports.Progress(len(submissions))
     graded = []
@@ -164,7 +173,7 @@ def run(args):
         for future, submission in _completed(futures):
             result, extracted = _result_of(future, submission)
             graded.append(result)
-            _write_reports(out, result, extracted, graded, markers, args)
+            _write_reports(out, result, extracted, kept + graded, markers, args)
             progress.update(result)
     except KeyboardInterrupt:
         # Stop the workers; what was graded is already on disk.
@@ -180,6 +189,41 @@ def run(args):
     print(f"\n{len(graded)} graded in {elapsed:.0f} s{rate}; "
           f"reports in {out}/grades.csv and {out}/<submission>/results.json")
     return 0
+
+
+class SheetError(Exception):
+    """The --out folder holds a grade sheet that this run cannot add to; the message says why."""
+
+
+def _kept_rows(out, markers, names):
+    """The Graded of every row of ``out``'s grades.csv that is not graded again now (its name not in
+    ``names``), read from its graded.json: a regrade replaces its own rows and keeps the others. [] for a
+    new or empty folder. Raises SheetError when the sheet is of other exercises or cannot be read."""
+    from grader.classroom.merge import MergeError, read_sheet
+    from grader.classroom.reports import GRADED_FILE, graded_from_record
+    from grader.judges import catalog
+
+    if not (out / "grades.csv").is_file():
+        return []
+    try:
+        sheet_markers, sheet_names = read_sheet(out)
+    except (MergeError, OSError, ValueError) as exc:
+        raise SheetError(f"{out}/grades.csv cannot be read ({exc}); grade into another --out") from None
+    if sheet_markers != markers:
+        raise SheetError(f"{out} holds grades of other exercises ({', '.join(sheet_markers) or 'none'}) than "
+                         f"this run's ({', '.join(markers)}): grade with the same -m options, or into another --out")
+    checks = {check.nodeid: check for check in catalog.collect()}
+    kept = []
+    for name in sheet_names:
+        if name in names:
+            continue
+        try:
+            record = json.loads((out / name / GRADED_FILE).read_text(encoding="utf-8"))
+            kept.append(graded_from_record(record, checks))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SheetError(f"{out / name / GRADED_FILE} cannot be read ({type(exc).__name__}: {exc}), so its "
+                             "row could not be kept: grade into another --out, or the whole class again") from None
+    return kept
 
 
 def _cuda_problem(limits, data_path):
@@ -298,6 +342,8 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
                           "blocked_modules": sorted(result.blocked)}
         for module, reason in sorted(result.blocked.items()):
             graded.notes.append(reason)
+        graded.import_errors = {module: f"{error} ({_as_submitted(where, shown)})"
+                                for module, (error, where) in result.import_errors.items()}
         if prepared.kind == "notebook" and (failures := load_failures(result.output)):
             # The submission's own output says so: worth a look, but the submission could have printed anything.
             graded.notes.append("failed as the notebook loaded (as its own output says): " + "; ".join(failures))

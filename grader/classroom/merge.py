@@ -24,8 +24,8 @@ def add_arguments(parser):
                         help="begin grades.csv with a UTF-8 byte-order mark, so that Excel shows accents right")
 
 
-def _read_shard(shard):
-    """(the exercises a shard was graded on, the names of its submissions), from its grades.csv."""
+def read_sheet(shard):
+    """(the exercises an --out folder was graded on, the names of its submissions), from its grades.csv."""
     from grader.judges.rubric import BY_MARKER
 
     path = shard / "grades.csv"
@@ -48,7 +48,7 @@ def merge(shards, out, bom=False):
         raise MergeError(f"{out} is not empty; merge into a new folder")
     found, markers, seen = [], None, {}
     for shard in shards:
-        shard_markers, names = _read_shard(shard)
+        shard_markers, names = read_sheet(shard)
         if markers is not None and shard_markers != markers:
             raise MergeError(f"{shard} was graded on other exercises ({', '.join(shard_markers)}) than "
                              f"{shards[0]} ({', '.join(markers)}); grade every shard with the same -m")

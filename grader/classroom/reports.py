@@ -42,6 +42,8 @@ class Graded:
     error: str = ""  # why the submission could not be graded at all
     execution_time: float = 0.0
     sandbox: dict = field(default_factory=dict)
+    # module -> what it raised at import and where, as submitted ("NameError: ... (bob/block.py:3)")
+    import_errors: dict = field(default_factory=dict)
 
     def make_printable(self):
         """Every text the submission could have written (messages, notes, flags), made safe for the
@@ -51,6 +53,7 @@ class Graded:
         self.source, self.error = printable(self.source), printable(self.error)
         self.notes = [printable(note) for note in self.notes]
         self.flags = [printable(flag) for flag in self.flags]
+        self.import_errors = {printable(module): printable(error) for module, error in self.import_errors.items()}
         self.checks = [(check, Verdict(verdict.outcome, printable(verdict.message))) for check, verdict in self.checks]
 
     def _points(self, track, earned):
@@ -97,7 +100,7 @@ class Graded:
         for check, verdict in self.checks:
             if _STATUS_OF.get(verdict.outcome) == status:
                 return f"{check.title}: {verdict.message.splitlines()[0] if verdict.message else verdict.outcome}"
-        return _why_nothing_passed(self.checks)
+        return _why_nothing_passed(self.checks) or _why_imports_failed(self.import_errors)
 
 
 def _why_nothing_passed(checks):
@@ -123,6 +126,13 @@ def _why_nothing_passed(checks):
             f"{error[0].removeprefix(RAISED)}{place}")
 
 
+def _why_imports_failed(import_errors):
+    """The modules that raised as they were imported: every check that needs one fails, often without
+    a word of it in the check's own message, so the teacher reads it in ``why``."""
+    return "; ".join(f"{module}.py raised at import: {error}; the checks that need it failed"
+                     for module, error in sorted(import_errors.items()))
+
+
 GRADED_FILE = "graded.json"  # everything the class's reports are made from; what `merge` reads
 
 
@@ -131,7 +141,8 @@ def graded_record(graded):
     return {"name": graded.name, "source": graded.source, "kind": graded.kind,
             "checks": [[check.nodeid, verdict.outcome, verdict.message] for check, verdict in graded.checks],
             "notes": graded.notes, "flags": graded.flags, "error": graded.error,
-            "execution_time": graded.execution_time, "sandbox": graded.sandbox}
+            "execution_time": graded.execution_time, "sandbox": graded.sandbox,
+            "import_errors": graded.import_errors}
 
 
 def graded_from_record(record, checks_by_nodeid):
@@ -140,7 +151,7 @@ def graded_from_record(record, checks_by_nodeid):
 
     checks = [(checks_by_nodeid[nodeid], Verdict(outcome, message)) for nodeid, outcome, message in record["checks"]]
     return Graded(record["name"], record["source"], record["kind"], checks, record["notes"], record["flags"],
-                  record["error"], record["execution_time"], record["sandbox"])
+                  record["error"], record["execution_time"], record["sandbox"], record.get("import_errors", {}))
 
 
 def _number(points):

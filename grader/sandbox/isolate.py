@@ -31,6 +31,7 @@ MAX_EVENT = 64 * 1024  # the worker's longest event is a few kB (a failure messa
 # The grader sends a check's start and result and a few import events per check; a channel carrying
 # far more is not the grader's, and reading it would only cost the parent memory and time.
 EVENTS_PER_CHECK, EVENTS_EXTRA = 50, 1000
+MAX_IMPORT_ERROR = 500  # characters of what a module raised at import, kept for the reports
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class SandboxResult:
     namespaces: bool = False
     refused_limits: list = field(default_factory=list)  # resource limits the system did not accept
     blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
+    import_errors: dict = field(default_factory=dict)  # module -> (what importing it raised, where), the first time
     events: list = field(default_factory=list)  # what happened, for the report
 
 
@@ -524,6 +526,9 @@ class _RunState:
                 self.importing.append(module)
             elif module in self.importing:
                 self.importing.remove(module)
+                if kind == "import-failed" and event.get("where"):  # raised in the submission's code
+                    result.import_errors.setdefault(module, (str(event.get("detail", ""))[:MAX_IMPORT_ERROR],
+                                                             str(event["where"])[:MAX_IMPORT_ERROR]))
                 if kind == "import-failed" and "from pytest-timeout" in str(event.get("detail")):
                     result.blocked.setdefault(module, f"{module}.py was not imported again: importing it took "
                                                       f"longer than the time limit of {self.limits.timeout:.0f} s")

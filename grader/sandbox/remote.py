@@ -144,7 +144,7 @@ class Channel:
         self.generation = 0
         self.handles = {}
         self.generators = []  # the generators the request being sent passes
-        self.on_import = None  # on_import(event, module, detail=""): see get
+        self.on_import = None  # on_import(event, module, detail="", where=""): see get
         self.imported = set()  # the modules the running child has imported
 
     def start(self):
@@ -287,7 +287,11 @@ class Channel:
             value = self.request({"op": "get", "module": module, "name": name})
         except BaseException as exc:
             if first:
-                self.on_import("import-failed", module, f"{type(exc).__name__}: {exc}")
+                # Where it raised, when that was in the submission's code (a module that cannot even be
+                # loaded); a file or a name missing raises in the grader's, and says so in each check.
+                frame = getattr(exc, "gptkit_student_frame", None)
+                where = f"{frame.path}:{frame.lineno + 1}" if frame else ""
+                self.on_import("import-failed", module, f"{type(exc).__name__}: {exc}", where)
             raise
         if first:
             self.on_import("imported", module)

@@ -163,8 +163,8 @@ def _judge_provider(args, stream):
     if args.no_landlock:
         server.append("--no-landlock")
     impl = RemoteImpl(args.impl, server)
-    impl.channel.on_import = lambda event, name, detail="": stream.send(event=event, module=name,
-                                                                          detail=detail[:500])
+    impl.channel.on_import = lambda event, name, detail="", where="": stream.send(
+        event=event, module=name, detail=detail[:500], where=where[:500])
     impl.channel.start()  # it imports torch while this process collects the checks
     return Provider(impl)
 
