@@ -158,3 +158,21 @@ def zip_bytes(entries):
         for name, data in entries.items():
             zf.writestr(name, data)
     return buffer.getvalue()
+
+
+def step_script(workflow_text, name):
+    """The shell script of the GitHub Actions step called ``name`` in ``workflow_text`` (its ``run:``, one
+    line or a ``|`` block), as the runner hands it to bash."""
+    lines = workflow_text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == f"- name: {name}")
+    run = next(i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("run:"))
+    inline = lines[run].strip().removeprefix("run:").strip()
+    if inline != "|":
+        return inline.strip("'") + "\n"
+    indent = len(lines[run + 1]) - len(lines[run + 1].lstrip())
+    body = []
+    for line in lines[run + 1:]:
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            break
+        body.append(line[indent:])
+    return "\n".join(body).rstrip() + "\n"

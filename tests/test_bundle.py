@@ -1,5 +1,6 @@
 """The Gradescope autograder bundle, run against a simulated /autograder, and the Classroom workflow."""
 
+import base64
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import torch
 from grader.classroom.bundle import build, collect
 from grader.classroom.github_classroom import classroom_workflow
 from grader.data import verify
-from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, make_variant, notebook_from, single_file_source
+from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, make_variant, notebook_from, single_file_source, step_script
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -168,3 +169,28 @@ def test_bundle_command_writes_both(tmp_path):
     proc = subprocess.run([*cmd, "--classroom", str(tmp_path / "wf" / "classroom.yml")], cwd=KIT_ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and (tmp_path / "wf" / "classroom.yml").read_text() == classroom_workflow()
+
+
+def test_the_classroom_workflow_grades_in_the_environment_it_makes(image, tmp_path):
+    """The Classroom workflow's own steps, run by bash as Actions runs them, in a student's repository
+    (Exercise 1 done): a fresh venv stands for setup-python's Python; the image's torch is visible to it
+    (a .pth file), so that the Install step's torch line finds it installed, and the rest is the
+    workflow's: it installs the student's kit, grades it, and each exercise's step gives Classroom
+    its points."""
+    _, image_env = image
+    repo = kit_copy(tmp_path / "repo", solved=["tokenizer"])
+    subprocess.run([sys.base_prefix + "/bin/python3", "-m", "venv", str(tmp_path / "py")], check=True, timeout=120)
+    (site,) = (tmp_path / "py" / "lib").glob("python3*/site-packages")
+    (torch_site,) = (image[0] / "venv" / "lib").glob("python3*/site-packages")
+    (site / "image-torch.pth").write_text(f"{torch_site}\n")
+    env = dict(image_env, PATH=f"{tmp_path / 'py' / 'bin'}{os.pathsep}{image_env['PATH']}",
+               GITHUB_OUTPUT=str(tmp_path / "output"))
+    workflow = classroom_workflow(["tokenizer", "head"])
+    for step in ("Install", "Grade sheet", "Exercise 1 (tokenizer)", "Exercise 5 (head)"):
+        proc = subprocess.run(["bash", "-e", "-c", step_script(workflow, step)], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{step}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    outputs = [json.loads(base64.b64decode(line.removeprefix("result=")))
+               for line in (tmp_path / "output").read_text().splitlines()]
+    assert [sum(t["score"] for t in out["tests"]) for out in outputs] == [8, 0]
+    assert all("not implemented" in t["message"] for t in outputs[1]["tests"])

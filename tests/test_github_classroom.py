@@ -234,3 +234,15 @@ def test_the_step_writes_its_result_and_falls_back_when_python_cannot_run(checks
         else:
             assert result["status"] == "error" and result["tests"][0]["score"] == 0
             assert "the grader could not run in this step" in result["tests"][0]["message"]
+
+
+def test_an_extra_not_attempted_is_0_points_and_says_so(tmp_path):
+    """results.json lists an extra nobody started as one line (extra_data.not_attempted), not as checks:
+    Classroom's step for it gives 0 points saying "not attempted", not that grading went wrong."""
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"score": 100, "output": "", "tests": [],
+                                   "extra_data": {"not_attempted": ["addition"]}}))
+    result = github_classroom.exercise_result(results, "addition", ["addition"])
+    (test,) = result["tests"]
+    assert (result["max_score"], test["score"]) == (BY_MARKER["addition"].max_points, 0)
+    assert test["message"] == f"Exercise {BY_MARKER['addition'].number}: not attempted"

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from kit import KIT_ROOT
+from kit import KIT_ROOT, step_script
 
 WORKFLOW = KIT_ROOT / ".github" / "workflows" / "gpu.yml"
 
@@ -67,20 +67,6 @@ def test_the_gpu_workflow_is_safe_on_a_self_hosted_machine():
     assert "$RUNNER_TOOL_CACHE/gptkit/" in text  # the venv and the data outlive the checkout
 
 
-def _step_script(name):
-    """The ``run: |`` script of the workflow's step called ``name``, as the runner's bash gets it."""
-    lines = WORKFLOW.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip() == f"- name: {name}")
-    run = next(i for i in range(start, len(lines)) if lines[i].strip() == "run: |")
-    indent = len(lines[run + 1]) - len(lines[run + 1].lstrip())
-    body = []
-    for line in lines[run + 1:]:
-        if line.strip() and len(line) - len(line.lstrip()) < indent:
-            break
-        body.append(line[indent:])
-    return "\n".join(body) + "\n"
-
-
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 @pytest.mark.parametrize("preset", [None, "/srv/data/input.txt"])
 def test_the_runners_own_gptkit_data_is_kept(tmp_path, preset):
@@ -89,7 +75,7 @@ def test_the_runners_own_gptkit_data_is_kept(tmp_path, preset):
     github_env = tmp_path / "github_env"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RUNNER_TOOL_CACHE": str(tmp_path / "cache"),
            "GITHUB_ENV": str(github_env), **({"GPTKIT_DATA": preset} if preset else {})}
-    script = _step_script("Where the venv and the data are kept")
+    script = step_script(WORKFLOW.read_text(), "Where the venv and the data are kept")
     subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, check=True, timeout=30)
     written = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
     assert written["VENV"] == f"{tmp_path}/cache/gptkit/venv-torch-2.11.0-cu130"

@@ -269,3 +269,202 @@ def test_grades_csv_has_a_byte_order_mark_only_when_asked(tmp_path):
     reports.write_csv(tmp_path, [graded], ["tokenizer"], bom=True)
     data = (tmp_path / "grades.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbfname,") and "zoé".encode() in data
+
+
+# What a student sees on Gradescope, and what a CI dashboard reads, in the cases that used to be noise:
+# the extras not attempted, an upload that could not be read, the GPU checks without a GPU, and how
+# long each check ran. The messages are the grader's own (explain.py, impl.py, isolate.py), made here.
+
+def stub_message(number, exercise):
+    """What explain.py says of a check that reached a stub of Exercise ``number``."""
+    from grader.student.explain import _not_implemented
+    from grader.student.voice import Terminal
+    from grader.judges.rubric import BY_NUMBER
+
+    return _not_implemented(NotImplementedError(f"Exercise {number}: some_name"), None, BY_NUMBER[exercise], Terminal())
+
+
+def missing_message(tmp_path, module, name=None, single_file=False):
+    """What impl.py says of a module (or, with ``name``, a name) the submission lacks."""
+    from grader.impl import SINGLE_FILE_MARK, Implementation, ImplementationError
+
+    folder = tmp_path / f"{module}-{name}-{single_file}"
+    folder.mkdir()
+    if single_file:
+        (folder / SINGLE_FILE_MARK).write_text("")
+        (folder / f"{module}.py").write_text("")
+    impl = Implementation(folder)
+    with pytest.raises(ImplementationError) as raised:
+        impl.get(module, name) if name else impl.module(module)
+    return str(raised.value)
+
+
+def core_only(tmp_path):
+    """The core done, the extras not: each extra's checks reach its stub, its module is missing, a name of
+    a single file is missing, or (finetune) a check first needs another exercise; Exercise 14 was tried."""
+    messages = {
+        "averaging": stub_message(10, 10),
+        "layernorm": missing_message(tmp_path, "layernorm"),
+        "addition": missing_message(tmp_path, "addition", "format_problem", single_file=True),
+        "finetune": stub_message(13, 13),
+    }
+
+    def outcome_of(c):
+        if not c.points:
+            return Verdict("skipped", "skipped: needs CUDA, and this machine has none")
+        if c.marker == "finetune" and c.name.endswith("[0]"):
+            return Verdict("failed", stub_message(9, 13))  # needs Exercise 9 first: says nothing of 13
+        if c.marker in messages:
+            return Verdict("failed", messages[c.marker])
+        if c.marker == "modern" and c.name.endswith("[0]"):
+            return Verdict("failed", "expected gelu(0) == 0, got 0.5\n  at modern.py:12")
+        if c.marker == "modern":
+            return Verdict("failed", stub_message(14, 14))
+        return Verdict("passed")
+    return outcome_of
+
+
+def test_an_extra_not_attempted_is_one_line_of_the_output_not_failed_tests(tmp_path):
+    result = json.loads(json.dumps(reports.gradescope(graded_with(rubric_checks(), core_only(tmp_path)))))
+    validate_results(result)
+    shown = {t["tags"][0] for t in result["tests"]}
+    assert not shown & {"averaging", "layernorm", "addition", "finetune"}, shown
+    assert all(t["status"] == "passed" for t in result["tests"] if t["tags"][0] != "modern")
+    lines = result["output"].splitlines()
+    for ex in EXTRAS[:4]:
+        assert [line for line in lines if line.startswith(f"Exercise {ex.number} ")] == \
+            [f"Exercise {ex.number} ({ex.marker}): not attempted (an extra: 0 of {ex.max_points} points, "
+             "kept apart from the score)"]
+    assert result["extra_data"]["not_attempted"] == ["averaging", "layernorm", "addition", "finetune"]
+    # An extra begun (one check failed on the student's own code) keeps every check, as failed tests.
+    modern = [t for t in result["tests"] if t["tags"] == ["modern"]]
+    assert len(modern) == 3 * len(POINTS["modern"]) and all(t["status"] == "failed" for t in modern)
+    assert not any(line.startswith("Exercise 14 ") for line in lines)
+    assert result["score"] == TOTAL_POINTS
+
+
+def test_a_core_exercise_not_attempted_still_fails_its_checks(tmp_path):
+    # The core is the grade: its stubs lose their points, test by test, as before.
+    def stubs(c):
+        return Verdict("failed", stub_message(c.number, c.number)) if c.points else Verdict("skipped", "needs CUDA")
+    result = reports.gradescope(graded_with(rubric_checks(), stubs))
+    core = [t for t in result["tests"] if BY_MARKER[t["tags"][0]].track == "core"]
+    assert len(core) == 3 * sum(len(POINTS[ex.marker]) for ex in CORE) and all(t["status"] == "failed" for t in core)
+    assert result["extra_data"]["not_attempted"] == [ex.marker for ex in EXTRAS]
+
+
+def test_an_upload_that_could_not_be_read_is_one_error_that_says_why():
+    error = "alice.zip is not a zip file that can be read: File is not a zip file"
+    graded = graded_with(rubric_checks(), lambda c: Verdict("not run", f"not graded: {error}"), error=error)
+    result = json.loads(json.dumps(reports.gradescope(graded)))
+    validate_results(result)
+    [test] = result["tests"]
+    assert test["status"] == "failed" and test["output"] == error and test["score"] == 0
+    assert test["max_score"] == result["extra_data"]["max_score"] == TOTAL_POINTS
+    assert result["output"].count(error) == 1 and result["extra_data"]["status"] == "error"
+    assert len(json.dumps(result, indent=2)) < 2000  # it was 154 failed tests, 60-80 KB
+
+
+def test_github_classroom_reads_the_upload_that_could_not_be_read_as_0_points_and_why(tmp_path):
+    from grader.classroom.github_classroom import exercise_result
+
+    error = "exercises/ holds no module of the contract"
+    graded = graded_with(rubric_checks(), lambda c: Verdict("not run", f"not graded: {error}"), error=error)
+    (tmp_path / "results.json").write_text(json.dumps(reports.gradescope(graded)))
+    result = exercise_result(tmp_path / "results.json", "head", [ex.marker for ex in CORE])
+    [test] = result["tests"]
+    assert result["status"] == "error" and test["score"] == 0 and f"status error ({error})" in test["message"]
+
+
+def charged_on_cpu(c):
+    """Without a GPU: the GPU checks were charged for another check's timeout, or for a crash right
+    after they were skipped; they never ran."""
+    if c.name == "test_runs_on_cuda":
+        return Verdict("timeout", "not run: test_parts of the same exercise did not finish in time, and this "
+                                  "check would have waited on the same code")
+    if c.name == "test_lecture_model_trains_on_cuda":
+        return Verdict("crashed", "the grading process exited with code 3 right after this check")
+    return Verdict("passed")
+
+
+@pytest.mark.parametrize("sandbox", [{}, {"device": "cpu"}])
+def test_gpu_checks_are_never_failed_where_no_gpu_was_used(sandbox):
+    graded = graded_with(rubric_checks(), charged_on_cpu)
+    graded.sandbox = sandbox
+    result = reports.gradescope(graded)
+    assert not [t["name"] for t in result["tests"] if "cuda" in t["name"]]
+    assert [item["name"] for item in result["extra_data"]["left_out"]] == \
+        ["test_runs_on_cuda", "test_lecture_model_trains_on_cuda"]
+    suite = validate_junit(reports.junit(graded))
+    cuda = [case for case in suite.findall("testcase") if "cuda" in case.get("name")]
+    assert [[child.tag for child in case] for case in cuda] == [["skipped"], ["skipped"]]
+    # Where they ran on a GPU (as grade records it, or as a GPU check that failed tells it), they are shown.
+    for sandbox in ({"device": "cuda"}, {}):
+        graded = graded_with(rubric_checks(), lambda c: Verdict("failed", "validation loss 1.9, expected below 1.6")
+                             if not c.points else Verdict("passed"))
+        graded.sandbox = sandbox
+        failed = [t for t in reports.gradescope(graded)["tests"] if t["status"] == "failed"]
+        assert [t["name"] for t in failed] == ["Exercise 9 (gpt): test_runs_on_cuda",
+                                               "Exercise 9 (gpt): test_lecture_model_trains_on_cuda"]
+        assert all(t["max_score"] == 0 for t in failed)
+
+
+def timed(verdict, seconds):
+    """``verdict`` with the seconds its check ran, as isolate.py records them."""
+    verdict.seconds = seconds
+    return verdict
+
+
+def test_junit_xml_has_the_seconds_each_check_ran():
+    def outcome_of(c):
+        if c.marker == "head" and c.name.endswith("[0]"):
+            return timed(Verdict("timeout", "did not finish within the time limit of 60 s for this check"), 70.25)
+        return timed(on_cpu(c), 0.5 if c.points else 0.0)
+    suite = validate_junit(reports.junit(graded_with(rubric_checks(), outcome_of)))
+    times = {(case.get("classname").rpartition(".")[2], case.get("name")): Decimal(case.get("time"))
+             for case in suite.findall("testcase")}
+    assert times["test_head", "test_matches_attention_from_its_weights[0]"] == Decimal("70.25")
+    assert times["test_tokenizer", "test_encode_hii_there[1]"] == Decimal("0.5")
+    assert times["test_gpt", "test_runs_on_cuda"] == 0
+    assert suite.get("time") == "12.300"
+
+
+def test_junit_xml_skips_an_extra_not_attempted(tmp_path):
+    suite = validate_junit(reports.junit(graded_with(rubric_checks(), core_only(tmp_path))))
+    for case in suite.findall("testcase"):
+        marker = case.get("classname").rpartition("test_")[2]
+        tags = [child.tag for child in case]
+        if marker in ("averaging", "layernorm", "addition", "finetune"):
+            assert tags == ["skipped"], (case.get("name"), tags)
+            assert case.find("skipped").get("message").startswith(
+                f"Exercise {BY_MARKER[marker].number} ({marker}): not attempted")
+        elif marker == "modern":
+            assert tags == ["failure"], (case.get("name"), tags)
+    assert (suite.get("failures"), suite.get("errors")) == (str(3 * len(POINTS["modern"])), "0")
+
+
+def test_each_verdict_holds_the_seconds_its_check_ran_from_start_to_result(monkeypatch):
+    from grader.sandbox import isolate
+
+    clock = [100.0]
+    monkeypatch.setattr(isolate.time, "monotonic", lambda: clock[0])
+    nodeids = ["grader/checks/test_head.py::test_a", "grader/checks/test_head.py::test_b"]
+    remaining, result = list(nodeids), isolate.SandboxResult({})
+    state = isolate._RunState(isolate.Limits(), deadline=1000.0)
+
+    def send(**event):
+        assert state.handle(json.dumps(event), remaining, result, None) is None
+    clock[0] = 101.0
+    send(event="start", nodeid=nodeids[0])
+    clock[0] = 103.5
+    send(event="result", nodeid=nodeids[0], outcome="passed", message="")
+    clock[0] = 104.0
+    send(event="start", nodeid=nodeids[1])  # confirms the first
+    clock[0] = 164.0
+    state.finish(state.timeout_verdict(), None, remaining, result)  # the second timed out under way
+    assert result.verdicts[nodeids[0]].seconds == 2.5 and result.verdicts[nodeids[1]].seconds == 60.0
+    # and make_printable, which every report goes through, keeps them
+    graded = Graded("alice", "/class/alice.py", "file")
+    graded.checks = [(check("head", "test_a", 1.0), result.verdicts[nodeids[0]])]
+    graded.make_printable()
+    assert graded.checks[0][1].seconds == 2.5

@@ -51,6 +51,8 @@ def without_timings(path):
     if path.name in ("results.json", "graded.json"):
         data = json.loads(path.read_text())
         data.pop("execution_time")
+        if path.name == "graded.json":  # each check's seconds, last
+            data["checks"] = [check[:-1] for check in data["checks"]]
         return data
     if path.name == "junit.xml":
         root = ET.fromstring(path.read_bytes())

@@ -1,7 +1,8 @@
 """``report.html``: one page a teacher opens after grading a class.
 
 It shows how the core total (and the extras) are spread over the class, how each exercise went, the
-mistakes the checks named most often (what to teach again), and the submissions that need a look.
+mistakes the checks named most often (what to teach again), the submissions that need a look, and the
+near-copies (grader/classroom/similarity.py).
 It is built from the same Graded objects as grades.csv (grader/classroom/reports.py), and it is one
 self-contained file: inline CSS and SVG, no JavaScript, nothing fetched from elsewhere.
 
@@ -73,7 +74,7 @@ def render(class_grades, markers):
     grades = sorted(class_grades, key=lambda g: g.name)
     parts = [_head(), f"<h1>Class report: {len(grades)} submission{'s' if len(grades) != 1 else ''}</h1>",
              _totals_section(grades), _exercises_section(grades, markers), _mistakes_section(grades),
-             _look_at_section(grades), "</body>\n</html>\n"]
+             _look_at_section(grades), _copies_section(grades), "</body>\n</html>\n"]
     return "\n".join(parts)
 
 
@@ -289,6 +290,28 @@ def _look_at_section(grades):
         "Submissions to look at", "Every submission ran to the end (status ok).",
         "Status other than ok (timeout, crashed, tampered, error), or nothing could be graded. The whole "
         "story is in each submission's results.json.", "look-at", ("submission", "status", "why"), rows)
+
+
+# -- near-copies -----------------------------------------------------------------------------------------
+
+def _copies_section(grades):
+    """The pairs behind the near-copy flags (grader/classroom/similarity.py), once the flags are set: they
+    are set when the whole class is graded, and computing the pairs each time a submission finishes would
+    cost too much in a large class."""
+    from grader.classroom import similarity
+
+    flagged = any(flag.startswith(similarity.FLAG_START) for graded in grades for flag in graded.flags)
+    pairs = similarity.copy_pairs(grades) if flagged else []
+    rows = [f"<td>{escape(pair.first)}</td><td>{escape(pair.second)}</td>"
+            f'<td class="count">{pair.percent} %</td><td>{pair.shared} of {pair.smaller}</td>' for pair in pairs]
+    return _table_section(
+        "Near-copies", "No submission is flagged as a near-copy of another or of the kit's solutions.",
+        f"Pairs of which at least {int(similarity.THRESHOLD * 100)} % of the smaller one's code fingerprints "
+        "are in both (runs of code alike once names, comments and layout are set aside; the code "
+        "exercises/ gives every student is left out). Honest solutions written apart share up to 63 % when "
+        "both follow the lecture's code closely, far less otherwise. Read the two side by side before you "
+        "conclude anything: a flag costs no points.",
+        "copies", ("submission", "near-copy of", "shared", "fingerprints in both"), rows)
 
 
 def _num(value):

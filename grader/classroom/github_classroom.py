@@ -205,6 +205,10 @@ def exercise_result(results_path, marker, runners):
     try:
         checks = graded_checks(results)
         mine = [c for c in checks if c.marker == marker]
+        if not mine and marker in results.get("extra_data", {}).get("not_attempted", []):
+            return {"version": 1, "status": "fail", "max_score": ex.max_points,
+                    "tests": [{"name": f"Exercise {ex.number} ({ex.marker}): {ex.title}", "status": "fail",
+                               "score": 0, "message": f"Exercise {ex.number}: not attempted", "line_no": 0}]}
         if not mine:
             return no_grade(ex, f"{results_path} has no checks of it ({_first_line(results.get('output', ''))}). "
                                 f"{SEE_THE_GRADE_SHEET}")

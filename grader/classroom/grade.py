@@ -183,6 +183,7 @@ def run(args):
               file=sys.stderr)
         return 130
     pool.shutdown()
+    _flag_copies(out, kept + graded, markers, args)
     elapsed = time.monotonic() - start
     print(reports.summary_table(graded, markers))
     rate = f" ({len(graded) / elapsed * 60:.1f} per minute)" if elapsed >= 10 else ""  # a rate of one quick run says little
@@ -279,6 +280,22 @@ def _write_reports(out, graded, extracted, class_grades, markers, args):
         print(f"grade: could not write {out / 'report.html'} ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
+def _flag_copies(out, class_grades, markers, args):
+    """Near-copies flagged over the whole sheet (grader/classroom/similarity.py), once every submission's
+    own reports are written: a student's results.json never names another student; grades.csv,
+    report.html and graded.json do."""
+    from grader.classroom import reports
+    from grader.classroom.class_report import write_report
+    from grader.classroom.similarity import mark_copies
+
+    changed = mark_copies(class_grades)
+    for graded in changed:
+        reports.write_graded(out, graded)
+    if changed:
+        reports.write_csv(out, class_grades, markers, bom=args.csv_bom)
+        write_report(out, class_grades, markers)
+
+
 def describe_sandbox():
     """One line on what confines the submissions here; starts with "partial" when something is missing."""
     from grader.sandbox.confine import landlock_abi
@@ -329,6 +346,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
     try:
         reading = READ_SECONDS if deadline is None else min(READ_SECONDS, deadline - time.monotonic())
         prepared, flags = prepare_apart(submission, scratch / "submission", reading)  # in a process of its own
+        graded.fingerprints = prepared.fingerprints
         graded.kind = prepared.kind
         graded.notes = prepared.notes
         extracted = prepared.extracted
@@ -337,7 +355,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
         limits = _within_deadline(limits, deadline)
         result = _run_checks(prepared.package, scratch, checks, limits, data_path, device, cancel)
         graded.checks = [(check, _clean(result.verdicts[check.nodeid], shown)) for check in checks]
-        graded.sandbox = {"processes": result.runs, "landlock_abi": result.landlock,
+        graded.sandbox = {"device": device, "processes": result.runs, "landlock_abi": result.landlock,
                           "namespaces": result.namespaces, "output_bytes": result.output_bytes,
                           "blocked_modules": sorted(result.blocked)}
         for module, reason in sorted(result.blocked.items()):
@@ -354,7 +372,9 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
     except SubmissionError as exc:
         graded.error = str(exc)
     except Exception as exc:  # a bug in the grader must not stop the class from being graded
-        graded.error = f"grader error ({type(exc).__name__}: {exc}); please report it:\n{traceback.format_exc()}"
+        # The traceback is the teacher's (on this terminal), not the student's (the reports).
+        print(f"grade: {submission.name}: grader error\n{traceback.format_exc()}", file=sys.stderr)
+        graded.error = f"grader error ({type(exc).__name__}: {exc}); please report it"
     finally:
         if graded.error:
             from grader.sandbox.isolate import Verdict
@@ -404,4 +424,4 @@ def _clean(verdict, shown):
     """The verdict with the graded copy's paths shown as submitted (``_shown_paths``)."""
     from grader.sandbox.isolate import Verdict
 
-    return Verdict(verdict.outcome, _as_submitted(verdict.message, shown))
+    return Verdict(verdict.outcome, _as_submitted(verdict.message, shown), verdict.seconds)

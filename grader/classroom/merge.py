@@ -3,7 +3,8 @@
 A large class is graded in parts (``grade --shard K/N``, on K = 1..N machines: a GitHub Actions matrix,
 a Slurm job array); each part writes its reports as ``grade`` does. ``merge`` copies every submission's
 folder into DIR and writes grades.csv and report.html from their ``graded.json``, with the same code
-``grade`` uses: the result is what one machine grading the whole class would have written.
+``grade`` uses: the result is what one machine grading the whole class would have written. The
+near-copy flags (grader/classroom/similarity.py) are set again over the whole class.
 """
 
 import csv
@@ -40,7 +41,8 @@ def read_sheet(shard):
 def merge(shards, out, bom=False):
     """Merge the shards' reports into ``out``; returns the number of submissions. Raises MergeError."""
     from grader.classroom.class_report import write_report
-    from grader.classroom.reports import GRADED_FILE, graded_from_record, write_csv
+    from grader.classroom.reports import GRADED_FILE, graded_from_record, write_csv, write_graded
+    from grader.classroom.similarity import mark_copies
     from grader.judges import catalog
 
     shards, out = [Path(s) for s in shards], Path(out)
@@ -69,6 +71,8 @@ def merge(shards, out, bom=False):
             raise MergeError(f"{shard / name}: a check this kit does not have ({exc}); merge with the kit "
                              "that graded it") from None
         shutil.copytree(shard / name, out / name)
+    for graded in mark_copies(class_grades):  # over the whole class, not each shard alone
+        write_graded(out, graded)
     write_csv(out, class_grades, markers, bom=bom)
     write_report(out, class_grades, markers)
     return len(class_grades)

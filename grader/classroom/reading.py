@@ -27,13 +27,15 @@ READ_MEMORY_MB = 2048  # address space; Python with nbformat maps ~300 MB
 READ_FILE_MB = 256  # any one file written (the copy of the graded code)
 STDERR_KEPT = 2000  # bytes of the child's own errors kept for the message
 # The answer holds the notebook's code (at most ~20 MB from the 1 MB of code a notebook may hold), the
-# notes and flags (each capped at MAX_TEXT characters, at most a few dozen of them).
+# notes and flags (each capped at MAX_TEXT characters, at most a few dozen of them) and the code's
+# fingerprints (similarity.MAX_FINGERPRINTS numbers of at most 15 digits: 320 kB).
 MAX_ANSWER = 64 * 2**20
 MAX_TEXT = 5000
 
 
 def prepare_apart(submission, dest, timeout=READ_SECONDS):
-    """prepare(submission, dest) and review.flags, run in a child process; returns (Prepared, flags) or
+    """prepare(submission, dest), review.flags and the code's fingerprints (Prepared.fingerprints, from
+    similarity.py), run in a child process; returns (Prepared, flags) or
     raises SubmissionError saying what went wrong, within ``timeout`` seconds."""
     request = {"name": submission.name, "path": str(submission.path), "kind": submission.kind,
                "problem": submission.problem, "dest": str(dest)}
@@ -69,8 +71,16 @@ def _answer(returncode, out, stderr):
     if "error" in answer:
         raise SubmissionError(answer["error"])
     prepared = Prepared(Path(answer["package"]), answer["kind"], answer["notes"], answer["extracted"],
-                        answer["shown"])
+                        answer["shown"], _fingerprints(answer.get("fingerprints")))
     return prepared, answer["flags"]
+
+
+def _fingerprints(found):
+    """The fingerprints the reader sent (grader/classroom/similarity.py): ints, MAX_FINGERPRINTS at most."""
+    from grader.classroom.similarity import MAX_FINGERPRINTS
+
+    found = found if isinstance(found, list) else []
+    return [f for f in found[:MAX_FINGERPRINTS] if type(f) is int]
 
 
 def _limit_self():
@@ -99,7 +109,19 @@ def _read(request):
     except OSError as exc:  # a file the upload holds that cannot be written here (a name too long, say)
         return {"error": _capped(f"the upload could not be unpacked ({type(exc).__name__}: {exc.strerror or exc})")}
     return {"package": str(prepared.package), "kind": prepared.kind, "notes": [_capped(n) for n in prepared.notes],
-            "extracted": prepared.extracted, "shown": _capped(prepared.shown), "flags": [_capped(f) for f in flags]}
+            "extracted": prepared.extracted, "shown": _capped(prepared.shown), "flags": [_capped(f) for f in flags],
+            "fingerprints": _code_fingerprints(prepared.package)}
+
+
+def _code_fingerprints(package):
+    """The graded code's fingerprints, for the near-copy flags; none when they cannot be taken (they are
+    a hint to the teacher, never a reason not to grade)."""
+    from grader.classroom.similarity import package_fingerprints
+
+    try:
+        return package_fingerprints(package)
+    except (OSError, ValueError, MemoryError, RecursionError):
+        return []
 
 
 def _capped(text):

@@ -44,6 +44,7 @@ class Graded:
     sandbox: dict = field(default_factory=dict)
     # module -> what it raised at import and where, as submitted ("NameError: ... (bob/block.py:3)")
     import_errors: dict = field(default_factory=dict)
+    fingerprints: list = field(default_factory=list)  # of the graded code, for near-copies (similarity.py)
 
     def make_printable(self):
         """Every text the submission could have written (messages, notes, flags), made safe for the
@@ -54,7 +55,8 @@ class Graded:
         self.notes = [printable(note) for note in self.notes]
         self.flags = [printable(flag) for flag in self.flags]
         self.import_errors = {printable(module): printable(error) for module, error in self.import_errors.items()}
-        self.checks = [(check, Verdict(verdict.outcome, printable(verdict.message))) for check, verdict in self.checks]
+        self.checks = [(check, Verdict(verdict.outcome, printable(verdict.message), verdict.seconds))
+                       for check, verdict in self.checks]
 
     def _points(self, track, earned):
         return round(sum(check.points for check, verdict in self.checks
@@ -139,19 +141,21 @@ GRADED_FILE = "graded.json"  # everything the class's reports are made from; wha
 def graded_record(graded):
     """A Graded as JSON: each check by its node id, with its verdict."""
     return {"name": graded.name, "source": graded.source, "kind": graded.kind,
-            "checks": [[check.nodeid, verdict.outcome, verdict.message] for check, verdict in graded.checks],
+            "checks": [[check.nodeid, verdict.outcome, verdict.message, round(verdict.seconds, 3)]
+                       for check, verdict in graded.checks],
             "notes": graded.notes, "flags": graded.flags, "error": graded.error,
             "execution_time": graded.execution_time, "sandbox": graded.sandbox,
-            "import_errors": graded.import_errors}
+            "import_errors": graded.import_errors, "fingerprints": graded.fingerprints}
 
 
 def graded_from_record(record, checks_by_nodeid):
     """The Graded that graded_record wrote; ``checks_by_nodeid``: the catalog's checks."""
     from grader.sandbox.isolate import Verdict
 
-    checks = [(checks_by_nodeid[nodeid], Verdict(outcome, message)) for nodeid, outcome, message in record["checks"]]
+    checks = [(checks_by_nodeid[nodeid], Verdict(*verdict)) for nodeid, *verdict in record["checks"]]
     return Graded(record["name"], record["source"], record["kind"], checks, record["notes"], record["flags"],
-                  record["error"], record["execution_time"], record["sandbox"], record.get("import_errors", {}))
+                  record["error"], record["execution_time"], record["sandbox"], record.get("import_errors", {}),
+                  fingerprints=record.get("fingerprints", []))
 
 
 def _number(points):
@@ -161,11 +165,62 @@ def _number(points):
 SHOWN_DECIMALS = 2  # the points results.json shows per check
 
 
-def _did_not_apply(check, verdict):
-    """A check that carries no points and was skipped (the GPU checks on a machine without one) or not
-    run (the submission could not be graded): it neither earns nor loses anything, and Gradescope has no
-    status for it but passed or failed."""
-    return verdict.outcome in ("skipped", "not run") and not check.points
+def _gpu_used(graded):
+    """Whether the checks ran where a GPU was used: as grade recorded it (``sandbox["device"]``), else as
+    the GPU checks tell it: one that passed or failed ran on CUDA; without a GPU they are skipped."""
+    device = graded.sandbox.get("device")
+    if device is not None:
+        return str(device).startswith("cuda")
+    return any(not check.points and verdict.outcome in ("passed", "failed") for check, verdict in graded.checks)
+
+
+def _did_not_apply(check, verdict, gpu_used):
+    """A check that carries no points (the GPU checks: rubric.py lists no points for them) and neither
+    earned nor lost anything: skipped or not run, or, where no GPU was used, anything but a pass (on a
+    CPU a GPU check never runs: at most it is charged for another check's timeout or crash). Gradescope
+    has no status for it but passed or failed."""
+    if check.points or verdict.outcome == "passed":
+        return False
+    return verdict.outcome in ("skipped", "not run") or not gpu_used
+
+
+# How a check says that the exercise's own code is not there (grader/student/explain.py for a stub,
+# grader/impl.py for a module or a name that is missing), and that it needed another exercise first.
+_STUB = "not implemented yet: Exercise {number}: "
+_NO_MODULE = " is missing: the graded folder needs a module {module}.py"
+_NO_NAME = " defines no {name}: "
+_NEEDS_ANOTHER = "needs Exercise "
+
+
+def _absent(ex, verdict):
+    """"own" when the check failed because exercise ``ex``'s code is not there (its stub raised
+    NotImplementedError, its module or one of its names is missing), "other" when it failed on another
+    exercise's stub, None otherwise."""
+    if verdict.outcome != "failed":
+        return None
+    first = verdict.message.splitlines()[0] if verdict.message else ""
+    if (first.startswith(_STUB.format(number=ex.number)) or first.endswith(_NO_MODULE.format(module=ex.module))
+            or any(_NO_NAME.format(name=name) in first for name in ex.names)):
+        return "own"
+    return "other" if first.startswith(_NEEDS_ANOTHER) else None
+
+
+def not_attempted(graded):
+    """The extras (Exercises 10-14) the submission did not attempt, in lecture order: every check of
+    the exercise failed as its code is not there (absent, or a stub), at least one on the exercise's own
+    code (a check that needed another exercise first says nothing of this one). The core's exercises
+    are never left out: they are the grade."""
+    by_marker = {}
+    for check, verdict in graded.checks:
+        if check.points:
+            by_marker.setdefault(check.marker, []).append(_absent(BY_MARKER[check.marker], verdict))
+    return [ex for ex in EXERCISES if ex.track == "extra" and ex.marker in by_marker
+            and None not in by_marker[ex.marker] and "own" in by_marker[ex.marker]]
+
+
+def _not_attempted_line(ex):
+    return (f"Exercise {ex.number} ({ex.marker}): not attempted (an extra: 0 of {_number(ex.max_points)} points, "
+            f"kept apart from the score)")
 
 
 def _shown_points(checks):
@@ -227,31 +282,7 @@ def _test(check, verdict, number, points, visibility):
     }
 
 
-def gradescope(graded, visibility="visible"):
-    """The Gradescope autograder results format (one object per submission), with only the keys
-    Gradescope documents. Every text is plain text: a message quotes the submission's code, which
-    Gradescope would otherwise read as HTML or Markdown."""
-    numbers = {}
-    tests, left_out = [], []
-    for (check, verdict), points in zip(graded.checks, _shown_points([c for c, _ in graded.checks])):
-        numbers[check.number] = numbers.get(check.number, 0) + 1
-        if _did_not_apply(check, verdict):
-            # Left out rather than shown: Gradescope's only statuses are passed and failed, and this
-            # check did neither.
-            left_out.append({"name": check.name, "why": (verdict.message or "skipped").splitlines()[0]})
-            continue
-        tests.append(_test(check, verdict, f"{check.number}.{numbers[check.number]}", points, visibility))
-    lines = [f"{graded.name} ({KIND_WORDS.get(graded.kind, graded.kind)}): {_number(graded.score)} / "
-             f"{_number(graded.max_score)}, status {graded.status}" + (f" ({graded.why})" if graded.why else "")]
-    if graded.extra_max_score:
-        lines.append(f"extras (not in the score above): {_number(graded.extra_score)} / "
-                     f"{_number(graded.extra_max_score)}")
-    lines += graded.notes
-    if graded.flags:
-        lines.append("for review: " + "; ".join(graded.flags))
-    if left_out:
-        lines.append("not listed, as they did not apply here and carry no points: "
-                     + ", ".join(f"{item['name']} ({item['why']})" for item in left_out))
+def _results(graded, visibility, lines, tests, left_out, skipped_extras):
     return {
         "score": _number(graded.score),  # the core's; overrides the sum of the tests
         "execution_time": math.ceil(graded.execution_time),  # whole seconds, as documented
@@ -266,27 +297,88 @@ def gradescope(graded, visibility="visible"):
                        "kind": graded.kind, "flags": graded.flags, "sandbox": graded.sandbox,
                        "extras": {"score": _number(graded.extra_score),
                                   "max_score": _number(graded.extra_max_score)},
-                       "left_out": left_out},
+                       "left_out": left_out, "not_attempted": [ex.marker for ex in skipped_extras]},
     }
 
 
-def _case_outcome(graded, verdict):
+def _summary_line(graded):
+    return (f"{graded.name} ({KIND_WORDS.get(graded.kind, graded.kind)}): {_number(graded.score)} / "
+            f"{_number(graded.max_score)}, status {graded.status}" + (f" ({graded.why})" if graded.why else ""))
+
+
+def gradescope(graded, visibility="visible"):
+    """The Gradescope autograder results format (one object per submission), with only the keys
+    Gradescope documents. Every text is plain text: a message quotes the submission's code, which
+    Gradescope would otherwise read as HTML or Markdown.
+
+    Gradescope shows a test as passed (green) or failed (red), nothing else: a test without a status is
+    passed when it earned its max_score, so one of 0 points is always green, and one without points
+    needs a status (its specification, "Test case status"). What neither passed nor failed is therefore
+    no test, but a line of the top-level output, which has no colour: an extra not attempted (one line
+    per exercise, not one red test per check) and a check that did not apply (a GPU check without a GPU).
+    A submission that could not be read at all is one failed test that says why (``_could_not_grade``)."""
+    if graded.error:
+        return _could_not_grade(graded, visibility)
+    skipped_extras = not_attempted(graded)
+    left_aside = {ex.marker for ex in skipped_extras}
+    gpu_used = _gpu_used(graded)
+    numbers = {}
+    tests, left_out = [], []
+    for (check, verdict), points in zip(graded.checks, _shown_points([c for c, _ in graded.checks])):
+        if check.marker in left_aside:
+            continue
+        numbers[check.number] = numbers.get(check.number, 0) + 1
+        if _did_not_apply(check, verdict, gpu_used):
+            left_out.append({"name": check.name, "why": (verdict.message or "skipped").splitlines()[0]})
+            continue
+        tests.append(_test(check, verdict, f"{check.number}.{numbers[check.number]}", points, visibility))
+    lines = [_summary_line(graded)]
+    if graded.extra_max_score:
+        lines.append(f"extras (not in the score above): {_number(graded.extra_score)} / "
+                     f"{_number(graded.extra_max_score)}")
+    lines += [_not_attempted_line(ex) for ex in skipped_extras]
+    lines += graded.notes
+    if graded.flags:
+        lines.append("for review: " + "; ".join(graded.flags))
+    if left_out:
+        lines.append("not listed, as they did not apply here and carry no points: "
+                     + ", ".join(f"{item['name']} ({item['why']})" for item in left_out))
+    return _results(graded, visibility, lines, tests, left_out, skipped_extras)
+
+
+def _could_not_grade(graded, visibility):
+    """The submission could not be read (graded.error): one failed test worth the core's points that
+    says why, not one failed test per check repeating it (they were never run)."""
+    lines = [_summary_line(graded), *graded.notes]
+    if graded.flags:
+        lines.append("for review: " + "; ".join(graded.flags))
+    # Tagged as JUnit names its one case (grader/classroom/github_classroom.py reads a tag on every test).
+    test = {"name": "The submission could not be graded", "number": "0", "score": 0,
+            "max_score": _number(graded.max_score), "status": "failed", "output": graded.error,
+            "tags": ["submission"], "visibility": visibility}
+    return _results(graded, visibility, lines, [test], [], [])
+
+
+def _case_outcome(graded, check, verdict, left_aside, gpu_used):
     """The JUnit element a verdict becomes (None for a pass): a submission that could not be prepared
-    is one error (its "prepare" case), and its checks were skipped, never run."""
+    is one error (its "prepare" case), and its checks were skipped, never run; so are the checks of an
+    extra not attempted and those that did not apply (results.json leaves them out)."""
     if verdict.outcome == "passed":
         return None
+    if graded.error or check.marker in left_aside or _did_not_apply(check, verdict, gpu_used):
+        return "skipped"
     if verdict.outcome == "failed":
         return "failure"
-    if verdict.outcome == "skipped" or graded.error:
+    if verdict.outcome == "skipped":
         return "skipped"
     return "error"
 
 
 def junit(graded):
     """A JUnit XML document (bytes) as the Jenkins/xunit JUnit.xsd has it: one testcase per check (name,
-    classname, time), the counts on the testsuite those of its cases, and the points (as results.json
-    shows them) in the testsuite's properties, "points:<classname>::<name>": the schema allows no
-    properties inside a testcase."""
+    classname, time: the seconds the check ran, 0 for one that never started), the counts on the
+    testsuite those of its cases, and the points (as results.json shows them) in the testsuite's
+    properties, "points:<classname>::<name>": the schema allows no properties inside a testcase."""
     suite = ET.Element("testsuite", name=graded.name)
     props = ET.SubElement(suite, "properties")
     for key, value in (("score", graded.score), ("max_score", graded.max_score),
@@ -295,34 +387,38 @@ def junit(graded):
     ET.SubElement(props, "property", name="status", value=graded.status)
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if graded.error:
-        case = _case(suite, counts, "submission", "prepare")
+        case = _case(suite, counts, "submission", "prepare", graded.execution_time)
         ET.SubElement(case, "error", message=graded.error.splitlines()[0], type="error").text = graded.error
         counts["errors"] += 1
+    skipped_extras = [] if graded.error else not_attempted(graded)
+    left_aside = {ex.marker: ex for ex in skipped_extras}
+    gpu_used = _gpu_used(graded)
     for (check, verdict), points in zip(graded.checks, _shown_points([c for c, _ in graded.checks])):
         module, _, _ = check.nodeid.partition("::")
         classname = module.replace("/", ".").removesuffix(".py")
         ET.SubElement(props, "property", name=f"points:{classname}::{check.name}", value=str(_json_number(points)))
         ET.SubElement(props, "property", name=f"exercise:{classname}::{check.name}", value=check.marker)
-        case = _case(suite, counts, classname, check.name)
-        node = _case_outcome(graded, verdict)
+        case = _case(suite, counts, classname, check.name, verdict.seconds)
+        node = _case_outcome(graded, check, verdict, left_aside, gpu_used)
         if node is None:
             continue
         counts[{"failure": "failures", "error": "errors", "skipped": "skipped"}[node]] += 1
         first = verdict.message.splitlines()[0] if verdict.message else VERDICT_TEXT[verdict.outcome]
+        if check.marker in left_aside:
+            first = _not_attempted_line(left_aside[check.marker])
         attributes = {"message": first} if node == "skipped" else {"message": first, "type": verdict.outcome}
         ET.SubElement(case, node, attributes).text = verdict.message
     for key, value in counts.items():
         suite.set(key, str(value))
-    suite.set("time", f"{graded.execution_time:.1f}")
+    suite.set("time", f"{graded.execution_time:.3f}")
     root = ET.Element("testsuites")
     root.append(suite)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def _case(suite, counts, classname, name):
-    # The sandbox reports no time per check: 0, as the schema wants a time on every testcase.
+def _case(suite, counts, classname, name, seconds):
     counts["tests"] += 1
-    return ET.SubElement(suite, "testcase", name=name, classname=classname, time="0")
+    return ET.SubElement(suite, "testcase", name=name, classname=classname, time=f"{max(seconds, 0.0):.3f}")
 
 
 def _write(path, data):
@@ -332,11 +428,17 @@ def _write(path, data):
     os.replace(tmp, path)
 
 
+def write_graded(out, graded):
+    """``out/<name>/graded.json`` alone: once the class's near-copy flags are set (similarity.mark_copies),
+    which need the whole class; results.json and junit.xml, written as the submission finished, stay."""
+    _write(out / graded.name / GRADED_FILE, json.dumps(graded_record(graded), indent=1) + "\n")
+
+
 def write_submission(out, graded, extracted="", visibility="visible"):
     folder = out / graded.name
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / "results.json", json.dumps(gradescope(graded, visibility), indent=2) + "\n")
-    _write(folder / GRADED_FILE, json.dumps(graded_record(graded), indent=1) + "\n")
+    write_graded(out, graded)
     _write(folder / "junit.xml", junit(graded))
     if extracted:
         _write(folder / "extracted.py", extracted)

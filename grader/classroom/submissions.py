@@ -53,6 +53,7 @@ class Prepared:
     notes: list = field(default_factory=list)
     extracted: str = ""  # the code taken from a notebook
     shown: str = ""  # the graded file or folder as the teacher knows it: bob/attention.py, bob.py
+    fingerprints: list = field(default_factory=list)  # of the graded code (grader/classroom/similarity.py)
 
 
 def _has_modules(folder):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import launch
+from grader.sandbox.remote import LABEL
 
 OUTCOMES = ("passed", "failed", "skipped", "timeout", "memory", "crashed", "output", "processes",
             "tampered", "not run")
@@ -56,6 +57,9 @@ class Limits:
 class Verdict:
     outcome: str
     message: str = ""
+    # Seconds from the check's start event to its result, as this process read them (for junit.xml);
+    # 0 for a check that never started (not run, charged for another's timeout).
+    seconds: float = 0.0
 
 
 @dataclass
@@ -68,6 +72,9 @@ class SandboxResult:
     namespaces: bool = False
     refused_limits: list = field(default_factory=list)  # resource limits the system did not accept
     blocked: dict = field(default_factory=dict)  # module -> why it was not imported again
+    # nodeid -> the submission's function it was calling when it waited out its time limit
+    # ("block.FeedForward.forward", as the judge knows it; "" when that was not a call of one)
+    hangs: dict = field(default_factory=dict)
     import_errors: dict = field(default_factory=dict)  # module -> (what importing it raised, where), the first time
     events: list = field(default_factory=list)  # what happened, for the report
 
@@ -226,9 +233,13 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
 
     ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
 
-    ``exercises`` maps a nodeid to its exercise: once a check times out, the exercise's other checks
-    would most likely wait on the same endless code, so they are charged at once rather than each
-    after its own time limit, and the time is left for the other exercises.
+    A hang is waited for once: when a check times out in a call of one of the submission's functions
+    (the judge knows which call was in flight: ``FeedForward.forward``), later checks that call it,
+    directly or through the submission's own code (a Block's forward), are charged at once by the
+    judge (``--hung``, grader/sandbox/remote.py), and the others run as usual. ``exercises`` maps a
+    nodeid to its exercise, for a timeout that was not in such a call (a probe, the grader's own code,
+    a worker stopped from here): the exercise's other checks would most likely wait on the same
+    endless code, so they are charged at once, and the time is left for the other exercises.
 
     The worker is a judge: it runs the submission's code only in a child process of its own
     (grader/sandbox/remote.py), so the verdicts it reports were decided where no submission code ran.
@@ -266,11 +277,21 @@ def _last_lines(output, count=5):
 
 
 def _hung_exercises(result, exercises):
-    """Exercise -> the first of its checks that timed out."""
+    """Exercise -> the first of its checks that waited out its time limit other than in a call of one
+    of the submission's functions (those are charged by function, see _hung_functions)."""
     hung = {}
-    for nodeid, verdict in result.verdicts.items():
-        if verdict.outcome == "timeout" and nodeid in exercises:
+    for nodeid, function in result.hangs.items():
+        if not function and nodeid in exercises:
             hung.setdefault(exercises[nodeid], nodeid)
+    return hung
+
+
+def _hung_functions(result):
+    """The submission's function -> the first check that waited out its time limit in a call of it."""
+    hung = {}
+    for nodeid, function in result.hangs.items():
+        if function:
+            hung.setdefault(function, nodeid)
     return hung
 
 
@@ -324,6 +345,11 @@ def _worker_command(package, writable, remaining, limits, device, data_path, blo
     return cmd + list(remaining)
 
 
+def _hung_arguments(result):
+    """The worker's arguments (after the checks) that name the submission's functions known to hang."""
+    return [arg for function, nodeid in _hung_functions(result).items() for arg in ("--hung", f"{function}={nodeid}")]
+
+
 def _environment(writable, data_path, token):
     env = launch.environment({
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(writable), "TMPDIR": str(writable),
@@ -354,6 +380,7 @@ def _one_run(package, workdir, remaining, limits, data_path, device, deadline, r
     _open_to_worker(workdir, writable, package)
     read_fd, write_fd = os.pipe()
     cmd = _worker_command(package, writable, remaining, limits, device, data_path, result.blocked, write_fd)
+    cmd += _hung_arguments(result)
     try:
         run = _Run(cmd, workdir, _environment(writable, data_path, token), write_fd)
     finally:
@@ -481,6 +508,7 @@ class _RunState:
         self.started = time.monotonic()
         self.importing = []  # modules whose import began and has not ended
         self.pending = None  # (nodeid, Verdict): a result counts once the next event confirms it
+        self.pending_hang = None  # for a pending timeout the check waited out: the function it was calling
         self.finished = False
         self.landlock = None
 
@@ -504,6 +532,9 @@ class _RunState:
         nodeid, verdict = self.pending
         self.pending = None
         result.verdicts[nodeid] = verdict
+        if self.pending_hang is not None and verdict.outcome == "timeout":
+            result.hangs[nodeid] = self.pending_hang
+        self.pending_hang = None
         remaining.remove(nodeid)
         if progress:
             progress(nodeid, verdict)
@@ -546,7 +577,13 @@ class _RunState:
             nodeid, outcome = event.get("nodeid"), event.get("outcome")
             if nodeid != self.current or outcome not in OUTCOMES or self.pending is not None:
                 return ("tampered", "the grader's channel reported a result out of turn")
-            self.pending = (nodeid, Verdict(outcome, str(event.get("message", ""))))
+            self.pending = (nodeid, Verdict(outcome, str(event.get("message", "")), time.monotonic() - self.started))
+            # A timeout the check waited out (not one charged at once for a function known to hang), and
+            # the submission's function whose call it cut short, as the judge knows it.
+            hung = event.get("hung")
+            self.pending_hang = (None if outcome != "timeout" or event.get("charged") is not None else
+                                 hung if isinstance(hung, str) and len(hung) <= 200 and LABEL.fullmatch(hung)
+                                 else "")
             self.current = None
             self.started = time.monotonic()
             return None
@@ -566,13 +603,13 @@ class _RunState:
         if self.pending is not None:
             if outcome == "tampered":
                 # The result before the forgery cannot be told apart from a forged one.
-                nodeid, _ = self.pending
-                self.pending = (nodeid, Verdict("tampered", message))
+                nodeid, pending = self.pending
+                self.pending = (nodeid, Verdict("tampered", message, pending.seconds))
             elif self.current is None:
                 # A result not followed by the next event: the process died right after writing it,
                 # which a forged "passed" followed by os._exit would also look like.
-                nodeid, _ = self.pending
-                self.pending = (nodeid, Verdict(outcome, f"{message} right after this check"))
+                nodeid, pending = self.pending
+                self.pending = (nodeid, Verdict(outcome, f"{message} right after this check", pending.seconds))
             self._confirm(remaining, result, None)
         if outcome in ("not run", "skip"):  # the check under way stays to be graded (or charged) later
             return
@@ -582,6 +619,8 @@ class _RunState:
                                               f"{'took too long' if outcome == 'timeout' else 'ended the grading process'}"
                                               f" in an earlier run ({message})")
         if self.current is not None and self.current in remaining:
+            if outcome == "timeout":  # stopped from here: which call was in flight is not known
+                result.hangs[self.current] = ""
             remaining.remove(self.current)
-            result.verdicts[self.current] = Verdict(outcome, message)
+            result.verdicts[self.current] = Verdict(outcome, message, time.monotonic() - self.started)
         result.events.append(f"{outcome}: {message}")

@@ -12,6 +12,7 @@ this copy: an oracle computed from them does not trust what the submission says 
 import builtins
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -27,6 +28,37 @@ _TORCH_PREFIX = "torch."
 
 class ProbeProcessEnded(RuntimeError):
     """The process running the submission's code ended while a check was waiting on it."""
+
+
+class KnownHang(BaseException):
+    """A check called a function of the submission that already did not finish in time in an earlier
+    check: it is charged at once instead of waiting out its time limit again. A BaseException, as
+    pytest's own outcomes are, so that an ``except Exception`` (a check's or the submission's) does not
+    take it for an ordinary error. In the submission's process, where ``HangTrap`` raises it, it
+    carries the function's label only; the judge raises its own, worded from its own record."""
+
+    def __init__(self, label, message=None):
+        super().__init__(message or label)
+        self.label = label
+
+
+class HangTrap:
+    """Set, in the submission's process, in the place of a method known to hang (``FeedForward.forward``
+    as a class attribute): a call of it, from the judge or from the submission's own code (a Block
+    calling its FeedForward), raises KnownHang at once. Not a function, so it is never bound."""
+
+    def __init__(self, label):
+        self.label = str(label)
+
+    def __call__(self, *args, **kwargs):
+        raise KnownHang(self.label)
+
+
+_TRAP = "grader.sandbox.remote:HangTrap"
+_KNOWN_HANG = "grader.sandbox.remote:KnownHang"
+_MODULE_CLASS = "torch.nn.modules.module.Module"
+# A label of the submission's function: its module in the graded folder, its class (if any), its name.
+LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){1,8}")
 
 
 class StudentFrame:
@@ -146,6 +178,15 @@ class Channel:
         self.generators = []  # the generators the request being sent passes
         self.on_import = None  # on_import(event, module, detail="", where=""): see get
         self.imported = set()  # the modules the running child has imported
+        # The submission's functions known to hang: label ("block.FeedForward.forward": the module of the
+        # graded folder, the qualname, the method) -> the check in which a call of it did not finish.
+        # A call of one is refused at once, here or by a HangTrap in the child (see set_traps).
+        self.hung = {}
+        self.interrupted = None  # the label of the call a timeout (or any BaseException) cut short
+        self._classes = {}  # handle number -> "module.Class" of a class got by name (this child)
+        self._functions = {}  # handle number -> label of a function or method got by name (this child)
+        self._trapped = set()  # the labels whose traps the running child has (or could not have)
+        self._trapping = False
 
     def start(self):
         requests_r, requests_w = os.pipe()
@@ -162,6 +203,7 @@ class Channel:
         self.generation += 1
         self.handles = {}
         self.imported = set()
+        self._classes, self._functions, self._trapped = {}, {}, set()
         self.ready = False
 
     def wait_ready(self):
@@ -220,6 +262,11 @@ class Channel:
     def request(self, request):
         if self.proc is None:
             self.start()
+        if request["op"] in wire.RUNS_CODE and not self._trapping and set(self.hung) - self._trapped:
+            self.set_traps()
+        label = self.label(request["target"]) if request["op"] == "call" else None
+        if label is not None and label in self.hung:  # the judge's own record: no need to ask the child
+            raise KnownHang(label, self.charge(label))
         if request["op"] in wire.RUNS_CODE:
             # The submission's random draws start from the judge's own state, so torch.manual_seed(s)
             # before a call gives the draws it gives here; then the judge moves its state on by one
@@ -232,7 +279,12 @@ class Channel:
             payload = wire.encode(self._out(request))
         except wire.WireError as exc:  # the check's own mistake, not the submission's
             raise TypeError(f"the grader cannot send this request to the submission's process: {exc}") from None
-        answer = self._exchange(payload)
+        try:
+            answer = self._exchange(payload)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # pytest-timeout's Failed: this call did not finish in time
+                self.interrupted = label
+            raise
         if type(answer) is not dict:
             raise ProbeProcessEnded("the submission's process answered out of turn")
         states = answer.get("generators")
@@ -246,8 +298,71 @@ class Channel:
             # What the submission's call left torch's autograd switch at, as it would be in one process.
             torch.set_grad_enabled(answer["grad_after"])
         if "raised" in answer and type(answer["raised"]) is dict:
-            raise _exception(answer["raised"])
+            raised = answer["raised"]
+            known = str(raised.get("message"))
+            if raised.get("grader") == _KNOWN_HANG and known in self.hung:  # a trap the judge set went off
+                raise KnownHang(known, self.charge(known))
+            raise _exception(raised)
         return self._in(answer.get("value"))
+
+    def label(self, handle):
+        """What a call of ``handle`` runs of the submission, as a label ("block.FeedForward.forward"), from
+        what the judge asked for (a class or function by name, a method read from an object) and the
+        class the child says the object has; None when that is not the submission's code (a torch or
+        grader object)."""
+        if type(handle) is not Handle or handle._generation != self.generation:
+            return None
+        number = handle._number
+        if number in self._functions:
+            return self._functions[number]
+        if number in self._classes:
+            return self._classes[number] + ".__init__"
+        owner = self._owner(handle)
+        if owner is None:
+            return None
+        return owner + (".forward" if _MODULE_CLASS in handle._types else ".__call__")
+
+    def _owner(self, handle):
+        """"module.Class" of the submission's class that ``handle`` is (got by name) or is an instance of."""
+        if handle._number in self._classes:
+            return self._classes[handle._number]
+        prefix = f"{self.impl.package}."
+        cls = handle._types[0] if handle._types else None
+        if isinstance(cls, str) and cls.startswith(prefix) and LABEL.fullmatch(cls[len(prefix):]):
+            return cls[len(prefix):]  # a name the child gave: only a plain dotted name becomes a label
+        return None
+
+    def charge(self, label):
+        """The verdict's message for a check that calls ``label``, known to hang."""
+        check = self.hung[label].rpartition("::")[2] or self.hung[label]
+        name = label.partition(".")[2] if label.count(".") > 1 else label
+        return f"not run: {name} did not finish in time in {check}, and this check calls it"
+
+    def set_traps(self):
+        """Put a HangTrap in the running child in the place of each method known to hang, so that a call
+        of it from the submission's own code (a Block's forward calling its FeedForward's) is refused
+        at once too. A method's class is looked up by name (its module is imported if need be: it was
+        imported when the method hung). A module's function is refused only when the judge calls it."""
+        rng = torch.get_rng_state()  # the build requests draw from it; the check's draws stay as they were
+        self._trapping = True
+        try:
+            for label in sorted(set(self.hung) - self._trapped):
+                self._trapped.add(label)
+                module, *path, method = label.split(".")
+                if not path:
+                    continue
+                try:
+                    cls = self.get(module, path[0])
+                    for name in path[1:]:
+                        cls = self.getattr(cls, name)
+                    trap = self.request({"op": "build", "cls": {"__grader__": _TRAP}, "args": (label,),
+                                         "kwargs": {}})
+                    self.request({"op": "setattr", "target": cls, "name": method, "value": trap})
+                except Exception:  # the class is gone, or its module no longer imports: no trap, then
+                    continue
+        finally:
+            self._trapping = False
+            torch.set_rng_state(rng)
 
     def _exchange(self, request):
         """Send ``request`` (encoded; None: only wait for the child's "ready") and return the answer."""
@@ -296,10 +411,18 @@ class Channel:
         if first:
             self.on_import("imported", module)
         self.imported.add(module)
+        if isinstance(value, Handle) and value._types[:1] in (["builtins.type"], ["builtins.function"]):
+            where = self._classes if value._types[0] == "builtins.type" else self._functions
+            if LABEL.fullmatch(f"{module}.{name}"):
+                where.setdefault(value._number, f"{module}.{name}")
         return value
 
     def getattr(self, handle, name):
         value = self.request({"op": "getattr", "target": handle, "name": name})
+        if isinstance(value, Handle) and value._types[:1] == ["builtins.method"]:
+            owner = self._owner(handle)
+            if owner is not None and LABEL.fullmatch(f"{owner}.{name}"):
+                self._functions.setdefault(value._number, f"{owner}.{name}")
         return self.child(handle, name, value)
 
     def child(self, parent, name, value):

@@ -10,6 +10,11 @@ file descriptor the parent gave it:
     {"event": "import", "module": "attention"} / {"event": "imported", ...}  (the child's first imports)
     {"event": "result", "nodeid": ..., "outcome": "passed|failed|skipped|memory|timeout|crashed", "message": ...}
 
+A timeout's result says which of the submission's functions the check was calling when its time ran out,
+when it was one (``"hung": "block.FeedForward.forward"``: the call in flight, a fact of this process),
+and a check charged at once because it called one known to hang says which (``"charged": ...``): the
+parent passes the functions known to hang to the next worker (``--hung``).
+
 The parent turns the results into scores.
 """
 
@@ -49,6 +54,9 @@ def _parse(argv):
     parser.add_argument("--read", action="append", default=[], help="extra paths it may read")
     parser.add_argument("--write", action="append", default=[], help="the folders it may write in")
     parser.add_argument("--block", action="append", default=[], metavar="MODULE=REASON")
+    parser.add_argument("--hung", action="append", default=[], metavar="FUNCTION=CHECK",
+                        help="a function of the submission that did not finish in time in CHECK: calls of it "
+                             "are refused at once")
     parser.add_argument("--no-landlock", action="store_true")
     parser.add_argument("--probe-cuda", action="store_true",
                         help="confine as for grading, report whether CUDA works, run no check")
@@ -132,7 +140,8 @@ def main(argv=None):
     # The kit's root is where `solutions` would be found; the grader is already imported.
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), workdir)]
 
-    reporter = _Reporter(stream, args.timeout)
+    provider = _judge_provider(args, stream)
+    reporter = _Reporter(stream, args.timeout, provider.gptkit_impl.channel)
     argv = [
         *(str(kit_root / nodeid) for nodeid in args.nodeids),
         "-p", "grader.student.plugin", "--noconftest", "-p", "no:cacheprovider",
@@ -140,7 +149,7 @@ def main(argv=None):
         "--impl", args.impl, "--device", args.device,
         "-o", f"timeout={args.timeout}", "-o", "timeout_method=signal",
     ]
-    code = pytest.main(argv, plugins=[reporter, _judge_provider(args, stream)])
+    code = pytest.main(argv, plugins=[reporter, provider])
     stream.send(event="finished", exit_code=int(code))
     sys.stdout.flush()
     sys.stderr.flush()
@@ -163,6 +172,7 @@ def _judge_provider(args, stream):
     if args.no_landlock:
         server.append("--no-landlock")
     impl = RemoteImpl(args.impl, server)
+    impl.channel.hung = dict(item.split("=", 1) for item in args.hung if "=" in item)
     impl.channel.on_import = lambda event, name, detail="", where="": stream.send(
         event=event, module=name, detail=detail[:500], where=where[:500])
     impl.channel.start()  # it imports torch while this process collects the checks
@@ -189,32 +199,44 @@ def _outcome(report, call_excinfo):
             return "timeout"
         if type(exc).__name__ == "ProbeProcessEnded":  # teacher mode: the submission's own process ended
             return "crashed"
+        if _known_hang(exc) is not None:  # it called a function that did not finish in time before
+            return "timeout"
     return report.outcome
 
 
+def _known_hang(exc):
+    """The label of the function known to hang that ``exc`` refused a call of (remote.KnownHang), or None."""
+    remote = sys.modules.get("grader.sandbox.remote")
+    return exc.label if remote is not None and isinstance(exc, remote.KnownHang) else None
+
+
 _FRAME = re.compile(r"^\S.*:\d+: in \S+$")  # "grader/checks/test_head.py:40: in test_x", as pytest prints it
-_PLUMBING = ("grader/sandbox/", "grader/probes/")  # how a check reaches the submission's process: not news
+_CHECKS = "grader/checks/"  # the checks' own code: the rest (grader/sandbox/, judges/, probes/, torch) is plumbing
 
 
 def _frames_worth_showing(traceback):
-    """A timed-out check's traceback without the grader's plumbing (the wait on the submission's
-    process) and pytest-timeout's own line: the check's line that called the submission's code stays."""
+    """What a timed-out (or crashed) check was doing, as the check's own source lines that were under
+    way ("the check was at: expect_tensor(head(x), ...)"): the call of the submission's code that did not
+    return. Not pytest's file paths and line numbers (the grader's), not the frames of the grader's
+    plumbing (the wait on the submission's process, the training loop, torch), not pytest-timeout's line."""
     frames, current = [], None
     for line in traceback.splitlines():
         if _FRAME.match(line):
             current = [line]
             frames.append(current)
-        elif current is not None and line.strip() and not line.startswith("E "):
-            current.append(line)
-    return [line for frame in frames if not any(part in frame[0] for part in _PLUMBING) for line in frame]
+        elif current is not None and line.strip().strip("^~ ") and not line.startswith("E "):
+            current.append(line.strip())
+    return [f"  the check was at: {frame[1]}" for frame in frames if len(frame) > 1 and _CHECKS in frame[0]]
 
 
 class _Reporter:
     """Turns pytest's reports into one verdict per check."""
 
-    def __init__(self, stream, timeout):
+    def __init__(self, stream, timeout, channel=None):
         self.stream = stream
         self.timeout = timeout
+        self.channel = channel  # the judge's channel to the child: which call a timeout cut short
+        self.hang = {}  # the result's "hung" or "charged" field
         self.limits = {}  # nodeid -> the check's own, longer time limit
         self.current = None  # [nodeid, outcome, message]
         self.excinfo = {}
@@ -230,8 +252,22 @@ class _Reporter:
                 item.add_marker(pytest.mark.timeout(limit), append=False)
                 self.limits[item.nodeid] = limit
 
+    @pytest.hookimpl(tryfirst=True, hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        # A child restarted after a timeout (or a crash) finishes starting before the next check's time
+        # limit starts (pytest-timeout's, a wrapper inside this one), as the first child did.
+        if self.channel is not None:
+            try:
+                self.channel.wait_ready()
+            except Exception:  # the check that needs it reports why it is not there
+                pass
+        yield
+
     def pytest_runtest_logstart(self, nodeid, location):
         self.current = [nodeid, "passed", ""]
+        self.hang = {}
+        if self.channel is not None:
+            self.channel.interrupted = None
         self.stream.send(event="start", nodeid=nodeid)
 
     @pytest.hookimpl(wrapper=True)
@@ -247,22 +283,39 @@ class _Reporter:
         if report.outcome != "passed" and self.current[1] == "passed":
             outcome = _outcome(report, self.excinfo.get((report.nodeid, report.when)))
             message = report.longreprtext or ""
-            if outcome == "timeout":  # keep the check's and the student's lines, say it plainly
+            excinfo = self.excinfo.get((report.nodeid, report.when))
+            known = _known_hang(excinfo.value) if outcome == "timeout" and excinfo is not None else None
+            if known is not None:  # charged at once: the judge's own words say why
+                message = str(excinfo.value)
+                self.hang = {"charged": known}
+            elif outcome == "timeout":  # keep the check's and the student's lines, say it plainly
+                self._hung(report.nodeid)
                 limit = self.limits.get(report.nodeid, self.timeout)
                 message = "\n".join([f"did not finish within the time limit of {limit:g} s for this check: the "
                                       "submission's code was still running (an endless loop, or far too slow)",
                                       *_frames_worth_showing(message)])
+            elif outcome == "crashed" and excinfo is not None:  # the submission's process ended: say so plainly
+                message = "\n".join([str(excinfo.value), *_frames_worth_showing(message)])
             if report.outcome == "skipped":
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
-                message = f"skipped: {reason}"
+                message = f"skipped: {reason.removeprefix('Skipped: ')}"  # pytest's reason reads "Skipped: why"
             self.current[1], self.current[2] = outcome, message[:MAX_MESSAGE]
         if report.when == "teardown":
             self._finish()
 
+    def _hung(self, nodeid):
+        """A timeout: the submission's function whose call it cut short (if it was one) is known to hang
+        from now on, in this worker (refused at once, see remote.Channel) and, through the result, the
+        next ones."""
+        label = self.channel.interrupted if self.channel is not None else None
+        if label:
+            self.channel.hung.setdefault(label, nodeid)
+            self.hang = {"hung": label}
+
     def _finish(self):
         nodeid, outcome, message = self.current
         self.current = None
-        self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message)
+        self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message, **self.hang)
 
 
 if __name__ == "__main__":
