@@ -245,8 +245,9 @@ def test_text_from_a_submission_is_made_safe_once_for_every_report():
     assert printable(NASTY) == "?=HYPERLINK(1)<x>&"
     assert printable("line one\n\tline two") == "line one\n\tline two"
     assert [csv_cell(t) for t in ("=1+1", "+1", "-1", "@x", "ok")] == ["'=1+1", "'+1", "'-1", "'@x", "ok"]
-    assert [folder_name(n) for n in ("..", ".hidden", "grades.csv", "a/b", "")] == \
-        ["submission", "hidden", "_grades.csv", "a_b", "submission"]
+    assert [folder_name(n) for n in ("..", ".hidden", "grades.csv", "a/b", "", "-alice", "-")] == \
+        ["submission", "hidden", "_grades.csv", "a_b", "submission", "alice", "submission"]
+    assert all(csv_cell(folder_name(n)) == folder_name(n) for n in ("-a", "+a", "=a", "@a", ".-a"))
 
 
 def grade_edited(tmp_path, module, edits, name="edited", marker=None):

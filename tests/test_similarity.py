@@ -111,14 +111,18 @@ def test_code_that_cannot_be_read_gives_its_tokens_up_to_there():
     assert similarity.fingerprints("") == set()
 
 
-def test_the_reader_caps_what_it_reads(tmp_path, monkeypatch):
-    (tmp_path / "a.py").write_text("x = 1\n" * 1000)
-    (tmp_path / "b.py").write_text(single_file_source(SOLUTIONS))
-    monkeypatch.setattr(similarity, "MAX_SOURCE_BYTES", 1000)
-    assert len(similarity.folder_fingerprints(tmp_path)) < 100  # b.py is not read: a.py took the bytes
+def test_padding_hides_no_copy_and_too_much_code_is_flagged_not_compared(tmp_path, monkeypatch):
+    """Comments cost nothing (a copy after 600 kB of them is still seen); past the caps the submission is
+    not compared on a part of its code (which a padding of it could choose) but flagged for the teacher."""
+    copy = set(similarity.fingerprints(single_file_source(SOLUTIONS)))
+    (tmp_path / "aaa.py").write_text(("# " + "x" * 98 + "\n") * 6000)
+    (tmp_path / "gpt.py").write_text(single_file_source(SOLUTIONS))
+    assert copy <= set(similarity.folder_fingerprints(tmp_path))
     monkeypatch.setattr(similarity, "MAX_FINGERPRINTS", 10)
-    monkeypatch.setattr(similarity, "MAX_SOURCE_BYTES", 10**6)
-    assert len(similarity.folder_fingerprints(tmp_path)) == 10
+    assert similarity.folder_fingerprints(tmp_path) is None
+    monkeypatch.setattr(similarity, "MAX_FINGERPRINTS", 10**6)
+    monkeypatch.setattr(similarity, "MAX_READ_BYTES", 1000)
+    assert similarity.folder_fingerprints(tmp_path) is None
 
 
 # -- copies are flagged -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grader.arguments import more_than_zero
 from grader.judges.rubric import EXERCISES
-from grader.classroom.safe_text import printable
+from grader.classroom.safe_text import one_line, printable
 from grader.classroom.submissions import SubmissionError, discover
 from grader.notebook.notebook_source import load_failures
 from grader.impl import SINGLE_FILE
@@ -360,7 +360,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
                           "blocked_modules": sorted(result.blocked)}
         for module, reason in sorted(result.blocked.items()):
             graded.notes.append(reason)
-        graded.import_errors = {module: f"{error} ({_as_submitted(where, shown)})"
+        graded.import_errors = {module: one_line(f"{error} ({_as_submitted(where, shown)})")
                                 for module, (error, where) in result.import_errors.items()}
         if prepared.kind == "notebook" and (failures := load_failures(result.output)):
             # The submission's own output says so: worth a look, but the submission could have printed anything.

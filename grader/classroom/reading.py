@@ -108,9 +108,13 @@ def _read(request):
         return {"error": f"the upload could not be read within {READ_MEMORY_MB} MB of memory: upload only your code"}
     except OSError as exc:  # a file the upload holds that cannot be written here (a name too long, say)
         return {"error": _capped(f"the upload could not be unpacked ({type(exc).__name__}: {exc.strerror or exc})")}
+    found = _code_fingerprints(prepared.package)
+    if found is None:
+        from grader.classroom.similarity import TOO_LARGE
+        flags.append(TOO_LARGE)
     return {"package": str(prepared.package), "kind": prepared.kind, "notes": [_capped(n) for n in prepared.notes],
             "extracted": prepared.extracted, "shown": _capped(prepared.shown), "flags": [_capped(f) for f in flags],
-            "fingerprints": _code_fingerprints(prepared.package)}
+            "fingerprints": found or []}
 
 
 def _code_fingerprints(package):

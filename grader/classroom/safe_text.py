@@ -10,8 +10,8 @@ reach the reports. The rules are decided here, once:
 - ``one_line``: a name shown inside a line, its unsafe characters, newlines and tabs as ``?``.
 - ``csv_cell``: a cell a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@`` first) gets a
   leading ``'``.
-- ``folder_name``: a name that is one plain path component, not hidden, not ``.``/``..`` and not one
-  of the grader's own files.
+- ``folder_name``: a name that is one plain path component, not hidden, not ``.``/``..``, not
+  starting with ``-`` and not one of the grader's own files.
 """
 
 import re
@@ -49,5 +49,7 @@ def csv_cell(text):
 def folder_name(name):
     """``name`` as one safe path component for a submission's report folder."""
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in printable(name))
-    name = name.lstrip(".")[:MAX_NAME] or "submission"
+    # Never hidden, and never read as an option ("-alice") or, in grades.csv, as a formula: a name is
+    # read back from there as it was written (a regrade, merge).
+    name = name.lstrip(".-")[:MAX_NAME] or "submission"
     return f"_{name}" if name.lower() in RESERVED else name

@@ -35,8 +35,12 @@ W = 4  # hashes per window: runs of K + W - 1 = 23 tokens in common are always s
 # 70 %: 7 points above the highest honest pair, 11 below the lowest copy with every 10th line rewritten.
 THRESHOLD = 0.70
 MIN_FINGERPRINTS = 50  # a smaller set says too little (tokenizer.py alone has 68, once exercises/ is out)
-MAX_FINGERPRINTS = 20000  # kept per submission; the whole reference has about 1,100
-MAX_SOURCE_BYTES = 512 * 1024  # code read per submission (the reference: 30 kB; the most: about 3 s)
+MAX_FINGERPRINTS = 20000  # per submission; the whole reference has about 1,100
+MAX_FILE_BYTES = 2**20  # read of one file: as much as the upload's reading parses (upload.py)
+MAX_READ_BYTES = 8 * 2**20  # in all: code takes ~1.2 s a MB to fingerprint here, comments 50 times less
+# Comments and layout cost nothing here: code is counted in tokens, and past this many fingerprints a
+# submission is not compared but flagged (TOO_LARGE), never compared on a part of its code that a
+# padding of it could choose.
 NAMED_COPIES = 5  # flags per submission; report.html lists every pair
 REFERENCE = "the kit's solutions"
 FLAG_START = "near-copy of "  # every copy flag starts so (and no other flag does)
@@ -99,9 +103,13 @@ def _hash(text):
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=6).digest(), "big")
 
 
+TOO_LARGE = "too much code to compare for near-copies: read it yourself"
+
+
 def package_fingerprints(package):
     """The fingerprints of a prepared submission (grader/classroom/submissions.py): its submission.py
-    when it was one file or a notebook, else every ``.py`` file of its folder."""
+    when it was one file or a notebook, else every ``.py`` file of its folder; None when there are more
+    than MAX_FINGERPRINTS (see TOO_LARGE)."""
     from grader.impl import SINGLE_FILE, SINGLE_FILE_MARK
 
     package = Path(package)
@@ -110,18 +118,20 @@ def package_fingerprints(package):
 
 def folder_fingerprints(folder, files=None):
     """The fingerprints of the ``.py`` files in ``folder`` (or of ``files``, paths in it), as a sorted
-    list of at most MAX_FINGERPRINTS; at most MAX_SOURCE_BYTES of code are read. A link is never followed."""
+    list, or None past MAX_FINGERPRINTS or MAX_READ_BYTES. A link is never followed."""
     folder = Path(folder)
     paths = sorted(folder.rglob("*.py")) if files is None else [folder / f for f in files]
-    found, left = set(), MAX_SOURCE_BYTES
+    found, left = set(), MAX_READ_BYTES
     for path in paths:
-        if left <= 0 or path.is_symlink() or not path.is_file():
+        if path.is_symlink() or not path.is_file():
             continue
         with path.open("rb") as f:
-            code = f.read(left)
+            code = f.read(MAX_FILE_BYTES)
         left -= len(code)
         found |= fingerprints(code.decode("utf-8", "replace"))
-    return sorted(found)[:MAX_FINGERPRINTS]
+        if len(found) > MAX_FINGERPRINTS or left < 0:
+            return None
+    return sorted(found)
 
 
 @functools.lru_cache(maxsize=4)
@@ -131,8 +141,8 @@ def kit_fingerprints(kit_root=None):
     from grader.impl import KIT_ROOT
 
     root = Path(kit_root or KIT_ROOT)
-    base = set(folder_fingerprints(root / "exercises")) if (root / "exercises").is_dir() else set()
-    reference = set(folder_fingerprints(root / "solutions")) if (root / "solutions").is_dir() else None
+    base = set(folder_fingerprints(root / "exercises") or ()) if (root / "exercises").is_dir() else set()
+    reference = set(folder_fingerprints(root / "solutions") or ()) if (root / "solutions").is_dir() else None
     return reference, base
 
 

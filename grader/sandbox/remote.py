@@ -391,6 +391,12 @@ class Channel:
                                         f"data ({exc})") from None
             raise
 
+    def _in_submission(self, path):
+        """Whether ``path`` (the child's word) is a file of the graded folder: only such a place is shown
+        as where the submission raised."""
+        folder = os.path.realpath(self.impl.path)
+        return "\n" not in path and os.path.realpath(path).startswith(folder + os.sep)
+
     def get(self, module, name):
         """``name`` from the submission's ``module``. The first request for a module imports it in the
         child: ``on_import`` hears of it (the worker passes it on to the parent as an import event), so
@@ -405,7 +411,7 @@ class Channel:
                 # Where it raised, when that was in the submission's code (a module that cannot even be
                 # loaded); a file or a name missing raises in the grader's, and says so in each check.
                 frame = getattr(exc, "gptkit_student_frame", None)
-                where = f"{frame.path}:{frame.lineno + 1}" if frame else ""
+                where = f"{frame.path}:{frame.lineno + 1}" if frame and self._in_submission(frame.path) else ""
                 self.on_import("import-failed", module, f"{type(exc).__name__}: {exc}", where)
             raise
         if first:
