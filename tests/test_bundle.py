@@ -90,7 +90,9 @@ def _run_autograder(image, submission_files, extra_args, time_limit=500):
     (ag / "submission").mkdir()
     for name, make in submission_files.items():
         make(ag / "submission" / name)
-    env = dict(env, GPTKIT_GRADE_ARGS=extra_args, GPTKIT_TIME_LIMIT=str(time_limit))
+    # As the bundle's README says to run it: the data is the copy setup.sh put in the kit.
+    env = {**{k: v for k, v in env.items() if k != "GPTKIT_DATA"},
+           "GPTKIT_GRADE_ARGS": extra_args, "GPTKIT_TIME_LIMIT": str(time_limit)}
     proc = subprocess.run(["bash", str(ag / "source" / "run_autograder")], env=env, capture_output=True,
                           text=True, timeout=time_limit, cwd=ag / "submission")
     results = ag / "results" / "results.json"
@@ -103,15 +105,13 @@ def _kit_copy_with_solved_tokenizer(path):
     kit_copy(path, solved=["tokenizer"])  # solutions/ is in it too, and must not be what is graded
 
 
-# The uploads students make (tests/test_upload.py reads many more shapes, and test_grade.py grades zips in
-# a zip): (files in /autograder/submission, the score of -m tokenizer -m head, the note that says what was graded).
+# The uploads students make (tests/test_upload.py reads many more shapes, test_grade.py grades zips in a
+# zip, and loose modules are the hang test's below): (files in /autograder/submission, the score of -m tokenizer -m head, the note that says what was graded).
 UPLOADS = {
     "a repository": ({"repo": _kit_copy_with_solved_tokenizer}, 8, "graded the modules in repo/exercises/"),
     "a notebook and a stray .py": ({"gpt.ipynb": lambda p: notebook_from(SOLUTIONS, p),
                                     "scratch.py": lambda p: p.write_text("print('hi')\n")}, 23, "graded gpt.ipynb"),
     "the contract in gpt.py": ({"gpt.py": lambda p: p.write_text(single_file_source(SOLUTIONS))}, 23, "graded gpt.py"),
-    "loose modules": ({f"{m}.py": (lambda p, m=m: shutil.copyfile(SOLUTIONS / f"{m}.py", p))
-                       for m in ("tokenizer", "attention")}, 23, "(a folder of modules): 23 / 23"),
 }
 
 

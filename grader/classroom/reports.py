@@ -130,9 +130,17 @@ def _why_nothing_passed(checks):
 
 def _why_imports_failed(import_errors):
     """The modules that raised as they were imported: every check that needs one fails, often without
-    a word of it in the check's own message, so the teacher reads it in ``why``."""
-    return "; ".join(f"{module}.py raised at import: {error}; the checks that need it failed"
-                     for module, error in sorted(import_errors.items()))
+    a word of it in the check's own message, so the teacher reads it in ``why``. Modules that raised the
+    same error at the same place are one: the module whose file it is, and those that import it."""
+    by_error = {}
+    for module, error in sorted(import_errors.items()):
+        by_error.setdefault(error, []).append(module)
+    parts = []
+    for error, modules in by_error.items():
+        first, *others = sorted(modules, key=lambda m: f"{m}.py:" not in error)  # its own file first
+        also = f", and so did {', '.join(f'{m}.py' for m in others)}, which import{'s' if len(others) == 1 else ''} it" if others else ""
+        parts.append(f"{first}.py raised at import: {error}{also}; the checks that need {'them' if others else 'it'} failed")
+    return "; ".join(parts)
 
 
 GRADED_FILE = "graded.json"  # everything the class's reports are made from; what `merge` reads
@@ -341,8 +349,9 @@ def gradescope(graded, visibility="visible"):
     if graded.flags:
         lines.append("for review: " + "; ".join(graded.flags))
     if left_out:
-        lines.append("not listed, as they did not apply here and carry no points: "
-                     + ", ".join(f"{item['name']} ({item['why']})" for item in left_out))
+        # Each one's reason is the grader's (extra_data.left_out keeps it); the student needs the names.
+        names = ", ".join(dict.fromkeys(item["name"] for item in left_out))
+        lines.append(f"not listed (they did not apply here, and carry no points): {names}")
     return _results(graded, visibility, lines, tests, left_out, skipped_extras)
 
 

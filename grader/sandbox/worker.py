@@ -288,12 +288,13 @@ class _Reporter:
             if known is not None:  # charged at once: the judge's own words say why
                 message = str(excinfo.value)
                 self.hang = {"charged": known}
-            elif outcome == "timeout":  # keep the check's and the student's lines, say it plainly
-                self._hung(report.nodeid)
+            elif outcome == "timeout":  # say plainly which of the submission's functions was running
+                label = self._hung(report.nodeid)
                 limit = self.limits.get(report.nodeid, self.timeout)
-                message = "\n".join([f"did not finish within the time limit of {limit:g} s for this check: the "
-                                      "submission's code was still running (an endless loop, or far too slow)",
-                                      *_frames_worth_showing(message)])
+                running = f"{label.partition('.')[2]} was still running" if label else "the submission's code was still running"
+                message = "\n".join([f"did not finish within the time limit of {limit:g} s for this check: "
+                                      f"{running} (an endless loop, or far too slow)",
+                                      *([] if label else _frames_worth_showing(message))])
             elif outcome == "crashed" and excinfo is not None:  # the submission's process ended: say so plainly
                 message = "\n".join([str(excinfo.value), *_frames_worth_showing(message)])
             if report.outcome == "skipped":
@@ -311,6 +312,7 @@ class _Reporter:
         if label:
             self.channel.hung.setdefault(label, nodeid)
             self.hang = {"hung": label}
+        return label
 
     def _finish(self):
         nodeid, outcome, message = self.current

@@ -124,5 +124,6 @@ echo "setup.sh: using Python $CHOSEN_VERSION ($(command -v "$CHOSEN")) for $VENV
 # GPTKIT_TORCH pins a version (e.g. "torch==2.5.1"), so that every rebuild grades with the same torch.
 "$VENV/bin/pip" install -q --index-url https://download.pytorch.org/whl/cpu "${GPTKIT_TORCH:-torch>=2.1,<3}"
 "$VENV/bin/pip" install -q -r requirements.txt
-# Tiny Shakespeare, downloaded and checked against its sha256 once, here.
-(cd kit && "$VENV/bin/python" -m grader data)
+# Tiny Shakespeare, downloaded and checked against its sha256 once, here, into the kit, where
+# run_autograder finds it; with GPTKIT_DATA set, that file is copied (and checked) instead.
+(cd kit && env -u GPTKIT_DATA "$VENV/bin/python" -m grader data ${GPTKIT_DATA:+--from "$GPTKIT_DATA"})
