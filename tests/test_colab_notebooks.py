@@ -245,3 +245,13 @@ def test_a_notebook_with_more_code_than_the_grader_reads_is_refused(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1\n" * 200_000)]), str(path))
     with pytest.raises(NotebookError, match=r"huge.ipynb holds 1.1 MB of code in its cells, more than the 1 MB"):
         extract(path)
+
+
+def test_the_editions_own_cells_are_not_listed_as_left_out():
+    """The cells the notebook edition writes (its setup cell's import of the grader, the grading cells)
+    are no one's work: a student's notebook made from it lists only the student's own top-level code."""
+    from grader.notebook.edition import SETUP
+
+    extracted = extract_cells([SETUP, "x = 1\nprint(x)", 'grade(globals(), "head")', "grade(globals())",
+                               "grade(globals(), extras=True)"])
+    assert extracted.left_out == ["cell 2, line 2: print(x)"]

@@ -186,8 +186,8 @@ def _prepare_path(chosen, dest):
     prepared = single_file_package(extracted.source.encode(), dest, "notebook")
     prepared.extracted = extracted.source
     # The messages name extracted.py, which a student on Gradescope never sees: say what it is.
-    prepared.notes.append(f"extracted.py, named below, is the code taken from {source.name} and graded "
-                          "(the teacher has it); each of its parts starts with the cell it came from")
+    prepared.notes.append(f"extracted.py, where a message names it, is the code taken from {source.name} and "
+                          "graded (your teacher has it); each of its parts starts with the cell it came from")
     if extracted.left_out:
         # Cells as the notebook's code cells, counted from 1: the numbers Jupyter shows change as cells run.
         shown = extracted.left_out[:LEFT_OUT_SHOWN] + (

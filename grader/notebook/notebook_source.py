@@ -338,13 +338,25 @@ def _kept_text(statement):
     return statement.text
 
 
+def _the_kits_own(node):
+    """A statement the notebook edition writes, not the student (a cell that grades, ``grade(globals(),
+    ...)``, or the setup cell's import of the grader): left out without a word, as no one's work."""
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        call = node.value
+        return (isinstance(call.func, ast.Name) and call.func.id == "grade" and bool(call.args)
+                and isinstance(call.args[0], ast.Call) and getattr(call.args[0].func, "id", None) == "globals")
+    return isinstance(node, ast.Try) and any(
+        isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("grader.") for inner in node.body)
+
+
 def extract_cells(sources):
     """The definitions in code cells given as strings, in the order they ran, and what they read at top
     level (see the module's docstring); an ExtractedSource."""
     left_out = []
     statements = _statements(sources, left_out)
     _keep_what_is_read(statements)
-    left_out += [(s.cell, s.node.lineno, f"{s.where}: {_first_line(s.text)}") for s in statements if s.how == "left out"]
+    left_out += [(s.cell, s.node.lineno, f"{s.where}: {_first_line(s.text)}") for s in statements
+                 if s.how == "left out" and not _the_kits_own(s.node)]
     kept = [s for s in statements if s.how != "left out"]
     # Python takes ``from __future__`` imports only at the top of a file: the notebook's go there.
     futures = [s.text for s in kept if _is_future_import(s)]
