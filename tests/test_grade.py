@@ -560,7 +560,7 @@ def test_a_module_that_raises_at_import_is_named_and_one_student_is_regraded(tmp
     mended = block.read_text()
     block.write_text("x = undefined_name + 1\n" + mended)
     out = tmp_path / "out"
-    proc = grade(folder, "--out", out, "-m", "tokenizer", "-m", "feedforward")
+    proc = grade(folder, "--out", out, "-m", "tokenizer", "-m", "feedforward", "--jobs", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {row["name"]: row for row in csv.DictReader((out / "grades.csv").open())}
     why = ("block.py raised at import: NameError: name 'undefined_name' is not defined (heidi/block.py:1); "

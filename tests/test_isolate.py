@@ -138,29 +138,26 @@ ENDLESS_FFWD = {"block": [("        return self.net(x)  # (B, T, C)\n", "       
 
 @pytest.mark.timeout(300)
 def test_a_hang_costs_one_time_limit_not_one_per_check_that_calls_it(tmp_path):
-    """The reference and an endless FeedForward.forward, graded side by side on Exercises 7 to 9 with a
-    15 s limit (the reference's training needs it beside the other): the first check that calls forward
-    waits its limit; every later one that calls it, directly (Exercise 7) or through the submission's
-    own code (the GPT's training, Exercise 9), is charged at once by the judge; the checks that do not
-    call it (Block's, with the grader's stand-ins as branches) keep their points; one worker does it
-    all. Before, each exercise waited its own limit and the worker restarted to charge the rest of the
-    exercise (with --jobs 1 and 10 s: ~51 s for this class, ~17 s for the reference alone; now ~41 s)."""
+    """An endless FeedForward.forward graded on Exercises 7 to 9 with a 10 s limit (its slowest check
+    that runs, a GPT's, takes ~3 s): the first check that calls forward waits its limit; every later one
+    that calls it, directly (Exercise 7) or through the submission's own code (the GPT's training,
+    Exercise 9), is charged at once by the judge; the checks that do not call it (Block's, with the
+    grader's stand-ins as branches) keep their points; one worker does it all. Before, each exercise
+    waited its own limit and the worker restarted to charge the rest of the exercise (with --jobs 1 and
+    10 s, beside the reference: ~51 s for the class, ~17 s for the reference alone; now ~41 s)."""
     from grader.classroom.reports import VERDICT_TEXT
 
     klass, out = tmp_path / "class", tmp_path / "out"
     klass.mkdir()
-    make_variant(klass, "reference", {})
     make_variant(klass, "hang", ENDLESS_FFWD)
-    cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "2", "--timeout", "15",
+    cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--timeout", "10",
            "-m", "feedforward", "-m", "block", "-m", "gpt"]
     began = time.monotonic()
     proc = subprocess.run(cmd, cwd=KIT_ROOT, capture_output=True, text=True, timeout=280)
     took = time.monotonic() - began
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    results = {name: json.loads((out / name / "results.json").read_text()) for name in ("reference", "hang")}
-    print(f"class graded in {took:.1f} s; reference {results['reference']['execution_time']} s, "
-          f"hang {results['hang']['execution_time']} s")
-    assert all(t["status"] == "passed" for t in results["reference"]["tests"]), results["reference"]["output"]
+    results = {"hang": json.loads((out / "hang" / "results.json").read_text())}
+    print(f"graded in {took:.1f} s")
 
     label = f"[{VERDICT_TEXT['timeout']}] "
     tests = {t["name"].rpartition(": ")[2] + f" ({t['tags'][0]})": t for t in results["hang"]["tests"]}
