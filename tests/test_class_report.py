@@ -213,3 +213,12 @@ def test_grading_writes_the_report_with_the_csv(tmp_path):
     grade._write_reports(tmp_path, one, "", [one], MARKERS, args)
     assert (tmp_path / "grades.csv").exists()
     assert Page((tmp_path / "report.html").read_text(encoding="utf-8")).rows["mistakes"][0][3] == "alice"
+
+
+def test_a_long_bin_range_is_written_on_two_lines():
+    """With a maximum that is not a round number (36 points, say), "21.6-25.2" would run into its
+    neighbours under a bar: it takes two lines."""
+    label = class_report._bin_label(100.0, 200, "21.6-25.2")
+    assert label == ('<text x="100.0" y="200" text-anchor="middle"><tspan x="100.0">21.6-</tspan>'
+                     '<tspan x="100.0" dy="13">25.2</tspan></text>')
+    assert class_report._bin_label(100.0, 200, "90-100") == '<text x="100.0" y="200" text-anchor="middle">90-100</text>'

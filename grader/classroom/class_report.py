@@ -121,9 +121,19 @@ def _score_summary(scores, top):
             f"{_num(statistics.median(scores))}, lowest {_num(min(scores))}, highest {_num(max(scores))}.</p>")
 
 
+def _bin_label(x, y, label):
+    """A bin's range under its bar: on one line when short ("90-100"), else on two ("21.6-" over "25.2"),
+    which a bar's width always holds."""
+    if len(label) <= 7:
+        return f'<text x="{x:.1f}" y="{y}" text-anchor="middle">{label}</text>'
+    low, high = label.split("-")
+    return (f'<text x="{x:.1f}" y="{y}" text-anchor="middle"><tspan x="{x:.1f}">{low}-</tspan>'
+            f'<tspan x="{x:.1f}" dy="13">{high}</tspan></text>')
+
+
 def histogram_svg(counts, top, what):
     """Vertical bars, one per bin, each with its count above it and its range below it."""
-    width, height, left, bottom, bar_gap = 620, 220, 30, 40, 6
+    width, height, left, bottom, bar_gap = 620, 232, 30, 52, 6  # bottom: two lines of a range, the caption
     plot = height - bottom - 20
     step = (width - left) / len(counts)
     tallest = max(counts) or 1
@@ -138,7 +148,7 @@ def histogram_svg(counts, top, what):
                      f'y="{y:.1f}" width="{step - bar_gap:.1f}" height="{h:.1f}">'
                      f'<title>{label} points: {count} submission{"s" if count != 1 else ""}</title></rect>')
         items.append(f'<text x="{x + step / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{count}</text>')
-        items.append(f'<text x="{x + step / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">{label}</text>')
+        items.append(_bin_label(x + step / 2, height - bottom + 16, label))
     items.append(f'<text x="{left + (width - left) / 2:.1f}" y="{height - 6}" text-anchor="middle">'
                  f'points of the {what} (out of {_num(top)})</text>')
     items.append("</svg>")
