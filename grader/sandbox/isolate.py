@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import launch
-from grader.sandbox.remote import LABEL
+from grader.sandbox.labels import LABEL
 
 OUTCOMES = ("passed", "failed", "skipped", "timeout", "memory", "crashed", "output", "processes",
             "tampered", "not run")

@@ -27,8 +27,8 @@ GRADER_MODULES = ("grader", "grader.impl", "grader.probes", "grader.probes.*",
                   # the sandbox's own runtime; the judges' expectations only for GradingFailure
                   "grader.sandbox", "grader.sandbox.probe_server", "grader.sandbox.wire", "grader.sandbox.confine",
                   "grader.sandbox.remote", "grader.sandbox.worker", "grader.judges", "grader.judges.expect",
-                  # how remote starts this process: the interpreter's command line, nothing of the judge's
-                  "grader.launch")
+                  # how remote starts this process and names a hung function: nothing of the judge's
+                  "grader.launch", "grader.sandbox.labels")
 
 
 def _parse(argv):

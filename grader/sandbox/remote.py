@@ -12,7 +12,6 @@ this copy: an oracle computed from them does not trust what the submission says 
 import builtins
 import math
 import os
-import re
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ import torch
 
 from grader import launch
 from grader.sandbox import wire
+from grader.sandbox.labels import LABEL, shown
 from grader.judges.expect import GradingFailure
 from grader.impl import Implementation, ImplementationError
 
@@ -57,8 +57,6 @@ class HangTrap:
 _TRAP = "grader.sandbox.remote:HangTrap"
 _KNOWN_HANG = "grader.sandbox.remote:KnownHang"
 _MODULE_CLASS = "torch.nn.modules.module.Module"
-# A label of the submission's function: its module in the graded folder, its class (if any), its name.
-LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){1,8}")
 
 
 class StudentFrame:
@@ -335,8 +333,7 @@ class Channel:
     def charge(self, label):
         """The verdict's message for a check that calls ``label``, known to hang."""
         check = self.hung[label].rpartition("::")[2] or self.hung[label]
-        name = label.partition(".")[2] if label.count(".") > 1 else label
-        return f"not run: {name} did not finish in time in {check}, and this check calls it"
+        return f"not run: {shown(label)} did not finish in time in {check}, and this check calls it"
 
     def set_traps(self):
         """Put a HangTrap in the running child in the place of each method known to hang, so that a call

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import confine
+from grader.sandbox.labels import shown
 
 MAX_MESSAGE = 4000  # characters of a failure message kept for the report
 
@@ -291,7 +292,7 @@ class _Reporter:
             elif outcome == "timeout":  # say plainly which of the submission's functions was running
                 label = self._hung(report.nodeid)
                 limit = self.limits.get(report.nodeid, self.timeout)
-                running = f"{label.partition('.')[2]} was still running" if label else "the submission's code was still running"
+                running = f"{shown(label)} was still running" if label else "the submission's code was still running"
                 message = "\n".join([f"did not finish within the time limit of {limit:g} s for this check: "
                                       f"{running} (an endless loop, or far too slow)",
                                       *([] if label else _frames_worth_showing(message))])
