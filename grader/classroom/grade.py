@@ -5,7 +5,6 @@ Each submission is prepared in its own scratch folder and graded in its own sand
 rubric, and writes the reports as each submission finishes, so an interrupted run keeps what it did.
 """
 
-import json
 import os
 import re
 import shutil
@@ -201,7 +200,7 @@ def _kept_rows(out, markers, names):
     ``names``), read from its graded.json: a regrade replaces its own rows and keeps the others. [] for a
     new or empty folder. Raises SheetError when the sheet is of other exercises or cannot be read."""
     from grader.classroom.merge import MergeError, read_sheet
-    from grader.classroom.reports import GRADED_FILE, graded_from_record
+    from grader.classroom.reports import GRADED_FILE, read_graded
     from grader.judges import catalog
 
     if not (out / "grades.csv").is_file():
@@ -219,8 +218,7 @@ def _kept_rows(out, markers, names):
         if name in names:
             continue
         try:
-            record = json.loads((out / name / GRADED_FILE).read_text(encoding="utf-8"))
-            kept.append(graded_from_record(record, checks))
+            kept.append(read_graded(out / name, checks))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SheetError(f"{out / name / GRADED_FILE} cannot be read ({type(exc).__name__}: {exc}), so its "
                              "row could not be kept: grade into another --out, or the whole class again") from None

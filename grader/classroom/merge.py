@@ -8,7 +8,6 @@ near-copy flags (grader/classroom/similarity.py) are set again over the whole cl
 """
 
 import csv
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -41,7 +40,7 @@ def read_sheet(shard):
 def merge(shards, out, bom=False):
     """Merge the shards' reports into ``out``; returns the number of submissions. Raises MergeError."""
     from grader.classroom.class_report import write_report
-    from grader.classroom.reports import GRADED_FILE, graded_from_record, write_csv, write_graded
+    from grader.classroom.reports import read_graded, write_csv, write_graded
     from grader.classroom.similarity import mark_copies
     from grader.judges import catalog
 
@@ -64,9 +63,8 @@ def merge(shards, out, bom=False):
     class_grades = []
     out.mkdir(parents=True, exist_ok=True)
     for shard, name in found:
-        record = json.loads((shard / name / GRADED_FILE).read_text(encoding="utf-8"))
         try:
-            class_grades.append(graded_from_record(record, checks))
+            class_grades.append(read_graded(shard / name, checks))
         except KeyError as exc:
             raise MergeError(f"{shard / name}: a check this kit does not have ({exc}); merge with the kit "
                              "that graded it") from None

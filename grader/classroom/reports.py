@@ -166,6 +166,12 @@ def graded_from_record(record, checks_by_nodeid):
                   fingerprints=record.get("fingerprints", []))
 
 
+def read_graded(folder, checks_by_nodeid):
+    """The Graded that write_graded left in ``folder`` (one submission's report folder)."""
+    record = json.loads((folder / GRADED_FILE).read_text(encoding="utf-8"))
+    return graded_from_record(record, checks_by_nodeid)
+
+
 def _number(points):
     return int(points) if float(points).is_integer() else round(points, 6)
 
