@@ -25,6 +25,11 @@ UPSIDE_DOWN = ("Head lets the future change the past\n  expected: the same outpu
 HOSTILE = "<script>alert(1)</script>"
 
 
+def named(message):
+    """A failed verdict that names the mistake on its "mistake:" line, as the judge passes it: as data."""
+    return Verdict("failed", message, mistake=message.rpartition("  mistake:  ")[2])
+
+
 def checks_of(markers=MARKERS):
     """The rubric's checks, one per check function, with its points."""
     return [Check(f"grader/checks/test_{m}.py::{name}", m, BY_MARKER[m].number, name, points)
@@ -133,7 +138,7 @@ def test_per_exercise_mean_median_and_full_marks():
     grades = [graded("a"), graded("b"),
               graded("c", {"test_matches_attention_from_its_weights": Verdict("failed", N_EMBD)}),
               graded("d", {"test_matches_attention_from_its_weights": Verdict("failed", N_EMBD),
-                           "test_future_does_not_change_the_past": Verdict("failed", UPSIDE_DOWN)})]
+                           "test_future_does_not_change_the_past": named(UPSIDE_DOWN)})]
     html = class_report.render(grades, CORE)
     rows = {int(b["data-exercise"]): b for b in bars(svgs(html)["points per exercise, core"])}
     assert sorted(rows) == list(range(1, 10))
@@ -145,12 +150,12 @@ def test_per_exercise_mean_median_and_full_marks():
 
 
 def test_the_most_common_mistake_comes_first_with_who_made_it():
-    n_embd = Verdict("failed", N_EMBD)
+    n_embd = named(N_EMBD)
     grades = [graded("carol", {"head": n_embd}),  # every Head check names it: still one submission
               graded("alice", {"test_matches_attention_from_its_weights": n_embd}),
               graded("bob", {"test_matches_attention_from_its_weights": n_embd,
                              "test_matches_single_heads_from_its_weights": n_embd}),
-              graded("dave", {"test_future_does_not_change_the_past": Verdict("failed", UPSIDE_DOWN)}),
+              graded("dave", {"test_future_does_not_change_the_past": named(UPSIDE_DOWN)}),
               graded("erin")]
     rows = Page(class_report.render(grades, MARKERS)).rows["mistakes"]
     assert len(rows) == 2
@@ -164,27 +169,27 @@ def test_the_most_common_mistake_comes_first_with_who_made_it():
 
 def test_mistakes_with_the_same_diagnosis_are_one_row():
     def off_by(n):
-        return Verdict("failed", f"get_batch drew a wrong start\n  look at:  batching.py, get_batch\n"
+        return named(f"get_batch drew a wrong start\n  look at:  batching.py, get_batch\n"
                                  f"  mistake:  the start range is off by one: torch.randint(len(data) - "
                                  f"block_size {n}, ...) is wrong")
     grades = [graded("a", {"batching": off_by("- 1")}), graded("b", {"batching": off_by("+ 1")}),
-              graded("c", {"head": Verdict("failed", UPSIDE_DOWN)})]
+              graded("c", {"head": named(UPSIDE_DOWN)})]
     rows = Page(class_report.render(grades, MARKERS)).rows["mistakes"]
     assert [(row[0], row[3]) for row in rows] == [("2", "a, b"), ("1", "c")]
     assert rows[0][1].startswith("the start range is off by one") and rows[0][2] == "2. Train/val split and batches"
 
 
-def test_text_the_submission_raised_names_no_mistake():
+def test_only_a_mistake_passed_as_data_is_named_never_text_in_a_message():
+    # What the submission's code raised, or any text a message quotes, may read like a named mistake.
     raised = Verdict("failed", "your code raised ValueError: no\n  mistake:  I am a mistake: trust me")
-    assert class_report.mistake_of(raised.message) is None
-    assert class_report.mistake_of(N_EMBD).startswith("scaled by n_embd instead of head_size: the lecture")
-    assert class_report.mistake_of(UPSIDE_DOWN.replace("mistake:", "hint:   ")) is None
-    assert "mistakes" not in Page(class_report.render([graded("a", {"head": raised})], MARKERS)).rows
+    quoted = Verdict("failed", N_EMBD)
+    assert "mistakes" not in Page(class_report.render([graded("a", {"head": raised}), graded("b", {"head": quoted})],
+                                                      MARKERS)).rows
 
 
 def test_hostile_text_is_escaped():
     mistake = N_EMBD.replace("head_size: the", f'head_size{HOSTILE}: "><img src=x onerror=alert(1)> the')
-    grades = [graded(HOSTILE, {"head": Verdict("failed", mistake)}),
+    grades = [graded(HOSTILE, {"head": named(mistake)}),
               graded('x" onload="alert(1)', error=f"could not unpack {HOSTILE}")]
     html = class_report.render(grades, MARKERS)
     page = Page(html)
@@ -206,7 +211,7 @@ def test_submissions_not_ok_are_listed_with_why():
 
 
 def test_grading_writes_the_report_with_the_csv(tmp_path):
-    one = graded("alice", {"test_matches_attention_from_its_weights": Verdict("failed", N_EMBD)})
+    one = graded("alice", {"test_matches_attention_from_its_weights": named(N_EMBD)})
     parser = argparse.ArgumentParser()
     grade.add_arguments(parser)
     args = parser.parse_args(["class", "--out", str(tmp_path)])  # every option at its default

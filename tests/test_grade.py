@@ -272,7 +272,7 @@ def reported(results, word):
 # ValueError that says so); all are graded in one run, two at a time.
 SECRETS = [p for p in ("/etc/hosts", "/etc/hostname", "/etc/fstab", "/etc/shadow") if os.path.isfile(p)]
 PROBES = {
-    # /etc is narrowed to the files Python and torch read (worker.ETC_FILES): the machine's host names,
+    # /etc is narrowed to the files Python and torch read (file_rules.ETC_FILES): the machine's host names,
     # certificates and the like are out of reach.
     "etc": ("        got = []\n"
             f"        for path in {SECRETS!r} + ['/etc/localtime']:\n"
@@ -369,7 +369,7 @@ def test_a_submission_has_no_capabilities_and_makes_no_device_files(probes):
 
 
 def test_a_submission_sees_no_process_outside_its_sandbox(probes):
-    from grader.sandbox.isolate import namespace_layers
+    from grader.sandbox.namespaces import namespace_layers
 
     if "a private /proc" not in namespace_layers():
         pytest.skip("this system gives the worker no /proc of its own (unshare --mount-proc refused)")
@@ -505,7 +505,7 @@ def test_packages_that_are_links_stay_readable_in_the_sandbox(tmp_path, monkeypa
     # folder's real contents, so the link's target is allowed too; never a target inside the kit.
     import argparse
 
-    from grader.sandbox import worker
+    from grader.sandbox import file_rules
 
     real = tmp_path / "store" / "torch"
     real.mkdir(parents=True)
@@ -515,7 +515,7 @@ def test_packages_that_are_links_stay_readable_in_the_sandbox(tmp_path, monkeypa
     (site / "answers").symlink_to(KIT_ROOT / "solutions")
     monkeypatch.setattr(sys, "path", [str(site)])
     args = argparse.Namespace(read=[], device="cpu")
-    paths = worker._readable_paths(args, KIT_ROOT)
+    paths = file_rules._readable_paths(args, KIT_ROOT, ("grader",))
     assert str(real) in paths and str(site) in paths
     assert not any(p.startswith(str(KIT_ROOT / "solutions")) for p in paths), paths
 

@@ -63,13 +63,17 @@ def graded(tmp_path_factory):
         for name, text in attack.extra_files.items():
             (folder / name).write_text(text)
     rubric_before = (KIT_ROOT / "grader" / "judges" / "rubric.py").read_bytes()
+    scratch = root / "tmp"  # where grade makes its scratch folders: nothing may be left there
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
     procs = []
     # Side by side: most of the time goes on waiting out hangs and time limits.
     for markers, (klass, group_out) in groups.items():
         cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(group_out), "--jobs", "2", *LIMITS]
         for marker in markers:
             cmd += ["-m", marker]
-        procs.append(subprocess.Popen(cmd, cwd=KIT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(subprocess.Popen(cmd, cwd=KIT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
     outputs = [proc.communicate(timeout=1100) for proc in procs]
     for proc, (stdout, stderr) in zip(procs, outputs):
         assert proc.returncode == 0, stdout + stderr
@@ -80,7 +84,7 @@ def graded(tmp_path_factory):
         group_out = groups[attack.markers][1]
         results[attack.name] = json.loads((group_out / attack.name / "results.json").read_text())
     return {"attacks": {a.name: a for a in attacks}, "rows": rows, "results": results, "out": out,
-            "rubric_before": rubric_before}
+            "rubric_before": rubric_before, "scratch": scratch}
 
 
 def _names():
@@ -129,6 +133,11 @@ def test_the_whole_class_is_graded(graded):
 
 def test_no_process_outlives_the_grading(graded):
     assert _sleepers() == []
+
+
+def test_nothing_is_left_in_the_scratch_folders(graded):
+    # deep_folders leaves 1,500 nested folders, some closed to their owner; file_bomb 10,200 files.
+    assert list(graded["scratch"].iterdir()) == []
 
 
 def test_fake_files_do_not_reach_the_reports_or_the_kit(graded):

@@ -51,8 +51,8 @@ def without_timings(path):
     if path.name in ("results.json", "graded.json"):
         data = json.loads(path.read_text())
         data.pop("execution_time")
-        if path.name == "graded.json":  # each check's seconds, last
-            data["checks"] = [check[:-1] for check in data["checks"]]
+        if path.name == "graded.json":  # each check's seconds
+            data["checks"] = [check[:3] + check[4:] for check in data["checks"]]  # [3]: seconds
         return data
     if path.name == "junit.xml":
         root = ET.fromstring(path.read_bytes())

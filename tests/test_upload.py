@@ -1,16 +1,22 @@
 """What is graded in one student's upload (grader/classroom/upload.py), for the shapes students upload.
 
-These read the uploads only (nothing is graded here, so they take milliseconds); test_bundle.py grades
-the same shapes end to end through the Gradescope autograder.
+These read the uploads only (nothing is graded here, so they take milliseconds), but one that grades a
+package whose modules re-export each other's names; test_bundle.py grades the same shapes end to end
+through the Gradescope autograder.
 """
 
+import csv
+import py_compile
 import shutil
+import subprocess
+import sys
 import tempfile
 
 import pytest
 
 from grader.classroom.submissions import SubmissionError, discover, prepare
-from grader.classroom.upload import MAX_NESTING, pick
+from grader.classroom.folder_imports import Folder
+from grader.classroom.upload import MAX_NESTING, Candidate, _credit, _parse_file, pick
 from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, notebook_from, single_file_source, zip_bytes
 
 ALL = "(Exercises 1-14)"
@@ -198,3 +204,113 @@ def test_what_an_upload_makes_the_reports_say_is_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(reading, "MAX_ANSWER", 100)  # the parent reads only what it can afford to
     with pytest.raises(SubmissionError, match="too large to report"):
         reading.prepare_apart(discover([SOLUTIONS])[0][0], tmp_path / "work")
+
+
+def _write(folder, files):
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_a_package_folder_beside_a_module_of_the_same_name_is_graded_in_its_place(tmp_path):
+    """Python imports a folder attention/ with an __init__ file (.py, .pyc, ...) in place of attention.py;
+    a folder without one loses to the module. The picker credits what Python imports, and says so."""
+    up = tmp_path / "up"
+    up.mkdir()
+    for module in ("tokenizer", "bigram", "attention", "block"):
+        shutil.copyfile(SOLUTIONS / f"{module}.py", up / f"{module}.py")
+    _write(up, {"attention/__init__.py": "class Head:\n    def forward(self, x):\n        return x\n",
+                "block/notes.txt": "no __init__ here: a namespace package\n"})
+    (up / "bigram").mkdir()
+    py_compile.compile(str(up / "tokenizer.py"), cfile=str(up / "bigram" / "__init__.pyc"))
+    # What Python finds for each module, asked of Python itself (find_spec runs none of the modules).
+    found = subprocess.run(
+        [sys.executable, "-c", "import importlib.util, sys; sys.path.insert(0, sys.argv[1]); "
+         "print('\\n'.join(importlib.util.find_spec('up.' + m).origin for m in sys.argv[2:]))",
+         str(tmp_path), "tokenizer", "bigram", "attention", "block"],
+        capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
+    assert found == [str(up / "tokenizer.py"), str(up / "bigram" / "__init__.pyc"),
+                     str(up / "attention" / "__init__.py"), str(up / "block.py")]
+    best, notes = _pick(up, tmp_path)
+    assert best.path == up and notes == [
+        "graded the modules in the top folder, with attention/__init__.py, bigram/__init__.pyc (Exercises 1, 5, 7-8)",
+        "not graded: attention.py (Exercises 5-6; Python imports the package attention/ in its place); "
+        "bigram.py (Exercise 3; Python imports the package bigram/ in its place)"]
+    folder = Folder(up, _parse_file)
+    assert [str(folder.module((m,)).file) for m in ("tokenizer", "bigram", "attention", "block")] == found
+    # What the notes say is graded is what the grading gets.
+    [sub], _ = discover([up], upload=True)
+    copy = prepare(sub, tmp_path / "work").package
+    assert (copy / "attention" / "__init__.py").is_file() and (copy / "bigram" / "__init__.pyc").is_file()
+
+
+def _lecture_split(up):
+    """The lecture's code wrapped as a package: the model's classes in model.py, which the modules of
+    the contract re-export (relative, absolute, by module, by star), and the rest in their own modules."""
+    up.mkdir(parents=True)
+    for module in ("tokenizer", "batching", "generate"):
+        shutil.copyfile(SOLUTIONS / f"{module}.py", up / f"{module}.py")
+    model = "\n\n".join("\n".join(line for line in (SOLUTIONS / f"{m}.py").read_text().splitlines()
+                                  if not line.startswith(("from .attention", "from .block")))
+                        for m in ("bigram", "attention", "block", "gpt"))
+    return _write(up, {
+        "model.py": model,  # imports .generate: graded alone, as one file, it fails
+        "attention.py": "from .model import Head, MultiHeadAttention\n",
+        "block.py": "from . import model\n\nBlock = model.Block\nFeedForward = model.FeedForward\n",
+        "gpt.py": "try:\n    from .model import *\nexcept ImportError:\n    from model import *\n",
+        "bigram.py": "from .model import BigramLanguageModel as BigramLanguageModel\n",
+        "scratch.py": "x = 1\n"})
+
+
+def test_modules_that_re_export_from_a_module_of_the_folder_are_graded_with_it(tmp_path):
+    """Before, each module was credited only with what it defined itself: model.py alone wrote more
+    (Exercises 3, 5-9) than the folder (1-2, 4), was graded as one file and got 0 (it imports .generate)."""
+    up = _lecture_split(tmp_path / "up")
+    best, notes = _pick(up, tmp_path)
+    assert best.path == up and best.kind == "package"
+    assert notes == ["graded the modules in the top folder, with model.py (Exercises 1-9)",
+                     "not graded: scratch.py (no exercise written)"]
+    assert up / "model.py" in best.runs
+
+
+@pytest.mark.parametrize("files, written, runs", [
+    # a module of the folder that is itself a package folder
+    ({"attention.py": "from .nets import Head, MultiHeadAttention\n", "nets/__init__.py": "from .heads import *\n",
+      "nets/heads.py": "HEAD"}, [5, 6], ["attention.py", "nets/__init__.py", "nets/heads.py"]),
+    # names re-exported under another name, by import and by assignment
+    ({"attention.py": "from . import model as m\nfrom .model import AttentionHead as Head\n"
+                      "MultiHeadAttention = m.MHA\n", "model.py": "RENAMED"}, [5, 6], ["attention.py", "model.py"]),
+    ({"attention.py": "from model import Head, MultiHeadAttention\n", "model.py": "HEAD"}, [5, 6],
+     ["attention.py", "model.py"]),
+    # a module of the folder that is not there: what the module defines itself is graded, and the check
+    # fails with the ImportError
+    ({"attention.py": "from .helpers import mask\nHEAD"}, [5, 6], ["attention.py"]),
+    # what Python would not import: a cycle, above the folder, torch's own class, what __all__ leaves out
+    ({"attention.py": "from .block import Head, MultiHeadAttention\n",
+      "block.py": "from .attention import Head, MultiHeadAttention\n"}, [], ["attention.py", "block.py"]),
+    ({"attention.py": "from ..model import Head, MultiHeadAttention\n", "model.py": "HEAD"}, [], ["attention.py"]),
+    ({"attention.py": "HEAD\nfrom torch.nn import Linear as Head\n"}, [6], ["attention.py"]),
+    ({"attention.py": "from .model import *\n", "model.py": "HEAD\n__all__ = ['Head']\n"}, [5],
+     ["attention.py", "model.py"]),
+], ids=["sibling-package", "renamed", "absolute", "missing", "cycle", "above", "torch", "__all__"])
+def test_what_a_module_imports_from_its_folder(tmp_path, files, written, runs):
+    head = (SOLUTIONS / "attention.py").read_text()
+    renamed = head.replace("class Head", "class AttentionHead").replace("class MultiHeadAttention", "class MHA")
+    up = _write(tmp_path / "up", {name: text.replace("RENAMED", renamed).replace("HEAD", head)
+                                  for name, text in files.items()})
+    credited = _credit(Candidate(up, "./", "package"))
+    assert [ex.number for ex in credited.written] == written
+    assert sorted(p.relative_to(up).as_posix() for p in credited.runs) == runs
+
+
+def test_a_re_exporting_package_gets_its_points(tmp_path):
+    """End to end (6 s to 13 s on two busy cores): the lecture's code split as re-exports gets the full points."""
+    _lecture_split(tmp_path / "class" / "lecture")
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "class"), "--out",
+                           str(tmp_path / "out"), "-m", "tokenizer", "-m", "head"],
+                          cwd=KIT_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(tmp_path / "out" / "grades.csv", newline="") as f:
+        [row] = csv.DictReader(f)
+    assert [row[k] for k in ("tokenizer", "head", "total", "max", "status")] == ["8", "15", "23", "23", "ok"], row

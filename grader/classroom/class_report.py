@@ -8,9 +8,10 @@ self-contained file: inline CSS and SVG, no JavaScript, nothing fetched from els
 
 Everything a submission wrote (its name, its messages) is HTML-escaped where it is put in the page.
 
-Mistakes are grouped by their diagnosis: a check names a mistake on a line ``  mistake:  <diagnosis>:
-<what to do>`` (grader/judges/expect.py), and the diagnosis, the text before the first ": ", is what
-the same mistake shares wherever it is named (``scaled by n_embd instead of head_size`` in Exercises 5
+Mistakes are grouped by their diagnosis: a check that names a mistake (``<diagnosis>: <what to do>``,
+from the grader's own table, grader/judges/expect.py) passes it as data with its verdict, never as text
+to be found in a message, which may quote the submission. The diagnosis, the text before the first
+": ", is what the same mistake shares wherever it is named (``scaled by n_embd instead of head_size`` in Exercises 5
 and 6). A mistake counts once per submission, however many checks named it.
 """
 
@@ -20,10 +21,8 @@ from dataclasses import dataclass, field
 from html import escape
 
 from grader.judges.rubric import BY_MARKER
-from grader.student.explain import RAISED
 
 BINS = 10
-MISTAKE_LABEL = "  mistake:"
 MAX_MISTAKE = 300  # characters of a mistake's text shown; a real one is shorter
 NAMES_SHOWN = 40  # submissions named per mistake; the rest are counted
 
@@ -212,18 +211,6 @@ def exercise_svg(rows, class_size, track):
 
 # -- mistakes --------------------------------------------------------------------------------------------
 
-def mistake_of(message):
-    """The mistake a check named in ``message`` (the text after "mistake:"), or None. Only the grader's own
-    messages count: a message that reports an error the submission's code raised is the submission's
-    text, and could say anything."""
-    if not message or message.startswith(RAISED):
-        return None
-    lines = [line for line in message.splitlines() if line.startswith(MISTAKE_LABEL)]
-    if not lines:
-        return None
-    return lines[-1][len(MISTAKE_LABEL):].strip()[:MAX_MISTAKE] or None  # fail() writes it last
-
-
 def split_mistake(text):
     """(diagnosis, what to do): the text before the first ": " and after it ("" when there is none)."""
     diagnosis, _, fix = text.partition(": ")
@@ -235,9 +222,9 @@ def class_mistakes(grades):
     found = {}
     for graded in grades:
         for check, verdict in graded.checks:
-            if verdict.outcome == "passed" or (text := mistake_of(verdict.message)) is None:
+            if verdict.outcome == "passed" or not verdict.mistake:
                 continue
-            diagnosis, fix = split_mistake(text)
+            diagnosis, fix = split_mistake(verdict.mistake[:MAX_MISTAKE])
             mistake = found.setdefault(diagnosis, ClassMistake(diagnosis, fix))
             if check.number not in mistake.exercises:
                 mistake.exercises.append(check.number)

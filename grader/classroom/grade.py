@@ -5,15 +5,14 @@ Each submission is prepared in its own scratch folder and graded in its own sand
 rubric, and writes the reports as each submission finishes, so an interrupted run keeps what it did.
 """
 
-import os
 import re
-import shutil
 import sys
 import tempfile
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 
 from grader.arguments import more_than_zero
@@ -59,7 +58,8 @@ def add_arguments(parser):
                         choices=[ex.marker for ex in EXERCISES],
                         help="grade only this exercise (repeat for several); default: all")
     parser.add_argument("--require-sandbox", action="store_true",
-                        help="refuse to grade where Landlock or PID namespaces are missing (see the README)")
+                        help="refuse to grade where the sandbox is partial: no Landlock, no namespaces, or "
+                             "workers that run as root (see the README)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where the checks run (default cpu: the same grade on every machine)")
     parser.add_argument("--visibility", default="visible", choices=VISIBILITIES,
@@ -295,20 +295,25 @@ def _flag_copies(out, class_grades, markers, args):
 
 
 def describe_sandbox():
-    """One line on what confines the submissions here; starts with "partial" when something is missing."""
-    from grader.sandbox.confine import landlock_abi
-    from grader.sandbox.isolate import namespace_layers
+    """One line on what confines the submissions here; starts with "partial" when something is missing:
+    Landlock, the namespaces, or an unprivileged user for the workers (the grader runs as root, and the
+    user nobody cannot run its Python)."""
+    from grader.sandbox.confine import landlock_abi, system_call_filter_available
+    from grader.sandbox.namespaces import namespace_layers, nobody_cannot_read, worker_user
 
-    abi, layers = landlock_abi(), namespace_layers()
-    namespaces = bool(layers)
+    abi, layers, user, syscalls = landlock_abi(), namespace_layers(), worker_user(), system_call_filter_available()
     parts = [f"Landlock ABI {abi}" if abi else "no Landlock (files not confined)",
+             "an allowlist of system calls" if syscalls else "no system-call filter (install libseccomp)",
              ", ".join(layers) if layers else "no namespaces (processes tracked by marker)"]
-    if os.geteuid() == 0 and "the user nobody" not in layers:
-        parts.append("as root without its capabilities (the user nobody cannot run this Python)")
-    elif "the user nobody" not in layers:
+    if user == "you":
         parts.append("as you")
     parts.append("memory and processes capped per process, not by cgroups")  # README: Not protected
-    return ("full: " if abi and namespaces else "partial: ") + ", ".join(parts)
+    line = ("full: " if abi and syscalls and layers and user != "root" else "partial: ") + ", ".join(parts)
+    if user == "root":
+        blocked = nobody_cannot_read()
+        line += ("; the workers run as root (without its capabilities): the user nobody cannot read "
+                 f"{blocked or 'this Python'}; put Python, torch and the kit where nobody can read them")
+    return line
 
 
 # Seconds kept, under --deadline, for what follows a submission's checks: stopping its processes and
@@ -320,8 +325,6 @@ def _within_deadline(limits, deadline):
     """``limits`` with a total time that ends REPORT_RESERVE seconds before ``deadline`` (if sooner)."""
     if deadline is None:
         return limits
-    from dataclasses import replace
-
     left = deadline - time.monotonic() - REPORT_RESERVE
     if left <= 0:
         raise SubmissionError("the run reached its --deadline before this submission's turn")
@@ -367,6 +370,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
             graded.notes.append("files were not confined (no Landlock on this system): see the README")
         if result.refused_limits:
             graded.notes.append(f"this system refused the limits {', '.join(result.refused_limits)}")
+        graded.notes.extend(result.cleanup)
     except SubmissionError as exc:
         graded.error = str(exc)
     except Exception as exc:  # a bug in the grader must not stop the class from being graded
@@ -378,10 +382,24 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
             from grader.sandbox.isolate import Verdict
 
             graded.checks = [(check, Verdict("not run", f"not graded: {graded.error}")) for check in checks]
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove_scratch(scratch, graded)
     graded.execution_time = time.monotonic() - start
     graded.make_printable()
     return graded, printable(extracted)
+
+
+def _remove_scratch(scratch, graded):
+    """Delete the submission's scratch folder, whatever it holds. Where that fails (not seen so far) the
+    grade stands: the report and the terminal say what is left, for the teacher to delete."""
+    from grader.sandbox.cleanup import remove_tree
+
+    try:
+        remove_tree(scratch)
+    except Exception as exc:  # a grade is never lost to its cleanup
+        why = (f"the grader could not delete all it wrote in {scratch} ({type(exc).__name__}: {exc}); "
+               "delete it by hand")
+        graded.notes.append(why)
+        print(f"grade: {graded.name}: {why}", file=sys.stderr)
 
 
 def _run_checks(package, scratch, checks, limits, data_path, device, cancel):
@@ -420,6 +438,4 @@ def _as_submitted(text, shown):
 
 def _clean(verdict, shown):
     """The verdict with the graded copy's paths shown as submitted (``_shown_paths``)."""
-    from grader.sandbox.isolate import Verdict
-
-    return Verdict(verdict.outcome, _as_submitted(verdict.message, shown), verdict.seconds)
+    return replace(verdict, message=_as_submitted(verdict.message, shown))

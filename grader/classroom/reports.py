@@ -9,7 +9,7 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -49,13 +49,11 @@ class Graded:
     def make_printable(self):
         """Every text the submission could have written (messages, notes, flags), made safe for the
         terminal, the CSV and XML (grader/classroom/safe_text.py); done once, before any report is written."""
-        from grader.sandbox.isolate import Verdict
-
         self.source, self.error = printable(self.source), printable(self.error)
         self.notes = [printable(note) for note in self.notes]
         self.flags = [printable(flag) for flag in self.flags]
         self.import_errors = {printable(module): printable(error) for module, error in self.import_errors.items()}
-        self.checks = [(check, Verdict(verdict.outcome, printable(verdict.message), verdict.seconds))
+        self.checks = [(check, replace(verdict, message=printable(verdict.message), mistake=printable(verdict.mistake)))
                        for check, verdict in self.checks]
 
     def _points(self, track, earned):
@@ -149,7 +147,7 @@ GRADED_FILE = "graded.json"  # everything the class's reports are made from; wha
 def graded_record(graded):
     """A Graded as JSON: each check by its node id, with its verdict."""
     return {"name": graded.name, "source": graded.source, "kind": graded.kind,
-            "checks": [[check.nodeid, verdict.outcome, verdict.message, round(verdict.seconds, 3)]
+            "checks": [[check.nodeid, verdict.outcome, verdict.message, round(verdict.seconds, 3), verdict.mistake]
                        for check, verdict in graded.checks],
             "notes": graded.notes, "flags": graded.flags, "error": graded.error,
             "execution_time": graded.execution_time, "sandbox": graded.sandbox,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from grader.impl import MODULES, SINGLE_FILE, SINGLE_FILE_MARK
 from grader.classroom.safe_text import folder_name
+from grader.sandbox.cleanup import remove_tree
 
 KINDS = {".py": "file", ".ipynb": "notebook", ".zip": "zip"}
 IGNORED = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", ".DS_Store"}
@@ -165,7 +166,10 @@ def prepare(submission, dest):
         chosen, notes = pick(submission.path, unpacked)
         prepared = _prepare_path(chosen, dest)
     finally:
-        shutil.rmtree(unpacked, ignore_errors=True)
+        try:
+            remove_tree(unpacked)
+        except OSError:
+            pass  # it is in grade's scratch folder, whose removal says what is left
     prepared.notes[:0] = notes
     # A zip's or a file's own name starts chosen.shown; a folder's does not.
     top = f"{submission.name}/" if submission.kind == "package" else ""
@@ -218,16 +222,11 @@ def _copy_package(source, dest):
     for folder, subfolders, names in os.walk(source):
         here = Path(folder)
         rel = here.relative_to(source)
-        subfolders[:] = sorted(d for d in subfolders if not not_the_students(here / d, here == source and
-                                                                               _is_kit_copy(source)))
-        if len(rel.parts) >= MAX_DEPTH:
-            subfolders[:] = []
+        subfolders[:] = sorted(d for d in subfolders if copied(here / d, source))
         (dest / rel).mkdir(parents=True, exist_ok=True)
         for name in sorted(names):
             path = here / name
-            if name in IGNORED or path.is_symlink() or not path.is_file():
-                continue  # a link could point at the kit or another student's work
-            if here == source and name in KIT_OWN and _is_kit_copy(source):
+            if not copied(path, source):
                 continue
             files += 1
             total += path.stat().st_size
@@ -237,6 +236,20 @@ def _copy_package(source, dest):
                     f"submit only the .py files"
                 )
             shutil.copyfile(path, dest / rel / name)
+
+
+def copied(path, source):
+    """Whether _copy_package(source, ...) copies ``path``, a file or folder inside ``source``.
+    upload.py asks it too: what it credits is what the grading will find."""
+    parts = path.relative_to(source).parts
+    kit = _is_kit_copy(source)
+    folders = parts if path.is_dir() else parts[:-1]
+    for depth in range(1, len(folders) + 1):
+        if depth > MAX_DEPTH or not_the_students(source.joinpath(*parts[:depth]), depth == 1 and kit):
+            return False
+    # A link is never copied: it could point at the kit or another student's work.
+    return path.is_dir() or (path.is_file() and not path.is_symlink() and path.name not in IGNORED
+                             and not (len(parts) == 1 and kit and path.name in KIT_OWN))
 
 
 def not_the_students(folder, in_kit_copy=False):

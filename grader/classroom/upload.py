@@ -5,25 +5,28 @@ of any name.
 Every way the upload could be graded is a candidate: each folder holding modules of the contract, each
 ``.py`` file and each notebook, inside zips too. Each is read, never run, and credited with the
 exercises it writes: the exercise's names (rubric.EXERCISES) defined at the top level, where the
-grading will look for them (in the exercise's module for a folder, anywhere for one file), with a body
-that is more than a stub. The candidate that writes the most points is graded; on a tie, a folder of
-modules, then one file, then a notebook, then the one nearest the top. The report says what was
-graded and what was not.
+grading will look for them, with a body that is more than a stub. For one file, anywhere in it. For a
+folder, in the exercise's module as Python imports it from the folder: a package folder attention/
+comes before attention.py, and a name may come from another module of the folder
+(``from .model import Head``), which is then graded with it. The candidate that writes the most
+points is graded; on a tie, a folder of modules, then one file, then a notebook, then the one nearest
+the top. The report says what was graded and what was not.
 """
 
 import ast
-import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.classroom import submissions
+from grader.classroom.folder_imports import Folder
 from grader.classroom.safe_text import one_line
 from grader.classroom.submissions import (KIT_OWN, SubmissionError, _is_kit_copy, _passed_over, _plain_file,
                                           _unzip, not_the_students)
 from grader.judges.rubric import EXERCISES
 from grader.impl import MODULES
 from grader.notebook.notebook_source import MAX_CODE, NotebookError, extract
+from grader.sandbox.cleanup import remove_tree
 
 # A walk of an upload stops here: a repository has a few hundred files, and a virtual environment or a
 # dataset uploaded by mistake should cost seconds, not minutes.
@@ -44,6 +47,10 @@ class Candidate:
     defines: bool = False  # whether it defines any name of the contract at all, if only as a stub
     problem: str = ""  # why it could not be read, if it could not
     extracted: object = None  # a notebook's ExtractedSource, kept for grading: it is read once
+    # A folder's: the files Python runs when it is graded (its modules and what they import from it),
+    # and those of its modules that Python does not import, each with what it imports in its place.
+    runs: frozenset = frozenset()
+    shadowed: dict = field(default_factory=dict)
 
     @property
     def points(self):
@@ -52,16 +59,25 @@ class Candidate:
     def rank(self):
         return (-self.points, PREFERENCE[self.kind], self.shown.count("/"), self.shown)
 
-    def describe(self):
+    def describe(self, why=""):
         name = self.shown
         if self.kind == "package":
             name = "the modules in " + ("the top folder" if name == "./" else name)
-        return f"{name} ({self.problem or _exercise_list(self.written)})"
+            # The files graded with its modules: model.py, where attention.py takes Head from.
+            helpers = sorted(self.label(p) for p in self.runs
+                             if p.parent != self.path or (p.stem not in MODULES and p.name != "__init__.py"))
+            if helpers:
+                name += ", with " + ", ".join(_some(helpers, 5))
+        return f"{name} ({'; '.join(filter(None, [self.problem or _exercise_list(self.written), why]))})"
 
     def holds(self, other):
-        """Whether ``other`` is one of this folder's own modules (graded with it)."""
-        return (self.kind == "package" and other.path.parent == self.path
-                and (other.path.stem in MODULES or other.path.name == "__init__.py"))
+        """Whether ``other`` (a file, or a folder's modules) is graded with this folder."""
+        return self.kind == "package" and other is not self and (other.runs or {other.path}) <= self.runs
+
+    def label(self, path):
+        """How the report names ``path``, a file or folder inside this folder."""
+        top = "" if self.shown == "./" else self.shown
+        return top + one_line(path.relative_to(self.path).as_posix()) + ("/" if path.is_dir() else "")
 
 
 def _exercise_list(exercises):
@@ -94,7 +110,9 @@ def pick(upload, scratch):
     # An upload that is what is graded (a folder of modules, one file) needs no word; any other says what.
     notes = [f"graded {best.describe()}"] if others or best.path != Path(upload) else []
     if others:
-        notes.append("not graded: " + "; ".join(_some([c.describe() for c in sorted(others, key=Candidate.rank)])))
+        described = [c.describe(f"Python imports {best.shadowed[c.path]} in its place"
+                                if c.path in best.shadowed else "") for c in sorted(others, key=Candidate.rank)]
+        notes.append("not graded: " + "; ".join(_some(described)))
     notes += _some(walk.notes)
     return best, notes
 
@@ -187,21 +205,26 @@ class _Walk:
             if not stray:
                 raise SubmissionError(why if isinstance(exc, SubmissionError)
                                       else f"{archive.name} cannot be unpacked ({why})") from None
-            shutil.rmtree(dest, ignore_errors=True)
+            _discard(dest)
             self.notes.append(f"{shown}: not unpacked ({why})")
             return
         self._folder(dest, shown, nesting + 1, 0)
+
+
+def _discard(folder):
+    """Delete what a zip that could not be unpacked left; what stays is in grade's scratch folder, whose
+    removal says what is left."""
+    try:
+        remove_tree(folder)
+    except OSError:
+        pass
 
 
 def _credit(candidate):
     """``candidate`` with the exercises it writes, or the reason it cannot be read."""
     try:
         if candidate.kind == "package":
-            trees = {m: _parse_file(candidate.path / f"{m}.py") for m in MODULES
-                     if _plain_file(candidate.path / f"{m}.py")}
-            candidate.written = [ex for ex in EXERCISES
-                                 if ex.module in trees and _writes(trees[ex.module], ex.names)]
-            candidate.defines = any(_top_level(tree).keys() & CONTRACT_NAMES for tree in trees.values())
+            _credit_folder(candidate)
         else:
             if candidate.kind == "notebook":
                 candidate.extracted = _extract(candidate.path)
@@ -215,8 +238,28 @@ def _credit(candidate):
     return candidate
 
 
-class _Unreadable(Exception):
-    pass
+def _credit_folder(candidate):
+    """Credit a folder as the grading imports it: each module of the contract as Python finds it in
+    the copy that is graded (a package folder attention/ comes before attention.py), its names followed
+    through the imports from the same folder (``from .model import Head``)."""
+    folder = Folder(candidate.path, _parse_file)
+    # The grading needs attention.py to be there, then imports what Python finds for "attention".
+    present = [m for m in MODULES if folder.copied(candidate.path / f"{m}.py")]
+    for m in present:
+        runs = folder.module((m,))
+        if runs.file != candidate.path / f"{m}.py":
+            candidate.shadowed[candidate.path / f"{m}.py"] = (
+                f"the package {candidate.label(runs.where)}" if runs.where else candidate.label(runs.file))
+        if runs.problem:
+            raise _Unreadable(f"{candidate.label(runs.file)}: {runs.problem}")
+    candidate.written = [ex for ex in EXERCISES if ex.module in present and all(
+        (node := folder.definition((ex.module,), name)) is not None and not _is_stub(node) for name in ex.names)]
+    candidate.defines = any(folder.definition((m,), name) is not None for m in present for name in CONTRACT_NAMES)
+    candidate.runs = folder.runs(present)
+
+
+class _Unreadable(ValueError):
+    """A file that cannot be read as Python; the message says why."""
 
 
 def _parse_file(path):

@@ -5,7 +5,12 @@ import torch
 
 
 class GradingFailure(AssertionError):
-    """A check failed; the message is written for the student and shown without a traceback."""
+    """A check failed; the message is written for the student and shown without a traceback.
+    ``mistake``: the mistake the check named (a Mistake hint of ``fail``), as data for the class report."""
+
+    def __init__(self, message, mistake=None):
+        super().__init__(message)
+        self.mistake = mistake
 
 
 class Mistake(str):
@@ -18,7 +23,7 @@ def fail(what, expected, got, where, hint=None):
     if hint:
         label = "mistake:" if isinstance(hint, Mistake) else "hint:"
         lines.append(f"  {label:<9} {hint}")
-    raise GradingFailure("\n".join(lines))
+    raise GradingFailure("\n".join(lines), mistake=str(hint) if isinstance(hint, Mistake) else None)
 
 
 def equal(got, expected):

@@ -10,6 +10,8 @@ import inspect
 import torch
 from torch.overrides import TorchFunctionMode
 
+from grader.sandbox.handle import is_remote
+
 # The probes that run where the submission's code runs (its own process in teacher mode), by
 # "module:function"; a probe module registers its probes when it is imported (probe_key).
 REMOTE_PROBES = {}
@@ -38,8 +40,8 @@ def runs_with_the_submission(probe):
 
     @functools.wraps(probe)
     def call(*args, **kwargs):
-        from grader.sandbox import remote
-        if any(remote.is_remote(value) for value in (*args, *kwargs.values())):
+        if any(is_remote(value) for value in (*args, *kwargs.values())):
+            from grader.sandbox import remote  # the judge's side only
             return remote.run_probe(probe_key(probe), args, kwargs)
         return probe(*args, **kwargs)
 
@@ -60,8 +62,8 @@ def class_names(modules):
 
 def set_parameters(module, values):
     """Copy ``values`` (name as in named_parameters() -> tensor) into ``module``'s parameters."""
-    from grader.sandbox import remote
-    if remote.is_remote(module):
+    if is_remote(module):
+        from grader.sandbox import remote  # the judge's side only
         remote.load_parameters(module, values)
         return module
     parameters = dict(module.named_parameters())
@@ -75,8 +77,8 @@ def randomize_parameters(module, seed=0, std=0.5):
     """Give every parameter distinct random values, so that two layers with the same init (two
     LayerNorms at ones and zeros, say) can no longer stand in for each other in an oracle."""
     generator = torch.Generator().manual_seed(seed)
-    from grader.sandbox import remote
-    if remote.is_remote(module):  # the values are drawn here, and the judge keeps them
+    if is_remote(module):  # the values are drawn here, and the judge keeps them
+        from grader.sandbox import remote  # the judge's side only
         values = {name: (torch.randn(shape, generator=generator) * std).to(device)
                   for name, shape, device in remote.parameters(module)}
         return set_parameters(module, values)
@@ -157,8 +159,7 @@ def record_init_arguments(cls):
 
 def record_arguments(monkeypatch, cls):
     """Wrap ``cls.__init__`` so each call's positional arguments (defaults filled in) are recorded."""
-    from grader.sandbox import remote
-    if remote.is_remote(cls):
+    if is_remote(cls):
         return record_init_arguments(cls)
     calls = Calls()
     monkeypatch.setattr(cls, "__init__", _recording_init(cls.__init__, calls))

@@ -4,17 +4,24 @@
 - Landlock (Linux 5.13 and later, no privileges needed): the process may read only what Python,
   torch and the grader need, write only its scratch folder, send no signals to and trace no process
   outside itself. The kit's other files (``solutions/``, ``tests/``, the reports) cannot be opened.
-- seccomp: no Unix socket can be made, so none outside the sandbox can be connected to.
+- seccomp (built with libseccomp): an allowlist of system calls (grader/sandbox/syscalls.py), modelled on
+  Docker's default one. No Unix socket (none outside the sandbox can be connected to, which Landlock
+  does not cover), no key rings, SysV IPC, io_uring, BPF, mounts, namespaces, tracing of other
+  processes; a call of another architecture (i386's, x32's) kills the process.
 - An import guard: ``solutions``, ``tests`` and modules that ended an earlier run cannot be imported.
 
-Only the standard library is used, so this runs before torch is imported.
+Only the standard library (and libseccomp, through ctypes) is used, so this runs before torch is imported.
 """
 
 import ctypes
+import ctypes.util
+import errno
 import importlib.abc
 import os
 import platform
 import sys
+
+from grader.sandbox import syscalls
 
 # Landlock's system calls and flags (linux/landlock.h); the numbers are the same on every architecture.
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
@@ -143,48 +150,110 @@ def limit_resources(memory_mb, file_mb):
     return refused
 
 
-# seccomp (linux/seccomp.h, linux/filter.h, linux/audit.h): one filter on socket(2).
-_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
-_RET_ALLOW, _RET_EACCES = 0x7FFF0000, 0x00050000 | 13  # SECCOMP_RET_ERRNO with EACCES
-_LD_ABS, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
-_AF_UNIX = 1
-_X32_SYSCALL_BIT = 0x40000000  # x86_64's x32 numbers would bypass a filter on the 64-bit ones
-_SOCKET_SYSCALL = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # AUDIT_ARCH_*, __NR_socket
+# libseccomp's constants (seccomp.h): the actions, filter attributes and comparisons used below.
+_ACT_KILL_PROCESS, _ACT_ALLOW, _ACT_ERRNO = 0x80000000, 0x7FFF0000, 0x00050000  # _ACT_ERRNO | an errno
+_ATTR_ACT_BADARCH, _ATTR_CTL_TSYNC = 2, 4
+_CMP_EQ, _CMP_MASKED_EQ = 4, 7
 
 
-class _SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+class _ArgCmp(ctypes.Structure):  # struct scmp_arg_cmp
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
+                ("datum_b", ctypes.c_uint64)]
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+def filter_system_calls(allow_unix_sockets=False):
+    """Allow this process and every process it starts only the system calls of grader/sandbox/syscalls.py
+    (seccomp, built with libseccomp). Any other call fails with EPERM; a call of another architecture
+    (i386's ``int 0x80`` from 64-bit code, x86-64's x32 calls) kills the process, as the allowlist
+    speaks of this architecture's calls only. ``allow_unix_sockets``: for CUDA's driver.
+
+    Returns None once the filter is in place, else why it is not, in words."""
+    if platform.system() != "Linux":
+        return "not Linux"
+    lib = _libseccomp()
+    if lib is None:
+        return "libseccomp is not installed"
+    ctx = lib.seccomp_init(_ACT_ERRNO | errno.EPERM)
+    if not ctx:
+        return "libseccomp could not start a filter"
+    try:
+        problem = _add_rules(lib, ctx, allow_unix_sockets)
+        if problem is None and (code := lib.seccomp_load(ctx)) != 0:
+            problem = f"the kernel refused the filter: {os.strerror(-code)}"
+        return problem
+    finally:
+        lib.seccomp_release(ctx)
 
 
-def no_unix_sockets():
-    """Refuse socket(AF_UNIX, ...) to this process and its children (seccomp), so that no socket file
-    outside the sandbox can be connected to (Landlock does not cover connecting to one). Nothing the
-    grader or torch runs needs one. Returns False where seccomp or the machine is not supported."""
-    arch = _SOCKET_SYSCALL.get(platform.machine())
-    if platform.system() != "Linux" or arch is None:
+def system_call_filter_available():
+    """Whether filter_system_calls can work here (Linux, with libseccomp installed)."""
+    return platform.system() == "Linux" and _libseccomp() is not None
+
+
+def _libseccomp():
+    """libseccomp with the functions used here typed, or None where it is missing (or too old for them)."""
+    try:
+        try:
+            lib = ctypes.CDLL("libseccomp.so.2")
+        except OSError:  # another name: find_library asks the loader's cache (and runs a program)
+            lib = ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so")
+        lib.seccomp_init.restype = ctypes.c_void_p  # a pointer: the default int would cut it to 32 bits
+        lib.seccomp_init.argtypes = [ctypes.c_uint32]
+        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+        # not seccomp_rule_add: it is variadic, and ctypes cannot pass structures through "..."
+        lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
+                                               ctypes.POINTER(_ArgCmp)]
+        lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_release.argtypes = [ctypes.c_void_p]
+        lib.seccomp_release.restype = None
+    except (OSError, AttributeError):
+        return None
+    return lib
+
+
+def _add_rules(lib, ctx, allow_unix_sockets):
+    """Put syscalls.py's tables into the filter ``ctx``; returns what libseccomp refused, or None."""
+    if lib.seccomp_attr_set(ctx, _ATTR_ACT_BADARCH, _ACT_KILL_PROCESS) != 0:
+        return "cannot kill a process that calls another architecture (needs libseccomp 2.4 and Linux 4.14)"
+    if lib.seccomp_attr_set(ctx, _ATTR_CTL_TSYNC, 1) != 0:  # every thread, should one be running already
+        return "libseccomp cannot filter every thread"
+    conditions = syscalls.ALLOWED_IF + (syscalls.ALLOWED_IF_UNIX_SOCKETS if allow_unix_sockets else ())
+    rules = [(name, _ACT_ALLOW, ()) for name in syscalls.ALLOWED + syscalls.ALLOWED_ON_ONE_ARCHITECTURE]
+    rules += [(name, _ACT_ALLOW, (_comparison(arg, mask, value),)) for name, arg, mask, value in conditions]
+    rules += [(name, _ACT_ERRNO | errno.ENOSYS, ()) for name in syscalls.NOT_IMPLEMENTED]
+    for name, action, comparisons in rules:
+        number = lib.seccomp_syscall_resolve_name(name.encode())
+        if number < 0:  # not a call of this architecture (or one this libseccomp does not know)
+            continue
+        array = (_ArgCmp * len(comparisons))(*comparisons)
+        if (code := lib.seccomp_rule_add_array(ctx, action, number, len(comparisons), array)) != 0:
+            return f"libseccomp refused the rule for {name}: {os.strerror(-code)}"
+    return None
+
+
+def _comparison(arg, mask, value):
+    """Argument ``arg`` equals ``value``, or with ``mask``: (argument & mask) == value."""
+    if mask is None:
+        return _ArgCmp(arg, _CMP_EQ, value, 0)
+    return _ArgCmp(arg, _CMP_MASKED_EQ, mask, value)
+
+
+_KEYCTL = {"x86_64": 250, "aarch64": 219}  # __NR_keyctl
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def own_session_keyring():
+    """Leave the teacher's session key ring for a new, empty one of this process's own (inherited by the
+    processes it starts), so that no key of the teacher's login can be read or planted from here. The
+    system-call filter refuses key rings afterwards; this holds where it is missing. Returns whether it
+    worked (False where the machine has no key rings)."""
+    number = _KEYCTL.get(platform.machine())
+    if platform.system() != "Linux" or number is None:
         return False
-    audit_arch, socket_nr = arch
-    program = [
-        (_LD_ABS, 0, 0, 4),  # seccomp_data.arch
-        (_JEQ, 0, 6, audit_arch),  # another architecture's calls: allow (as before the filter)
-        (_LD_ABS, 0, 0, 0),  # seccomp_data.nr
-        (_JGE, 3, 0, _X32_SYSCALL_BIT),  # x32 calls: refuse
-        (_JEQ, 0, 3, socket_nr),
-        (_LD_ABS, 0, 0, 16),  # the low 32 bits of args[0], the address family
-        (_JEQ, 0, 1, _AF_UNIX),
-        (_RET, 0, 0, _RET_EACCES),
-        (_RET, 0, 0, _RET_ALLOW),
-    ]
-    filters = (_SockFilter * len(program))(*[_SockFilter(*op) for op in program])
-    prog = _SockFprog(len(program), filters)
     libc = _libc()
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        return False
-    return libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall(ctypes.c_long(number), ctypes.c_long(_KEYCTL_JOIN_SESSION_KEYRING), None) >= 0
 
 
 _PR_SET_DUMPABLE = 4

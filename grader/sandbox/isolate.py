@@ -1,27 +1,28 @@
 """Grade one prepared submission in a sandboxed process, and decide each check's verdict here.
 
 This module runs in the teacher's process and never imports a submission's code. It starts
-``python -m grader.sandbox.worker`` in a scratch folder, inside fresh PID and network namespaces where the
-system allows (so every process the submission starts ends with it), and reads the worker's events.
+``python -m grader.sandbox.worker`` in a scratch folder, inside fresh PID, network, IPC and user namespaces
+where the system allows (so every process and IPC object the submission makes ends with it, and root
+inside is nobody outside), and reads the worker's events.
 It enforces the per-check and total time limits, the cap on output and on processes, and restarts
 the worker for the remaining checks after a crash, a hang or tampering, so one bad part never costs
 the points of the good ones.
 """
 
-import functools
 import json
 import os
 import secrets
 import selectors
-import shutil
 import signal
 import subprocess
-import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import launch
+from grader.sandbox.cleanup import remove_tree
+from grader.sandbox.namespaces import namespace_command, open_to_worker
 from grader.sandbox.labels import LABEL
 
 OUTCOMES = ("passed", "failed", "skipped", "timeout", "memory", "crashed", "output", "processes",
@@ -32,6 +33,7 @@ MAX_EVENT = 64 * 1024  # the worker's longest event is a few kB (a failure messa
 # The grader sends a check's start and result and a few import events per check; a channel carrying
 # far more is not the grader's, and reading it would only cost the parent memory and time.
 EVENTS_PER_CHECK, EVENTS_EXTRA = 50, 1000
+MAX_MISTAKE = 300  # characters of a named mistake; the grader's longest is about 200
 MAX_IMPORT_ERROR = 500  # characters of what a module raised at import, kept for the reports
 
 
@@ -60,6 +62,9 @@ class Verdict:
     # Seconds from the check's start event to its result, as this process read them (for junit.xml);
     # 0 for a check that never started (not run, charged for another's timeout).
     seconds: float = 0.0
+    # The mistake the check named ("scaled by n_embd instead of head_size: ..."), from the judge's own
+    # table of mistakes (expect.Mistake), never from a message's text: the class report groups these.
+    mistake: str = ""
 
 
 @dataclass
@@ -77,66 +82,7 @@ class SandboxResult:
     hangs: dict = field(default_factory=dict)
     import_errors: dict = field(default_factory=dict)  # module -> (what importing it raised, where), the first time
     events: list = field(default_factory=list)  # what happened, for the report
-
-
-UNPRIVILEGED = 65534  # the user and group "nobody": who a worker runs as when the grader runs as root
-
-
-@functools.lru_cache(maxsize=None)
-def namespace_command():
-    """``unshare`` arguments for the worker's namespaces, the most confining the system allows, or ().
-
-    Fresh PID and network namespaces (no network; every process ends with the worker), a mount
-    namespace with a /proc of its own (no other process's command line or environment visible) and,
-    when the grader runs as root, the user nobody. Without privileges, a user namespace stands in.
-    """
-    unshare = shutil.which("unshare")
-    if unshare is None or sys.platform != "linux":
-        return ()
-    private_proc = ("--mount", "--mount-proc")
-    nobody = ("--setuid", str(UNPRIVILEGED), "--setgid", str(UNPRIVILEGED))
-    user_ns = ("--user", "--map-root-user")
-    candidates = [private_proc + nobody] if os.geteuid() == 0 else []
-    candidates += [private_proc, (), user_ns + private_proc, user_ns]
-    # As nobody, the test imports the grader and torch, as the worker will: nobody must be able to read
-    # them. As oneself, Python's start is test enough (torch's import costs a second per grade run).
-    test_as_nobody = launch.python("-c", "import grader.sandbox.confine, torch")
-    env = launch.environment({"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-    for extra in candidates:
-        cmd = (unshare, *extra, "--pid", "--fork", "--kill-child", "--net", "--")
-        test = test_as_nobody if "--setuid" in extra else launch.python("-c", "import grader.sandbox.confine")
-        try:
-            if subprocess.run([*cmd, *test], capture_output=True, timeout=120, env=env, cwd="/").returncode == 0:
-                return cmd
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return ()
-
-
-def namespace_layers():
-    """What namespace_command gives, in words, for the reports."""
-    cmd = namespace_command()
-    if not cmd:
-        return []
-    layers = ["PID and network namespaces"]
-    if "--mount-proc" in cmd:
-        layers.append("a private /proc")
-    if "--setuid" in cmd:
-        layers.append("the user nobody")
-    return layers
-
-
-def _open_to_worker(workdir, writable, package):
-    """When the worker runs as nobody: it may enter the scratch folder, read the submission (whatever
-    modes its files came with) and own its writable folder."""
-    if "--setuid" not in namespace_command():
-        return
-    os.chmod(workdir, 0o755)
-    for folder, _, files in os.walk(package):
-        os.chmod(folder, 0o755)
-        for name in files:
-            os.chmod(os.path.join(folder, name), 0o644)
-    os.chown(writable, UNPRIVILEGED, UNPRIVILEGED)
+    cleanup: list = field(default_factory=list)  # what could not be deleted, for the report (not seen so far)
 
 
 def _sandbox_pids(token, root=None):
@@ -310,9 +256,9 @@ def probe_cuda(workdir, limits, data_path):
     """Start one worker confined as for grading with ``--device cuda``, with no submission, and ask it
     whether CUDA works there. Returns ``(True, device name)`` or ``(False, why)``."""
     writable = Path(workdir) / "cuda-probe"
-    shutil.rmtree(writable, ignore_errors=True)
+    remove_tree(writable)
     writable.mkdir(parents=True)
-    _open_to_worker(workdir, writable, writable)
+    open_to_worker(workdir, writable, writable)
     read_fd, write_fd = os.pipe()
     cmd = _worker_command(writable, writable, [], limits, "cuda", data_path, {}, write_fd) + ["--probe-cuda"]
     token = secrets.token_hex(8)
@@ -367,17 +313,26 @@ def _environment(writable, data_path, token):
     return env
 
 
+def _empty_folder(workdir, result):
+    """The folder the next worker may write in, empty. Each worker gets one, and nothing else: the
+    submission's own files stay as they were submitted, and what one run wrote does not reach the next."""
+    writable = workdir / "run"
+    try:
+        remove_tree(writable)
+    except OSError as exc:  # not seen: then the next worker writes elsewhere, and the report says so
+        result.cleanup.append(f"what the submission wrote could not all be deleted before its next run ({exc})")
+        return Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
+    writable.mkdir()
+    return writable
+
+
 def _one_run(package, workdir, remaining, limits, data_path, device, deadline, result, head, progress, cancel,
              budgets, exercises):
     """One worker on the checks ``remaining``, until it finishes them or must stop; its verdicts go into
     ``result`` and are taken out of ``remaining``."""
     token = secrets.token_hex(8)
-    # Each worker gets an empty folder to write in, and nothing else: the submission's own files
-    # stay as they were submitted, and what one run wrote does not reach the next.
-    writable = workdir / "run"
-    shutil.rmtree(writable, ignore_errors=True)
-    writable.mkdir()
-    _open_to_worker(workdir, writable, package)
+    writable = _empty_folder(workdir, result)
+    open_to_worker(workdir, writable, package)
     read_fd, write_fd = os.pipe()
     cmd = _worker_command(package, writable, remaining, limits, device, data_path, result.blocked, write_fd)
     cmd += _hung_arguments(result)
@@ -577,7 +532,9 @@ class _RunState:
             nodeid, outcome = event.get("nodeid"), event.get("outcome")
             if nodeid != self.current or outcome not in OUTCOMES or self.pending is not None:
                 return ("tampered", "the grader's channel reported a result out of turn")
-            self.pending = (nodeid, Verdict(outcome, str(event.get("message", "")), time.monotonic() - self.started))
+            mistake = event.get("mistake")
+            self.pending = (nodeid, Verdict(outcome, str(event.get("message", "")), time.monotonic() - self.started,
+                                            mistake[:MAX_MISTAKE] if type(mistake) is str else ""))
             # A timeout the check waited out (not one charged at once for a function known to hang), and
             # the submission's function whose call it cut short, as the judge knows it.
             hung = event.get("hung")

@@ -17,18 +17,21 @@ from pathlib import Path
 
 import torch
 
-from grader.sandbox import confine, wire
+from grader.sandbox import confine, file_rules, wire
 
 MAX_MESSAGE = 2000  # characters of an exception's message sent back
-# The grader modules this process needs: the protocol, the probes, the stand-ins and the training loops
-# (the model trains here; the judge measures the trained weights itself). The checks, the oracles, the
-# judge's model of the contract and the data are refused.
+# The grader modules this process needs: its own runtime (the wire, the confinement, the trap for a
+# function known to hang, the handle's type for the probes' is_remote) and the probes, stand-ins and
+# training loops (the model trains here; the judge measures the trained weights itself). Nothing of
+# the judge: the checks, the oracles, its expectations and its channel are refused, and none of them is
+# loaded here (a module loaded before the guard could be reached through sys.modules).
 GRADER_MODULES = ("grader", "grader.impl", "grader.probes", "grader.probes.*",
-                  # the sandbox's own runtime; the judges' expectations only for GradingFailure
                   "grader.sandbox", "grader.sandbox.probe_server", "grader.sandbox.wire", "grader.sandbox.confine",
-                  "grader.sandbox.remote", "grader.sandbox.worker", "grader.judges", "grader.judges.expect",
-                  # how remote starts this process and names a hung function: nothing of the judge's
-                  "grader.launch", "grader.sandbox.labels")
+                  "grader.sandbox.file_rules", "grader.sandbox.syscalls", "grader.sandbox.hang",
+                  "grader.sandbox.handle")
+# The modules of the judge that must never be loaded here (tests/test_remote.py holds the child to it).
+JUDGE_MODULES = ("grader.sandbox.remote", "grader.sandbox.worker", "grader.sandbox.isolate", "grader.judges",
+                 "grader.checks", "grader.launch", "grader.sandbox.labels")
 
 
 def _parse(argv):
@@ -216,9 +219,11 @@ def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     kit_root = Path(__file__).resolve().parents[2]
     # A Landlock domain of its own inside the judge's: a process here can no longer ptrace or read the
-    # memory of the judge, whose domain is the parent one.
-    from grader.sandbox.worker import confine_files
-    confine_files(args, kit_root)
+    # memory of the judge, whose domain is the parent one. It lists no folder of the kit (the judge's
+    # pytest needs to; nothing here does), so no class or report folder kept in the kit.
+    # It reads only the grader modules it may import: not the checks' or the oracles' source either.
+    file_rules.confine_files(args, kit_root, list_kit=False,
+                             grader_parts=file_rules.module_files(GRADER_MODULES, kit_root))
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), os.getcwd())]
 
     from grader.impl import Implementation

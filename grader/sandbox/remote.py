@@ -5,8 +5,12 @@ but nothing of the submission is imported here: it runs in ``python -m grader.sa
 confined child process, and what a check gets back is data (plain tensors, numbers, strings) or a
 ``Handle`` to an object that stays there. The comparisons, oracles and verdicts stay in this process.
 
-Weights that a check sets (``probe.randomize_parameters``) are kept here, and reading them back gives
-this copy: an oracle computed from them does not trust what the submission says its weights are.
+Values, not handles: weights that a check sets (``probe.randomize_parameters``) are drawn and kept here,
+by their path under the object they were set on, and reading a tensor off that object gives this copy,
+or is refused: an oracle is computed only from values the judge holds. A handle read at a
+place (``head.query``) is bound to that place, whatever object the child answers with. What the child
+raises is rebuilt as a built-in exception (or a probe's own, PROBE_ERRORS): its words are the
+submission's, never the grader's.
 """
 
 import builtins
@@ -19,43 +23,19 @@ import torch
 
 from grader import launch
 from grader.sandbox import wire
+from grader.sandbox.hang import KnownHang
+from grader.sandbox.handle import Handle, is_remote
 from grader.sandbox.labels import LABEL, shown
 from grader.judges.expect import GradingFailure
 from grader.impl import Implementation, ImplementationError
-
-_TORCH_PREFIX = "torch."
-
+from grader.sandbox.confine import BlockedImport
 
 class ProbeProcessEnded(RuntimeError):
     """The process running the submission's code ended while a check was waiting on it."""
 
 
-class KnownHang(BaseException):
-    """A check called a function of the submission that already did not finish in time in an earlier
-    check: it is charged at once instead of waiting out its time limit again. A BaseException, as
-    pytest's own outcomes are, so that an ``except Exception`` (a check's or the submission's) does not
-    take it for an ordinary error. In the submission's process, where ``HangTrap`` raises it, it
-    carries the function's label only; the judge raises its own, worded from its own record."""
-
-    def __init__(self, label, message=None):
-        super().__init__(message or label)
-        self.label = label
-
-
-class HangTrap:
-    """Set, in the submission's process, in the place of a method known to hang (``FeedForward.forward``
-    as a class attribute): a call of it, from the judge or from the submission's own code (a Block
-    calling its FeedForward), raises KnownHang at once. Not a function, so it is never bound."""
-
-    def __init__(self, label):
-        self.label = str(label)
-
-    def __call__(self, *args, **kwargs):
-        raise KnownHang(self.label)
-
-
-_TRAP = "grader.sandbox.remote:HangTrap"
-_KNOWN_HANG = "grader.sandbox.remote:KnownHang"
+_TRAP = "grader.sandbox.hang:HangTrap"
+_KNOWN_HANG = "grader.sandbox.hang:KnownHang"
 _MODULE_CLASS = "torch.nn.modules.module.Module"
 
 
@@ -69,16 +49,26 @@ class StudentFrame:
         self.statement = str(frame.get("line", ""))
 
 
-def _exception(raised):
-    """The judge's own exception for one the submission's code raised: a built-in type, never its class."""
+# The probes' own errors, raised by the grader's code in the submission's process and caught by the
+# checks by their class (a context longer than block_size, a loss that does not train): the judge
+# raises its own class, with the text from there, which the checks quote as what came back. No other
+# grader class is rebuilt: a GradingFailure from there is the submission's, and reads as such.
+PROBE_ERRORS = ("grader.probes.stand_ins:ContextTooLong", "grader.probes.training:TrainingError",
+                "grader.probes.addition_training:BatchError")
+# What the lookup of a contract name (a "get") raises there when a file or name is missing, or an
+# import was refused: the judge's own class for these, for that request only.
+LOOKUP_ERRORS = {"implementation": ImplementationError, "blocked": BlockedImport}
+
+
+def _exception(raised, op):
+    """The judge's own exception for one the submission's process raised during a request ``op``: a
+    built-in type, or a probe's error (PROBE_ERRORS), never the submission's class; its text is the
+    submission's word."""
     message = str(raised.get("message", ""))
-    if raised.get("kind") == "implementation":
-        return ImplementationError(message)
-    if raised.get("kind") == "blocked":
-        from grader.sandbox.confine import BlockedImport
-        return BlockedImport(message)
+    if op == "get" and raised.get("kind") in LOOKUP_ERRORS:
+        return LOOKUP_ERRORS[raised["kind"]](message)
     exc = None
-    cls = _grader_exception(raised.get("grader"))
+    cls = _probe_error(raised.get("grader"))
     if cls is not None:
         exc = cls(message)
     else:
@@ -102,66 +92,14 @@ def _exception(raised):
     return exc
 
 
-def _grader_exception(reference):
-    """The grader's own exception class named ``module:qualname`` (a stand-in's, say), when this
-    process has already imported it; None otherwise. Nothing is imported on the submission's word."""
-    if not isinstance(reference, str) or ":" not in reference:
+def _probe_error(reference):
+    """The class of PROBE_ERRORS named ``module:qualname``, when this process has already imported its
+    module (a check that catches it has); None otherwise. Nothing is imported on the submission's word."""
+    if reference not in PROBE_ERRORS:
         return None
     module, _, qualname = reference.partition(":")
-    cls = getattr(sys.modules.get(module) if module.startswith("grader.") else None, qualname, None)
+    cls = getattr(sys.modules.get(module), qualname, None)
     return cls if isinstance(cls, type) and issubclass(cls, Exception) else None
-
-
-def _torch_class(types):
-    """The first torch module class among the remote object's classes, so ``isinstance(h, nn.Linear)``
-    works. Never a tensor class: torch's C code would read a handle that says it is a tensor as one."""
-    for qualname in types:
-        if isinstance(qualname, str) and qualname.startswith(_TORCH_PREFIX):
-            obj = torch
-            for part in qualname[len(_TORCH_PREFIX):].split("."):
-                obj = getattr(obj, part, None)
-            if isinstance(obj, type) and issubclass(obj, torch.nn.Module):
-                return obj
-    return Handle
-
-
-class Handle:
-    """An object of the submission that stays in its process; attribute reads and calls go there."""
-
-    __slots__ = ("_channel", "_number", "_types", "_root", "_path", "_written", "_generation")
-
-    def __init__(self, channel, number, types):
-        for name, value in (("_channel", channel), ("_number", number), ("_types", types), ("_root", None),
-                            ("_path", ""), ("_written", None), ("_generation", channel.generation)):
-            object.__setattr__(self, name, value)
-
-    @property
-    def __class__(self):
-        return _torch_class(self._types)
-
-    def __getattr__(self, name):
-        if name.startswith("__") and name not in ("__name__", "__qualname__"):  # a class's name, for messages
-            raise AttributeError(name)
-        return self._channel.getattr(self, name)
-
-    def __setattr__(self, name, value):
-        self._channel.request({"op": "setattr", "target": self, "name": name, "value": value})
-
-    def __call__(self, *args, **kwargs):
-        return self._channel.request({"op": "call", "target": self, "args": args, "kwargs": kwargs})
-
-    def __len__(self):
-        return int(self._channel.request({"op": "len", "target": self}))
-
-    def __iter__(self):
-        return iter(self._channel.request({"op": "iter", "target": self}))
-
-    def __getitem__(self, key):
-        return self._channel.child(self, str(key), self._channel.request({"op": "getitem", "target": self,
-                                                                           "key": key}))
-
-    def __repr__(self):
-        return f"<{self._types[0] if self._types else 'object'} of the submission>"
 
 
 class Channel:
@@ -300,7 +238,7 @@ class Channel:
             known = str(raised.get("message"))
             if raised.get("grader") == _KNOWN_HANG and known in self.hung:  # a trap the judge set went off
                 raise KnownHang(known, self.charge(known))
-            raise _exception(raised)
+            raise _exception(raised, request["op"])
         return self._in(answer.get("value"))
 
     def label(self, handle):
@@ -429,21 +367,37 @@ class Channel:
         return self.child(handle, name, value)
 
     def child(self, parent, name, value):
-        """``value`` read at ``parent.name``: a handle learns its path; a tensor under weights the judge
-        set is the judge's own copy."""
+        """``value`` read at ``parent.name`` (an attribute, an item). A handle in it is bound to this place:
+        a fresh handle for the same remote object, whose root and path are where the judge read it, not
+        the child's word (a submission that answers every Head's ``query`` with the first Head's gets the
+        first's object, read as this Head's). Under a root whose weights the judge set, a tensor read is
+        the judge's own copy, by its path, or refused, whatever the child answered; under one it never
+        set, it is the submission's own value under test (a layout's shape, an init's spread), which no
+        oracle reads."""
         root = parent._root if parent._root is not None else parent
-        path = parent._path + name
+        return self._bound(value, root, parent._path + name)
+
+    def _bound(self, value, root, path):
         if isinstance(value, Handle):
-            if value is not root and value._root is None and not value._path:
-                object.__setattr__(value, "_root", root)
-                object.__setattr__(value, "_path", path + ".")
-            return value
-        if isinstance(value, torch.Tensor) and root._written is not None:
+            handle = Handle(self, value._number, value._types)
+            object.__setattr__(handle, "_root", root)
+            object.__setattr__(handle, "_path", path + ".")
+            object.__setattr__(handle, "_generation", value._generation)
+            return handle
+        if isinstance(value, torch.Tensor) and root._written is not None:  # the judge's own values only
             if path not in root._written:
                 raise GradingFailure(f"{path} is not one of the parameters the grader set through "
                                      f"named_parameters(); the check reads only those")
             return root._written[path]
+        if type(value) in (list, tuple):
+            return type(value)(self._bound(item, root, f"{path}.{i}") for i, item in enumerate(value))
         return value
+
+    def items(self, parent):
+        """``list(parent)``, each item bound to its place (``heads.0``, ``heads.1``, ...)."""
+        root = parent._root if parent._root is not None else parent
+        values = self.request({"op": "iter", "target": parent})
+        return [self._bound(item, root, f"{parent._path}{i}") for i, item in enumerate(values)]
 
 
 def grader_reference(obj):
@@ -481,10 +435,6 @@ class RemoteImpl(Implementation):
 
     def close(self):
         self.channel.close()
-
-
-def is_remote(value):
-    return type(value) is Handle
 
 
 def text(obj):

@@ -1,6 +1,6 @@
 """The judge of one submission: ``python -m grader.sandbox.worker`` (started by ``grade``).
 
-It confines itself first (limits, Landlock, no Unix sockets), then runs the graded checks with pytest;
+It confines itself first (limits, a system-call allowlist, Landlock), then runs the graded checks with pytest;
 the submission's code runs only in its child, a probe server (grader/sandbox/remote.py), and only data comes
 back, so nothing the submission does reaches the checks. It streams one JSON line per event to the
 file descriptor the parent gave it:
@@ -19,7 +19,6 @@ The parent turns the results into scores.
 """
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -28,7 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import confine
+from grader.sandbox import confine, file_rules
+from grader.judges.expect import GradingFailure
+from grader.sandbox.hang import KnownHang
 from grader.sandbox.labels import shown
 
 MAX_MESSAGE = 4000  # characters of a failure message kept for the report
@@ -65,56 +66,6 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
-# What Python, torch and pytest read in /etc once confined (strace of a whole grade, every check): the
-# dynamic loader's cache (the child's python starts under Landlock), the time zone, and the user
-# database (getpass.getuser(), which torch._dynamo and pytest call). Not the rest: hosts, ssl, ...
-ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.preload", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd",
-             "/etc/group", "/etc/terminfo", "/etc/inputrc")
-
-
-def _link_targets(folder):
-    """Where the links directly in ``folder`` lead (a site-packages whose packages are links, as Nix and
-    some virtual environments make them): Landlock allows a folder's real contents, not a link's."""
-    try:
-        return {os.path.realpath(e.path) for e in os.scandir(folder) if e.is_symlink()}
-    except OSError:
-        return set()
-
-
-def _readable_paths(args, kit_root):
-    """What the checks need to read: Python, its packages, the grader, the data, system libraries."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    for entry in sys.path:
-        if entry and os.path.isdir(entry) and os.path.realpath(entry) != str(kit_root):
-            paths |= {entry, os.path.realpath(entry)}
-            # not into the kit, where solutions/ is: the grader is allowed below, a venv in the kit above
-            paths |= {t for t in _link_targets(entry) if not Path(t).is_relative_to(kit_root)}
-    paths |= {str(kit_root / "grader"), str(kit_root / "tox.ini")}
-    paths |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys", "/dev/urandom", "/dev/random"}
-    paths |= set(ETC_FILES) | set(args.read)
-    if args.device == "cuda":
-        paths.add("/dev")  # read only; the GPU's own device files are opened read-write (_gpu_devices)
-        paths.add("/etc")  # the driver's own files there are not yet listed: not tried on a GPU
-    # Nothing inside the kit except the grader: a venv inside the kit is allowed as a whole, the
-    # kit's root (and with it solutions/ and tests/) is not.
-    return sorted(p for p in paths if os.path.realpath(p) != str(kit_root))
-
-
-def confine_files(args, kit_root):
-    """Landlock as ``args`` asks (read, write, device, --no-landlock); returns the ABI used, 0 for none.
-    The worker and the judge's child (grader/sandbox/probe_server.py) both confine themselves with it."""
-    if args.no_landlock or confine.landlock_abi() <= 0:
-        return 0
-    # pytest walks from its rootdir (the kit) down to the checks: it may list the kit's folders.
-    return confine.landlock(read=_readable_paths(args, kit_root), write=[*args.write, "/dev/null"],
-                            list_only=[str(kit_root)], devices=_gpu_devices(args.device))
-
-
-def _gpu_devices(device):
-    """The NVIDIA device files CUDA opens read-write and sends ioctls to; none on the CPU."""
-    return sorted(glob.glob("/dev/nvidia*")) if device == "cuda" else []
-
-
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     stream = EventStream(args.events_fd)
@@ -125,11 +76,15 @@ def main(argv=None):
     refused = confine.limit_resources(None if cuda else args.memory_mb, args.file_mb)
     if cuda:
         refused.append("RLIMIT_AS (not set with CUDA, which reserves more address space than any cap)")
-        # CUDA's driver may talk to its daemons over Unix sockets: left open there until tried on a GPU.
-        refused.append("no Unix sockets (not refused with CUDA)")
-    elif not confine.no_unix_sockets():  # inherited by the judge's child
-        refused.append("no Unix sockets (seccomp is not available here)")
-    abi = confine_files(args, kit_root)
+        # CUDA's driver may talk to its daemons over Unix sockets: allowed there (not yet tried on a GPU).
+        refused.append("no Unix sockets (allowed with CUDA)")
+    if not confine.own_session_keyring():
+        refused.append("a session key ring of its own")
+    # The allowlist of system calls (grader/sandbox/syscalls.py), inherited by the judge's child.
+    if why_not := confine.filter_system_calls(allow_unix_sockets=cuda):
+        refused.append(f"no system-call filter ({why_not})")
+    # pytest walks from its rootdir (the kit) down to the checks: the judge may list the kit's folders.
+    abi = file_rules.confine_files(args, kit_root, list_kit=True)
     if not confine.drop_capabilities() and os.geteuid() == 0:
         refused.append("dropping root's capabilities")
     stream.send(event="confined", landlock=abi, refused_limits=refused)
@@ -206,9 +161,16 @@ def _outcome(report, call_excinfo):
 
 
 def _known_hang(exc):
-    """The label of the function known to hang that ``exc`` refused a call of (remote.KnownHang), or None."""
-    remote = sys.modules.get("grader.sandbox.remote")
-    return exc.label if remote is not None and isinstance(exc, remote.KnownHang) else None
+    """The label of the function known to hang that ``exc`` refused a call of (KnownHang), or None."""
+    return exc.label if isinstance(exc, KnownHang) else None
+
+
+def _mistake(exc):
+    """The mistake a check named when it failed (GradingFailure.mistake: the judge's own table of
+    mistakes, as data), or None. Only this process's own GradingFailure: the submission's process never
+    raises one here (grader/sandbox/remote.py rebuilds its exceptions as built-in ones)."""
+    mistake = getattr(exc, "mistake", None) if isinstance(exc, GradingFailure) else None
+    return str(mistake) if mistake else None
 
 
 _FRAME = re.compile(r"^\S.*:\d+: in \S+$")  # "grader/checks/test_head.py:40: in test_x", as pytest prints it
@@ -239,7 +201,7 @@ class _Reporter:
         self.channel = channel  # the judge's channel to the child: which call a timeout cut short
         self.hang = {}  # the result's "hung" or "charged" field
         self.limits = {}  # nodeid -> the check's own, longer time limit
-        self.current = None  # [nodeid, outcome, message]
+        self.current = None  # [nodeid, outcome, message, the mistake the check named]
         self.excinfo = {}
 
     def pytest_collection_modifyitems(self, items):
@@ -265,7 +227,7 @@ class _Reporter:
         yield
 
     def pytest_runtest_logstart(self, nodeid, location):
-        self.current = [nodeid, "passed", ""]
+        self.current = [nodeid, "passed", "", None]
         self.hang = {}
         if self.channel is not None:
             self.channel.interrupted = None
@@ -302,6 +264,7 @@ class _Reporter:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
                 message = f"skipped: {reason.removeprefix('Skipped: ')}"  # pytest's reason reads "Skipped: why"
             self.current[1], self.current[2] = outcome, message[:MAX_MESSAGE]
+            self.current[3] = _mistake(excinfo.value) if excinfo is not None else None
         if report.when == "teardown":
             self._finish()
 
@@ -316,9 +279,10 @@ class _Reporter:
         return label
 
     def _finish(self):
-        nodeid, outcome, message = self.current
+        nodeid, outcome, message, mistake = self.current
         self.current = None
-        self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message, **self.hang)
+        named = {"mistake": mistake} if mistake else {}
+        self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message, **named, **self.hang)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,195 @@
+"""The judge trusts values, not handles, and the submission's process speaks only as the submission
+(grader/sandbox/remote.py). Each forgery is written here as a student would write it, graded in judge
+mode on Exercise 5's checks, and held to at most what its honest version earns; each is also graded by
+a judge with that defence taken out, to show the forgery works there (so these tests can fail)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from grader.sandbox.confine import landlock_abi
+from tests.kit import KIT_ROOT, make_variant
+
+pytestmark = pytest.mark.timeout(300)
+
+HEAD_CHECKS = "grader/checks/test_head.py"
+SCALE = "* k.shape[-1] ** -0.5  # (B, T, T)"
+SCORES = "        wei = q @ k.transpose(-2, -1) " + SCALE + "\n"
+
+# Runs the checks in judge mode; prints each check's outcome, message and the mistake passed as data.
+# With "--old-binding", the judge binds a handle to the root it was first read under and lets a tensor
+# under a root it never wrote through (the judge before this defence).
+JUDGE = r'''
+import json, sys, pytest, torch
+from grader.sandbox import remote
+from grader.sandbox.remote import Handle, Provider, RemoteImpl
+
+def first_binding(self, parent, name, value):
+    root = parent._root if parent._root is not None else parent
+    path = parent._path + name
+    if isinstance(value, Handle):
+        if value is not root and value._root is None and not value._path:
+            object.__setattr__(value, "_root", root)
+            object.__setattr__(value, "_path", path + ".")
+        return value
+    if isinstance(value, torch.Tensor) and root._written is not None:
+        return root._written.get(path, value)
+    return value
+
+if sys.argv[2] == "--old-binding":
+    remote.Channel.child = first_binding
+
+class Record:
+    def __init__(self):
+        self.checks, self.mistakes = {}, {}
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        if call.when == "call" and call.excinfo is not None:
+            self.mistakes[item.nodeid] = getattr(call.excinfo.value, "mistake", None)
+        return (yield)
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call":
+            name = report.nodeid.rpartition("::")[2]
+            self.checks[name] = [report.outcome, report.longreprtext, self.mistakes.get(report.nodeid)]
+
+record = Record()
+server = json.loads(sys.argv[4]) if len(sys.argv) > 4 else ["--no-landlock"]
+impl = RemoteImpl(sys.argv[1], server)
+pytest.main([sys.argv[3], "-p", "grader.student.plugin", "--noconftest", "-p", "no:cacheprovider",
+             "--impl", sys.argv[1], "-q", "--rootdir", ".", "-c", "tox.ini"], plugins=[Provider(impl), record])
+print("CHECKS" + json.dumps(record.checks))
+'''
+
+
+def judged(folder, old_binding=False, checks=HEAD_CHECKS, server=("--no-landlock",)):
+    """{check name: [outcome, message, mistake]} of ``checks`` on ``folder`` in judge mode; ``server``: the
+    arguments of the submission's process (its confinement)."""
+    out = subprocess.run([sys.executable, "-c", JUDGE, str(folder), "--old-binding" if old_binding else "-",
+                          checks, json.dumps(list(server))], cwd=KIT_ROOT, capture_output=True, text=True, timeout=240)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("CHECKS")), None)
+    assert line, out.stdout[-3000:] + out.stderr[-3000:]
+    return json.loads(line[len("CHECKS"):])
+
+
+def passed(checks):
+    return sorted(name for name, (outcome, _, _) in checks.items() if outcome == "passed")
+
+
+# A Head that attends uniformly to the past (its query is zero): honestly, it fails the checks that
+# compare with attention computed from its weights.
+UNIFORM = {"attention": [("        q = self.query(x)  # (B, T, hs)\n", "        q = self.query(x) * 0  # (B, T, hs)\n")]}
+# The same Head, and a wrong scale, hidden behind handle aliasing: every Head answers reads of
+# ``query`` with one zeroed Linear made once, so that an oracle reading "this Head's query weights"
+# through the child's handles reads zeros, and agrees with the uniform attention.
+ALIASED = {"attention": [
+    ("class Head(nn.Module):\n", "_SHARED = []\n\n\nclass Head(nn.Module):\n"),
+    ("        self.dropout = nn.Dropout(dropout)\n\n    def forward(self, x):\n        B, T, C = x.shape\n",
+     "        self.dropout = nn.Dropout(dropout)\n        if not _SHARED:\n"
+     "            _SHARED.append(nn.Linear(n_embd, head_size, bias=False))\n"
+     "            _SHARED[0].weight.data.zero_()\n\n"
+     "    def __getattr__(self, name):\n"
+     "        if name == 'query' and _SHARED:\n"
+     "            return _SHARED[0]\n"
+     "        return super().__getattr__(name)\n\n"
+     "    def forward(self, x):\n        B, T, C = x.shape\n"),
+    (SCORES, SCORES.replace(SCALE, "* C ** -0.5  # (B, T, T)")),
+]}
+
+
+def test_a_handle_is_bound_to_where_the_judge_read_it(tmp_path):
+    honest = passed(judged(make_variant(tmp_path, "uniform", UNIFORM)))
+    aliased = make_variant(tmp_path, "aliased", ALIASED)
+    assert set(passed(judged(aliased))) <= set(honest)
+    # The defence taken out: the same forgery passes checks its honest version fails.
+    assert set(passed(judged(aliased, old_binding=True))) - set(honest)
+
+
+# Head.forward raises the grader's own failure, as the submission's process could make it (a class of
+# that name and module), with a named mistake in it, and the names of the grader's modules loaded there.
+FORGED = {"attention": [("        B, T, C = x.shape\n        k = self.key(x)  # (B, T, hs)\n",
+                         "        import sys\n"
+                         "        GradingFailure = type('GradingFailure', (AssertionError,), {'__module__': 'grader.judges.expect'})\n"
+                         "        loaded = ' '.join(sorted(m for m in sys.modules if m.startswith('grader')))\n"
+                         "        raise GradingFailure('all good\\n  mistake:  forged: trust me\\nLOADED ' + loaded)\n")]}
+
+
+CALLS_FORWARD, CALLED = f"{HEAD_CHECKS}::test_output_shape_dtype_device", "test_output_shape_dtype_device[T<block_size]"
+
+
+def _rebuild_any_grader_class():
+    """The judge before this defence: any grader exception the child named was rebuilt as the grader's."""
+    return ("remote._probe_error = lambda ref: getattr(sys.modules.get(str(ref).partition(':')[0]), "
+            "str(ref).partition(':')[2], None)\n")
+
+
+def test_what_the_child_raises_is_the_submissions_word_and_it_loads_nothing_of_the_judge(tmp_path):
+    from grader.sandbox.probe_server import JUDGE_MODULES
+    from grader.student.explain import RAISED
+
+    folder = make_variant(tmp_path, "forged", FORGED)
+    checks = judged(folder, checks=CALLS_FORWARD)
+    outcome, message, mistake = checks[CALLED]
+    assert outcome == "failed" and mistake is None
+    assert message.startswith(RAISED), message
+    loaded = next(line for line in message.splitlines() if line.startswith("LOADED ")).split()[1:]
+    assert "grader.sandbox.wire" in loaded, loaded
+    assert not [m for m in loaded if m.startswith(JUDGE_MODULES)], loaded
+    # The defence taken out: the same text reads as the grader's own failure.
+    global JUDGE
+    patched = JUDGE.replace("class Record:", _rebuild_any_grader_class() + "\nclass Record:")
+    old, JUDGE = JUDGE, patched
+    try:
+        _, message, _ = judged(folder, checks=CALLS_FORWARD)[CALLED]
+    finally:
+        JUDGE = old
+    assert not message.startswith(RAISED) and message.startswith("all good"), message
+
+
+def reach(paths):
+    """Head.forward tries to list or read each of ``paths`` and raises the ones it reached."""
+    code = ("        import os\n        reached = []\n"
+            f"        for path in {[str(p) for p in paths]!r}:\n"
+            "            try:\n"
+            "                os.listdir(path) if os.path.isdir(path) else open(path).read()\n"
+            "                reached.append(path)\n"
+            "            except OSError:\n"
+            "                pass\n"
+            "        raise ValueError('REACHED ' + ' '.join(reached))\n")
+    return {"attention": [("        B, T, C = x.shape\n        k = self.key(x)  # (B, T, hs)\n", code)]}
+
+
+@pytest.mark.skipif(not landlock_abi(), reason="this kernel has no Landlock, so files are not confined")
+def test_the_child_lists_no_class_folder_in_the_kit_and_reads_no_judge_source(tmp_path):
+    roster = KIT_ROOT / f".test-class-{os.getpid()}"
+    (roster / "alice").mkdir(parents=True)
+    try:
+        targets = [KIT_ROOT, roster, KIT_ROOT / "grader" / "judges" / "attention_oracle.py",
+                   KIT_ROOT / "grader" / "checks"]
+        folder = make_variant(tmp_path, "reach", reach(targets))
+        writable = tmp_path / "run"
+        writable.mkdir()
+        server = ["--read", str(folder), "--write", str(writable)]
+        _, message, _ = judged(folder, checks=CALLS_FORWARD, server=server)[CALLED]
+        reached = message.partition("REACHED ")[2].splitlines()[0].split()
+        assert reached == [str(KIT_ROOT / "grader" / "checks")], message  # its names only, as every folder's
+        # The defence taken out: under the judge's own rules (pytest lists the kit and imports the checks
+        # and the oracles), the same reads reach them all.
+        assert _reached_under_the_judges_rules(targets, server) == [str(t) for t in targets]
+    finally:
+        shutil.rmtree(roster)
+
+
+def _reached_under_the_judges_rules(targets, server):
+    code = ("import sys, os\nfrom pathlib import Path\nfrom grader.sandbox import file_rules, worker\n"
+            "args = worker._parse(['--impl', '.', '--events-fd', '1', '--timeout', '1', '--memory-mb', '1', "
+            "'--file-mb', '1', *sys.argv[2:]])\n"
+            "file_rules.confine_files(args, Path(sys.argv[1]), list_kit=True)\n"
+            + textwrap.dedent(reach(targets)["attention"][0][1]).replace("raise ValueError(", "print("))
+    out = subprocess.run([sys.executable, "-c", code, str(KIT_ROOT), *server], cwd=KIT_ROOT,
+                         capture_output=True, text=True, timeout=60)
+    return next(line for line in out.stdout.splitlines() if line.startswith("REACHED")).split()[1:]
