@@ -305,12 +305,20 @@ def test_what_a_module_imports_from_its_folder(tmp_path, files, written, runs):
 
 
 def test_a_re_exporting_package_gets_its_points(tmp_path):
-    """End to end (6 s to 13 s on two busy cores): the lecture's code split as re-exports gets the full points."""
+    """End to end (6 s to 13 s on two busy cores): the lecture's code split as re-exports gets the full
+    points, and so does a module that imports its sibling by its absolute name (``from model import``)."""
     _lecture_split(tmp_path / "class" / "lecture")
+    absolute = tmp_path / "class" / "absolute"
+    absolute.mkdir()
+    shutil.copyfile(SOLUTIONS / "tokenizer.py", absolute / "tokenizer.py")
+    shutil.copyfile(SOLUTIONS / "attention.py", absolute / "model.py")
+    (absolute / "attention.py").write_text("from model import Head, MultiHeadAttention\n")
     proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "class"), "--out",
-                           str(tmp_path / "out"), "-m", "tokenizer", "-m", "head"],
+                           str(tmp_path / "out"), "-m", "tokenizer", "-m", "head", "--jobs", "2"],
                           cwd=KIT_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(tmp_path / "out" / "grades.csv", newline="") as f:
-        [row] = csv.DictReader(f)
-    assert [row[k] for k in ("tokenizer", "head", "total", "max", "status")] == ["8", "15", "23", "23", "ok"], row
+        rows = {row["name"]: row for row in csv.DictReader(f)}
+    for name in ("lecture", "absolute"):
+        row = rows[name]
+        assert [row[k] for k in ("tokenizer", "head", "total", "max", "status")] == ["8", "15", "23", "23", "ok"], row

@@ -224,10 +224,13 @@ def main(argv=None):
     # It reads only the grader modules it may import: not the checks' or the oracles' source either.
     file_rules.confine_files(args, kit_root, list_kit=False,
                              grader_parts=file_rules.module_files(GRADER_MODULES, kit_root))
-    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), os.getcwd())]
-
     from grader.impl import Implementation
     impl = Implementation(args.impl)
+    # Not the kit (where `solutions` is), nor the scratch folder; the graded folder last, after the
+    # libraries, so that a module importing its sibling by name (`from model import Head`, as the
+    # upload picker credits it) finds it, and `import torch` still finds torch.
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in (str(kit_root), os.getcwd())]
+    sys.path.append(str(impl.path))
     blocked = dict(item.split("=", 1) for item in args.block)
     guard = confine.ImportGuard({f"{impl.package}.{name}": why for name, why in blocked.items()}, GRADER_MODULES)
     confine.install_import_guard(guard)
