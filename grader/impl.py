@@ -24,6 +24,10 @@ SINGLE_FILE = "submission.py"
 SINGLE_FILE_MARK = ".gptkit-single-file"
 
 
+# The graded folder is imported as a package of this name and a digest of its path, never by its own.
+PRIVATE_PACKAGE = "_gptkit_impl_"
+
+
 class ImplementationError(Exception):
     """The implementation cannot be found or one of its modules cannot be imported."""
 
@@ -50,7 +54,7 @@ class Implementation:
         self.spec = str(spec)
         self.path = resolve(spec)
         digest = hashlib.sha1(str(self.path).encode()).hexdigest()[:10]
-        self.package = f"_gptkit_impl_{digest}"
+        self.package = f"{PRIVATE_PACKAGE}{digest}"
         self._package_module = None
 
     @property
@@ -110,4 +114,9 @@ class Implementation:
         try:
             return getattr(mod, name)
         except AttributeError:
+            if Path(getattr(mod, "__file__", None) or self.path / module) != self.path / f"{module}.py":
+                # A package folder of the same name, which Python imports in the module's place.
+                raise ImplementationError(f"{self.where(module)} is not what Python imports: the folder {module}/ "
+                                          f"beside it comes first, and defines no {name}; rename or delete the "
+                                          f"folder {module}/") from None
             raise ImplementationError(f"{self.where(module)} defines no {name}: CONTRACT.md names it there") from None

@@ -246,7 +246,7 @@ def test_root_in_the_worker_is_not_root_outside_or_the_sandbox_line_says_so():
 
         line = describe_sandbox()
         assert line.startswith("partial: ") and "the workers run as root" in line, line
-        assert "put Python, torch and the kit where nobody can read them" in line, line
+        assert "put Python, torch and the kit where every user may read them" in line, line
         return
     who = _run_inside(cmd, WHO)
     assert who.returncode == 0, who.stderr

@@ -22,28 +22,16 @@ SCALE = "* k.shape[-1] ** -0.5  # (B, T, T)"
 SCORES = "        wei = q @ k.transpose(-2, -1) " + SCALE + "\n"
 
 # Runs the checks in judge mode; prints each check's outcome, message and the mistake passed as data.
-# With "--old-binding", the judge binds a handle to the root it was first read under and lets a tensor
-# under a root it never wrote through (the judge before this defence).
+# argv[2] is Python run first, to take one defence out (a control), or "".
 JUDGE = r'''
 import json, sys, pytest, torch
 from grader.sandbox import remote
 from grader.sandbox.remote import Handle, Provider, RemoteImpl
 
-def first_binding(self, parent, name, value):
-    root = parent._root if parent._root is not None else parent
-    path = parent._path + name
-    if isinstance(value, Handle):
-        if value is not root and value._root is None and not value._path:
-            object.__setattr__(value, "_root", root)
-            object.__setattr__(value, "_path", path + ".")
-        return value
-    if isinstance(value, torch.Tensor) and root._written is not None:
-        return root._written.get(path, value)
-    return value
+exec(sys.argv[2])
 
-if sys.argv[2] == "--old-binding":
-    remote.Channel.child = first_binding
-
+''' + "\n"
+JUDGE_END = r'''
 class Record:
     def __init__(self):
         self.checks, self.mistakes = {}, {}
@@ -64,12 +52,31 @@ pytest.main([sys.argv[3], "-p", "grader.student.plugin", "--noconftest", "-p", "
              "--impl", sys.argv[1], "-q", "--rootdir", ".", "-c", "tox.ini"], plugins=[Provider(impl), record])
 print("CHECKS" + json.dumps(record.checks))
 '''
+JUDGE = JUDGE + JUDGE_END
+
+# The judge before "values, not handles": a handle is bound to the root it was first read under, and a
+# tensor under a root the judge never wrote passes through.
+FIRST_BINDING = """
+def first_binding(self, parent, name, value):
+    root = parent._root if parent._root is not None else parent
+    path = parent._path + name
+    if isinstance(value, Handle):
+        if value is not root and value._root is None and not value._path:
+            object.__setattr__(value, "_root", root)
+            object.__setattr__(value, "_path", path + ".")
+        return value
+    if isinstance(value, torch.Tensor) and root._written is not None:
+        return root._written.get(path, value)
+    return value
+
+remote.Channel.child = first_binding
+"""
 
 
-def judged(folder, old_binding=False, checks=HEAD_CHECKS, server=("--no-landlock",)):
+def judged(folder, defence_off="", checks=HEAD_CHECKS, server=("--no-landlock",)):
     """{check name: [outcome, message, mistake]} of ``checks`` on ``folder`` in judge mode; ``server``: the
-    arguments of the submission's process (its confinement)."""
-    out = subprocess.run([sys.executable, "-c", JUDGE, str(folder), "--old-binding" if old_binding else "-",
+    arguments of the submission's process (its confinement); ``defence_off``: code that takes a defence out."""
+    out = subprocess.run([sys.executable, "-c", JUDGE, str(folder), defence_off,
                           checks, json.dumps(list(server))], cwd=KIT_ROOT, capture_output=True, text=True, timeout=240)
     line = next((x for x in out.stdout.splitlines() if x.startswith("CHECKS")), None)
     assert line, out.stdout[-3000:] + out.stderr[-3000:]
@@ -106,7 +113,7 @@ def test_a_handle_is_bound_to_where_the_judge_read_it(tmp_path):
     aliased = make_variant(tmp_path, "aliased", ALIASED)
     assert set(passed(judged(aliased))) <= set(honest)
     # The defence taken out: the same forgery passes checks its honest version fails.
-    assert set(passed(judged(aliased, old_binding=True))) - set(honest)
+    assert set(passed(judged(aliased, defence_off=FIRST_BINDING))) - set(honest)
 
 
 # Head.forward raises the grader's own failure, as the submission's process could make it (a class of
@@ -121,10 +128,10 @@ FORGED = {"attention": [("        B, T, C = x.shape\n        k = self.key(x)  # 
 CALLS_FORWARD, CALLED = f"{HEAD_CHECKS}::test_output_shape_dtype_device", "test_output_shape_dtype_device[T<block_size]"
 
 
-def _rebuild_any_grader_class():
-    """The judge before this defence: any grader exception the child named was rebuilt as the grader's."""
-    return ("remote._probe_error = lambda ref: getattr(sys.modules.get(str(ref).partition(':')[0]), "
-            "str(ref).partition(':')[2], None)\n")
+# The judge before this defence: any grader exception the child named was rebuilt as the grader's.
+REBUILD_ANY_GRADER_CLASS = """
+remote._probe_error = lambda ref: getattr(sys.modules.get(str(ref).partition(':')[0]), str(ref).partition(':')[2], None)
+"""
 
 
 def test_what_the_child_raises_is_the_submissions_word_and_it_loads_nothing_of_the_judge(tmp_path):
@@ -140,13 +147,7 @@ def test_what_the_child_raises_is_the_submissions_word_and_it_loads_nothing_of_t
     assert "grader.sandbox.wire" in loaded, loaded
     assert not [m for m in loaded if m.startswith(JUDGE_MODULES)], loaded
     # The defence taken out: the same text reads as the grader's own failure.
-    global JUDGE
-    patched = JUDGE.replace("class Record:", _rebuild_any_grader_class() + "\nclass Record:")
-    old, JUDGE = JUDGE, patched
-    try:
-        _, message, _ = judged(folder, checks=CALLS_FORWARD)[CALLED]
-    finally:
-        JUDGE = old
+    _, message, _ = judged(folder, defence_off=REBUILD_ANY_GRADER_CLASS, checks=CALLS_FORWARD)[CALLED]
     assert not message.startswith(RAISED) and message.startswith("all good"), message
 
 
@@ -193,3 +194,32 @@ def _reached_under_the_judges_rules(targets, server):
     out = subprocess.run([sys.executable, "-c", code, str(KIT_ROOT), *server], cwd=KIT_ROOT,
                          capture_output=True, text=True, timeout=60)
     return next(line for line in out.stdout.splitlines() if line.startswith("REACHED")).split()[1:]
+
+
+# Head with the scale by n_embd (a named mistake), honestly.
+BY_N_EMBD = {"attention": [(SCORES, SCORES.replace(SCALE, "* C ** -0.5  # (B, T, T)"))]}
+# The same, hidden by a layout that lies: key and query are (n_embd, n_embd) layers whose out_features
+# say head_size, so that weights drawn in the shapes the submission lists make an oracle that takes its
+# scale from the weights' shapes scale by n_embd too.
+SHAPE_LIE = {"attention": [
+    *BY_N_EMBD["attention"],
+    ("        self.key = nn.Linear(n_embd, head_size, bias=False)\n        self.query = nn.Linear(n_embd, head_size, bias=False)\n",
+     "        self.key = nn.Linear(n_embd, n_embd, bias=False)\n        self.query = nn.Linear(n_embd, n_embd, bias=False)\n"
+     "        self.key.out_features = self.query.out_features = head_size\n"),
+]}
+# The judge before this defence: a layout read from in_features and out_features only, and the oracle's
+# scale from the shape of the key's weight.
+TRUST_THE_LAYOUT = """
+from grader.judges import attention_oracle, expect
+expect.parameter_shapes = lambda layer: {"weight": (layer.out_features, layer.in_features),
+                                         **({"bias": (layer.out_features,)} if layer.bias is not None else {})}
+_oracle = attention_oracle.head_oracle
+attention_oracle.head_oracle = lambda head, x, head_size, **kw: _oracle(head, x, head.key.weight.shape[0], **kw)
+"""
+
+
+def test_the_judge_takes_shapes_from_the_contract_not_from_what_the_submission_says(tmp_path):
+    honest = passed(judged(make_variant(tmp_path, "by_n_embd", BY_N_EMBD)))
+    lying = make_variant(tmp_path, "shape_lie", SHAPE_LIE)
+    assert set(passed(judged(lying))) <= set(honest)
+    assert set(passed(judged(lying, defence_off=TRUST_THE_LAYOUT))) - set(honest)

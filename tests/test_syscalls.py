@@ -94,6 +94,13 @@ if queue >= 0:
 print(result(queue))
 """
 
+OWN_FILE = """\
+import atexit, tempfile
+fd, name = tempfile.mkstemp()
+atexit.register(os.unlink, name)
+path = name.encode()
+"""
+
 # name -> (the probe's code, what it gives under the filter, what it gives without it). "ok": the call
 # worked; "errno N": it failed with N; "killed by SIG...": the process was killed.
 EPERM, ENOENT, EINVAL, ENOSYS = "errno 1", "errno 2", "errno 22", "errno 38"
@@ -127,6 +134,14 @@ REFUSED = {
     # ENOSYS, so that the C library falls back to clone(); the control's empty arguments are invalid.
     "clone3": ("print(result(call('clone3', None, 0)))", ENOSYS, EINVAL),
     "personality(ADDR_NO_RANDOMIZE)": ("print(result(call('personality', 0x0040000)))", EPERM, "ok"),
+    # On a file of its own: a worker that runs as root owns the machine's files, which Landlock does not
+    # keep it from changing the mode, owner, times or attributes of.
+    "chmod": (OWN_FILE + "print(result(call('fchmodat', -100, path, 0o4755, 0)))", EPERM, "ok"),
+    "fchmod": (OWN_FILE + "print(result(call('fchmod', fd, 0o4755)))", EPERM, "ok"),
+    "chown": (OWN_FILE + "print(result(call('fchownat', -100, path, os.getuid(), os.getgid(), 0)))", EPERM, "ok"),
+    "utimensat": (OWN_FILE + "print(result(call('utimensat', -100, path, None, 0)))", EPERM, "ok"),
+    "setxattr": (OWN_FILE + "print(result(call('setxattr', path, b'user.gptkit', b'x', 1, 0)))", EPERM,
+                 ("ok", "errno 95")),  # EOPNOTSUPP: a file system without user attributes
 }
 X86_64_ONLY = {"i386 socket (int 0x80)", "x32 socket"}
 

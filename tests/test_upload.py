@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -214,8 +215,9 @@ def _write(folder, files):
 
 
 def test_a_package_folder_beside_a_module_of_the_same_name_is_graded_in_its_place(tmp_path):
-    """Python imports a folder attention/ with an __init__ file (.py, .pyc, ...) in place of attention.py;
-    a folder without one loses to the module. The picker credits what Python imports, and says so."""
+    """Python imports a folder attention/ with an __init__ file in place of attention.py; a folder without
+    one loses to the module, and so does one whose only __init__ is compiled (.pyc), which the graded copy
+    leaves out with every file but Python source. The picker credits what Python imports, and says so."""
     up = tmp_path / "up"
     up.mkdir()
     for module in ("tokenizer", "bigram", "attention", "block"):
@@ -224,25 +226,24 @@ def test_a_package_folder_beside_a_module_of_the_same_name_is_graded_in_its_plac
                 "block/notes.txt": "no __init__ here: a namespace package\n"})
     (up / "bigram").mkdir()
     py_compile.compile(str(up / "tokenizer.py"), cfile=str(up / "bigram" / "__init__.pyc"))
-    # What Python finds for each module, asked of Python itself (find_spec runs none of the modules).
-    found = subprocess.run(
-        [sys.executable, "-c", "import importlib.util, sys; sys.path.insert(0, sys.argv[1]); "
-         "print('\\n'.join(importlib.util.find_spec('up.' + m).origin for m in sys.argv[2:]))",
-         str(tmp_path), "tokenizer", "bigram", "attention", "block"],
-        capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
-    assert found == [str(up / "tokenizer.py"), str(up / "bigram" / "__init__.pyc"),
-                     str(up / "attention" / "__init__.py"), str(up / "block.py")]
-    best, notes = _pick(up, tmp_path)
-    assert best.path == up and notes == [
-        "graded the modules in the top folder, with attention/__init__.py, bigram/__init__.pyc (Exercises 1, 5, 7-8)",
-        "not graded: attention.py (Exercises 5-6; Python imports the package attention/ in its place); "
-        "bigram.py (Exercise 3; Python imports the package bigram/ in its place)"]
-    folder = Folder(up, _parse_file)
-    assert [str(folder.module((m,)).file) for m in ("tokenizer", "bigram", "attention", "block")] == found
-    # What the notes say is graded is what the grading gets.
     [sub], _ = discover([up], upload=True)
     copy = prepare(sub, tmp_path / "work").package
-    assert (copy / "attention" / "__init__.py").is_file() and (copy / "bigram" / "__init__.pyc").is_file()
+    modules = ("tokenizer", "bigram", "attention", "block")
+    # What Python finds for each module in the graded copy, asked of Python itself (find_spec runs none).
+    found = subprocess.run(
+        [sys.executable, "-c", "import importlib.util, sys; sys.path.insert(0, sys.argv[1]); "
+         "print('\\n'.join(importlib.util.find_spec(sys.argv[2] + '.' + m).origin for m in sys.argv[3:]))",
+         str(copy.parent), copy.name, *modules],
+        capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
+    found = [str(Path(f).relative_to(copy)) for f in found]
+    assert found == ["tokenizer.py", "bigram.py", "attention/__init__.py", "block.py"]
+    best, notes = _pick(up, tmp_path)
+    assert best.path == up and notes == [
+        "graded the modules in the top folder, with attention/__init__.py (Exercises 1, 3, 5, 7-8)",
+        "not graded: attention.py (Exercises 5-6; Python imports the package attention/ in its place)"]
+    folder = Folder(up, _parse_file)
+    assert [str(folder.module((m,)).file.relative_to(up)) for m in modules] == found
+    assert not (copy / "bigram" / "__init__.pyc").exists() and not (copy / "block" / "notes.txt").exists()
 
 
 def _lecture_split(up):
@@ -313,6 +314,11 @@ def test_a_re_exporting_package_gets_its_points(tmp_path):
     shutil.copyfile(SOLUTIONS / "tokenizer.py", absolute / "tokenizer.py")
     shutil.copyfile(SOLUTIONS / "attention.py", absolute / "model.py")
     (absolute / "attention.py").write_text("from model import Head, MultiHeadAttention\n")
+    # A package folder attention/ beside attention.py: Python imports the folder, which defines no Head.
+    shadowed = tmp_path / "class" / "shadowed"
+    shutil.copytree(SOLUTIONS, shadowed, ignore=shutil.ignore_patterns("__pycache__"))
+    (shadowed / "attention").mkdir()
+    (shadowed / "attention" / "__init__.py").write_text("import math\n")
     proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "class"), "--out",
                            str(tmp_path / "out"), "-m", "tokenizer", "-m", "head", "--jobs", "2"],
                           cwd=KIT_ROOT, capture_output=True, text=True, timeout=300)
@@ -322,3 +328,9 @@ def test_a_re_exporting_package_gets_its_points(tmp_path):
     for name in ("lecture", "absolute"):
         row = rows[name]
         assert [row[k] for k in ("tokenizer", "head", "total", "max", "status")] == ["8", "15", "23", "23", "ok"], row
+    assert rows["shadowed"]["head"] == "0"
+    report = (tmp_path / "out" / "shadowed" / "results.json").read_text()
+    assert "shadowed/attention.py is not what Python imports: the folder attention/ beside it comes first" in report
+    assert "Python imports the package attention/ in its place" in report  # the picker's note
+    # The reports name the submission's files, never the grader's private names or scratch folders.
+    assert "_gptkit_impl" not in report and "gptkit-grade-" not in report

@@ -64,7 +64,7 @@ def known_mistake(head, x, impl):
         return None
     with torch.no_grad():
         got = head.eval()(x)
-    return name_the_mistake(got, oracle.head_mistakes(head, x), ATOL)
+    return name_the_mistake(got, oracle.head_mistakes(head, x, head_size), ATOL)
 
 
 def test_key_query_value_layout(impl, device):
@@ -135,10 +135,10 @@ def test_matches_attention_from_its_weights(impl, device, T):
 
 
 def expect_matches(got, head, x, what, where):
-    expected = oracle.head_oracle(head, x)
+    expected = oracle.head_oracle(head, x, head_size)
     hint = None
     if max_difference(got, expected) > ATOL:
-        hint = name_the_mistake(got, oracle.head_mistakes(head, x), ATOL, oracle.NOT_FINITE)
+        hint = name_the_mistake(got, oracle.head_mistakes(head, x, head_size), ATOL, oracle.NOT_FINITE)
     expect_close(got, expected, what, where, atol=ATOL, hint=hint)
 
 

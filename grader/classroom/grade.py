@@ -20,7 +20,7 @@ from grader.judges.rubric import EXERCISES
 from grader.classroom.safe_text import one_line, printable
 from grader.classroom.submissions import SubmissionError, discover
 from grader.notebook.notebook_source import load_failures
-from grader.impl import SINGLE_FILE
+from grader.impl import PRIVATE_PACKAGE, SINGLE_FILE
 
 # Gradescope's visibility settings (results.json), for --visibility; here, not in reports.py, which
 # imports torch: the command line is read before anything heavy is imported.
@@ -312,7 +312,8 @@ def describe_sandbox():
     if user == "root":
         blocked = nobody_cannot_read()
         line += ("; the workers run as root (without its capabilities): the user nobody cannot read "
-                 f"{blocked or 'this Python'}; put Python, torch and the kit where nobody can read them")
+                 f"{blocked or 'this Python'}; put Python, torch and the kit where every user may read them "
+                 "(a virtual environment made with a Python outside /root, say)")
     return line
 
 
@@ -361,7 +362,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
                           "blocked_modules": sorted(result.blocked)}
         for module, reason in sorted(result.blocked.items()):
             graded.notes.append(reason)
-        graded.import_errors = {module: one_line(f"{error} ({_as_submitted(where, shown)})")
+        graded.import_errors = {module: one_line(_as_submitted(f"{error} ({where})", shown))
                                 for module, (error, where) in result.import_errors.items()}
         if prepared.kind == "notebook" and (failures := load_failures(result.output)):
             # The submission's own output says so: worth a look, but the submission could have printed anything.
@@ -426,8 +427,10 @@ def _shown_paths(submission, prepared, scratch):
         folder = f"{submission.name}/"
     else:
         folder = prepared.shown
+    # The private name the graded folder is imported under ("_gptkit_impl_9c25154bfe.attention"): the module's.
+    private = (rf"{re.escape(PRIVATE_PACKAGE)}[0-9a-f]+\.", "")
     return shown + [(f"(?:{copy})submission/", folder), (re.escape(f"{scratch}/"), ""),
-                    (re.escape(str(scratch)), ".")]
+                    (re.escape(str(scratch)), "."), private]
 
 
 def _as_submitted(text, shown):

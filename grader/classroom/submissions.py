@@ -216,7 +216,7 @@ def single_file_package(code, dest, kind):
 
 
 def _copy_package(source, dest):
-    """Copy the graded folder: its files, and its folders but those that are never the student's work
+    """Copy the graded folder: its .py files, and its folders but those that are never the student's work
     (the walk of upload.py passes over the same ones: what is graded is what was read)."""
     files, total = 0, 0
     for folder, subfolders, names in os.walk(source):
@@ -247,9 +247,11 @@ def copied(path, source):
     for depth in range(1, len(folders) + 1):
         if depth > MAX_DEPTH or not_the_students(source.joinpath(*parts[:depth]), depth == 1 and kit):
             return False
-    # A link is never copied: it could point at the kit or another student's work.
-    return path.is_dir() or (path.is_file() and not path.is_symlink() and path.name not in IGNORED
-                             and not (len(parts) == 1 and kit and path.name in KIT_OWN))
+    # A link is never copied: it could point at the kit or another student's work. Nor is anything but
+    # Python source: what runs is what the reports and the near-copy flags read (code kept in a .txt
+    # file and run with exec() would escape both), and a compiled module could be anything.
+    return path.is_dir() or (path.is_file() and not path.is_symlink() and path.suffix == ".py"
+                             and path.name not in IGNORED and not (len(parts) == 1 and kit and path.name in KIT_OWN))
 
 
 def not_the_students(folder, in_kit_copy=False):

@@ -83,25 +83,29 @@ def _scale(kind, head_size, n_embd):
 
 
 @torch.no_grad()
-def head_oracle(head, x, scale="head_size", mask="before", softmax_dim=-1, scores="qk"):
-    """``Head(x)`` in eval mode from ``head``'s own key, query and value weights; x is (B, T, C)."""
+def head_oracle(head, x, head_size, scale="head_size", mask="before", softmax_dim=-1, scores="qk"):
+    """``Head(x)`` in eval mode from ``head``'s own key, query and value weights; x is (B, T, C). The
+    scale comes from the check's ``head_size``, never from the weights' shapes (the submission's word)."""
     Wk, Wq, Wv = head.key.weight, head.query.weight, head.value.weight  # (hs, C) each
     k, q, v = x @ Wk.T, x @ Wq.T, x @ Wv.T  # (B, T, hs)
-    return attention(q, k, v, _scale(scale, Wk.shape[0], x.shape[-1]), mask, softmax_dim, scores)
+    return attention(q, k, v, _scale(scale, head_size, x.shape[-1]), mask, softmax_dim, scores)
 
 
-def head_mistakes(head, x):
+def head_mistakes(head, x, head_size):
     """{hint: the output of Head(x) with that mistake}, from the same weights."""
+    def wrong(**mistake):
+        return head_oracle(head, x, head_size, **mistake)
+
     return {
-        SCALED_BY_N_EMBD: head_oracle(head, x, scale="n_embd"),
-        NOT_SCALED: head_oracle(head, x, scale="none"),
-        SCALED_BY_ONE_OVER_HEAD_SIZE: head_oracle(head, x, scale="one_over_head_size"),
-        NO_MASK: head_oracle(head, x, mask="none"),
-        MASK_UPSIDE_DOWN: head_oracle(head, x, mask="upside_down"),
-        MASK_AFTER_SOFTMAX_ZERO: head_oracle(head, x, mask="after_zero"),
-        MASK_AFTER_SOFTMAX_INF: head_oracle(head, x, mask="after_inf"),
-        SOFTMAX_OVER_QUERIES: head_oracle(head, x, softmax_dim=-2),
-        K_Q_SWAPPED: head_oracle(head, x, scores="kq"),
+        SCALED_BY_N_EMBD: wrong(scale="n_embd"),
+        NOT_SCALED: wrong(scale="none"),
+        SCALED_BY_ONE_OVER_HEAD_SIZE: wrong(scale="one_over_head_size"),
+        NO_MASK: wrong(mask="none"),
+        MASK_UPSIDE_DOWN: wrong(mask="upside_down"),
+        MASK_AFTER_SOFTMAX_ZERO: wrong(mask="after_zero"),
+        MASK_AFTER_SOFTMAX_INF: wrong(mask="after_inf"),
+        SOFTMAX_OVER_QUERIES: wrong(softmax_dim=-2),
+        K_Q_SWAPPED: wrong(scores="kq"),
     }
 
 

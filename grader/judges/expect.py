@@ -87,7 +87,28 @@ def expect_linear(layer, in_features, out_features, bias, what, where):
         fail(f"{what} has the wrong layout",
              f"nn.Linear({in_features}, {out_features}, bias={bias})",
              f"nn.Linear({got[0]}, {got[1]}, bias={got[2]})", where)
+    # Its parameters too, as named_parameters() lists them: the shapes the grader draws its weights in
+    # (in_features and out_features are plain attributes, which may say anything).
+    expected = {"weight": (out_features, in_features), **({"bias": (out_features,)} if bias else {})}
+    shapes = parameter_shapes(layer)
+    if shapes != expected:
+        fail(f"{what}'s parameters have the wrong shapes", _shapes_text(expected), _shapes_text(shapes), where)
     return layer
+
+
+def parameter_shapes(module):
+    """{name: shape} of ``module``'s named_parameters(); in teacher mode, as the submission lists them."""
+    from grader.sandbox.handle import is_remote
+
+    if is_remote(module):
+        from grader.sandbox import remote
+
+        return {name: shape for name, shape, _ in remote.parameters(module)}
+    return {name: tuple(p.shape) for name, p in module.named_parameters()}
+
+
+def _shapes_text(shapes):
+    return ", ".join(f"{name} {tuple(shape)}" for name, shape in shapes.items()) or "no parameters"
 
 
 def expect_raises(exc_type, fn, what, where, hint=None):
