@@ -109,14 +109,14 @@ def hostile_submissions(out_dir, kit_root):
                              "    open(os.path.join(os.environ['TMPDIR'], f'junk{_i}'), 'w').close()\n"
                              "time.sleep(4)\n"),
                 ok_except_ffwd, "crashed", "output", "wrote more than 10000 files"),
-        # 1,500 nested folders (shutil.rmtree's recursion gives up near 1,000), some closed to their owner,
-        # a file at the bottom: nothing is left of them, and the row stays a graded row.
+        # 1,500 nested folders (shutil.rmtree's recursion gives up near 1,000), some made with mode 000 (chmod
+        # is refused), a file at the bottom: nothing is left of them, and the row stays a graded row.
         Hostile("deep_folders", "1,500 nested folders left behind, some of mode 000",
                 block_import("import os\n_p = os.environ['TMPDIR']\nfor _i in range(1500):\n"
                              "    _p = os.path.join(_p, 'd')\n    os.mkdir(_p)\n"
                              "open(os.path.join(_p, 'bottom'), 'wb').write(b'x' * 2**20)\n"
-                             "_q = os.environ['TMPDIR']\nfor _i in range(1200, -1, -300):\n"
-                             "    os.chmod(os.path.join(_q, *['d'] * (_i + 1)), 0)\n"),
+                             "for _i in range(0, 1500, 300):\n"
+                             "    os.mkdir(os.path.join(os.environ['TMPDIR'], *['d'] * _i, 'closed'), 0)\n"),
                 FULL, "ok"),
         Hostile("child_processes", "child processes left running",
                 block_import(

@@ -72,10 +72,20 @@ def test_a_crash_while_importing_blocks_the_module():
 
 def test_a_timeout_while_importing_blocks_the_module():
     events = [start(A), {"event": "import", "module": "block"},
-              {"event": "import-failed", "module": "block", "detail": "Failed: Timeout (>5.0s) from pytest-timeout."},
-              outcome(A, "timeout"), FINISHED]
+              {"event": "import-failed", "module": "block", "detail": "Failed: Timeout (>5.0s) from pytest-timeout.",
+               "timed_out": True}, outcome(A, "timeout"), FINISHED]
     result, _ = _feed(events)
     assert result.verdicts[A].outcome == "timeout" and "block" in result.blocked
+
+
+def test_the_words_of_a_timeout_raised_by_the_submission_block_nothing():
+    # The judge says whether pytest-timeout raised it (timed_out); the submission's own exception may
+    # carry the same words.
+    events = [start(A), {"event": "import", "module": "block"},
+              {"event": "import-failed", "module": "block", "detail": "ValueError: Timeout (>5.0s) from pytest-timeout.",
+               "timed_out": False}, outcome(A, "failed"), FINISHED]
+    result, _ = _feed(events)
+    assert result.blocked == {}
 
 
 def test_an_ordinary_import_error_does_not_block_the_module():
@@ -231,3 +241,18 @@ def test_the_judge_refuses_a_call_of_a_function_known_to_hang_and_the_child_refu
             impl.get("gpt", "GPTLanguageModel")(config)
     finally:
         impl.close()
+
+
+def test_a_timeout_is_the_judges_own_exception_not_its_words():
+    from types import SimpleNamespace
+
+    from grader.sandbox.worker import _outcome
+
+    report = SimpleNamespace(outcome="failed")
+    words = "Timeout (>5.0s) from pytest-timeout."
+    try:
+        pytest.fail(words)
+    except pytest.fail.Exception as exc:
+        assert _outcome(report, SimpleNamespace(value=exc)) == "timeout"
+    # What the submission's process raised comes back as a built-in exception, whatever it says.
+    assert _outcome(report, SimpleNamespace(value=RuntimeError(words))) == "failed"

@@ -276,7 +276,8 @@ def _name_list(names):
 # -- submissions to look at ------------------------------------------------------------------------------
 
 def to_look_at(grades):
-    """The submissions whose status is not ok, and those with status ok that say why nothing passed."""
+    """The submissions whose status is not ok, and those with status ok that say why (nothing passed, or
+    a module raised at import)."""
     return [g for g in grades if g.status != "ok" or g.why]
 
 
@@ -285,8 +286,8 @@ def _look_at_section(grades):
             for graded in to_look_at(grades)]
     return _table_section(
         "Submissions to look at", "Every submission ran to the end (status ok).",
-        "Status other than ok (timeout, crashed, tampered, error), or nothing could be graded. The whole "
-        "story is in each submission's results.json.", "look-at", ("submission", "status", "why"), rows)
+        "Status other than ok (timeout, crashed, tampered, error), nothing could be graded, or a module "
+        "raised when it was imported. The whole story is in each submission's results.json.", "look-at", ("submission", "status", "why"), rows)
 
 
 # -- near-copies -----------------------------------------------------------------------------------------

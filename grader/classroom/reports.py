@@ -170,6 +170,11 @@ def read_graded(folder, checks_by_nodeid):
     return graded_from_record(record, checks_by_nodeid)
 
 
+def _clipped(text, most):
+    """``text`` cut to ``most`` characters, with "..." where it was cut (results.json has all of it)."""
+    return text if len(text) <= most else text[:most - 3] + "..."
+
+
 def _number(points):
     return int(points) if float(points).is_integer() else round(points, 6)
 
@@ -513,7 +518,7 @@ def summary_table(class_grades, markers):
     rows = [[g.name, *(str(_number(g.exercise_score(m))) for m in markers),
              f"{_number(g.score)}/{_number(g.max_score)}",
              *([f"{_number(g.extra_score)}/{_number(g.extra_max_score)}"] if extras else []),
-             g.status + (f" ({' '.join(g.why.split())[:60]})" if g.why else "")]  # one line: a why can hold newlines
+             g.status + (f" ({_clipped(' '.join(g.why.split()), 60)})" if g.why else "")]  # one line
             for g in sorted(class_grades, key=lambda g: g.name)]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers) - 1)]
     lines = []

@@ -515,7 +515,7 @@ class _RunState:
                 if kind == "import-failed" and event.get("where"):  # raised in the submission's code
                     result.import_errors.setdefault(module, (str(event.get("detail", ""))[:MAX_IMPORT_ERROR],
                                                              str(event["where"])[:MAX_IMPORT_ERROR]))
-                if kind == "import-failed" and "from pytest-timeout" in str(event.get("detail")):
+                if kind == "import-failed" and event.get("timed_out") is True:
                     result.blocked.setdefault(module, f"{module}.py was not imported again: importing it took "
                                                       f"longer than the time limit of {self.limits.timeout:.0f} s")
             return None

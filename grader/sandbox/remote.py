@@ -112,7 +112,7 @@ class Channel:
         self.generation = 0
         self.handles = {}
         self.generators = []  # the generators the request being sent passes
-        self.on_import = None  # on_import(event, module, detail="", where=""): see get
+        self.on_import = None  # on_import(event, module, exc=None, where=""): see get
         self.imported = set()  # the modules the running child has imported
         # The submission's functions known to hang: label ("block.FeedForward.forward": the module of the
         # graded folder, the qualname, the method) -> the check in which a call of it did not finish.
@@ -347,7 +347,7 @@ class Channel:
                 # loaded); a file or a name missing raises in the grader's, and says so in each check.
                 frame = getattr(exc, "gptkit_student_frame", None)
                 where = f"{frame.path}:{frame.lineno + 1}" if frame and self._in_submission(frame.path) else ""
-                self.on_import("import-failed", module, f"{type(exc).__name__}: {exc}", where)
+                self.on_import("import-failed", module, exc, where)
             raise
         if first:
             self.on_import("imported", module)

@@ -129,8 +129,9 @@ def _judge_provider(args, stream):
         server.append("--no-landlock")
     impl = RemoteImpl(args.impl, server)
     impl.channel.hung = dict(item.split("=", 1) for item in args.hung if "=" in item)
-    impl.channel.on_import = lambda event, name, detail="", where="": stream.send(
-        event=event, module=name, detail=detail[:500], where=where[:500])
+    impl.channel.on_import = lambda event, name, exc=None, where="": stream.send(
+        event=event, module=name, detail="" if exc is None else f"{type(exc).__name__}: {exc}"[:500],
+        where=where[:500], timed_out=exc is not None and _timed_out(exc))
     impl.channel.start()  # it imports torch while this process collects the checks
     return Provider(impl)
 
@@ -151,13 +152,19 @@ def _outcome(report, call_excinfo):
         exc = call_excinfo.value
         if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
             return "memory"
-        if "from pytest-timeout" in str(exc):
+        if _timed_out(exc):
             return "timeout"
         if type(exc).__name__ == "ProbeProcessEnded":  # teacher mode: the submission's own process ended
             return "crashed"
         if _known_hang(exc) is not None:  # it called a function that did not finish in time before
             return "timeout"
     return report.outcome
+
+
+def _timed_out(exc):
+    """Whether ``exc`` is pytest-timeout's, raised in this process when a check ran out of time: its own
+    type, not its words (the submission's exceptions come back as built-in ones, whatever they say)."""
+    return isinstance(exc, pytest.fail.Exception) and "from pytest-timeout" in str(exc)
 
 
 def _known_hang(exc):
