@@ -216,3 +216,17 @@ def test_symbolic_links_are_never_followed(tmp_path):
     for sub in subs[2:4] + subs[5:]:
         with pytest.raises(SubmissionError, match="not followed, as symbolic links"):
             prepare(sub, tmp_path / "out" / sub.name)
+
+
+def test_only_python_source_is_copied_for_grading(tmp_path):
+    # What runs is what the picker, the reports and the near-copy flags read: a data file with code in
+    # it (run with exec) or a zip named lib.py (put on sys.path, imported from) stays out of the copy.
+    up = tmp_path / "ann"
+    up.mkdir()
+    (up / "tokenizer.py").write_text((SOLUTIONS / "tokenizer.py").read_text())
+    (up / "attention.txt").write_text((SOLUTIONS / "attention.py").read_text())
+    with zipfile.ZipFile(up / "lib.py", "w") as archive:
+        archive.writestr("sol_attention.py", (SOLUTIONS / "attention.py").read_text())
+    [sub], _ = discover([up])
+    copy = prepare(sub, tmp_path / "work").package
+    assert sorted(p.name for p in copy.iterdir()) == ["tokenizer.py"]

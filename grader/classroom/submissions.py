@@ -251,7 +251,18 @@ def copied(path, source):
     # Python source: what runs is what the reports and the near-copy flags read (code kept in a .txt
     # file and run with exec() would escape both), and a compiled module could be anything.
     return path.is_dir() or (path.is_file() and not path.is_symlink() and path.suffix == ".py"
-                             and path.name not in IGNORED and not (len(parts) == 1 and kit and path.name in KIT_OWN))
+                             and path.name not in IGNORED and not (len(parts) == 1 and kit and path.name in KIT_OWN)
+                             and _is_source(path))
+
+
+def _is_source(path):
+    """Whether the .py file ``path`` is text Python could run as source: no NUL byte, which Python refuses
+    in source and every zip archive holds (a zip named lib.py, put on sys.path, is imported from)."""
+    try:
+        with open(path, "rb") as f:
+            return b"\0" not in f.read(MAX_BYTES + 1)
+    except OSError:
+        return False
 
 
 def not_the_students(folder, in_kit_copy=False):
