@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from html import escape
 
 from grader.judges.rubric import BY_MARKER
+from grader.sandbox.isolate import MAX_MISTAKE
 
 BINS = 10
-MAX_MISTAKE = 300  # characters of a mistake's text shown; a real one is shorter
 NAMES_SHOWN = 40  # submissions named per mistake; the rest are counted
 
 CSS = """

@@ -34,6 +34,7 @@ from pathlib import Path
 
 # Only the rubric and the standard library: the step must run, and say why there are no points, even when
 # installing the kit failed (python -m finds the grader package in the checkout).
+from grader.classroom.safe_text import clipped
 from grader.judges.rubric import BY_MARKER, EXERCISES, POINTS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -234,7 +235,7 @@ def _message(text, lines=8, limit=800):
     in the environment variables the reporter reads."""
     kept = [line.rstrip() for line in str(text).splitlines() if line.strip()][:lines]
     message = "\n".join(kept)
-    return message if len(message) <= limit else message[:limit - 3] + "..."
+    return clipped(message, limit)
 
 
 def _first_line(text, limit=300):
@@ -242,7 +243,7 @@ def _first_line(text, limit=300):
     (the whole message is in the grade sheet)."""
     lines = [line for line in str(text).splitlines() if line.strip()]
     line = lines[0].strip() if lines else ""
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+    return clipped(line, limit)
 
 
 def _runners(text):

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from grader import launch
+from grader.classroom.safe_text import clipped
 from grader.classroom.submissions import Prepared, Submission, SubmissionError
 
 # What reading an honest upload takes: well under a second and 100 MB (a copy of the kit, a notebook of
@@ -131,7 +132,7 @@ def _code_fingerprints(package):
 def _capped(text):
     """A note, flag or error as the reports hold it: MAX_TEXT characters at most (each is repeated in
     every report, an error in every check's verdict)."""
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 3] + "..."
+    return clipped(text, MAX_TEXT)
 
 
 def main():

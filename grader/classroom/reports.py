@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader.judges.rubric import BY_MARKER, EXERCISES
 from grader.student.explain import RAISED
-from grader.classroom.safe_text import csv_cell, printable
+from grader.classroom.safe_text import clipped, csv_cell, printable
 
 STATUSES = ("ok", "timeout", "crashed", "tampered", "error")  # in rising order of severity
 _STATUS_OF = {"timeout": "timeout", "not run": "timeout", "crashed": "crashed", "output": "crashed",
@@ -168,11 +168,6 @@ def read_graded(folder, checks_by_nodeid):
     """The Graded that write_graded left in ``folder`` (one submission's report folder)."""
     record = json.loads((folder / GRADED_FILE).read_text(encoding="utf-8"))
     return graded_from_record(record, checks_by_nodeid)
-
-
-def _clipped(text, most):
-    """``text`` cut to ``most`` characters, with "..." where it was cut (results.json has all of it)."""
-    return text if len(text) <= most else text[:most - 3] + "..."
 
 
 def _number(points):
@@ -518,7 +513,7 @@ def summary_table(class_grades, markers):
     rows = [[g.name, *(str(_number(g.exercise_score(m))) for m in markers),
              f"{_number(g.score)}/{_number(g.max_score)}",
              *([f"{_number(g.extra_score)}/{_number(g.extra_max_score)}"] if extras else []),
-             g.status + (f" ({_clipped(' '.join(g.why.split()), 60)})" if g.why else "")]  # one line
+             g.status + (f" ({clipped(' '.join(g.why.split()), 60)})" if g.why else "")]  # one line
             for g in sorted(class_grades, key=lambda g: g.name)]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers) - 1)]
     lines = []

@@ -41,6 +41,11 @@ def one_line(name):
     return _LINE_BREAKERS.sub("?", name)
 
 
+def clipped(text, most):
+    """``text`` cut to ``most`` characters, with "..." where it was cut."""
+    return text if len(text) <= most else text[:most - 3] + "..."
+
+
 def csv_cell(text):
     """A text cell that a spreadsheet shows as text, never runs as a formula."""
     return "'" + text if text.startswith(_FORMULA_START) else text

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader.impl import MODULES, SINGLE_FILE, SINGLE_FILE_MARK
 from grader.classroom.safe_text import folder_name
-from grader.sandbox.cleanup import remove_tree
+from grader.sandbox.cleanup import discard
 
 KINDS = {".py": "file", ".ipynb": "notebook", ".zip": "zip"}
 IGNORED = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", ".DS_Store"}
@@ -166,10 +166,7 @@ def prepare(submission, dest):
         chosen, notes = pick(submission.path, unpacked)
         prepared = _prepare_path(chosen, dest)
     finally:
-        try:
-            remove_tree(unpacked)
-        except OSError:
-            pass  # it is in grade's scratch folder, whose removal says what is left
+        discard(unpacked)
     prepared.notes[:0] = notes
     # A zip's or a file's own name starts chosen.shown; a folder's does not.
     top = f"{submission.name}/" if submission.kind == "package" else ""

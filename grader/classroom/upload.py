@@ -26,7 +26,7 @@ from grader.classroom.submissions import (KIT_OWN, SubmissionError, _is_kit_copy
 from grader.judges.rubric import EXERCISES
 from grader.impl import MODULES
 from grader.notebook.notebook_source import MAX_CODE, NotebookError, extract
-from grader.sandbox.cleanup import remove_tree
+from grader.sandbox.cleanup import discard
 
 # A walk of an upload stops here: a repository has a few hundred files, and a virtual environment or a
 # dataset uploaded by mistake should cost seconds, not minutes.
@@ -205,19 +205,10 @@ class _Walk:
             if not stray:
                 raise SubmissionError(why if isinstance(exc, SubmissionError)
                                       else f"{archive.name} cannot be unpacked ({why})") from None
-            _discard(dest)
+            discard(dest)
             self.notes.append(f"{shown}: not unpacked ({why})")
             return
         self._folder(dest, shown, nesting + 1, 0)
-
-
-def _discard(folder):
-    """Delete what a zip that could not be unpacked left; what stays is in grade's scratch folder, whose
-    removal says what is left."""
-    try:
-        remove_tree(folder)
-    except OSError:
-        pass
 
 
 def _credit(candidate):

@@ -49,16 +49,22 @@ def remove_tree(path):
             os.unlink(name, dir_fd=parent_fd)
             return
         _empty(parent_fd, name, info.st_dev, trouble)
-        try:
-            os.rmdir(name, dir_fd=parent_fd)
-        except OSError as exc:
-            trouble.add(exc)
+        _remove_folder(parent_fd, name, trouble)
     finally:
         os.close(parent_fd)
     if trouble.count:
         first = trouble.first
         raise OSError(f"{path}: {trouble.count} of the files and folders in it could not be deleted; the "
                       f"first: {first.strerror or first}")
+
+
+def discard(path):
+    """remove_tree, for a folder inside grade's scratch folder: what cannot be deleted stays there, and the
+    scratch folder's own removal says what is left."""
+    try:
+        remove_tree(path)
+    except OSError:
+        pass
 
 
 def _open_folder(parent_fd, name):
@@ -135,12 +141,17 @@ def _empty(parent_fd, name, device, trouble):
             parent = _parent(fd, stack[-1][1])
             os.close(fd)
             fd = parent
-            try:
-                os.rmdir(done, dir_fd=fd)
-            except OSError as exc:
-                trouble.add(exc)
+            _remove_folder(fd, done, trouble)
     finally:
         os.close(fd)
+
+
+def _remove_folder(parent_fd, name, trouble):
+    """Remove the emptied folder ``name`` of ``parent_fd``; a refusal is counted as trouble."""
+    try:
+        os.rmdir(name, dir_fd=parent_fd)
+    except OSError as exc:
+        trouble.add(exc)
 
 
 def _identity(fd):

@@ -30,6 +30,7 @@ from grader.judges.expect import GradingFailure
 from grader.impl import Implementation, ImplementationError
 from grader.sandbox.confine import BlockedImport
 
+
 class ProbeProcessEnded(RuntimeError):
     """The process running the submission's code ended while a check was waiting on it."""
 
@@ -374,8 +375,7 @@ class Channel:
         the judge's own copy, by its path, or refused, whatever the child answered; under one it never
         set, it is the submission's own value under test (a layout's shape, an init's spread), which no
         oracle reads."""
-        root = parent._root if parent._root is not None else parent
-        return self._bound(value, root, parent._path + name)
+        return self._bound(value, _root_of(parent), parent._path + name)
 
     def _bound(self, value, root, path):
         if isinstance(value, Handle):
@@ -395,9 +395,13 @@ class Channel:
 
     def items(self, parent):
         """``list(parent)``, each item bound to its place (``heads.0``, ``heads.1``, ...)."""
-        root = parent._root if parent._root is not None else parent
         values = self.request({"op": "iter", "target": parent})
-        return [self._bound(item, root, f"{parent._path}{i}") for i, item in enumerate(values)]
+        return [self._bound(item, _root_of(parent), f"{parent._path}{i}") for i, item in enumerate(values)]
+
+
+def _root_of(handle):
+    """The handle the judge got ``handle`` under (a build's or a call's result), or ``handle`` itself."""
+    return handle._root if handle._root is not None else handle
 
 
 def grader_reference(obj):
@@ -470,7 +474,7 @@ def load_parameters(handle, values):
     """Copy ``values`` (name -> tensor) into the remote module, and keep them here: reads of these
     parameters through any handle under the same object give the judge's copy from now on."""
     handle._channel.request({"op": "load", "target": handle, "values": values})
-    root = handle._root if handle._root is not None else handle
+    root = _root_of(handle)
     if root._written is None:
         object.__setattr__(root, "_written", {})
     root._written.update({handle._path + name: value for name, value in values.items()})
