@@ -310,3 +310,140 @@ def test_missing_data_is_explained_once(pytester, student, monkeypatch, tmp_path
     result.stdout.re_match_lines([r"=+ 1 error, 2 without data in .*"])
     result.stdout.fnmatch_lines(["next: get Tiny Shakespeare (the first check that needed it says how), "
                                  "then run pytest again"])
+
+
+# torch's own errors (torch 2.13's words), raised by a line as a student writes it, and the hint for each.
+RAISING_LINES = {
+    "multinomial_on_logits": ("idx_next = torch.multinomial(logits, num_samples=1)",
+                              "torch.multinomial takes probabilities, not logits"),
+    "cat_without_dim": ("idx = torch.cat((idx, idx_next))", "torch.cat joins along dim 0 unless a dim is given"),
+    "transposed_3d": ("wei = q @ k.T * k.shape[-1] ** -0.5", "k.transpose(-2, -1)"),
+    "mask_not_sliced": ("wei = wei.masked_fill(self.tril == 0, float('-inf'))", "self.tril[:T, :T]"),
+}
+
+
+@pytest.mark.filterwarnings("ignore:The use of `x.T`")
+@pytest.mark.parametrize("name", RAISING_LINES)
+def test_torch_errors_are_translated(name):
+    from types import SimpleNamespace
+
+    from grader.student.explain import hint_for
+
+    statement, hint = RAISING_LINES[name]
+    B, T, hs, V, block_size = 4, 5, 16, 7, 8
+    names = dict(torch=torch, logits=torch.randn(B, V), idx=torch.zeros(B, T, dtype=torch.long),
+                 idx_next=torch.zeros(B, 1, dtype=torch.long), q=torch.randn(B, T, hs), k=torch.randn(B, T, hs),
+                 wei=torch.randn(B, T, T), self=SimpleNamespace(tril=torch.ones(block_size, block_size).tril()))
+    with pytest.raises(RuntimeError) as raised:
+        exec(statement, names)
+    assert hint in (hint_for(raised.value, f"{statement}  # (B, T)") or ""), (name, str(raised.value))
+    # torch's words alone name the call for multinomial only: the others need the statement's.
+    assert (hint_for(raised.value) or "").startswith("torch.multinomial") == (name == "multinomial_on_logits")
+
+
+def test_a_translation_reads_the_statement_teacher_mode_sends(monkeypatch):
+    # In teacher mode the judge rebuilds the error from the submission's words and its frame (the
+    # statement among them): the same hint as in student mode.
+    from grader.sandbox.remote import _exception
+    from grader.student.explain import explain
+    from grader.student.voice import Terminal
+
+    statement = "idx_next = torch.multinomial(logits, num_samples=1)  # (B, 1)"
+    exc = _exception({"builtin": "RuntimeError", "type": "RuntimeError", "args": ("invalid multinomial "
+                      "distribution (sum of probabilities <= 0)",), "message": "invalid multinomial distribution "
+                      "(sum of probabilities <= 0)", "frame": {"path": "/sub/generate.py", "lineno": 15,
+                                                              "name": "generate", "line": statement}}, "call")
+    with pytest.raises(RuntimeError) as raised:
+        raise exc
+    text = str(explain(raised, None, None, Terminal()))
+    assert statement in text and "hint:     torch.multinomial takes probabilities, not logits" in text, text
+
+
+def test_the_same_error_is_shown_once(pytester, monkeypatch):
+    """A line that raises in many checks: the first shows it in full, each after it takes one line; in the
+    table, an exercise whose first failure is the error another exercise showed says so."""
+    from grader.judges.rubric import POINTS
+
+    folder = pytester.mkdir("torchy")
+    (folder / "attention.py").write_text(
+        "import torch\n\n"
+        "def attend(B):\n"
+        "    return torch.randn(B, 8, 16) @ torch.randn(B, 8, 16).T\n")
+    monkeypatch.setitem(POINTS, "head", {"test_a": 1, "test_b": 1, "test_c": 1})
+    monkeypatch.setitem(POINTS, "multihead", {"test_d": 1})
+    pytester.makepyfile(test_same="""
+        import pytest
+
+        @pytest.mark.head
+        @pytest.mark.parametrize("B", [2, 3, 4])
+        def test_a(impl, B):
+            impl.get("attention", "attend")(B)
+
+        @pytest.mark.head
+        def test_b(impl):
+            impl.get("attention", "attend")(5)
+
+        @pytest.mark.head
+        def test_c(impl):
+            impl.get("attention", "attend")(16)  # B == hs: torch's words differ, its hint does not
+
+        @pytest.mark.multihead
+        def test_d(impl):
+            impl.get("attention", "attend")(6)
+        """)
+    result = run(pytester, f"--impl={folder}", "-W", "ignore:The use of `x.T`")
+    result.assert_outcomes(failed=6)
+    out = result.stdout.str()
+    assert out.count("hint:     k.T reverses every dim of k") == 2, out  # the first failure, and the table
+    assert out.count("the same error, at the same line, as test_a[2] above") == 4, out  # test_a[3], [4], b, c
+    result.stdout.fnmatch_lines([
+        "_*test_a?3?*_",
+        "your code raised RuntimeError: The size of tensor a (3) must match the size of tensor b (16) *",
+        "  the same error, at the same line, as test_a?2? above",
+        "_*test_d*_",
+        "*  the same error, at the same line, as test_a?2? (Exercise 5) above",
+        "*5. One head of self-attention*",
+        "*test_a?2?: your code raised RuntimeError*",
+        "*at torchy/attention.py:4, in attend",
+        "*hint:     k.T reverses every dim of k*",
+        "*6. Multi-head attention*",
+        "*test_d: your code raised RuntimeError*",
+        "*the same error, at the same line, as test_a?2? (Exercise 5) above",
+    ])
+
+
+def test_a_warning_of_torch_that_names_the_mistake_is_shown_with_the_failure(pytester, monkeypatch):
+    # torch warns of x.T on 3 dims once per process, where the line ran; the error comes later, from
+    # a line with no .T: the warning, hidden in pytest's warnings summary, becomes the failure's hint.
+    from grader.judges.rubric import POINTS
+
+    folder = pytester.mkdir("torchy")
+    (folder / "attention.py").write_text(
+        "import torch\n\n"
+        "def attend(B):\n"
+        "    k = torch.randn(B, 8, 16)\n"
+        "    kT = k.T\n"
+        "    return torch.randn(B, 8, 16) @ kT\n")
+    monkeypatch.setitem(POINTS, "head", {"test_a": 1})
+    pytester.makepyfile(test_warned="""
+        import pytest
+
+        @pytest.mark.head
+        def test_a(impl):
+            impl.get("attention", "attend")(4)
+        """)
+    # torch gives it once per process, and may have given it here already: always, for this run.
+    was = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        result = run(pytester, f"--impl={folder}")
+    finally:
+        torch.set_warn_always(was)
+    result.stdout.fnmatch_lines([
+        "*your code raised RuntimeError: The size of tensor a (4) must match the size of tensor b (16) *",
+        "*    return torch.randn(B, 8, 16) @ kT",
+        "  hint:     torch warned at torchy/attention.py:5: k.T reverses every dim of k*",
+        "*test_a: your code raised RuntimeError*",
+        "*at torchy/attention.py:6, in attend",
+        "*hint:     torch warned at torchy/attention.py:5: k.T reverses every dim of k*",
+    ])

@@ -22,6 +22,9 @@ ARGMAX = "argmax instead of sampling: use torch.multinomial(probs, num_samples=1
 TEMPERATURE = ("the samples are sharper or flatter than softmax(logits), as with a temperature "
                "(logits / 0.5): sample from F.softmax(logits, dim=-1) as it is")
 NOT_CROPPED = "context not cropped: before calling the model, idx_cond = idx[:, -block_size:]"
+# With a prompt of one token, torch.cat((idx, idx_next)) raises nothing: each step doubles the rows.
+CAT_ROWS = ("the new tokens became new rows: torch.cat joins along dim 0 unless a dim is given, "
+            "torch.cat((idx, idx_next), dim=1) appends along time")
 
 
 def run_generate(impl, model, idx, max_new_tokens, block_size=None):
@@ -123,8 +126,9 @@ def test_samples_follow_the_softmax(impl, device):
     torch.manual_seed(0)
     out = run_generate(impl, impl.build(StandIn, fixed_probabilities).to(device),
                        torch.zeros((B, 1), dtype=torch.long, device=device), steps)
+    rows = tuple(getattr(out, "shape", ())) == (B * 2**steps, 1)
     expect_tensor(out, f"generate's result for a prompt of shape ({B}, 1) and max_new_tokens={steps}", where(impl),
-                  shape=(B, 1 + steps), dtype=torch.int64)
+                  shape=(B, 1 + steps), dtype=torch.int64, hint=Mistake(CAT_ROWS) if rows else None)
     new = out[:, 1:].flatten().cpu()
     if new.min() < 0 or new.max() > 3:
         fail("sampled tokens should be ids of the vocabulary", "ids 0 .. 3", f"ids {new.min()} .. {new.max()}", where(impl))

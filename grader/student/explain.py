@@ -39,10 +39,11 @@ RAISED = "your code raised "
 class Explanation:
     """A longrepr that pytest, its short summary line and its JUnit XML writer can all show."""
 
-    def __init__(self, text, path="", lineno=0, kind=FAILURE):
+    def __init__(self, text, path="", lineno=0, kind=FAILURE, same_error=None):
         self.text = text
         self.kind = kind
         self.reprcrash = CrashLocation(str(path), lineno, text.splitlines()[0] if text else "")
+        self.same_error = same_error  # for an error raised in the student's code: see _raised_in_student_code
 
     def toterminal(self, tw):
         for line in self.text.splitlines():
@@ -79,32 +80,92 @@ def _not_implemented(exc, entry, exercise, voice):
     return f"not implemented yet: Exercise {number}: {name}\n  fill in the TODO at {place}, then run: {then}"
 
 
-# Errors a student meets often, by a piece of torch's own message, and what to do about each.
+@dataclass(frozen=True)
+class Translation:
+    """What to do about an error torch raised: ``message`` is a piece of torch's own words (torch 2.13),
+    ``code`` (a regex), when given, what the student's statement that raised must contain, for words
+    that have other causes elsewhere."""
+
+    message: str
+    hint: str
+    code: str = ""
+
+
+SOFTMAX_FIRST = ("torch.multinomial takes probabilities, not logits: probs = F.softmax(logits, dim=-1), "
+                 "then torch.multinomial(probs, num_samples=1)")
+NOT_PROBABILITIES = ("torch.multinomial takes probabilities (none negative, inf or nan, each row summing to "
+                     "more than 0): sample from F.softmax(logits, dim=-1)")
+# The lecture's idx (B, T) and idx_next (B, 1) joined along dim 0 fail unless T == 1.
+CAT_WITHOUT_DIM = ("torch.cat joins along dim 0 unless a dim is given: torch.cat((idx, idx_next), dim=1) "
+                   "appends along time")
+# x.T on a 3-D tensor reverses all its dims, (B, T, hs) -> (hs, T, B), with only a warning (once per
+# process, in pytest's warnings summary); the error comes from the matmul that uses it.
+TRANSPOSE_3D = ("k.T reverses every dim of k, (B, T, hs) -> (hs, T, B), not the last two (torch warns that "
+                ".T on more than 2 dims is deprecated): k.transpose(-2, -1)")
+# The mask is registered (block_size, block_size); a shorter input is (B, T, T).
+MASK_NOT_SLICED = "slice the mask to the input's length: self.tril[:T, :T] (T may be less than block_size)"
+SIZES = "must match the size of tensor b"
+BATCH_SIZES = "Expected size for first two dimensions of batch"
+
+# Errors a student meets often, and what to do about each: the first that fits is shown.
 COMMON_ERRORS = (
-    ("Expected target size", "F.cross_entropy wants logits of shape (B*T, V) and targets of shape (B*T,): "
-                             "logits.view(B*T, V), targets.view(B*T)"),
-    ("mat1 and mat2 shapes cannot be multiplied", "a Linear got a last dim it was not built for: check "
-                                                 "n_embd, head_size and the concatenation of the heads"),
+    Translation("probability tensor contains either `inf`, `nan` or element < 0", SOFTMAX_FIRST,
+                code=r"multinomial\(\s*logits\b"),
+    Translation("invalid multinomial distribution", SOFTMAX_FIRST, code=r"multinomial\(\s*logits\b"),
+    Translation("probability tensor contains either `inf`, `nan` or element < 0", NOT_PROBABILITIES),
+    Translation("invalid multinomial distribution", NOT_PROBABILITIES),
+    # The sequence to join, closed with no dim after it: torch.cat((idx, idx_next)), torch.cat([a, b]).
+    Translation("Sizes of tensors must match except in dimension 0", CAT_WITHOUT_DIM,
+                code=r"\bcat\(\s*[(\[][^()\[\]]*[)\]]\s*\)"),
+    Translation(SIZES, TRANSPOSE_3D, code=r"\.T\b"),
+    Translation(BATCH_SIZES, TRANSPOSE_3D, code=r"\.T\b"),
+    Translation(SIZES, MASK_NOT_SLICED, code=r"\btril\b(?!\s*\[)"),
+    Translation("Expected target size", "F.cross_entropy wants logits of shape (B*T, V) and targets of shape "
+                                        "(B*T,): logits.view(B*T, V), targets.view(B*T)"),
+    Translation("mat1 and mat2 shapes cannot be multiplied", "a Linear got a last dim it was not built for: "
+                                                             "check n_embd, head_size and the concatenation of the heads"),
 )
 
 
-def _hint_for(exc):
-    text = str(exc)
-    return next((hint for piece, hint in COMMON_ERRORS if piece in text), None)
+# Warnings of torch's that explain a failure: a piece of the warning -> what to do. torch gives each once
+# per process, so only the first check to run the line hears it (student mode only: in teacher mode the
+# submission's process heard it).
+COMMON_WARNINGS = (
+    ("The use of `x.T` on tensors of dimension other than 2", TRANSPOSE_3D),
+)
+
+
+def warning_hint(warning):
+    """The hint for a warning of COMMON_WARNINGS, or None."""
+    return next((hint for piece, hint in COMMON_WARNINGS if piece in str(warning)), None)
+
+
+def hint_for(exc, statement=""):
+    """The hint of the first of COMMON_ERRORS that fits ``exc`` raised by ``statement``, or None."""
+    text, code = str(exc), _code_of(statement)
+    return next((t.hint for t in COMMON_ERRORS if t.message in text and (not t.code or re.search(t.code, code))),
+                None)
+
+
+def _code_of(statement):
+    """The statement without its comments (a comment may name tril or .T); naive about a # in a string."""
+    return "\n".join(line.split("#", 1)[0] for line in str(statement).splitlines())
 
 
 def _raised_in_student_code(exc, entry, voice):
+    """The error, where it was raised, the statement and a hint; and what makes it the same error as
+    another check's (Explanation.same_error: the place, the type and the hint, else the message with its
+    numbers left out: the same line fails the same way for inputs of other sizes)."""
     source = ""
     try:
         source = str(entry.statement).strip()
     except Exception:  # the source may be gone (a notebook cell, a deleted file)
         pass
-    text = (
-        f"{RAISED}{type(exc).__name__}: {exc}\n"
-        f"  at {voice.place(entry.path, entry.lineno + 1)}, in {entry.name}"
-    )
-    hint = _hint_for(exc)
-    return text + (f"\n    {source}" if source else "") + (f"\n  hint:     {hint}" if hint else "")
+    place = voice.place(entry.path, entry.lineno + 1)
+    text = f"{RAISED}{type(exc).__name__}: {exc}\n  at {place}, in {entry.name}"
+    hint = hint_for(exc, source)
+    same = (place, type(exc).__name__, hint or re.sub(r"\d+", "N", str(exc)))
+    return text + (f"\n    {source}" if source else "") + (f"\n  hint:     {hint}" if hint else ""), same
 
 
 def _in_voice(message, voice):
@@ -128,5 +189,6 @@ def explain(excinfo, impl_path, exercise, voice=Terminal()):
     if isinstance(exc, (GradingFailure, ImplementationError, BlockedImport)):
         return Explanation(_in_voice(str(exc), voice), *location)
     if student is not None:
-        return Explanation(_raised_in_student_code(exc, student, voice), *location)
+        text, same = _raised_in_student_code(exc, student, voice)
+        return Explanation(text, *location, same_error=same)
     return None

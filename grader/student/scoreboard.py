@@ -6,10 +6,12 @@ A check earns its points only when it passed; a failure, an error, a skip or a t
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from grader.judges.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, POINTS, TOTAL_POINTS
+from grader.student.explain import warning_hint
 
 
 @dataclass
@@ -19,6 +21,7 @@ class CheckResult:
     max_points: float
     outcome: str = "not run"  # "passed" | "failed" | "skipped" | "not run"
     message: str = ""
+    same_error: tuple = None  # an error raised in the student's code: explain.Explanation.same_error
 
     @property
     def points(self):
@@ -43,6 +46,8 @@ class ExerciseScore:
         failures = [c for c in self.checks if c.outcome in ("failed", "skipped") and c.max_points]
         return next((c for c in failures if names_a_mistake(c.message)), failures[0] if failures else None)
 
+
+GRADER = Path(__file__).resolve().parents[1]  # a warning heard in the grader's own code is not the student's
 
 # The line a check's message carries when it recognised the mistake (grader/judges/expect.py's Mistake):
 # a diagnosis, shown ahead of checks that only saw a consequence of it.
@@ -81,6 +86,7 @@ class Scoreboard:
         self.results = {}  # nodeid -> CheckResult, filled at collection
         self.extras_left_out = False  # plain pytest grades the core only (see the plugin)
         self.data_missing = False  # set by the plugin when Tiny Shakespeare could not be obtained
+        self.warned = {}  # nodeid -> (where, the hint) for a warning of torch's heard in that check
 
     def add(self, item, exercise, max_points):
         self.results[item.nodeid] = CheckResult(exercise, item.name, max_points)
@@ -92,10 +98,29 @@ class Scoreboard:
             return
         if report.failed:
             result.outcome, result.message = "failed", _message(report)
+            result.same_error = getattr(report.longrepr, "same_error", None)
         elif report.skipped:
             result.outcome, result.message = "skipped", _skip_reason(report)
         elif report.when == "call":
             result.outcome = "passed"
+
+    def pytest_warning_recorded(self, warning_message, nodeid):
+        # Heard after the check's reports: its hint is added to the failure when the failures are shown.
+        hint = warning_hint(warning_message.message)
+        if hint and nodeid in self.results and not Path(warning_message.filename).resolve().is_relative_to(GRADER):
+            self.warned[nodeid] = (self.voice.place(warning_message.filename, warning_message.lineno), hint)
+
+    def _add_warned_hints(self, reports):
+        """A failed check in which torch warned of a known mistake says so, unless its message already
+        does (explain.py's hint for the error that followed it)."""
+        for report in reports:
+            result, (place, hint) = self.results.get(report.nodeid), self.warned.get(report.nodeid, ("", ""))
+            if result is None or not hint or hint in result.message:
+                continue
+            line = f"  hint:     torch warned at {place}: {hint}"
+            result.message += "\n" + line
+            if isinstance(getattr(report.longrepr, "text", None), str):
+                report.longrepr.text += "\n" + line
 
     def exercises(self):
         """ExerciseScore per exercise that had checks run, in lecture order."""
@@ -113,6 +138,7 @@ class Scoreboard:
     def pytest_terminal_summary(self, terminalreporter):
         # Outermost: the failures are put in order before pytest prints them, and the table comes after
         # pytest's short summary, the last thing a student reads.
+        self._add_warned_hints(terminalreporter.stats.get("failed", []))
         self._named_mistakes_first(terminalreporter.stats.get("failed", []))
         try:
             return (yield)
@@ -129,6 +155,7 @@ class Scoreboard:
 
         reports.sort(key=rank)
         self._mark_consequences(reports)
+        self._same_errors_once(reports)
 
     def _mark_consequences(self, reports):
         """One mistake often fails many checks of its exercise. After the first check that named it, a
@@ -148,6 +175,21 @@ class Scoreboard:
             elif first is not None and not mistake:
                 report.longrepr.text = text + f"\n  (this may follow from the mistake named in {first[0]})"
 
+    def _same_errors_once(self, reports):
+        """One wrong line of the student's code often fails many checks (k.T in a head fails 17): the
+        first check shows the error in full, each later one with the same error at the same line says
+        so in one line."""
+        first = {}  # Explanation.same_error -> the CheckResult of the first check that showed it
+        for report in reports:
+            result, key = self.results.get(report.nodeid), getattr(report.longrepr, "same_error", None)
+            if result is None or key is None:
+                continue
+            if key not in first:
+                first[key] = result
+                continue
+            report.longrepr.text = (f"{report.longrepr.text.splitlines()[0]}\n"
+                                    f"  {same_error_line(first[key], result.exercise)}")
+
     def _write_table(self, terminalreporter):
         scores = self.exercises()
         if not scores:
@@ -155,6 +197,7 @@ class Scoreboard:
         tr = terminalreporter
         tr.section(f"gptkit: {self.label}")
         next_up = None  # (exercise, the failure its line shows)
+        shown = {}  # same_error -> the failure whose lines showed it, for an error that fails exercises after
         for track, of, title in (("core", TOTAL_POINTS, "total"), ("extra", EXTRA_POINTS, "extras")):
             in_track = [score for score in scores if score.exercise.track == track]
             if not in_track:
@@ -168,8 +211,10 @@ class Scoreboard:
                 if first is not None:
                     # The core comes first: an extra is suggested next only once the core is done.
                     next_up = next_up or (ex, first)
-                    for line in _summary_lines(first):
+                    for line in _summary_lines(first, shown.get(first.same_error)):
                         tr.write_line(f"        {line}")
+                    if first.same_error is not None:
+                        shown.setdefault(first.same_error, first)
             got, most = self.total(track)
             of_all = "" if most == of else f" (of the {_num(most)} points these checks carry)"
             tr.write_line(f"  {title} {_num(got)} / {_num(of)}{of_all}")
@@ -211,11 +256,20 @@ def _skip_reason(report):
     return longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
 
 
-def _summary_lines(result):
-    """The first failing check of an exercise in two lines or so: its name, what went wrong, the hint."""
+def same_error_line(earlier, exercise):
+    """What a check whose error ``earlier`` showed in full says (in ``exercise``)."""
+    name = earlier.name if earlier.exercise is exercise else f"{earlier.name} (Exercise {earlier.exercise.number})"
+    return f"the same error, at the same line, as {name} above"
+
+
+def _summary_lines(result, earlier=None):
+    """The first failing check of an exercise in two lines or so: its name, what went wrong, the hint;
+    or, for an error that another exercise's line showed (``earlier``), its name, the error and which."""
     lines = [line for line in result.message.splitlines() if line.strip()]
     head = lines[0].strip() if lines else result.outcome
     keep = [f"{result.name}: {head}"]
+    if earlier is not None:
+        return keep + [same_error_line(earlier, result.exercise)]
     keep += [line.strip() for line in lines[1:]
              if line.strip().startswith(("hint:", MISTAKE_LABEL, "look at:", "fill in", "at "))]
     return keep[:3]

@@ -85,6 +85,14 @@ GENERATE = [
     Variant("crop-keeps-first-tokens", "generate", {"generate": [
         ("idx[:, -block_size:]", "idx[:, :block_size]")]},
         hint="not the first ones"),
+    # torch.multinomial raises on the logits (negative, or all 0): explain.py translates torch's words.
+    Variant("multinomial-on-logits", "generate", {"generate": [
+        ("idx_next = torch.multinomial(probs, num_samples=1)", "idx_next = torch.multinomial(logits, num_samples=1)")]},
+        hint="torch.multinomial takes probabilities, not logits"),
+    # Raises for a prompt longer than one token (explain.py); doubles the rows for one token (a check).
+    Variant("cat-without-dim", "generate", {"generate": [
+        ("idx = torch.cat((idx, idx_next), dim=1)", "idx = torch.cat((idx, idx_next))")]},
+        hint="torch.cat joins along dim 0 unless a dim is given"),
 ]
 
 ALTERNATIVES = [
