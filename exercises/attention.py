@@ -14,7 +14,8 @@ class Head(nn.Module):
         Set:
             self.key, self.query, self.value   each ``nn.Linear(n_embd, head_size, bias=False)``
             self.tril      a buffer: ``torch.tril(torch.ones(block_size, block_size))``, made with
-                           ``self.register_buffer("tril", ...)`` (a buffer is not a parameter)
+                           ``self.register_buffer("tril", ...)`` (a buffer is not a parameter, and
+                           ``.to(device)`` moves it; a plain ``self.tril = ...`` it would not)
             self.dropout   ``nn.Dropout(dropout)``, applied to the attention weights
 
         Shapes:
@@ -37,12 +38,14 @@ class Head(nn.Module):
         Compute:
             k = self.key(x), q = self.query(x)
             wei = q @ k transposed * head_size**-0.5     the affinities, scaled
-            mask the future: wei[.., t, s] = -inf wherever s > t (``self.tril[:T, :T] == 0``)
+            mask the future: wei[.., t, s] = -inf wherever s > t (``self.tril[:T, :T] == 0``: sliced
+            to T, which can be shorter than block_size)
             wei = softmax over the last dim, then ``self.dropout(wei)``
             out = wei @ self.value(x)
 
         Scale by ``head_size`` (the width of k), not by ``n_embd``: it keeps the scores at unit
-        variance, so the softmax does not turn one-hot. Mask before the softmax, never after.
+        variance, so the softmax does not turn one-hot. Mask before the softmax, never after; dropout
+        after the softmax, never on the scores (in train mode -inf * 0 gives NaN).
 
         Shapes:
             x: (B, T, C) -> out: (B, T, head_size), for any T <= block_size
@@ -52,7 +55,8 @@ class Head(nn.Module):
         (the lecture corrects itself at 01:20:05: the scale is head_size, not n_embd).
 
         Hint: ``k.transpose(-2, -1)`` swaps the last two dims;
-        ``wei.masked_fill(mask, float("-inf"))``; ``F.softmax(wei, dim=-1)``.
+        ``wei = wei.masked_fill(mask, float("-inf"))`` (masked_fill returns a new tensor: assign it);
+        ``F.softmax(wei, dim=-1)``.
 
         Check it: pytest -m head
         """
@@ -105,7 +109,8 @@ class MultiHeadAttention(nn.Module):
             give each a head dimension: (B, T, n_head, head_size), then move the heads next to
             the batch: (B, n_head, T, head_size)
             attention as in ``Head.forward``, per head: scores scaled by head_size**-0.5, future
-            masked to -inf, softmax over the last dim, ``self.attn_dropout``, times v
+            masked to -inf (``self.tril[:T, :T] == 0``), softmax over the last dim, then
+            ``self.attn_dropout`` on the weights (never on the scores), times v
             put the heads back side by side: (B, T, n_head * head_size) = (B, T, C)
             out = ``self.resid_dropout(self.c_proj(out))``
 

@@ -20,7 +20,9 @@ class Head(nn.Module):
         B, T, C = x.shape
         k = self.key(x)  # (B, T, hs)
         q = self.query(x)  # (B, T, hs)
-        # scale by head_size, not n_embd: keeps the scores at unit variance (01:20:05)
+        # scale by head_size, not n_embd: keeps the scores at unit variance (01:20:05); then mask with
+        # tril[:T, :T] (T may be < block_size; masked_fill returns a new tensor, so assign it), softmax,
+        # and dropout on the weights after the softmax (on the scores, -inf * 0 would give NaN)
         wei = q @ k.transpose(-2, -1) * k.shape[-1] ** -0.5  # (B, T, T)
         wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))  # (B, T, T)
         wei = F.softmax(wei, dim=-1)  # (B, T, T)

@@ -94,7 +94,7 @@ MISTAKES = {
                 "wei = torch.tril(torch.ones(T, T))",
         SOFTMAX: "every position averages the whole sequence: the future is not masked, or masked with 0 "
                  "instead of -inf (softmax gives a score of 0 as much weight as the past): "
-                 "wei.masked_fill(tril == 0, float('-inf'))",
+                 "wei = wei.masked_fill(tril == 0, float('-inf'))",
     },
     "future": {
         LOOP: "the mask is upside down: position t averages the future x[b, t:] instead of the past "
@@ -310,6 +310,6 @@ def test_softmax_version_takes_a_masked_softmax(impl, device):
              ", ".join(f"a tensor of shape {tuple(w.shape)}" + (" with weight on the future" if w.dim() >= 2
                        and tuple(w.shape[-2:]) == (T_, T_) else "") for w in softmaxes),
              where(impl, SOFTMAX),
-             "mask the future before the softmax, with -inf: wei.masked_fill(tril == 0, float('-inf')), then "
+             "mask the future before the softmax, with -inf: wei = wei.masked_fill(tril == 0, float('-inf')), then "
              "F.softmax(wei, dim=-1); masking after the softmax leaves weights that are not the softmax's")
     expect_no_loop(recorders, SOFTMAX, impl)

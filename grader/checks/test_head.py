@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from grader.judges import attention_oracle as oracle
+from grader.judges.attention_picture import head_picture
 from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_tensor, fail,
                                   max_difference, name_the_mistake)
 from grader.probes.probe import future_change, future_gradient, past_change, randomize_parameters
@@ -78,8 +79,31 @@ def test_output_shape_dtype_device(impl, device, T):
     head = make_head(impl, device)
     x = torch.randn(4, T, n_embd, device=device)
     where = impl.where("attention", "Head.forward")
-    expect_tensor(head(x), f"Head(x) for x of shape (4, {T}, {n_embd})", where,
-                  shape=(4, T, head_size), dtype=torch.float32, device=device)
+    what = f"Head(x) for x of shape (4, {T}, {n_embd})"
+    expect_tensor(call_at(head, x, what, where), what, where, shape=(4, T, head_size), dtype=torch.float32,
+                  device=device)
+
+
+def call_at(module, x, what, where):
+    """``module(x)``; torch's size mismatch at T < block_size is named: a mask not sliced to T."""
+    try:
+        return module(x)
+    except RuntimeError as error:
+        hint = oracle.mask_not_sliced(error, x.shape[1], block_size)
+        if hint is None:
+            raise
+        fail(f"{what}: a sequence shorter than block_size={block_size}", "an output for any T <= block_size",
+             f"RuntimeError: {error}", where, hint)
+
+
+def test_tril_is_a_buffer(impl, device):
+    """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
+    .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
+    head = make_head(impl, device)
+    if isinstance(getattr(head, "tril", None), torch.Tensor) and \
+            "tril" not in [name for name, _ in head.named_buffers()]:
+        fail("Head.tril is not among named_buffers()", "tril registered as a buffer",
+             "a plain tensor attribute", impl.where("attention", "Head.__init__"), oracle.TRIL_NOT_A_BUFFER)
 
 
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
@@ -90,7 +114,8 @@ def test_future_does_not_change_the_past(impl, device, T, t):
     if not change <= FUTURE_ATOL:
         fail(f"Head: {oracle.up_to(t)} changed when only the inputs after {t} changed (T={T})",
              "no change: position t may only look at positions <= t", f"a change of {oracle.amount(change)}",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.FUTURE_LEAKS)
+             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.FUTURE_LEAKS,
+             picture=head_picture(head, n_embd, head_size, device))
 
 
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
@@ -103,7 +128,8 @@ def test_no_gradient_flows_from_the_future(impl, device, T, t):
         fail(f"Head: the output at position {t} has a gradient with respect to later inputs (T={T})",
              "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
              impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or
-             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0")
+             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0",
+             picture=head_picture(head, n_embd, head_size, device))
 
 
 @pytest.mark.parametrize("T,t", [(block_size, 1), (block_size, block_size - 1), (5, 4)],
@@ -115,12 +141,13 @@ def test_uses_the_past(impl, device, T, t):
     change = past_change(head, x, t)
     if change != change:
         fail(f"Head(x) at position {t} (T={T})", "finite values", "NaN",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.NOT_FINITE)
+             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.NOT_FINITE,
+             picture=head_picture(head, n_embd, head_size, device))
     if not change >= PAST_MIN:
         fail(f"Head: the output at position {t} ignores the input at position 0 (T={T})",
              "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
              impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or
-             "mask only the future (s > t): wei.masked_fill(tril[:T, :T] == 0, float('-inf'))")
+             oracle.MASK_ONLY_THE_FUTURE, picture=head_picture(head, n_embd, head_size, device))
 
 
 @pytest.mark.parametrize("T", [block_size, 5], ids=["T=block_size", "T<block_size"])
@@ -136,10 +163,11 @@ def test_matches_attention_from_its_weights(impl, device, T):
 
 def expect_matches(got, head, x, what, where):
     expected = oracle.head_oracle(head, x, head_size)
-    hint = None
-    if max_difference(got, expected) > ATOL:
+    hint = picture = None
+    if max_difference(got, expected) > ATOL:  # only a failure pays for the name and the picture
         hint = name_the_mistake(got, oracle.head_mistakes(head, x, head_size), ATOL, oracle.NOT_FINITE)
-    expect_close(got, expected, what, where, atol=ATOL, hint=hint)
+        picture = head_picture(head, n_embd, head_size, x.device)
+    expect_close(got, expected, what, where, atol=ATOL, hint=hint, picture=picture)
 
 
 def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
@@ -154,6 +182,9 @@ def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
         seeded = head(x)
         torch.manual_seed(1)
         seeded_again = head(x)
+        in_eval = head.eval()(x)
+        head.train()
+    oracle.expect_finite_in_training(first, in_eval, "Head(..., dropout=0.5) in train mode", where, "self.dropout")
     # Two dropout masks of 4 * 16 * 16 weights at p = 0.5 differ by far more than 1e-3: the two calls
     # differ by at least 5.8 over seeds 0-19, on the reference and with dropout on the output.
     if not max_difference(first, second) > 1e-3:
@@ -177,7 +208,8 @@ def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
 def test_dropout_acts_on_the_attention_weights(impl, device):
     """In train mode the dropout falls on the attention weights: position 0 attends only to itself with
     weight 1, so its output is either all zero (weight dropped) or v_0 / (1 - p) (kept), for every row.
-    Dropout on the output instead drops single features: rows come out partly zero."""
+    Dropout on the output instead drops single features: rows come out partly zero; dropout on the scores
+    gives NaN (-inf * 0) or v_0 itself (the softmax makes the one weight 1 again)."""
     head = randomize_parameters(expect_layout(make_head(impl, device, dropout=P), impl), std=WEIGHT_STD)
     where = impl.where("attention", "Head.forward")
     # 64 rows: output dropout would leave a row whole (all 8 features kept or all dropped) with
@@ -187,15 +219,28 @@ def test_dropout_acts_on_the_attention_weights(impl, device):
     x = random_x(64, block_size, device)
     with torch.no_grad():
         v0 = x[:, 0] @ head.value.weight.T  # (B, head_size): what position 0 gets in eval mode
-        in_eval = head.eval()(x)[:, 0]
+        all_in_eval = head.eval()(x)
         torch.manual_seed(0)
-        got = head.train()(x)[:, 0]
+        all_in_train = head.train()(x)
+    in_eval, got = all_in_eval[:, 0], all_in_train[:, 0]
     # This check is about dropout: the rest of the head must first be right at position 0.
     expect_close(in_eval, v0, "Head(x) in eval mode at position 0, which attends only to itself", where,
                  atol=ATOL, hint="position 0 gets weight 1 on itself: out[:, 0] = value(x)[:, 0]; "
                                  "fix the checks of Head in eval mode first")
+    oracle.expect_finite_in_training(got, in_eval, "Head(..., dropout=0.5) in train mode at position 0", where,
+                                     "self.dropout")
     dropped, kept = got.abs().amax(-1), (got - v0 / (1 - P)).abs().amax(-1)
     wrong = int((torch.minimum(dropped, kept) > ATOL).sum())
+    # Weight 1 on itself in all 64 rows, none dropped, while the output is random elsewhere: the dropout
+    # fell on the scores and the softmax made the weights sum to 1 again. Measured over seeds 0-19 (x and
+    # torch): dropout on the scores before the mask gives exactly v_0 at position 0 and differs from eval
+    # mode by at least 2.7 elsewhere; the reference is at least 3.2 from v_0. ATOL: margins over 10^4.
+    # (Dropout on the scores after the mask gives NaN in 7072-7240 of the 8192 values.)
+    if max_difference(got, v0) <= ATOL and max_difference(all_in_train, all_in_eval) > ATOL:
+        fail("Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
+             "each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
+             "v_0 in all 64 rows: its weight is 1 every time, while other positions change", where,
+             oracle.dropout_before_softmax("self.dropout"))
     if wrong:
         fail("Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
              "each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",

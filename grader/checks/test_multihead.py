@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from grader.judges import attention_oracle as oracle
+from grader.judges.attention_picture import mha_picture
 from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_raises,
                                   expect_tensor, fail, max_difference, name_the_mistake)
 from grader.probes.probe import (future_change, future_gradient, modules_of_class, past_change, randomize_parameters,
@@ -127,8 +128,32 @@ def test_output_shape_dtype_device(impl, device, T):
     """MultiHeadAttention maps (B, T, n_embd) to (B, T, n_embd), float32, on the input's device."""
     mha = make_mha(impl, device)
     x = torch.randn(2, T, n_embd, device=device)
-    expect_tensor(mha(x), f"MultiHeadAttention(x) for x of shape (2, {T}, {n_embd})", forward_where(impl),
-                  shape=(2, T, n_embd), dtype=torch.float32, device=device)
+    what = f"MultiHeadAttention(x) for x of shape (2, {T}, {n_embd})"
+    expect_tensor(call_at(mha, x, what, forward_where(impl)), what, forward_where(impl), shape=(2, T, n_embd),
+                  dtype=torch.float32, device=device)
+
+
+def call_at(module, x, what, where):
+    """``module(x)``; torch's size mismatch at T < block_size is named: a mask not sliced to T."""
+    try:
+        return module(x)
+    except RuntimeError as error:
+        hint = oracle.mask_not_sliced(error, x.shape[1], block_size)
+        if hint is None:
+            raise
+        fail(f"{what}: a sequence shorter than block_size={block_size}", "an output for any T <= block_size",
+             f"RuntimeError: {error}", where, hint)
+
+
+def test_tril_is_a_buffer(impl, device):
+    """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
+    .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
+    mha = make_mha(impl, device)
+    if isinstance(getattr(mha, "tril", None), torch.Tensor) and \
+            "tril" not in [name for name, _ in mha.named_buffers()]:
+        fail("MultiHeadAttention.tril is not among named_buffers()", "tril registered as a buffer",
+             "a plain tensor attribute", impl.where("attention", "MultiHeadAttention.__init__"),
+             oracle.TRIL_NOT_A_BUFFER)
 
 
 def test_indivisible_n_embd_is_a_clear_error(impl):
@@ -147,7 +172,7 @@ def test_future_does_not_change_the_past(impl, device, T, t):
         fail(f"MultiHeadAttention: {oracle.up_to(t)} changed when only the inputs after {t} "
              f"changed (T={T})", "no change: position t may only look at positions <= t",
              f"a change of {oracle.amount(change)}", forward_where(impl),
-             known_mistake(mha, x, impl) or oracle.FUTURE_LEAKS)
+             known_mistake(mha, x, impl) or oracle.FUTURE_LEAKS, picture=mha_picture(mha, n_embd, n_head, device))
 
 
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
@@ -159,7 +184,8 @@ def test_no_gradient_flows_from_the_future(impl, device, T, t):
         fail(f"MultiHeadAttention: the output at position {t} has a gradient with respect to later inputs "
              f"(T={T})", "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
              forward_where(impl), known_mistake(mha, x, impl) or
-             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0")
+             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0",
+             picture=mha_picture(mha, n_embd, n_head, device))
 
 
 @pytest.mark.parametrize("T,t", [(block_size, 1), (block_size, block_size - 1), (5, 4)],
@@ -171,12 +197,12 @@ def test_uses_the_past(impl, device, T, t):
     change = past_change(mha, x, t)
     if change != change:
         fail(f"MultiHeadAttention(x) at position {t} (T={T})", "finite values", "NaN", forward_where(impl),
-             known_mistake(mha, x, impl) or oracle.NOT_FINITE)
+             known_mistake(mha, x, impl) or oracle.NOT_FINITE, picture=mha_picture(mha, n_embd, n_head, device))
     if not change >= PAST_MIN:
         fail(f"MultiHeadAttention: the output at position {t} ignores the input at position 0 (T={T})",
              "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
              forward_where(impl), known_mistake(mha, x, impl) or
-             "mask only the future (s > t): wei.masked_fill(tril[:T, :T] == 0, float('-inf'))")
+             oracle.MASK_ONLY_THE_FUTURE, picture=mha_picture(mha, n_embd, n_head, device))
 
 
 def test_heads_are_consecutive_slices_of_c_attn(impl, device):
@@ -230,10 +256,11 @@ def test_matches_single_heads_from_its_weights(impl, device, T):
 
 def expect_matches(got, mha, x, what, where):
     expected = oracle.mha_oracle(mha, x, n_head)
-    hint = None
-    if max_difference(got, expected) > ATOL:
+    hint = picture = None
+    if max_difference(got, expected) > ATOL:  # only a failure pays for the name and the picture
         hint = name_the_mistake(got, oracle.mha_mistakes(mha, x, n_head), ATOL, oracle.NOT_FINITE)
-    expect_close(got, expected, what, where, atol=ATOL, hint=hint)
+        picture = mha_picture(mha, n_embd, n_head, x.device)
+    expect_close(got, expected, what, where, atol=ATOL, hint=hint, picture=picture)
 
 
 def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
@@ -248,6 +275,10 @@ def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
         seeded = mha(x)
         torch.manual_seed(1)
         seeded_again = mha(x)
+        in_eval = mha.eval()(x)
+        mha.train()
+    oracle.expect_finite_in_training(first, in_eval, "MultiHeadAttention(..., dropout=0.5) in train mode", where,
+                                     "self.attn_dropout")
     # Two draws of dropout at p = 0.5 differ by far more than 1e-3: by at least 4.3 over seeds 0-19, on the
     # reference and with either one of the two dropouts left out.
     if not max_difference(first, second) > 1e-3:
@@ -291,21 +322,23 @@ def test_dropout_on_the_attention_weights(impl, device):
     weight 1, so before c_proj each head's output there is either 0 (weight dropped) or v_0 / (1 - p):
     every kept output entry at position 0 must equal c_proj of one of those 2**n_head combinations
     (times 1 / (1 - p) if the output dropout rescaled it). Without dropout on the weights each head gives
-    v_0 itself, which is none of them."""
+    v_0 itself, which is none of them; with dropout on the scores, NaN or v_0 itself."""
     mha = random_mha(impl, device, dropout=P)
     where = forward_where(impl)
     B = 16
     x = random_x(B, block_size, device)
     with torch.no_grad():
         v0 = (x[:, 0] @ mha.c_attn.weight.T)[:, 2 * n_embd:]  # (B, C): every head's value at position 0
-        in_eval = mha.eval()(x)[:, 0]
+        all_in_eval = mha.eval()(x)
         torch.manual_seed(0)
-        got = mha.train()(x)[:, 0]  # (B, C)
+        all_in_train = mha.train()(x)
+    in_eval, got = all_in_eval[:, 0], all_in_train[:, 0]  # (B, C)
     # This check is about dropout: the rest of the module must first be right at position 0.
     expect_close(in_eval, F.linear(v0, mha.c_proj.weight, mha.c_proj.bias),
                  "MultiHeadAttention(x) in eval mode at position 0, which attends only to itself", where,
                  atol=ATOL, hint="position 0 gets weight 1 on itself: out[:, 0] = c_proj(v[:, 0]); "
                                  "fix the checks of MultiHeadAttention in eval mode first")
+    expect_not_renormalised(all_in_train, all_in_eval, where)
     # Measured over torch seeds 0-19: the reference and F.scaled_dot_product_attention 0 of 16 rows wrong,
     # no dropout on the attention weights 16 of 16 wrong. ATOL as in the eval checks.
     with torch.no_grad():
@@ -321,3 +354,27 @@ def test_dropout_on_the_attention_weights(impl, device):
              "to itself)", "c_proj of each head's v_0 either dropped or scaled by 1 / (1 - p)",
              f"{wrong} of {B} rows match no such combination", where,
              "dropout on the attention weights: wei = self.attn_dropout(wei) after the softmax, before wei @ v")
+
+
+def expect_not_renormalised(in_train, in_eval, where):
+    """Dropout on the scores: NaN (-inf * 0), or every head's weight at position 0 still 1 (the softmax
+    renormalised what dropout left: train mode equals eval mode there, up to the output dropout) while
+    later positions change."""
+    oracle.expect_finite_in_training(in_train, in_eval, "MultiHeadAttention(..., dropout=0.5) in train mode", where,
+                                     "self.attn_dropout")
+    # Measured over seeds 0-19 (x and torch): with dropout on the scores before the mask, position 0
+    # equals eval mode (beside the output dropout) exactly and the rest differs by at least 2.1. With no
+    # dropout on the weights at all, the rest equals eval mode exactly (0.0): the caller's test of the
+    # 2**n_head combinations names that. The reference is at least 3.0 from eval mode at position 0.
+    # ATOL: margins over 10^4.
+    if beside_output_dropout(in_train[:, 0], in_eval[:, 0]) <= ATOL < beside_output_dropout(in_train, in_eval):
+        fail("MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
+             "to itself)", "each head's v_0 either dropped or scaled by 1 / (1 - p)",
+             "every head keeps weight 1 in all rows, while the other positions change", where,
+             oracle.dropout_before_softmax("self.attn_dropout"))
+
+
+def beside_output_dropout(in_train, in_eval):
+    """How far train mode is from eval mode at the entries the output dropout kept (rescaled or not)."""
+    kept = in_train != 0
+    return min(max_difference(in_train * (1 - P), in_eval * kept), max_difference(in_train, in_eval * kept))

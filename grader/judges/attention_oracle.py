@@ -16,18 +16,24 @@ import itertools
 import torch
 import torch.nn.functional as F
 
+from grader.judges.expect import fail
+
 # Hints for the named mistakes; the checks and the kit's broken variants quote them.
 SCALED_BY_N_EMBD = ("scaled by n_embd instead of head_size: the lecture corrects this at 01:20:05, "
                     "scale by head_size**-0.5")
 NOT_SCALED = "the scores are not scaled: multiply q @ k^T by head_size**-0.5 (01:16:56, scaled attention)"
 SCALED_BY_ONE_OVER_HEAD_SIZE = "the scores are divided by head_size: multiply them by head_size**-0.5"
-NO_MASK = ("no causal mask: set the future to -inf before the softmax, "
-           "wei.masked_fill(tril[:T, :T] == 0, float('-inf'))")
+# A masked_fill whose result is not assigned gives exactly this output too: masked_fill returns a new
+# tensor and leaves wei as it was, so the hint names both.
+NO_MASK = ("no causal mask, or a masked_fill whose result is not assigned (masked_fill returns a new tensor: "
+           "assign it, wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf')), before the softmax)")
 MASK_UPSIDE_DOWN = "the mask hides the past instead of the future: mask where tril[:T, :T] == 0"
 MASK_AFTER_SOFTMAX_ZERO = ("mask applied after the softmax (future set to 0): the weights of a row no longer "
                            "sum to 1; mask with -inf before the softmax")
 MASK_AFTER_SOFTMAX_INF = ("mask applied after the softmax (future set to -inf): -inf times v gives NaN; "
                           "mask with -inf before the softmax")
+NO_SOFTMAX = ("no softmax: the masked scores are used as weights (-inf for the future gives NaN); normalise "
+              "them after the mask, wei = F.softmax(wei, dim=-1)")
 SOFTMAX_OVER_QUERIES = ("softmax over the wrong dim (over the queries t): normalise over the last dim, "
                         "F.softmax(wei, dim=-1)")
 SOFTMAX_OVER_HEADS = ("softmax over the wrong dim (over the heads): normalise over the last dim, "
@@ -44,8 +50,40 @@ HEADS_MERGED_WITHOUT_TRANSPOSE = ("the heads are put back without transpose(1, 2
                                   "out.transpose(1, 2).contiguous().view(B, T, C) puts them side by side")
 NO_C_PROJ = "the output projection is missing: out = self.resid_dropout(self.c_proj(out))"
 FUTURE_LEAKS = ("position t may only see positions <= t: set the scores where s > t to -inf before the softmax "
-                "(wei.masked_fill(tril[:T, :T] == 0, float('-inf'))), then softmax over the last dim")
+                "(wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))), then softmax over the last dim")
 NOT_FINITE = "NaN or inf in the output: mask with -inf before the softmax, never after it"
+MASK_ONLY_THE_FUTURE = "mask only the future (s > t): wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))"
+TRIL_NOT_A_BUFFER = ("self.tril is a plain tensor attribute, not a buffer: .to(device) does not move it (the "
+                     "model then fails on a GPU); make it with self.register_buffer(\"tril\", torch.tril(...))")
+TRIL_NOT_SLICED = ("the mask is block_size x block_size but this sequence is shorter (T < block_size): slice "
+                   "it to the sequence, wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))")
+
+
+def dropout_before_softmax(dropout):
+    """The hint for dropout on the scores; ``dropout`` is the module's name for it (self.dropout)."""
+    return (f"dropout before the softmax: on the scores it turns a masked -inf into NaN (-inf * 0), or the "
+            f"softmax makes the kept weights sum to 1 again; apply it to the weights after the softmax, "
+            f"wei = {dropout}(wei)")
+
+
+def expect_finite_in_training(got, in_eval, what, where, dropout):
+    """Train mode gives finite values: dropout on the masked scores turns -inf * 0 into NaN, which only
+    train mode shows. Where eval mode (``in_eval``, the same input) is not finite either, the mistake is
+    not the dropout's, and the hint says so."""
+    if type(got) is torch.Tensor and not torch.isfinite(got).all():
+        eval_finite = type(in_eval) is torch.Tensor and torch.isfinite(in_eval).all()
+        fail(what, "finite values", f"NaN or inf in {int((~torch.isfinite(got)).sum())} of {got.numel()} values",
+             where, dropout_before_softmax(dropout) if eval_finite else NOT_FINITE)
+
+
+def mask_not_sliced(error, T, block_size):
+    """TRIL_NOT_SLICED when ``error`` (what a call at T < block_size raised) is torch's size mismatch
+    between a (T, T) tensor and a (block_size, block_size) one, else None."""
+    message = str(error)
+    if isinstance(error, RuntimeError) and "must match the size" in message and \
+            f"({T})" in message and f"({block_size})" in message:
+        return TRIL_NOT_SLICED
+    return None
 
 
 def causal_mask(T, device):
@@ -57,7 +95,7 @@ def attention(q, k, v, scale, mask="before", softmax_dim=-1, scores="qk"):
     """Causal attention over the last two dims of q, k, v (..., T, hs), with switches for mistakes.
 
     mask: "before" (right), "none", "upside_down" (hides the past), "after_zero", "after_inf";
-    softmax_dim: -1 (right), -2 (over the queries) or any other dim of the scores;
+    softmax_dim: -1 (right), -2 (over the queries) or any other dim of the scores, None for no softmax;
     scores: "qk" (right, q @ k^T) or "kq" (k @ q^T).
     """
     T = q.shape[-2]
@@ -68,7 +106,7 @@ def attention(q, k, v, scale, mask="before", softmax_dim=-1, scores="qk"):
         wei = wei.masked_fill(future, float("-inf"))
     elif mask == "upside_down":
         wei = wei.masked_fill(future.T, float("-inf"))  # triu instead of tril: s < t hidden
-    wei = F.softmax(wei, dim=softmax_dim)
+    wei = wei if softmax_dim is None else F.softmax(wei, dim=softmax_dim)
     if mask == "after_zero":
         wei = wei.masked_fill(future, 0.0)
     elif mask == "after_inf":
@@ -105,6 +143,7 @@ def head_mistakes(head, x, head_size):
         MASK_AFTER_SOFTMAX_ZERO: wrong(mask="after_zero"),
         MASK_AFTER_SOFTMAX_INF: wrong(mask="after_inf"),
         SOFTMAX_OVER_QUERIES: wrong(softmax_dim=-2),
+        NO_SOFTMAX: wrong(softmax_dim=None),
         K_Q_SWAPPED: wrong(scores="kq"),
     }
 
@@ -172,6 +211,7 @@ def mha_mistakes(mha, x, n_head):
         MASK_AFTER_SOFTMAX_ZERO: mha_fused(mha, x, n_head, mask="after_zero"),
         MASK_AFTER_SOFTMAX_INF: mha_fused(mha, x, n_head, mask="after_inf"),
         SOFTMAX_OVER_QUERIES: mha_fused(mha, x, n_head, softmax_dim=-2),
+        NO_SOFTMAX: mha_fused(mha, x, n_head, softmax_dim=None),
         SOFTMAX_OVER_HEADS: mha_fused(mha, x, n_head, softmax_dim=1),
         NO_C_PROJ: mha_fused(mha, x, n_head, project=False),
         HEADS_MERGED_WITHOUT_TRANSPOSE: mha_fused(mha, x, n_head, merge="no_transpose"),

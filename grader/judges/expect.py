@@ -6,11 +6,13 @@ import torch
 
 class GradingFailure(AssertionError):
     """A check failed; the message is written for the student and shown without a traceback.
-    ``mistake``: the mistake the check named (a Mistake hint of ``fail``), as data for the class report."""
+    ``mistake``: the mistake the check named (a Mistake hint of ``fail``), as data for the class report;
+    ``picture``: the text of a picture shown at the end of the message (see fail), or None."""
 
-    def __init__(self, message, mistake=None):
+    def __init__(self, message, mistake=None, picture=None):
         super().__init__(message)
         self.mistake = mistake
+        self.picture = picture
 
 
 class Mistake(str):
@@ -18,12 +20,17 @@ class Mistake(str):
     mistake made (name_the_mistake). Shown as "mistake:", and ahead of failures that only saw its effects."""
 
 
-def fail(what, expected, got, where, hint=None):
+def fail(what, expected, got, where, hint=None, picture=None):
+    """Raise the GradingFailure that says what went wrong. ``picture``: lines of text drawn from the
+    submission's behaviour (grader/judges/attention_picture.py), shown after the hint; None for none."""
     lines = [what, f"  expected: {expected}", f"  got:      {got}", f"  look at:  {where}"]
     if hint:
         label = "mistake:" if isinstance(hint, Mistake) else "hint:"
         lines.append(f"  {label:<9} {hint}")
-    raise GradingFailure("\n".join(lines), mistake=str(hint) if isinstance(hint, Mistake) else None)
+    if picture:
+        lines.append(picture)
+    raise GradingFailure("\n".join(lines), mistake=str(hint) if isinstance(hint, Mistake) else None,
+                         picture=picture or None)
 
 
 def equal(got, expected):
@@ -240,9 +247,10 @@ def name_the_mistake(got, candidates, atol=1e-4, not_finite=None):
     return None
 
 
-def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None):
+def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None, picture=None):
     """``got`` equals the grader's own oracle ``expected`` within ``atol``; on failure, name the mistake
-    from ``mistakes`` (see name_the_mistake) when one matches."""
+    from ``mistakes`` (see name_the_mistake) when one matches. ``picture``: see fail; shown only when the
+    values differ, not for a wrong shape."""
     expect_tensor(got, what, where, shape=tuple(expected.shape))
     if expected.numel() == 0 or torch.isnan(expected.detach()).any():
         # The oracle was computed from what the submission's layout gave it (a parameter of size 0, an
@@ -258,7 +266,7 @@ def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None
     else:
         got_text = f"values off by up to {diff:.3g} (allowed {atol:g})"
     fail(f"{what} does not match the grader's own computation from your weights",
-         "the same values", got_text, where, named or hint)
+         "the same values", got_text, where, named or hint, picture)
 
 
 def expect_mean_cross_entropy(loss, logits, idx, targets, where):

@@ -59,7 +59,11 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
         # No colours: the output is read, trimmed, and printed by this process.
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               env=launch.environment(dict(os.environ, PY_COLORS="0")))
-    print(_the_table(proc.stdout + proc.stderr))
+    # A picture of attention weights in the failure shown in full is drawn as an image. Imported here:
+    # it needs torch, which the notebook's own cells have loaded by now, and importing grade() should not.
+    from grader.judges.attention_picture import print_with_pictures
+
+    print_with_pictures(_the_table(proc.stdout + proc.stderr))
 
 
 def _the_table(output):

@@ -39,8 +39,9 @@ RAISED = "your code raised "
 class Explanation:
     """A longrepr that pytest, its short summary line and its JUnit XML writer can all show."""
 
-    def __init__(self, text, path="", lineno=0, kind=FAILURE, same_error=None):
+    def __init__(self, text, path="", lineno=0, kind=FAILURE, same_error=None, picture=None):
         self.text = text
+        self.picture = picture  # the attention picture at the end of a check's message (GradingFailure.picture)
         self.kind = kind
         self.reprcrash = CrashLocation(str(path), lineno, text.splitlines()[0] if text else "")
         self.same_error = same_error  # for an error raised in the student's code: see _raised_in_student_code
@@ -187,7 +188,7 @@ def explain(excinfo, impl_path, exercise, voice=Terminal()):
         return Explanation(_not_implemented(exc, student or entry, exercise, voice), entry.path, entry.lineno + 1,
                            kind=NOT_IMPLEMENTED)
     if isinstance(exc, (GradingFailure, ImplementationError, BlockedImport)):
-        return Explanation(_in_voice(str(exc), voice), *location)
+        return Explanation(_in_voice(str(exc), voice), *location, picture=getattr(exc, "picture", None))
     if student is not None:
         text, same = _raised_in_student_code(exc, student, voice)
         return Explanation(text, *location, same_error=same)

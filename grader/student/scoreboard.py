@@ -156,6 +156,7 @@ class Scoreboard:
         reports.sort(key=rank)
         self._mark_consequences(reports)
         self._same_errors_once(reports)
+        self._pictures_once(reports)
 
     def _mark_consequences(self, reports):
         """One mistake often fails many checks of its exercise. After the first check that named it, a
@@ -189,6 +190,19 @@ class Scoreboard:
                 continue
             report.longrepr.text = (f"{report.longrepr.text.splitlines()[0]}\n"
                                     f"  {same_error_line(first[key], result.exercise)}")
+
+    def _pictures_once(self, reports):
+        """The attention picture is drawn from one fixed input, so every failed attention check of an
+        exercise draws the same one: the first failure shows it, the later ones say so in one line."""
+        shown = set()  # (exercise, picture)
+        for report in reports:
+            result, picture = self.results.get(report.nodeid), getattr(report.longrepr, "picture", None)
+            if result is None or not picture or picture not in report.longrepr.text:
+                continue
+            if (result.exercise, picture) in shown:
+                report.longrepr.text = report.longrepr.text.replace(
+                    picture, "  (the same attention weights as pictured above)")
+            shown.add((result.exercise, picture))
 
     def _write_table(self, terminalreporter):
         scores = self.exercises()

@@ -58,6 +58,7 @@ VARIANTS = [
     head("head-mask-after-softmax-inf", (HEAD_MASK, "pass"),
          (HEAD_SOFTMAX, HEAD_SOFTMAX + '\n        wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))'),
          hint="mask applied after the softmax (future set to -inf)"),
+    head("head-no-softmax", (HEAD_SOFTMAX, "pass"), hint="no softmax"),
     head("head-softmax-wrong-dim", (HEAD_SOFTMAX, HEAD_SOFTMAX.replace("dim=-1", "dim=1")),
          hint="softmax over the wrong dim"),
     head("head-k-q-swapped", (HEAD_SCORES, HEAD_SCORES.replace("q @ k.transpose", "k @ q.transpose")),
@@ -73,6 +74,19 @@ VARIANTS = [
          hint="apply dropout to the attention weights"),
     head("head-dropout-also-in-eval", (HEAD_DROPOUT, "wei = F.dropout(wei, self.dropout.p)  # (B, T, T)"),
          hint="off in eval mode"),
+    # Dropout on the scores: in train mode -inf * 0 gives NaN (after the mask), and a row's weights are
+    # a softmax again, not a dropout of one (before the mask).
+    head("head-dropout-on-the-scores-before-the-mask", (HEAD_DROPOUT, "pass"),
+         (HEAD_MASK, "wei = self.dropout(wei)\n        " + HEAD_MASK), hint="dropout before the softmax"),
+    head("head-dropout-on-the-scores-after-the-mask", (HEAD_DROPOUT, "pass"),
+         (HEAD_SOFTMAX, "wei = self.dropout(wei)\n        " + HEAD_SOFTMAX), hint="dropout before the softmax"),
+    head("head-tril-not-a-buffer", (HEAD_BUFFER, HEAD_BUFFER.replace(
+        'self.register_buffer("tril", torch.tril(torch.ones(block_size, block_size)))',
+        "self.tril = torch.tril(torch.ones(block_size, block_size))")), hint="register_buffer"),
+    head("head-masked-fill-not-assigned", (HEAD_MASK, HEAD_MASK.replace("wei = wei.masked_fill", "wei.masked_fill")),
+         hint="masked_fill returns a new tensor"),
+    head("head-tril-not-sliced", (HEAD_MASK, HEAD_MASK.replace("self.tril[:T, :T]", "self.tril")),
+         hint="tril[:T, :T]"),
 
     # Exercise 6, MultiHeadAttention: one mistake each.
     mha("mha-scaled-by-n_embd", (MHA_SCORES, MHA_SCORES.replace("hs**-0.5", "C**-0.5")),
@@ -85,6 +99,7 @@ VARIANTS = [
     mha("mha-mask-after-softmax-inf", (MHA_MASK, "pass"),
         (MHA_SOFTMAX, MHA_SOFTMAX + '\n        wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))'),
         hint="mask applied after the softmax (future set to -inf)"),
+    mha("mha-no-softmax", (MHA_SOFTMAX, "pass"), hint="no softmax"),
     mha("mha-softmax-over-heads", (MHA_SOFTMAX, MHA_SOFTMAX.replace("dim=-1", "dim=1")),
         hint="softmax over the wrong dim (over the heads)"),
     mha("mha-softmax-over-queries", (MHA_SOFTMAX, MHA_SOFTMAX.replace("dim=-1", "dim=2")),
@@ -116,6 +131,16 @@ VARIANTS = [
     mha("mha-sdpa-dropout-also-in-eval", (MHA_ATTENTION,
         "out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout.p, is_causal=True)"),
         hint="off in eval mode"),
+    mha("mha-dropout-on-the-scores-before-the-mask", (MHA_DROPOUT, "pass"),
+        (MHA_MASK, "wei = self.attn_dropout(wei)\n        " + MHA_MASK), hint="dropout before the softmax"),
+    mha("mha-dropout-on-the-scores-after-the-mask", (MHA_DROPOUT, "pass"),
+        (MHA_SOFTMAX, "wei = self.attn_dropout(wei)\n        " + MHA_SOFTMAX), hint="dropout before the softmax"),
+    mha("mha-tril-not-a-buffer", (MHA_BUFFER, MHA_BUFFER.replace(
+        'self.register_buffer("tril", torch.tril(torch.ones(block_size, block_size)))',
+        "self.tril = torch.tril(torch.ones(block_size, block_size))")), hint="register_buffer"),
+    mha("mha-masked-fill-not-assigned", (MHA_MASK, MHA_MASK.replace("wei = wei.masked_fill", "wei.masked_fill")),
+        hint="masked_fill returns a new tensor"),
+    mha("mha-tril-not-sliced", (MHA_MASK, MHA_MASK.replace("self.tril[:T, :T]", "self.tril")), hint="tril[:T, :T]"),
 
     # Valid alternatives: other correct ways to write the same attention; they keep every point.
     valid("head-sdpa", (HEAD_ATTENTION, "v = self.value(x)  # (B, T, hs)\n        "
