@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from grader.judges import judge_training
 
 from grader.probes import training
-from grader.judges.expect import (attribute, describe, expect_close, expect_mean_cross_entropy, expect_pair,
-                                  expect_tensor, fail)
+from grader.judges.expect import attribute, describe, expect_close, expect_pair, expect_tensor, fail
+from grader.judges.loss_oracle import expect_mean_cross_entropy
 from grader.probes.probe import randomize_parameters, train_by_the_graders_loop
 from grader.sandbox.remote import is_remote
 

@@ -132,6 +132,43 @@ def test_residual_path_passes_the_input_through(impl, device):
                       "and never normalise x itself")
 
 
+def block_mistakes(x, sa, ffwd, L1, L2):
+    """{hint: what Block(x) gives with that mistake}, from the grader's stand-ins ``sa`` and ``ffwd`` and its
+    own LayerNorms ``L1`` and ``L2`` (ln1's and ln2's weights): each a block written with one mistake."""
+
+    def pre_norm(norm_sa, norm_ffwd):  # x + sa(norm_sa(x)), then + ffwd(norm_ffwd(.)): which norm goes where
+        h = x + sa(norm_sa(x))
+        return h + ffwd(norm_ffwd(h))
+
+    def no_norm(v):
+        return v
+
+    h = x + sa(L1(x))
+    post_h = L1(x + sa(x))
+    in_place_h = L1(x) + sa(L1(x))
+    return {
+        "the attention's residual is missing: x = x + self.sa(self.ln1(x))": sa(L1(x)) + ffwd(L2(sa(L1(x)))),
+        "the feed-forward's residual is missing: x = x + self.ffwd(self.ln2(x))": ffwd(L2(h)),
+        "both residuals are missing: add each branch to x (01:26:48)": ffwd(L2(sa(L1(x)))),
+        "post-norm: normalise the input of each branch, x + sa(ln1(x)), not the sum "
+        "(the lecture uses pre-norm, 01:32:51)": L2(post_h + ffwd(post_h)),
+        "ln1 and ln2 are swapped: ln1 goes before the attention, ln2 before the feed-forward":
+            pre_norm(L2, L1),
+        "ln2 is never used: the feed-forward branch takes self.ln2(x)": pre_norm(L1, L1),
+        "ln1 is never used: the attention branch takes self.ln1(x)": pre_norm(L2, L2),
+        "no LayerNorm on either branch: x = x + self.sa(self.ln1(x)), then x = x + self.ffwd(self.ln2(x))":
+            pre_norm(no_norm, no_norm),
+        "the attention branch has no LayerNorm: x = x + self.sa(self.ln1(x))": pre_norm(no_norm, L2),
+        "the feed-forward branch has no LayerNorm: x = x + self.ffwd(self.ln2(x))": pre_norm(L1, no_norm),
+        "the residual stream is normalised in place: keep x and add self.sa(self.ln1(x)) to it":
+            L2(in_place_h) + ffwd(L2(in_place_h)),
+        "the feed-forward reads the block's input: it should read x after the attention was added":
+            h + ffwd(L2(x)),
+        "attention and feed-forward are in the wrong order: first x + sa(ln1(x)), then x + ffwd(ln2(x))":
+            (x + ffwd(L2(x))) + sa(L1(x + ffwd(L2(x)))),
+    }
+
+
 def test_matches_oracle(impl, device):
     """In eval mode, with stand-ins for ``sa`` and ``ffwd`` and random LayerNorm weights (so ln1 and
     ln2 differ), ``Block(x) = h + ffwd(ln2(h))`` where ``h = x + sa(ln1(x))``."""
@@ -157,23 +194,7 @@ def test_matches_oracle(impl, device):
 
         h = x + sa(L1(x))
         expected = h + ffwd(L2(h))
-        post_h = L1(x + sa(x))
-        in_place_h = L1(x) + sa(L1(x))
-        mistakes = {
-            "the attention's residual is missing: x = x + self.sa(self.ln1(x))": sa(L1(x)) + ffwd(L2(sa(L1(x)))),
-            "the feed-forward's residual is missing: x = x + self.ffwd(self.ln2(x))": ffwd(L2(h)),
-            "both residuals are missing: add each branch to x (01:26:48)": ffwd(L2(sa(L1(x)))),
-            "post-norm: normalise the input of each branch, x + sa(ln1(x)), not the sum "
-            "(the lecture uses pre-norm, 01:32:51)": L2(post_h + ffwd(post_h)),
-            "ln1 and ln2 are swapped: ln1 goes before the attention, ln2 before the feed-forward":
-                (x + sa(L2(x))) + ffwd(L1(x + sa(L2(x)))),
-            "the residual stream is normalised in place: keep x and add self.sa(self.ln1(x)) to it":
-                L2(in_place_h) + ffwd(L2(in_place_h)),
-            "the feed-forward reads the block's input: it should read x after the attention was added":
-                h + ffwd(L2(x)),
-            "attention and feed-forward are in the wrong order: first x + sa(ln1(x)), then x + ffwd(ln2(x))":
-                (x + ffwd(L2(x))) + sa(L1(x + ffwd(L2(x)))),
-        }
+        mistakes = block_mistakes(x, sa, ffwd, L1, L2)
     # Sums of 32 terms of size ~1 in float32 are off by ~1e-6 from the same sums in another order.
     expect_close(got, expected, "Block(x) in eval mode", impl.where("block", "Block.forward"), atol=1e-4,
                  mistakes=mistakes, hint=hint or "x = x + self.sa(self.ln1(x)); x = x + self.ffwd(self.ln2(x))")

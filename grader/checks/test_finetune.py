@@ -24,7 +24,7 @@ from grader.judges.expect import describe, expect_raises, expect_tensor, fail, m
 from grader.probes.probe import is_instance, randomize_parameters, set_parameters, state_of
 from grader.probes.finetune import parameter_values, pretrain, training_step
 from grader.sandbox.remote import is_remote
-from grader.probes.stand_ins import as_path
+from grader.probes.stand_ins import as_path, put_graders_parts
 
 pytestmark = pytest.mark.finetune
 
@@ -48,6 +48,26 @@ def build_gpt(impl, device, seed=0, **config):
     torch.manual_seed(seed)
     GPTConfig, GPTLanguageModel = impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel")
     return GPTLanguageModel(GPTConfig(**config)).to(device)
+
+
+def graders_parts(impl, config):
+    """The parts (judge_training.differing_parts' keys) for which the grader's own stand in, in the models of
+    the checks that train: Exercise 13 grades load_pretrained and finetune, and an attention, feed-forward
+    or Block that differs from the contract is charged by its own exercise."""
+    parts = judge_training.differing_parts(impl, config["n_embd"], config["n_head"], config["block_size"])
+    return [part.key for part in parts]
+
+
+def with_graders_parts(impl, model, keys, config):
+    """``model`` with the grader's own parts in the place of ``keys`` (stand_ins.put_graders_parts)."""
+    if not keys:
+        return model
+    return impl.build(put_graders_parts, model, keys, config["n_embd"], config["n_head"], config["dropout"])
+
+
+def own_gpt(impl, device, seed=0, **config):
+    """build_gpt, with the grader's own parts in the place of those that differ from the contract."""
+    return with_graders_parts(impl, build_gpt(impl, device, seed, **config), graders_parts(impl, config), config)
 
 
 def write_checkpoint(state, config, path, vocab=corpus.VOCAB):
@@ -218,7 +238,7 @@ def test_finetune_returns_one_loss_per_step(impl, device):
     """``finetune(model, data, 5, ...)`` returns a list of 5 Python floats; 0 steps return ``[]``."""
     finetune = impl.get("finetune", "finetune")
     where = impl.where("finetune", "finetune")
-    model = build_gpt(impl, device, **SMALL)
+    model = own_gpt(impl, device, **SMALL)
     data = finetuning_data()
     torch.manual_seed(0)
     expect_losses(finetune(model, data, 5, learning_rate=1e-3, batch_size=4, block_size=8), 5, where)
@@ -231,7 +251,7 @@ def test_finetune_starts_from_the_given_weights(impl, device):
     (whose loss would be near ln(59) = 4.08)."""
     finetune = impl.get("finetune", "finetune")
     where = impl.where("finetune", "finetune")
-    model = build_gpt(impl, device, **SMALL)
+    model = own_gpt(impl, device, **SMALL)
     randomize_parameters(model, seed=1, std=0.5)
     data = finetuning_data()
     get_batch = impl.get("batching", "get_batch")
@@ -265,7 +285,7 @@ def test_finetune_honours_the_learning_rate(impl, device, learning_rate):
     first step is lr times the sign of the gradient): a fixed learning rate, or SGD, shows."""
     finetune = impl.get("finetune", "finetune")
     where = impl.where("finetune", "finetune")
-    model = build_gpt(impl, device, **SMALL)
+    model = own_gpt(impl, device, **SMALL)
     before = parameter_values(model)
     torch.manual_seed(0)
     expect_losses(finetune(model, finetuning_data(), 1, learning_rate=learning_rate, batch_size=4), 1, where,
@@ -292,9 +312,9 @@ def test_finetune_matches_the_graders_adamw_loop(impl, device):
     of it: a new AdamW, ``model.train()``, and per step get_batch, loss, zero_grad, backward, step."""
     finetune = impl.get("finetune", "finetune")
     where = impl.where("finetune", "finetune")
-    model = build_gpt(impl, device, **(SMALL | dict(dropout=0.2))).eval()
+    model = own_gpt(impl, device, **(SMALL | dict(dropout=0.2))).eval()
     start = parameter_values(model)
-    reference = build_gpt(impl, device, **(SMALL | dict(dropout=0.2)))  # where the grader's loop runs its steps
+    reference = own_gpt(impl, device, **(SMALL | dict(dropout=0.2)))  # where the grader's loop runs its steps
     data = finetuning_data()
     args = dict(max_iters=3, learning_rate=5e-4, batch_size=4)
     torch.manual_seed(7)
@@ -375,22 +395,32 @@ def run_ex3(impl, folder):
     finetune = impl.get("finetune", "finetune")
     pretrain_data = corpus.encode(corpus.pretraining_text(100_000))
     finetune_train, finetune_val = training.split(corpus.encode(corpus.finetuning_text(20_000)))
+    keys = graders_parts(impl, EX3)  # in every model here
 
-    model = build_gpt(impl, "cpu", seed=SEED, **EX3)
+    model = with_graders_parts(impl, build_gpt(impl, "cpu", seed=SEED, **EX3), keys, EX3)
     pretrain(model, pretrain_data, PRETRAIN_ITERS, PRETRAIN_LR, BATCH, EX3["block_size"], SEED)
-    path = write_checkpoint(state_of(model), EX3, folder / "ckpt.pt")
+    path = write_checkpoint(own_layout(impl, state_of(model)) if keys else state_of(model), EX3, folder / "ckpt.pt")
 
     pretrained = load(impl, str(path), "cpu", EX3)
+    pretrained = with_graders_parts(impl, pretrained, keys, EX3)  # the loaded weights carried over
     results = {"pretrained": validation_loss(impl, pretrained, finetune_val)}
     torch.manual_seed(SEED)
     finetune(pretrained, finetune_train, FINETUNE_ITERS, learning_rate=FINETUNE_LR, batch_size=BATCH)
     results["finetuned"] = validation_loss(impl, pretrained, finetune_val)
 
-    scratch = build_gpt(impl, "cpu", seed=SEED, **EX3)
+    scratch = with_graders_parts(impl, build_gpt(impl, "cpu", seed=SEED, **EX3), keys, EX3)
     torch.manual_seed(SEED)
     finetune(scratch, finetune_train, FINETUNE_ITERS, learning_rate=SCRATCH_LR, batch_size=BATCH)
     results["scratch"] = validation_loss(impl, scratch, finetune_val)
     return results
+
+
+def own_layout(impl, state):
+    """The weights ``state`` of a model with the grader's parts, laid out as the student's own GPT saves
+    them (its keys and shapes, its own values where the grader's parts have none), so that the student's
+    load_pretrained can load them; those it lacks start from the lecture's init in the grader's parts."""
+    own = state_of(build_gpt(impl, "cpu", seed=SEED, **EX3))
+    return {k: state[k] if k in state and state[k].shape == v.shape else v for k, v in own.items()}
 
 
 def validation_loss(impl, model, data):
@@ -400,8 +430,7 @@ def validation_loss(impl, model, data):
         try:
             model = judge_training.judged_model(model, state_of(model), EVAL, V)
         except judge_training.NotJudged as exc:
-            fail("the weights of the GPT after EX3's training", "the contract's names and shapes", str(exc),
-                 impl.where("gpt", "GPTLanguageModel.__init__"))
+            judge_training.fail_not_judged(impl, exc, "the weights of the GPT after EX3's training")
     return training.estimate_loss(model, data, EVAL)
 
 

@@ -267,24 +267,3 @@ def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None
         got_text = f"values off by up to {diff:.3g} (allowed {atol:g})"
     fail(f"{what} does not match the grader's own computation from your weights",
          "the same values", got_text, where, named or hint, picture)
-
-
-def expect_mean_cross_entropy(loss, logits, idx, targets, where):
-    """``loss`` is the mean cross-entropy of the model's own ``logits`` against ``targets`` over all
-    B*T positions (the oracle reads the logits whatever their layout, so a mistake in the logits is
-    not counted twice); the usual loss mistakes are named."""
-    import torch.nn.functional as F  # only the loss checks need it
-
-    V = logits.shape[-1]
-    flat, wanted = logits.detach().reshape(-1, V), targets.reshape(-1)
-    rows = flat.reshape(*idx.shape, V) if flat.shape[0] == idx.numel() else None
-    expect_close(loss.reshape(()), F.cross_entropy(flat, wanted), "loss", where, atol=1e-4,  # float32 noise ~1e-6
-                 mistakes={
-                     "the loss is summed over the positions: use the mean (F.cross_entropy's default "
-                     "reduction)": F.cross_entropy(flat, wanted, reduction="sum"),
-                     "the loss compares the logits with idx: compare them with targets":
-                         F.cross_entropy(flat, idx.reshape(-1)),
-                     "the loss covers only the last position: average over all B*T positions":
-                         F.cross_entropy(rows[:, -1], targets[:, -1]) if rows is not None else None,
-                 },
-                 hint="F.cross_entropy(logits.view(B*T, V), targets.view(B*T))")

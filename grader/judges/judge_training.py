@@ -11,13 +11,25 @@ The contract's names: the bigram's ``token_embedding_table`` (V x V, its rows th
 ``token_embedding_table``, ``position_embedding_table``, ``blocks.<i>`` with ``ln1``, ``sa.c_attn``
 (``[q | k | v]``, no bias), ``sa.c_proj``, ``ln2``, ``ffwd.net.0`` and ``ffwd.net.2``, then ``ln_f`` and
 ``lm_head``.
+
+Before a GPT trains, each part of it that an earlier exercise has (MultiHeadAttention, FeedForward,
+Block) is run on weights drawn here and compared with the contract's (``differing_parts``); the grader's
+own copy (grader/probes/stand_ins.py) takes the place of one that differs, so a training check grades
+its own exercise's code and a mistake is charged once, by its own exercise. The trained model is then
+judged as above: the grader's parts are the contract's, so a forged loss stays impossible.
 """
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from grader.probes import training
 from grader.judges.attention_oracle import attention
+from grader.judges.expect import fail, parameter_shapes
+from grader.judges.rubric import BY_MARKER
+from grader.probes.probe import output_and_gradients, set_parameters
+from grader.probes.stand_ins import ContractAttention, ContractFeedForward
 
 
 class ContractModel(torch.nn.Module):
@@ -41,20 +53,45 @@ def contract_forward(w, idx, n_layer, n_head):
     """Logits of the contract's GPT with weights ``w`` (a state dict), in eval mode (no dropout)."""
     B, T = idx.shape
     x = w["token_embedding_table.weight"][idx] + w["position_embedding_table.weight"][:T]  # (B, T, C)
-    C = x.shape[-1]
-    hs = C // n_head
     for i in range(n_layer):
-        p = f"blocks.{i}."
-        h = F.layer_norm(x, (C,), w[p + "ln1.weight"], w[p + "ln1.bias"])  # (B, T, C)
-        q, k, v = (h @ w[p + "sa.c_attn.weight"].T).split(C, dim=-1)  # (B, T, C) each
-        q, k, v = (t.view(B, T, n_head, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-        out = attention(q, k, v, hs**-0.5).transpose(1, 2).reshape(B, T, C)  # (B, T, C)
-        x = x + F.linear(out, w[p + "sa.c_proj.weight"], w[p + "sa.c_proj.bias"])
-        h = F.layer_norm(x, (C,), w[p + "ln2.weight"], w[p + "ln2.bias"])
-        h = F.relu(F.linear(h, w[p + "ffwd.net.0.weight"], w[p + "ffwd.net.0.bias"]))  # (B, T, 4C)
-        x = x + F.linear(h, w[p + "ffwd.net.2.weight"], w[p + "ffwd.net.2.bias"])  # (B, T, C)
-    x = F.layer_norm(x, (C,), w["ln_f.weight"], w["ln_f.bias"])
+        x = contract_block(w, f"blocks.{i}.", x, n_head)  # (B, T, C)
+    x = F.layer_norm(x, (x.shape[-1],), w["ln_f.weight"], w["ln_f.bias"])
     return F.linear(x, w["lm_head.weight"], w["lm_head.bias"])  # (B, T, V)
+
+
+def contract_attention(w, p, x, n_head):
+    """The contract's MultiHeadAttention(x), eval mode, with the weights ``w[p + "c_attn.weight"]``..."""
+    B, T, C = x.shape
+    hs = C // n_head
+    q, k, v = (x @ w[p + "c_attn.weight"].T).split(C, dim=-1)  # (B, T, C) each
+    q, k, v = (t.view(B, T, n_head, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+    out = attention(q, k, v, hs**-0.5).transpose(1, 2).reshape(B, T, C)  # (B, T, C)
+    return F.linear(out, w[p + "c_proj.weight"], w[p + "c_proj.bias"])
+
+
+def contract_feedforward(w, p, x):
+    """The contract's FeedForward(x), eval mode, with the weights ``w[p + "net.0.weight"]``..."""
+    h = F.relu(F.linear(x, w[p + "net.0.weight"], w[p + "net.0.bias"]))  # (B, T, 4C)
+    return F.linear(h, w[p + "net.2.weight"], w[p + "net.2.bias"])  # (B, T, C)
+
+
+def contract_block(w, p, x, n_head):
+    """The contract's Block(x), eval mode, pre-norm: x + sa(ln1(x)), then x + ffwd(ln2(x))."""
+    C = x.shape[-1]
+    x = x + contract_attention(w, p + "sa.", F.layer_norm(x, (C,), w[p + "ln1.weight"], w[p + "ln1.bias"]), n_head)
+    return x + contract_feedforward(w, p + "ffwd.", F.layer_norm(x, (C,), w[p + "ln2.weight"], w[p + "ln2.bias"]))
+
+
+def part_shapes(part, C):
+    """The contract's weights of one part of a Block ("sa", "ffwd", or "block" for the whole): name -> shape."""
+    sa = {"c_attn.weight": (3 * C, C), "c_proj.weight": (C, C), "c_proj.bias": (C,)}
+    ffwd = {"net.0.weight": (4 * C, C), "net.0.bias": (4 * C,), "net.2.weight": (C, 4 * C), "net.2.bias": (C,)}
+    if part == "sa":
+        return sa
+    if part == "ffwd":
+        return ffwd
+    return ({"ln1.weight": (C,), "ln1.bias": (C,), "ln2.weight": (C,), "ln2.bias": (C,)}
+            | {"sa." + k: v for k, v in sa.items()} | {"ffwd." + k: v for k, v in ffwd.items()})
 
 
 def expected_shapes(recipe, vocab_size):
@@ -66,16 +103,17 @@ def expected_shapes(recipe, vocab_size):
               "position_embedding_table.weight": (recipe.block_size, C),
               "ln_f.weight": (C,), "ln_f.bias": (C,), "lm_head.weight": (vocab_size, C), "lm_head.bias": (vocab_size,)}
     for i in range(recipe.n_layer):
-        p = f"blocks.{i}."
-        shapes |= {p + "ln1.weight": (C,), p + "ln1.bias": (C,), p + "ln2.weight": (C,), p + "ln2.bias": (C,),
-                   p + "sa.c_attn.weight": (3 * C, C), p + "sa.c_proj.weight": (C, C), p + "sa.c_proj.bias": (C,),
-                   p + "ffwd.net.0.weight": (4 * C, C), p + "ffwd.net.0.bias": (4 * C,),
-                   p + "ffwd.net.2.weight": (C, 4 * C), p + "ffwd.net.2.bias": (C,)}
+        shapes |= {f"blocks.{i}.{name}": shape for name, shape in part_shapes("block", C).items()}
     return shapes
 
 
 class NotJudged(Exception):
-    """The weights cannot be judged; the message says why, in words for the report."""
+    """The weights cannot be judged; the message says why, in words for the report, and ``part`` (a
+    Part) which part of the model differs from the contract."""
+
+    def __init__(self, message, part=None):
+        super().__init__(message)
+        self.part = part or GPT
 
 
 def contract_weights(state, recipe, vocab_size):
@@ -88,8 +126,9 @@ def contract_weights(state, recipe, vocab_size):
         tensor = state.get(name)
         if type(tensor) is not torch.Tensor or tuple(tensor.shape) != shape or not tensor.is_floating_point():
             got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
-            raise NotJudged(f"the trained model has no weight {name} of shape {shape} (got {got}): the contract "
-                            "names every part of the model and its shape")
+            part = part_of_weight(name) if recipe.n_layer else BIGRAM
+            raise NotJudged(f"the trained model has no weight {name} of shape {shape} (got {got}): it is "
+                            f"{part.name}'s, named and shaped by the contract", part)
         weights[name] = tensor.float()
     return weights
 
@@ -148,13 +187,130 @@ def expect_own_weights(model, weights, recipe, vocab_size, device="cpu"):
     atol = OWN_WEIGHTS_ATOL.get(torch.device(device).type, OWN_WEIGHTS_ATOL["cuda"])
     if (type(got) is not torch.Tensor or got.shape != expected.shape or got.device != expected.device
             or not (got.float() - expected).abs().max().item() <= atol):
-        # Most often an honest mistake in a part of the model, which its own exercise's checks name; or
-        # weights that are not the ones the model computes with. The message says both, in that order.
-        raise NotJudged("the trained model's logits are not the contract's at the weights it sent back: a part "
-                        "of the model computes otherwise than the contract (the failed checks of the earlier "
-                        "exercises say which), or the weights sent back are not the ones the model computes with")
+        # Its parts were checked against the contract before training (differing_parts) and the grader's
+        # stand in for those that differ, so what is left is the model's own forward, or a lie.
+        part = GPT if recipe.n_layer else BIGRAM
+        raise NotJudged("the trained model's logits are not the contract's at the weights it sent back: "
+                        f"{part.name}.forward computes otherwise than the contract, or the weights sent back "
+                        "are not the ones the model computes with", part)
 
 
 def described(what, apart):
     """``what`` (a loss in a message), saying who computed it when it was judged apart."""
     return f"{what}, computed by the grader from the trained weights" if apart else what
+
+
+# ------------------------------------------------------------------------- the parts, before training
+
+@dataclass(frozen=True)
+class Part:
+    """A part of the GPT that an exercise has: ``key`` is its place in a Block ("block": the Block)."""
+
+    key: str
+    name: str  # the class, as CONTRACT.md names it
+    module: str  # its file in exercises/, without .py
+    marker: str  # its exercise
+
+    @property
+    def exercise(self):
+        return f"Exercise {BY_MARKER[self.marker].number}"
+
+
+ATTENTION = Part("sa", "MultiHeadAttention", "attention", "multihead")
+FEEDFORWARD = Part("ffwd", "FeedForward", "block", "feedforward")
+BLOCK = Part("block", "Block", "block", "block")
+GPT = Part("gpt", "GPTLanguageModel", "gpt", "gpt")
+BIGRAM = Part("bigram", "BigramLanguageModel", "bigram", "bigram")
+PARTS = (ATTENTION, FEEDFORWARD, BLOCK)  # the earlier exercises' parts a GPT is built of (Head is not one)
+
+
+def part_of_weight(name):
+    """The part whose weight ``name`` (a name of the GPT's state dict) is."""
+    if not name.startswith("blocks."):
+        return GPT
+    return ATTENTION if ".sa." in name else FEEDFORWARD if ".ffwd." in name else BLOCK
+
+
+def differing_parts(impl, n_embd, n_head, block_size):
+    """The parts (of PARTS) whose code, made where the submission runs, does not compute what the
+    contract's does: measured here on weights the grader draws, so a training check can put the
+    grader's own in their place (stand_ins.GPTWithGradersParts) and grade its own exercise's code only.
+    The Block is measured with the grader's attention and feed-forward inside it: its own code alone."""
+    differ = []
+    for part in PARTS:
+        try:
+            module = _made(impl, part, n_embd, n_head, block_size)
+            same = _computes_the_contract(module, part, n_embd, n_head, block_size)
+        except Exception as exc:  # a part that cannot be made or run differs too; its exercise says why
+            from grader.sandbox.remote import ProbeProcessEnded
+            if isinstance(exc, ProbeProcessEnded):
+                raise
+            same = False
+        if not same:
+            differ.append(part)
+    return tuple(differ)
+
+
+def _made(impl, part, n_embd, n_head, block_size):
+    if part is ATTENTION:
+        return impl.get("attention", "MultiHeadAttention")(n_embd, n_head, block_size, 0.0)
+    if part is FEEDFORWARD:
+        return impl.get("block", "FeedForward")(n_embd, 0.0)
+    block = impl.get("block", "Block")(n_embd, n_head, block_size, 0.0)
+    block.sa = impl.build(ContractAttention, n_embd, n_head)
+    block.ffwd = impl.build(ContractFeedForward, n_embd)
+    return block
+
+
+# A part against the contract on the same weights (weights ~0.3, outputs and gradients ~1-10): the reference
+# differs by 0 and the valid alternatives of tests/variants by 1.2e-5 at most (SDPA); the mistakes there by
+# 1.4 or more (GELU for ReLU; NaN counts as a difference). 1e-4 is 8 times the first and far under the second.
+PART_ATOL = 1e-4
+
+
+def _computes_the_contract(module, part, n_embd, n_head, T):
+    """Whether ``module`` (one of PARTS, with the contract's weights) gives the contract's output and input
+    gradient in train mode (dropout 0, as the training checks run) and its output in eval mode."""
+    shapes = part_shapes(part.key, n_embd)
+    if parameter_shapes(module) != shapes:
+        return False
+    generator = torch.Generator().manual_seed(0)
+    values = {name: torch.randn(shape, generator=generator) * 0.3 for name, shape in shapes.items()}
+    x, w = torch.randn(2, T, n_embd, generator=generator), torch.randn(2, T, n_embd, generator=generator)
+    set_parameters(module, values)
+    xg = x.clone().requires_grad_(True)
+    expected = {"sa": lambda: contract_attention(values, "", xg, n_head), "ffwd": lambda: contract_feedforward(
+        values, "", xg), "block": lambda: contract_block(values, "", xg, n_head)}[part.key]()
+    (expected * w).sum().backward()
+    module.train()
+    out, graphed, gradients = output_and_gradients(module, x, w)
+    if not (graphed and _close(out, expected.detach()) and _close(gradients.get("x"), xg.grad)):
+        return False
+    module.eval()
+    with torch.no_grad():
+        return _close(module(x), expected.detach())
+
+
+def _close(got, expected):
+    return (type(got) is torch.Tensor and got.shape == expected.shape and got.dtype == expected.dtype
+            and bool(((got - expected).abs() <= PART_ATOL).all()))
+
+
+def replaced_line(parts):
+    """One line saying which parts the grader's own stood in for, or None when none did."""
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return (f"your {parts[0].name} differs from the contract ({parts[0].exercise}), so this check trained "
+                "with the grader's own in its place")
+    names = " and ".join(f"{p.name} ({p.exercise})" for p in parts)
+    return f"your {names} differ from the contract, so this check trained with the grader's own in their place"
+
+
+def fail_not_judged(impl, exc, what):
+    """The failure of a training check whose trained model could not be judged (NotJudged ``exc``): which
+    part differs from the contract and the exercise that has it."""
+    part = exc.part
+    fail(what, f"the contract's {part.name} ({part.exercise})", str(exc), impl.where(part.module, part.name),
+         f"the grader judges the trained weights with its own model of the contract; {part.exercise}'s "
+         "checks say where yours differs")

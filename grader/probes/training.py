@@ -165,7 +165,8 @@ def train_bigram(bigram_class, text, recipe, device="cpu"):
 
 def train_gpt(config_class, model_class, text, recipe, device="cpu", bf16=False, curve_every=None, on_curve=None):
     """Seed, build ``model_class(config_class(...))`` with the recipe's shape and train it; train()'s
-    dict with the trained ``model``.
+    dict with the trained ``model``. ``model_class``: the student's GPTLanguageModel, or a
+    stand_ins.GPTWithGradersParts around it (the grader's own parts where the student's differ).
 
     The same function trains the CPU check's small model and the GPU check's lecture-sized one, so the
     GPU check's code path runs on every CPU grading too (only ``bf16`` and the sizes differ).

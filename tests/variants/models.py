@@ -28,6 +28,7 @@ GPT_POS = "pos_emb = self.position_embedding_table(torch.arange(T, device=idx.de
 GPT_SUM = "x = tok_emb + pos_emb  # (B, T, C)"
 GPT_RUN_BLOCKS = "x = self.blocks(x)  # (B, T, C)"
 GPT_LN_F = "x = self.ln_f(x)  # (B, T, C)"
+GPT_LM_HEAD = "self.lm_head = nn.Linear(config.n_embd, config.vocab_size)"
 GPT_LOSS = "loss = F.cross_entropy(logits.view(B * T, V), targets.view(B * T))  # ()"
 GPT_CHECK = """        if T > self.config.block_size:
             raise ValueError(f"sequence length {T} is longer than block_size={self.config.block_size}")
@@ -59,7 +60,22 @@ VARIANTS = [
            hint="the lecture returns the reshaped logits"),
     bigram("bigram-loss-summed", (BIGRAM_LOSS, BIGRAM_LOSS.replace("targets.view(B * T))", "targets.view(B * T), "
                                                                    "reduction=\"sum\")")),
-           hint="the loss is summed over the positions"),
+           hint="the loss is summed over positions, not averaged: use F.cross_entropy's default reduction='mean'"),
+    bigram("bigram-loss-summed-over-time", (BIGRAM_LOSS, BIGRAM_LOSS.replace(
+        "targets.view(B * T))", "targets.view(B * T), reduction=\"none\").view(B, T).sum(1).mean()")),
+           hint="the loss is summed over positions, not averaged"),
+    bigram("bigram-nll-loss-on-logits", (BIGRAM_LOSS, BIGRAM_LOSS.replace("F.cross_entropy", "F.nll_loss")),
+           hint="nll_loss wants log-probabilities: use F.cross_entropy(logits, targets), or "
+                "F.nll_loss(F.log_softmax(logits, -1), targets)"),
+    bigram("bigram-loss-on-probabilities",
+           (BIGRAM_LOSS, BIGRAM_LOSS.replace("logits.view(B * T, V)", "F.softmax(logits.view(B * T, V), dim=-1)")),
+           hint="F.cross_entropy was given probabilities"),
+    bigram("bigram-targets-shifted-again",
+           (BIGRAM_LOSS, "loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), targets[:, 1:].reshape(-1))"),
+           hint="the targets are shifted a second time"),
+    bigram("bigram-logits-flattened-time-first",
+           (BIGRAM_LOSS, BIGRAM_LOSS.replace("logits.view(B * T, V)", "logits.transpose(0, 1).reshape(B * T, V)")),
+           hint="the logits and the targets are flattened in different orders"),
     bigram("bigram-loss-against-idx", (BIGRAM_LOSS, BIGRAM_LOSS.replace("targets.view", "idx.view")),
            hint="compares the logits with idx"),
     bigram("bigram-loss-last-position-only",
@@ -99,6 +115,16 @@ VARIANTS = [
     block("block-layernorms-swapped",
           (BLOCK_FORWARD, "x = x + self.sa(self.ln2(x))\n        x = x + self.ffwd(self.ln1(x))"),
           hint="ln1 and ln2 are swapped"),
+    block("block-ln1-twice", (BLOCK_FFWD, BLOCK_FFWD.replace("ln2", "ln1")),
+          hint="ln2 is never used: the feed-forward branch takes self.ln2(x)"),
+    block("block-ln2-twice", (BLOCK_SA, BLOCK_SA.replace("ln1", "ln2")),
+          hint="ln1 is never used: the attention branch takes self.ln1(x)"),
+    block("block-no-layernorm-on-attention", (BLOCK_SA, "x = x + self.sa(x)"),
+          hint="the attention branch has no LayerNorm"),
+    block("block-no-layernorm-on-feedforward", (BLOCK_FFWD, "x = x + self.ffwd(x)"),
+          hint="the feed-forward branch has no LayerNorm"),
+    block("block-no-layernorms", (BLOCK_FORWARD, "x = x + self.sa(x)\n        x = x + self.ffwd(x)"),
+          hint="no LayerNorm on either branch"),
     block("block-normalised-in-place", (BLOCK_FORWARD, "\n        ".join(
         ["x = self.ln1(x)", "x = x + self.sa(x)", "x = self.ln2(x)", "x = x + self.ffwd(x)"])),
           hint="the residual stream is normalised in place"),
@@ -122,13 +148,25 @@ VARIANTS = [
     gpt("gpt-init-std-0.2-for-linear", (GPT_LINEAR_INIT, GPT_LINEAR_INIT.replace("0.02", "0.2")),
         hint="self.apply(self._init_weights)"),
     gpt("gpt-lm_head-without-bias", ("nn.Linear(config.n_embd, config.vocab_size)",
-                                     "nn.Linear(config.n_embd, config.vocab_size, bias=False)")),
+                                     "nn.Linear(config.n_embd, config.vocab_size, bias=False)"),
+        hint="65 = vocab_size fewer parameters: lm_head has no bias"),
+    # The tie of nanoGPT (and of Exercise 14's tie_weights), which the lecture's model does not make.
+    gpt("gpt-lm_head-tied",
+        (GPT_LM_HEAD, GPT_LM_HEAD + "\n        self.lm_head.weight = self.token_embedding_table.weight"),
+        hint="24,960 = vocab_size x n_embd fewer parameters: lm_head shares the token table's weight "
+             "(the lecture's model keeps them apart)"),
+    gpt("gpt-ln_f-without-bias",
+        ("self.ln_f = nn.LayerNorm(config.n_embd)", "self.ln_f = nn.LayerNorm(config.n_embd, bias=False)"),
+        hint="384 = n_embd fewer parameters: ln_f has no bias"),
     gpt("gpt-no-length-check", (GPT_CHECK, "")),
     gpt("gpt-dropout-not-passed-to-blocks", ("config.block_size, config.dropout)", "config.block_size)"),
         hint="Block(config.n_embd, config.n_head, config.block_size, config.dropout)"),
     gpt("gpt-loss-summed", (GPT_LOSS, GPT_LOSS.replace("targets.view(B * T))", "targets.view(B * T), "
                                                        "reduction=\"sum\")")),
-        hint="the loss is summed over the positions"),
+        hint="the loss is summed over positions, not averaged: use F.cross_entropy's default reduction='mean'"),
+    gpt("gpt-nll-loss-on-logits", (GPT_LOSS, GPT_LOSS.replace("F.cross_entropy", "F.nll_loss")),
+        hint="nll_loss wants log-probabilities: use F.cross_entropy(logits, targets), or "
+             "F.nll_loss(F.log_softmax(logits, -1), targets)"),
     gpt("gpt-logits-flattened-with-targets",
         (GPT_LOSS, "logits = logits.view(B * T, V)\n        loss = F.cross_entropy(logits, targets.view(B * T))"),
         hint="keep the logits (B, T, V)"),
@@ -138,6 +176,8 @@ VARIANTS = [
         (BIGRAM_LOSS, "loss = F.cross_entropy(logits.transpose(1, 2), targets)")]}),
     Variant("bigram-loss-flatten", None, {"bigram": [
         (BIGRAM_LOSS, "loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())")]}),
+    Variant("bigram-nll-loss-on-log-softmax", None, {"bigram": [
+        (BIGRAM_LOSS, "loss = F.nll_loss(F.log_softmax(logits.view(B * T, V), dim=-1), targets.view(B * T))")]}),
     Variant("ffwd-loop-over-net", None, {"block": [
         (FFWD_FORWARD, "for layer in self.net:\n            x = layer(x)\n        return x")]}),
     Variant("block-functional-layernorm", None, {"block": [
