@@ -80,30 +80,15 @@ def test_output_shape_dtype_device(impl, device, T):
     x = torch.randn(4, T, n_embd, device=device)
     where = impl.where("attention", "Head.forward")
     what = f"Head(x) for x of shape (4, {T}, {n_embd})"
-    expect_tensor(call_at(head, x, what, where), what, where, shape=(4, T, head_size), dtype=torch.float32,
-                  device=device)
-
-
-def call_at(module, x, what, where):
-    """``module(x)``; torch's size mismatch at T < block_size is named: a mask not sliced to T."""
-    try:
-        return module(x)
-    except RuntimeError as error:
-        hint = oracle.mask_not_sliced(error, x.shape[1], block_size)
-        if hint is None:
-            raise
-        fail(f"{what}: a sequence shorter than block_size={block_size}", "an output for any T <= block_size",
-             f"RuntimeError: {error}", where, hint)
+    expect_tensor(oracle.call_at(head, x, what, where, block_size), what, where, shape=(4, T, head_size),
+                  dtype=torch.float32, device=device)
 
 
 def test_tril_is_a_buffer(impl, device):
     """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
     .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
     head = make_head(impl, device)
-    if isinstance(getattr(head, "tril", None), torch.Tensor) and \
-            "tril" not in [name for name, _ in head.named_buffers()]:
-        fail("Head.tril is not among named_buffers()", "tril registered as a buffer",
-             "a plain tensor attribute", impl.where("attention", "Head.__init__"), oracle.TRIL_NOT_A_BUFFER)
+    oracle.expect_tril_buffer(head, "Head", impl.where("attention", "Head.__init__"))
 
 
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)

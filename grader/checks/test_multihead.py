@@ -129,31 +129,15 @@ def test_output_shape_dtype_device(impl, device, T):
     mha = make_mha(impl, device)
     x = torch.randn(2, T, n_embd, device=device)
     what = f"MultiHeadAttention(x) for x of shape (2, {T}, {n_embd})"
-    expect_tensor(call_at(mha, x, what, forward_where(impl)), what, forward_where(impl), shape=(2, T, n_embd),
+    expect_tensor(oracle.call_at(mha, x, what, forward_where(impl), block_size), what, forward_where(impl), shape=(2, T, n_embd),
                   dtype=torch.float32, device=device)
-
-
-def call_at(module, x, what, where):
-    """``module(x)``; torch's size mismatch at T < block_size is named: a mask not sliced to T."""
-    try:
-        return module(x)
-    except RuntimeError as error:
-        hint = oracle.mask_not_sliced(error, x.shape[1], block_size)
-        if hint is None:
-            raise
-        fail(f"{what}: a sequence shorter than block_size={block_size}", "an output for any T <= block_size",
-             f"RuntimeError: {error}", where, hint)
 
 
 def test_tril_is_a_buffer(impl, device):
     """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
     .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
     mha = make_mha(impl, device)
-    if isinstance(getattr(mha, "tril", None), torch.Tensor) and \
-            "tril" not in [name for name, _ in mha.named_buffers()]:
-        fail("MultiHeadAttention.tril is not among named_buffers()", "tril registered as a buffer",
-             "a plain tensor attribute", impl.where("attention", "MultiHeadAttention.__init__"),
-             oracle.TRIL_NOT_A_BUFFER)
+    oracle.expect_tril_buffer(mha, "MultiHeadAttention", impl.where("attention", "MultiHeadAttention.__init__"))
 
 
 def test_indivisible_n_embd_is_a_clear_error(impl):

@@ -76,6 +76,27 @@ def expect_finite_in_training(got, in_eval, what, where, dropout):
              where, dropout_before_softmax(dropout) if eval_finite else NOT_FINITE)
 
 
+def call_at(module, x, what, where, block_size):
+    """``module(x)``; torch's size mismatch at T < block_size is named: a mask not sliced to T."""
+    try:
+        return module(x)
+    except RuntimeError as error:
+        hint = mask_not_sliced(error, x.shape[1], block_size)
+        if hint is None:
+            raise
+        fail(f"{what}: a sequence shorter than block_size={block_size}", "an output for any T <= block_size",
+             f"RuntimeError: {error}", where, hint)
+
+
+def expect_tril_buffer(module, name, where):
+    """A mask kept on the module, ``tril``, is a registered buffer: .to(device) moves buffers, not plain
+    tensor attributes. A mask made in forward needs none."""
+    if isinstance(getattr(module, "tril", None), torch.Tensor) and \
+            "tril" not in [buffer for buffer, _ in module.named_buffers()]:
+        fail(f"{name}.tril is not among named_buffers()", "tril registered as a buffer",
+             "a plain tensor attribute", where, TRIL_NOT_A_BUFFER)
+
+
 def mask_not_sliced(error, T, block_size):
     """TRIL_NOT_SLICED when ``error`` (what a call at T < block_size raised) is torch's size mismatch
     between a (T, T) tensor and a (block_size, block_size) one, else None."""
