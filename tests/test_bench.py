@@ -1,5 +1,6 @@
 """``python -m grader bench`` prints figures; these tests check it runs and what it prints, not speed."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -70,3 +71,29 @@ def test_the_timer_waits_for_the_device(monkeypatch):
     monkeypatch.setattr(bench_module, "synchronize", calls.append)
     record = bench_module.measure(Implementation("solutions"), "reference", "small", "cpu", iters=1, warmup=0)
     assert calls == ["cpu", "cpu"] and record["ms_per_iter"] > 0
+
+
+def test_the_train_benchmark_prints_the_kits_figures():
+    """benchmarks/train_small.py times whole `train` processes; here two steps, once, without nanoGPT."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "benchmarks/train_small.py", "--max-iters", "2", "--eval-interval", "1",
+                           "--eval-iters", "1", "--repeats", "1"], cwd=KIT_ROOT, capture_output=True, text=True,
+                          timeout=240, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "run 1 kit      first evaluation at" in proc.stdout and "kit      median:" in proc.stdout, proc.stdout
+    assert "nanoGPT" not in proc.stdout.split("\n", 1)[1], proc.stdout
+
+
+def test_the_train_benchmark_gives_nanogpt_the_small_preset():
+    sys.path.insert(0, str(KIT_ROOT / "benchmarks"))
+    try:
+        import train_small
+    finally:
+        sys.path.pop(0)
+    flags = dict(arg[2:].split("=", 1) for arg in train_small.nanogpt_command(
+        argparse.Namespace(max_iters=1000, eval_interval=100, eval_iters=100), "out") if arg.startswith("--"))
+    small = PRESETS["small"]
+    for name in ("batch_size", "block_size", "n_embd", "n_head", "n_layer", "dropout", "learning_rate"):
+        assert float(flags[name]) == getattr(small, name), name
+    assert flags["device"] == "cpu" and flags["compile"] == "False" and flags["dtype"] == "float32"
+    assert flags["max_iters"] == "1000" and flags["eval_interval"] == "100" and flags["eval_iters"] == "100"

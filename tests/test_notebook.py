@@ -1,14 +1,17 @@
 """The notebook edition: ``python -m grader notebook`` and the cells that grade the notebook's own code."""
 
 import ast
+import subprocess
 
 import nbformat
 import pytest
 
 from grader.__main__ import main
-from grader.notebook.in_notebook import NotebookGradingError, grade
+from grader.notebook import in_notebook
+from grader.notebook.in_notebook import NotebookGradingError, grade, still_stubs
 from grader.notebook.edition import build
-from grader.judges.rubric import EXERCISES
+from grader.notebook.notebook_source import extract_cells
+from grader.judges.rubric import CORE, EXERCISES, EXTRAS
 from kit import KIT_ROOT
 
 
@@ -80,3 +83,40 @@ def test_grading_outside_a_notebook_says_what_to_do():
         grade({})
     with pytest.raises(NotebookGradingError, match="no exercise is called 'heads'"):
         grade({"In": []}, "heads")
+
+
+def test_an_extra_is_attempted_once_one_of_its_functions_is_written(notebook):
+    stubs = extract_cells(code_cells(notebook)).source
+    answers = extract_cells(code_cells(build(KIT_ROOT / "solutions"))).source
+    for ex in EXTRAS:
+        assert still_stubs(stubs, ex), ex.marker
+        assert not still_stubs(answers, ex), ex.marker
+    one_written = stubs + "\n\ndef average_past_loop(x):\n    return x.cumsum(1) / 2\n"
+    assert not still_stubs(one_written, EXTRAS[0])
+    assert not still_stubs("", EXTRAS[0])  # not defined at all: its grading says so
+
+
+def test_run_all_on_a_fresh_notebook_grades_no_unattempted_extra(notebook, monkeypatch, capsys):
+    """An extra's grading cell left as the stubs names the extra and starts no grading; the last cell with
+    extras=True grades the core and the extras attempted, one by one."""
+    commands = []
+
+    def run(cmd, **kwargs):
+        commands.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(in_notebook.subprocess, "run", run)
+    namespace = {"In": [""] + code_cells(notebook)}
+    grade(namespace, "averaging")
+    assert commands == []
+    out = capsys.readouterr().out
+    assert "Exercise 10, The mathematical trick: averaging the past: not attempted yet, so not graded" in out
+    assert 'Fill in its TODOs, then run: grade(globals(), "averaging")' in out
+    namespace["In"].append("def average_past_loop(x):\n    return x.cumsum(1) / 2\n")
+    grade(namespace, extras=True)
+    assert "--extras" not in commands[0]
+    after = commands[0][commands[0].index("check"):]
+    assert [after[i + 1] for i, arg in enumerate(after) if arg == "-m"] == [
+        ex.marker for ex in CORE] + ["averaging"]
+    out = capsys.readouterr().out
+    assert "Exercise 10" not in out and all(f"Exercise {ex.number}, " in out for ex in EXTRAS[1:])

@@ -314,3 +314,33 @@ def test_progress_lines_change_nothing_in_the_training(one_thread):
     assert [(h["train"], h["val"]) for h in quiet["history"]] == [(h["train"], h["val"]) for h in chatty["history"]]
     weights = chatty["model"].state_dict()
     assert all(torch.equal(value, weights[name]) for name, value in quiet["model"].state_dict().items())
+
+
+def test_a_small_model_runs_on_one_cpu_thread_unless_told_otherwise(monkeypatch):
+    """One torch thread for the small preset on a CPU (its matmuls are too small to share out, and
+    shared cores make two threads wait on each other); wider models, OMP_NUM_THREADS and --threads
+    keep or set the count; the count is put back afterwards."""
+    import torch
+
+    from grader.trainer.train import PRESETS, cpu_threads_for, torch_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert cpu_threads_for(PRESETS["small"].n_embd) == 1
+    assert cpu_threads_for(PRESETS["lecture"].n_embd) is None  # torch's own count: one per core
+    assert cpu_threads_for(PRESETS["small"].n_embd, threads=2) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert cpu_threads_for(PRESETS["small"].n_embd) is None  # someone chose: it stands
+    before = torch.get_num_threads()
+    with torch_threads("cpu", 64, threads=2) as words:
+        assert torch.get_num_threads() == 2 and words == " (2 threads)"
+    with torch_threads("cpu", 64, threads=1) as words:
+        assert torch.get_num_threads() == 1 and words == " (1 thread)"
+    assert torch.get_num_threads() == before
+    with torch_threads("cuda", 64) as words:
+        assert words == "" and torch.get_num_threads() == before
+
+
+@needs_data
+def test_cli_says_how_many_threads_it_trains_on(solutions_run):
+    proc, _ = solutions_run
+    assert "GPT on cpu (1 thread): " in proc.stdout, proc.stdout

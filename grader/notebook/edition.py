@@ -127,7 +127,8 @@ def build(folder):
         cells.append(nbformat.v4.new_code_cell(code))
         cells.append(nbformat.v4.new_code_cell(f'grade(globals(), "{ex.marker}")'))
     cells.append(nbformat.v4.new_markdown_cell(
-        "## Your score\n\nThe core (Exercises 1-9), graded together; `grade(globals(), extras=True)` adds the extras."))
+        "## Your score\n\nThe core (Exercises 1-9), graded together; `grade(globals(), extras=True)` adds the extras "
+        "you have started (one whose functions all still raise `NotImplementedError` is named, not graded)."))
     cells.append(nbformat.v4.new_code_cell("grade(globals())"))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

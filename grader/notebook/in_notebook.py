@@ -7,6 +7,7 @@ a one-file submission into a temporary folder and runs ``python -m grader check`
 process, so every run sees the latest code and a crash in it cannot take the notebook down.
 """
 
+import ast
 import os
 import re
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from grader import launch
 from grader.notebook.notebook_source import extract_cells
-from grader.judges.rubric import BY_MARKER
+from grader.judges.rubric import BY_MARKER, CORE, EXTRAS
 from grader.classroom.submissions import single_file_package
 
 
@@ -37,7 +38,8 @@ def cells_run(namespace):
 
 def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
     """Grade the notebook's definitions: the core (Exercises 1-9; ``extras=True`` adds 10-14), or the
-    exercises of ``markers`` (e.g. ``"head"``).
+    exercises of ``markers`` (e.g. ``"head"``). An extra whose functions all still raise
+    NotImplementedError is not attempted: it is named, not graded.
 
     Prints the score table (points per exercise, the first failing check of each and its hint).
     """
@@ -46,6 +48,9 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
         raise NotebookGradingError(f"no exercise is called {unknown[0]!r}; the markers are: "
                                    + ", ".join(BY_MARKER))
     extracted = extract_cells(cells_run(namespace))
+    markers, extras = _attempted_only(extracted.source, markers, extras)
+    if markers is None:  # every exercise asked for is an extra not attempted yet: nothing to run
+        return
     with tempfile.TemporaryDirectory(prefix="gptkit-notebook-") as tmp:
         folder = Path(tmp) / "notebook"
         folder.mkdir()
@@ -64,6 +69,47 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
     from grader.judges.attention_picture import print_with_pictures
 
     print_with_pictures(_the_table(proc.stdout + proc.stderr))
+
+
+def _attempted_only(source, markers, extras):
+    """(markers, extras) to grade, leaving out the extras whose functions are all still the stubs: their
+    checks would only say "not implemented", after a grading process of several seconds each ("Run all"
+    on a fresh notebook ran five of them). Prints which were left out; markers None: nothing is left."""
+    asked = [BY_MARKER[m] for m in markers] if markers else list(EXTRAS) if extras else []
+    skipped = [ex for ex in asked if ex.track == "extra" and still_stubs(source, ex)]
+    if not skipped:
+        return markers, extras
+    for ex in skipped:
+        print(f"Exercise {ex.number}, {ex.title}: not attempted yet, so not graded (its functions still raise "
+              f"NotImplementedError). Fill in its TODOs, then run: grade(globals(), \"{ex.marker}\")")
+    if markers:
+        kept = tuple(m for m in markers if BY_MARKER[m] not in skipped)
+        return (kept or None), extras
+    # extras=True: the core and the extras attempted, named one by one (--extras would add them all)
+    return tuple(ex.marker for ex in CORE + tuple(ex for ex in EXTRAS if ex not in skipped)), False
+
+
+def still_stubs(source, exercise):
+    """True when every function and method that ``source`` defines for ``exercise``'s names still raises
+    NotImplementedError, as the stubs do; False when one is written, or a name is not defined (its
+    grading says so)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    last = {node.name: node for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in exercise.names}
+    if set(last) != set(exercise.names):
+        return False
+    functions = [node for top in last.values() for node in ast.walk(top) if isinstance(node, ast.FunctionDef)]
+    return all(any(_raises_not_implemented(statement) for statement in function.body) for function in functions)
+
+
+def _raises_not_implemented(statement):
+    if not isinstance(statement, ast.Raise) or statement.exc is None:
+        return False
+    exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
 def _the_table(output):

@@ -111,7 +111,8 @@ def measure(impl, name, config, device, iters, warmup):
     seconds = (time.perf_counter() - start) / iters
     tokens_per_s = cfg.batch_size * cfg.block_size / seconds
     record = {"name": name, "device": device, "config": config, "tokens_per_s": round(tokens_per_s, 1),
-              "ms_per_iter": round(seconds * 1e3, 3), "n_params": n_params, "mfu": None}
+              "ms_per_iter": round(seconds * 1e3, 3), "n_params": n_params, "mfu": None,
+              "cpu_threads": torch.get_num_threads()}
     if cuda:
         device_name = torch.cuda.get_device_name()
         record["device"] = f"cuda ({device_name})"
@@ -122,10 +123,14 @@ def measure(impl, name, config, device, iters, warmup):
 
 
 def run_all(impl, device, iters=None, warmup=3):
+    from grader.trainer.train import PRESETS, torch_threads
+
     configs = ["small"] + (["lecture"] if device.startswith("cuda") else [])
     iters = iters or (50 if device.startswith("cuda") else 30)
-    return [measure(impl, name, config, device, iters, warmup)
-            for config in configs for name in ("reference", "unfused")]
+    # on the CPU the threads train would use (one for the small preset: see train.cpu_threads_for)
+    with torch_threads(device, PRESETS["small"].n_embd):
+        return [measure(impl, name, config, device, iters, warmup)
+                for config in configs for name in ("reference", "unfused")]
 
 
 def table(records):
@@ -156,6 +161,6 @@ def run(args):
     if args.json:
         print(json.dumps(records, indent=2))
     else:
-        print(f"{impl.label} on {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+        print(f"{impl.label} on {device}, torch {torch.__version__}, {records[0]['cpu_threads']} CPU threads")
         print(table(records))
     return 0

@@ -30,6 +30,9 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                         help="auto (default): cuda when available, else mps (Apple silicon), else cpu")
+    parser.add_argument("--threads", type=at_least(1, "at least 1"), default=None, metavar="N",
+                        help="torch threads on a CPU (default: 1 for a model as small as the small preset; "
+                             "else torch's own count or OMP_NUM_THREADS)")
 
 
 def load(checkpoint, impl=None, device="cpu"):
@@ -65,9 +68,13 @@ def load(checkpoint, impl=None, device="cpu"):
     return model.to(device).eval(), tokenizer, generate, config["block_size"]
 
 
-def sample(checkpoint, prompt="", length=500, seed=1337, impl=None, device="cpu"):
-    """The prompt followed by ``length`` generated characters."""
+def sample(checkpoint, prompt="", length=500, seed=1337, impl=None, device="cpu", threads=None):
+    """The prompt followed by ``length`` generated characters. On the CPU it runs on ``threads`` torch
+    threads (default: one for a model as small as the small preset, see train.cpu_threads_for: one
+    token at a time through a narrow model is no work to share out)."""
     import torch
+
+    from grader.trainer.train import torch_threads
 
     model, tokenizer, generate, block_size = load(checkpoint, impl, device)
     try:
@@ -76,7 +83,9 @@ def sample(checkpoint, prompt="", length=500, seed=1337, impl=None, device="cpu"
         raise SampleError(f"--prompt: {exc}; the model knows only the characters of its training text") from None
     torch.manual_seed(seed)
     context = torch.tensor([ids], dtype=torch.long, device=device)
-    out = generate(model, context, length, block_size=block_size)
+    n_embd = model.token_embedding_table.weight.shape[1]
+    with torch_threads(device, n_embd, threads), torch.no_grad():
+        out = generate(model, context, length, block_size=block_size)
     return prompt + tokenizer.decode(out[0, len(ids):].tolist())
 
 
@@ -86,7 +95,8 @@ def run(args):
 
     try:
         impl = Implementation(args.impl) if args.impl else None
-        text = sample(args.checkpoint, args.prompt, args.length, args.seed, impl, resolve_device(args.device))
+        text = sample(args.checkpoint, args.prompt, args.length, args.seed, impl, resolve_device(args.device),
+                      args.threads)
     except (SampleError, TrainError, ImplementationError) as exc:
         print(f"sample: {exc}", file=sys.stderr)
         return 2

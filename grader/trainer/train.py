@@ -28,9 +28,10 @@ The checkpoint ``DIR/ckpt.pt`` (``torch.load(path, weights_only=True)`` reads it
 import argparse
 import dataclasses
 import math
+import os
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,8 @@ PRESETS = {
     # float sums, so the curves part after ~1000 steps). The bigram model plateaus near 2.5.
     # Time on two idle cores: 21-26k tok/s in training, 12.3-13 s per 500 steps with the evaluation,
     # ~2.2 min in all. On an oversubscribed CPU torch's two threads slow down ~10x (<2k tok/s seen).
+    # Since then one thread is the default on a CPU (cpu_threads_for): seed 1337, val 1.8112 after 5000
+    # steps, 119 s of CPU time, 372 s of wall time on 2 cores that other jobs kept busy (load 5-6).
     # The lecture's model with nanoGPT's shakespeare_char schedule (lr 1e-3, 100 warm-up steps, cosine
     # to 1e-4, beta2 0.99), over 2,000 steps instead of nanoGPT's 5,000, for the fast path on a GPU.
     # Measured on an NVIDIA H200 (torch 2.11.0+cu130, seed 1337, evaluated every 250 steps):
@@ -177,6 +180,41 @@ def resolve_device(device):
         raise TrainError(str(exc)) from None
 
 
+# Torch's CPU threads. A model as narrow as the small preset (n_embd 64: 64 x 192 weights, batches of
+# 16 x 32 tokens) has matmuls too small to share out: on a quiet 2-core machine two threads trained it
+# only 4-8 % faster than one, and where other work shares the cores torch's threads wait on each other.
+# Measured on 2 cores shared with other jobs (load average ~7), medians of 3 alternated runs: training
+# 26 steps/s on one thread against 3.1 on two, generating 353 characters/s against 20 (at load ~2:
+# 39.5 against 4.6 steps/s). So one thread up to this width, twice the small preset's (widths between
+# 64 and 384 were not measured); wider models (the lecture's 384) keep torch's default, a thread per core.
+ONE_THREAD_UP_TO = 128
+
+
+def cpu_threads_for(n_embd, threads=None):
+    """The torch threads to train or sample a model of width ``n_embd`` with on a CPU: ``threads`` when
+    given; else None (leave torch's count) when ``OMP_NUM_THREADS`` is set, as someone chose it, or the
+    model is wider than ONE_THREAD_UP_TO; else 1."""
+    if threads is not None:
+        return threads
+    if os.environ.get("OMP_NUM_THREADS") or n_embd > ONE_THREAD_UP_TO:
+        return None
+    return 1
+
+
+@contextmanager
+def torch_threads(device, n_embd, threads=None):
+    """Run with ``cpu_threads_for`` threads on the CPU, then put torch's count back; yields the words
+    for the log (`` (1 thread)``), empty off the CPU."""
+    import torch
+
+    from grader.probes.training import cpu_threads
+
+    n = cpu_threads_for(n_embd, threads) if device == "cpu" else None
+    with cpu_threads(n) if n else nullcontext():
+        count = torch.get_num_threads()
+        yield f" ({count} thread{'s' if count > 1 else ''})" if device == "cpu" else ""
+
+
 # --------------------------------------------------------------------------------------------------
 # The training loop
 # --------------------------------------------------------------------------------------------------
@@ -201,6 +239,7 @@ def train(
     warmup_iters=None,
     min_lr=None,
     log_interval=None,
+    threads=None,
 ):
     """Train the implementation's GPT with the lecture's loop and return what happened.
 
@@ -220,6 +259,7 @@ def train(
     autocast and fused AdamW. ``compile`` wraps the model in ``torch.compile``. ``learning_rate``
     overrides the preset's; ``warmup_iters`` and ``min_lr`` (default: the preset's) give a linear
     warm-up and a cosine decay to ``min_lr`` (without them the rate is constant, as in the lecture).
+    ``threads``: torch's CPU threads on the CPU (default ``cpu_threads_for``: one for a small model).
 
     Returns a dict: ``train_loss``, ``val_loss`` (the last evaluation), ``history`` (one dict per
     evaluation: ``iter``, ``train``, ``val``, ``tok_per_s``, ``elapsed``, ``lr``), ``iters``, ``elapsed`` (s),
@@ -251,25 +291,27 @@ def train(
     torch.manual_seed(seed)
     model, model_config = _model(parts, cfg, tokenizer.vocab_size, device)
     fast = device.startswith("cuda") if fast is None else bool(fast)
-    loop = _Loop.make(parts, model, cfg, splits, device, fast, compile, lr_at, log_interval)
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"training {impl.label} GPT on {device}: {n_params / 1e6:.2f} M parameters, {len(text):,} characters, "
-        f"vocabulary {tokenizer.vocab_size}, config {_describe(config, cfg)}, seed {seed}")
-    if loop.speedups:
-        log("fast path: " + "; ".join(loop.speedups))
-    if device == "cpu" and cfg.n_embd * cfg.n_layer * cfg.block_size >= 384 * 6 * 256:
-        log("note: this is the lecture's GPU-sized model; on a CPU it takes many hours (try --config small)")
-    history, elapsed = loop.run(log)
-    last = history[-1]
-    result = {"train_loss": last["train"], "val_loss": last["val"], "history": history, "iters": last["iter"],
-              "elapsed": elapsed, "device": device, "config": cfg, "model_config": _as_dict(model_config),
-              "n_params": n_params, "checkpoint": None, "sample": None, "model": model, "tokenizer": tokenizer}
-    if out_dir is not None:
-        result["checkpoint"] = _save_checkpoint(Path(out_dir), result, seed, impl, log)
-    _report_curve(history, out_dir, impl, cfg, result, log)
-    if sample_tokens:
-        result["sample"] = _sample(parts["generate"], model, tokenizer, model_config.block_size, sample_tokens,
-                                   device, log)
+    with torch_threads(device, cfg.n_embd, threads) as on_threads:
+        loop = _Loop.make(parts, model, cfg, splits, device, fast, compile, lr_at, log_interval)
+        n_params = sum(p.numel() for p in model.parameters())
+        log(f"training {impl.label} GPT on {device}{on_threads}: {n_params / 1e6:.2f} M parameters, "
+            f"{len(text):,} characters, vocabulary {tokenizer.vocab_size}, config {_describe(config, cfg)}, "
+            f"seed {seed}")
+        if loop.speedups:
+            log("fast path: " + "; ".join(loop.speedups))
+        if device == "cpu" and cfg.n_embd * cfg.n_layer * cfg.block_size >= 384 * 6 * 256:
+            log("note: this is the lecture's GPU-sized model; on a CPU it takes many hours (try --config small)")
+        history, elapsed = loop.run(log)
+        last = history[-1]
+        result = {"train_loss": last["train"], "val_loss": last["val"], "history": history, "iters": last["iter"],
+                  "elapsed": elapsed, "device": device, "config": cfg, "model_config": _as_dict(model_config),
+                  "n_params": n_params, "checkpoint": None, "sample": None, "model": model, "tokenizer": tokenizer}
+        if out_dir is not None:
+            result["checkpoint"] = _save_checkpoint(Path(out_dir), result, seed, impl, log)
+        _report_curve(history, out_dir, impl, cfg, result, log)
+        if sample_tokens:
+            result["sample"] = _sample(parts["generate"], model, tokenizer, model_config.block_size, sample_tokens,
+                                       device, log)
     return result
 
 
@@ -486,7 +528,8 @@ def _sample(generate, model, tokenizer, block_size, tokens, device, log):
 
     model.eval()
     context = torch.zeros((1, 1), dtype=torch.long, device=device)  # id 0: the newline character
-    ids = generate(model, context, tokens, block_size=block_size)
+    with torch.no_grad():  # the lecture's generate keeps no graph either; a student's may forget to
+        ids = generate(model, context, tokens, block_size=block_size)
     sample = tokenizer.decode(ids[0, 1:].tolist())
     log(f"--- sample: {tokens} characters generated after a newline ---")
     log(sample)
@@ -579,7 +622,7 @@ def add_arguments(parser):
     parser.add_argument("--impl", default="exercises",
                         help="what to train: exercises (default), solutions, or a folder shaped like exercises/")
     parser.add_argument("--config", default="small", choices=list(PRESETS),
-                        help="preset: small (a few minutes on a CPU, default), lecture (the lecture's model, "
+                        help="preset: small (2 to 6 minutes on a CPU, default), lecture (the lecture's model, "
                              "GPU) or lecture-fast (the same model with a warm-up and cosine schedule, GPU)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                         help="auto (default): cuda when available, else mps (Apple silicon), else cpu")
@@ -608,6 +651,10 @@ def add_arguments(parser):
     parser.add_argument("--min-lr", type=float, default=None,
                         help="decay the learning rate on a cosine to this at the last step "
                              "(default: the preset's; constant but for lecture-fast)")
+    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                        help="torch threads on a CPU (default: 1 for a model as small as the small preset, "
+                             "whose matmuls are too small to share out; else torch's own count or "
+                             "OMP_NUM_THREADS)")
     parser.add_argument("--sample-tokens", type=_non_negative_int, default=DEFAULT_SAMPLE_TOKENS, metavar="N",
                         help=f"characters to generate at the end (default {DEFAULT_SAMPLE_TOKENS}, 0: none)")
 
@@ -647,6 +694,7 @@ def run(args):
             warmup_iters=args.warmup_iters,
             min_lr=args.min_lr,
             log_interval=args.log_interval,
+            threads=args.threads,
         )
     except TrainError as exc:
         return fail(str(exc), 2)
