@@ -182,7 +182,7 @@ def test_a_jupyter_kernel_shows_the_picture_as_an_image(tmp_path):
     assert outputs[0].text.strip() == "the check's message" and outputs[2].text.strip() == "next: the line after"
     image = outputs[1].data["text/html"]
     assert image.count("<table") == 2 and image.count("rgb(0, 0, 0)") == 8 + 1  # yours' diagonal, contract's t=0
-    assert outputs[1].data["text/plain"] == picture.draw(yours, contract)
+    assert outputs[1].data["text/plain"] == picture.draw(yours, contract) + "\n"  # ends its line in a text-only view
 
 
 def test_outside_a_notebook_the_picture_is_printed_as_text(capsys):

@@ -473,9 +473,11 @@ def test_a_loss_the_model_lies_about_does_not_pass_the_training_check(tmp_path, 
     results, _ = grade_edited(tmp_path, module.split("_")[0], edits, marker=module.split("_")[0])
     [check] = [t for t in results["tests"] if t["name"].endswith(check_name)]
     # Either its weights are judged by the grader's own loss, or they are not the weights its forward
-    # computes with (both liars here compute otherwise than the contract) and are not judged at all.
+    # computes with (both liars here compute otherwise than the contract) and are not judged at all, or
+    # (the GPT) one training step at the judge's own weights already differs from the contract's.
     assert check["status"] == "failed" and ("computed by the grader" in check["output"]
-                                            or "not the ones the model computes with" in check["output"]), check
+                                            or "not the ones the model computes with" in check["output"]
+                                            or "one training step of GPTLanguageModel" in check["output"]), check
 
 
 def test_the_judge_computes_the_loss_the_students_model_would():

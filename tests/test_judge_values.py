@@ -223,3 +223,45 @@ def test_the_judge_takes_shapes_from_the_contract_not_from_what_the_submission_s
     lying = make_variant(tmp_path, "shape_lie", SHAPE_LIE)
     assert set(passed(judged(lying))) <= set(honest)
     assert set(passed(judged(lying, defence_off=TRUST_THE_LAYOUT))) - set(honest)
+
+
+# A GPT that does not learn (in train mode its loss reaches no weight) and, built at the training
+# check's size, loads weights trained elsewhere (kept in its source as text, as a forger would). Its
+# eval-mode logits are the contract's at those weights, so a loss judged from the trained weights alone
+# passes it; one training step at the judge's own weights does not (grader/judges/train_step.py).
+GPT_TRAINING = "grader/checks/test_gpt.py::test_training_beats_the_bigram"
+SKIP_THE_TRAIN_STEP = ("from grader.judges import train_step\n"
+                       "train_step.expect_trains_as_the_contract = lambda *args, **kwargs: None")
+GPT_LOSS = "        loss = F.cross_entropy(logits.view(B * T, V), targets.view(B * T))  # ()\n"
+
+
+def smuggling_gpt(tmp_path):
+    import base64
+    import io
+
+    import torch
+
+    from grader.checks.test_gpt import GPT_RECIPE
+    from grader.data import load_text
+    from grader.probes import training
+    from solutions.gpt import GPTConfig, GPTLanguageModel
+
+    run = training.train_gpt(GPTConfig, GPTLanguageModel, load_text(), GPT_RECIPE)
+    buffer = io.BytesIO()
+    torch.save(run["model"].state_dict(), buffer)
+    weights = base64.b64encode(buffer.getvalue()).decode()
+    size = (GPT_RECIPE.n_embd, GPT_RECIPE.n_layer, GPT_RECIPE.block_size)
+    load = (f"        if (config.n_embd, config.n_layer, config.block_size) == {size}:\n"
+            "            import base64, io\n"
+            f"            self.load_state_dict(torch.load(io.BytesIO(base64.b64decode('{weights}'))))\n")
+    return make_variant(tmp_path, "smuggler", {"gpt": [
+        ("        self.apply(self._init_weights)\n", "        self.apply(self._init_weights)\n" + load),
+        (GPT_LOSS, GPT_LOSS + "        if self.training:\n            loss = loss.detach() + 0.0 * logits.sum()\n")]})
+
+
+def test_weights_brought_in_from_elsewhere_do_not_pass_the_training_check(tmp_path):
+    folder = smuggling_gpt(tmp_path)
+    outcome, message, _ = judged(folder, checks=GPT_TRAINING)["test_training_beats_the_bigram"]
+    assert outcome == "failed" and "one training step of GPTLanguageModel" in message, message
+    assert passed(judged(folder, defence_off=SKIP_THE_TRAIN_STEP, checks=GPT_TRAINING)) == \
+        ["test_training_beats_the_bigram"]

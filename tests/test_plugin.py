@@ -319,6 +319,8 @@ RAISING_LINES = {
     "cat_without_dim": ("idx = torch.cat((idx, idx_next))", "torch.cat joins along dim 0 unless a dim is given"),
     "transposed_3d": ("wei = q @ k.T * k.shape[-1] ** -0.5", "k.transpose(-2, -1)"),
     "mask_not_sliced": ("wei = wei.masked_fill(self.tril == 0, float('-inf'))", "self.tril[:T, :T]"),
+    "positions_of_the_whole_block": ("x = wei + self.pos_emb", "torch.arange(T, device=idx.device)"),
+    "view_after_transpose": ("out = q.transpose(1, 2).view(B, T * hs)", ".contiguous().view(B, T, C)"),
 }
 
 
@@ -333,7 +335,8 @@ def test_torch_errors_are_translated(name):
     B, T, hs, V, block_size = 4, 5, 16, 7, 8
     names = dict(torch=torch, logits=torch.randn(B, V), idx=torch.zeros(B, T, dtype=torch.long),
                  idx_next=torch.zeros(B, 1, dtype=torch.long), q=torch.randn(B, T, hs), k=torch.randn(B, T, hs),
-                 wei=torch.randn(B, T, T), self=SimpleNamespace(tril=torch.ones(block_size, block_size).tril()))
+                 wei=torch.randn(B, T, T), B=B, T=T, hs=hs,
+                 self=SimpleNamespace(tril=torch.ones(block_size, block_size).tril(), pos_emb=torch.randn(block_size, T)))
     with pytest.raises(RuntimeError) as raised:
         exec(statement, names)
     assert hint in (hint_for(raised.value, f"{statement}  # (B, T)") or ""), (name, str(raised.value))
@@ -394,7 +397,7 @@ def test_the_same_error_is_shown_once(pytester, monkeypatch):
     result = run(pytester, f"--impl={folder}", "-W", "ignore:The use of `x.T`")
     result.assert_outcomes(failed=6)
     out = result.stdout.str()
-    assert out.count("hint:     k.T reverses every dim of k") == 2, out  # the first failure, and the table
+    assert out.count("hint:     k.T reverses all the dims of k") == 2, out  # the first failure, and the table
     assert out.count("the same error, at the same line, as test_a[2] above") == 4, out  # test_a[3], [4], b, c
     result.stdout.fnmatch_lines([
         "_*test_a?3?*_",
@@ -405,7 +408,7 @@ def test_the_same_error_is_shown_once(pytester, monkeypatch):
         "*5. One head of self-attention*",
         "*test_a?2?: your code raised RuntimeError*",
         "*at torchy/attention.py:4, in attend",
-        "*hint:     k.T reverses every dim of k*",
+        "*hint:     k.T reverses all the dims of k*",
         "*6. Multi-head attention*",
         "*test_d: your code raised RuntimeError*",
         "*the same error, at the same line, as test_a?2? (Exercise 5) above",
@@ -442,8 +445,8 @@ def test_a_warning_of_torch_that_names_the_mistake_is_shown_with_the_failure(pyt
     result.stdout.fnmatch_lines([
         "*your code raised RuntimeError: The size of tensor a (4) must match the size of tensor b (16) *",
         "*    return torch.randn(B, 8, 16) @ kT",
-        "  hint:     torch warned at torchy/attention.py:5: k.T reverses every dim of k*",
+        "  hint:     torch warned at torchy/attention.py:5: k.T reverses all the dims of k*",
         "*test_a: your code raised RuntimeError*",
         "*at torchy/attention.py:6, in attend",
-        "*hint:     torch warned at torchy/attention.py:5: k.T reverses every dim of k*",
+        "*hint:     torch warned at torchy/attention.py:5: k.T reverses all the dims of k*",
     ])

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from grader.probes import addition_training as adder
+from grader.judges.rubric import GRADERS_PARTS
 from grader.judges import judge_training
 from grader.judges.expect import describe, equal, expect_close, expect_pair, expect_raises, expect_tensor, fail
 from grader.probes.addition import loss_and_gradient, train_adder_by_the_graders_loop
@@ -462,7 +463,7 @@ THRESHOLD = 0.8
 # ~16 s of one core when the machine is quiet, 80 s seen under a load of 9: a limit of its own, so a busy
 # teacher's machine (--timeout 60 per check) never cuts a correct submission short. A guard, not a speed check.
 @pytest.mark.timeout(300)
-def test_gpt_learns_to_add(impl):
+def test_gpt_learns_to_add(impl, record_property):
     """Your GPTLanguageModel, trained by the grader's seeded loop on your get_addition_batch with
     your addition_loss (problems of 2 digits, 500 of them held out), then decoded greedily by the
     grader, gets the sums of the held-out problems right: it adds problems it never saw."""
@@ -472,6 +473,13 @@ def test_gpt_learns_to_add(impl):
     x, y = batch(impl, 4, n, generator=torch.Generator().manual_seed(0))
     operands_of(impl, x, n)
     config_class, model_class = impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel")
+    apart = is_remote(model_class)
+    # Exercise 12 grades the batches and the loss: an attention, feed-forward or Block that differs from
+    # the contract (their own exercises charge it) is replaced by the grader's own for this run.
+    replaced = judge_training.differing_parts(impl, RECIPE.n_embd, RECIPE.n_head, RECIPE.block_size)
+    if replaced:
+        model_class = impl.build(GPTWithGradersParts, model_class, [part.key for part in replaced])
+        record_property(GRADERS_PARTS, judge_training.replaced_line(replaced))
     where_gpt = impl.where("gpt", "GPTLanguageModel.forward")
     config = config_class(vocab_size=len(VOCAB), block_size=RECIPE.block_size, n_embd=16, n_head=2, n_layer=1,
                           dropout=0.0)
@@ -479,12 +487,6 @@ def test_gpt_learns_to_add(impl):
     expect_tensor(logits, "logits", where_gpt, shape=(4, RECIPE.block_size, len(VOCAB)))
     loss = loss_fn(logits, y)
     expect_tensor(loss, "addition_loss(logits, y)", where(impl, "addition_loss"), shape=())
-    apart = is_remote(model_class)
-    # Exercise 12 grades the batches and the loss: an attention, feed-forward or Block that differs from
-    # the contract (their own exercises charge it) is replaced by the grader's own for this run.
-    replaced = judge_training.differing_parts(impl, RECIPE.n_embd, RECIPE.n_head, RECIPE.block_size)
-    if replaced:
-        model_class = impl.build(GPTWithGradersParts, model_class, [part.key for part in replaced])
     try:
         run = train_adder_by_the_graders_loop(config_class, model_class, get_batch, loss_fn,
                                               dataclasses.asdict(RECIPE))

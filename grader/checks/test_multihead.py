@@ -105,6 +105,23 @@ class CountCalls(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+@pytest.mark.parametrize("T", [block_size, 5], ids=["T=block_size", "T<block_size"])
+def test_output_shape_dtype_device(impl, device, T):
+    """MultiHeadAttention maps (B, T, n_embd) to (B, T, n_embd), float32, on the input's device."""
+    mha = make_mha(impl, device)
+    x = torch.randn(2, T, n_embd, device=device)
+    what = f"MultiHeadAttention(x) for x of shape (2, {T}, {n_embd})"
+    expect_tensor(oracle.call_at(mha, x, what, forward_where(impl), block_size), what, forward_where(impl), shape=(2, T, n_embd),
+                  dtype=torch.float32, device=device)
+
+
+def test_tril_is_a_buffer(impl, device):
+    """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
+    .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
+    mha = make_mha(impl, device)
+    oracle.expect_tril_buffer(mha, "MultiHeadAttention", impl.where("attention", "MultiHeadAttention.__init__"))
+
+
 def test_no_python_loop_over_heads(impl, device):
     """The fused module does the same torch operations whatever n_head is (heads are a batch dimension);
     a Python loop over the heads does more of them as n_head grows."""
@@ -121,23 +138,6 @@ def test_no_python_loop_over_heads(impl, device):
              f"{calls[2]} and {calls[8]}", forward_where(impl),
              "no Python loop over heads: view(B, T, n_head, hs).transpose(1, 2) makes the heads a batch "
              "dimension, and q @ k.transpose(-2, -1) handles them all at once")
-
-
-@pytest.mark.parametrize("T", [block_size, 5], ids=["T=block_size", "T<block_size"])
-def test_output_shape_dtype_device(impl, device, T):
-    """MultiHeadAttention maps (B, T, n_embd) to (B, T, n_embd), float32, on the input's device."""
-    mha = make_mha(impl, device)
-    x = torch.randn(2, T, n_embd, device=device)
-    what = f"MultiHeadAttention(x) for x of shape (2, {T}, {n_embd})"
-    expect_tensor(oracle.call_at(mha, x, what, forward_where(impl), block_size), what, forward_where(impl), shape=(2, T, n_embd),
-                  dtype=torch.float32, device=device)
-
-
-def test_tril_is_a_buffer(impl, device):
-    """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
-    .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
-    mha = make_mha(impl, device)
-    oracle.expect_tril_buffer(mha, "MultiHeadAttention", impl.where("attention", "MultiHeadAttention.__init__"))
 
 
 def test_indivisible_n_embd_is_a_clear_error(impl):

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from grader.judges.expect import fail
+from grader.probes.probe import plain_tensor_attributes
 
 # Hints for the named mistakes; the checks and the kit's broken variants quote them.
 SCALED_BY_N_EMBD = ("scaled by n_embd instead of head_size: the lecture corrects this at 01:20:05, "
@@ -53,8 +54,12 @@ FUTURE_LEAKS = ("position t may only see positions <= t: set the scores where s 
                 "(wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))), then softmax over the last dim")
 NOT_FINITE = "NaN or inf in the output: mask with -inf before the softmax, never after it"
 MASK_ONLY_THE_FUTURE = "mask only the future (s > t): wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))"
-TRIL_NOT_A_BUFFER = ("self.tril is a plain tensor attribute, not a buffer: .to(device) does not move it (the "
-                     "model then fails on a GPU); make it with self.register_buffer(\"tril\", torch.tril(...))")
+def not_a_buffer(name):
+    """The hint for a mask kept as a plain tensor attribute ``name`` (self.tril = torch.tril(...))."""
+    return (f"self.{name} is a plain tensor attribute, not a buffer: .to(device) does not move it (the model "
+            f"then fails on a GPU); make it with self.register_buffer(\"{name}\", torch.tril(...))")
+
+
 TRIL_NOT_SLICED = ("the mask is block_size x block_size but this sequence is shorter (T < block_size): slice "
                    "it to the sequence, wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))")
 
@@ -89,19 +94,19 @@ def call_at(module, x, what, where, block_size):
 
 
 def expect_tril_buffer(module, name, where):
-    """A mask kept on the module, ``tril``, is a registered buffer: .to(device) moves buffers, not plain
-    tensor attributes. A mask made in forward needs none."""
-    if isinstance(getattr(module, "tril", None), torch.Tensor) and \
-            "tril" not in [buffer for buffer, _ in module.named_buffers()]:
-        fail(f"{name}.tril is not among named_buffers()", "tril registered as a buffer",
-             "a plain tensor attribute", where, TRIL_NOT_A_BUFFER)
+    """A mask kept on the module (the lecture's ``tril``, or under any other name) is a registered buffer:
+    .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
+    plain = plain_tensor_attributes(module)
+    if plain:
+        fail(f"{name}.{plain[0]} is not among named_buffers()", f"{plain[0]} registered as a buffer",
+             "a plain tensor attribute", where, not_a_buffer(plain[0]))
 
 
 def mask_not_sliced(error, T, block_size):
     """TRIL_NOT_SLICED when ``error`` (what a call at T < block_size raised) is torch's size mismatch
     between a (T, T) tensor and a (block_size, block_size) one, else None."""
     message = str(error)
-    if isinstance(error, RuntimeError) and "must match the size" in message and \
+    if T < block_size and isinstance(error, RuntimeError) and "must match the size" in message and \
             f"({T})" in message and f"({block_size})" in message:
         return TRIL_NOT_SLICED
     return None

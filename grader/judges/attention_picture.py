@@ -199,7 +199,7 @@ def print_with_pictures(text):
     for first, last in pictures:
         print("\n".join(lines[start:first]))
         block = lines[first:last + 1]
-        display({"text/html": picture_html(block), "text/plain": "\n".join(block)}, raw=True)
+        display({"text/html": picture_html(block), "text/plain": "\n".join(block) + "\n"}, raw=True)
         start = last + 1
     if start < len(lines):
         print("\n".join(lines[start:]))

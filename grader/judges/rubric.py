@@ -210,6 +210,10 @@ POINTS = {
 BY_MARKER = {ex.marker: ex for ex in EXERCISES}
 BY_NUMBER = {ex.number: ex for ex in EXERCISES}
 
+# The property (pytest's record_property) of a training check that ran with the grader's own copy of an
+# earlier part in the place of the student's: the student's table shows its line even when the check passed.
+GRADERS_PARTS = "graders_parts"
+
 # Markers that are not exercises.
 OTHER_MARKERS = {
     "gpu": "needs CUDA: skipped without a GPU unless --require-gpu is given",

@@ -260,6 +260,30 @@ def loss_backward(model, idx, targets):
 
 
 @runs_with_the_submission
+def plain_tensor_attributes(module):
+    """The names of ``module``'s own attributes that hold a tensor but are neither a parameter nor a
+    registered buffer (``self.tril = torch.tril(...)``): .to(device) leaves them where they were."""
+    return sorted(name for name, value in vars(module).items()
+                  if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter))
+
+
+@runs_with_the_submission
+def loss_and_gradients(model, idx, targets):
+    """In train mode, ``model(idx, targets)`` and ``loss.backward()``: (the loss, detached, or None when
+    the model gave no loss in the autograd graph; {parameter name: its gradient, or None})."""
+    model.train()
+    model.zero_grad(set_to_none=True)
+    out = model(idx, targets)
+    if not (type(out) is tuple and len(out) == 2 and type(out[1]) is torch.Tensor and out[1].requires_grad
+            and out[1].shape == ()):
+        return None, {}
+    out[1].backward()
+    gradients = {name: None if p.grad is None else p.grad.detach().cpu().clone()
+                 for name, p in model.named_parameters()}
+    return out[1].detach().cpu(), gradients
+
+
+@runs_with_the_submission
 def state_of(module):
     """``module.state_dict()`` as a plain dict of detached copies on the CPU (an OrderedDict is not data:
     in teacher mode it would stay where the module lives)."""

@@ -101,9 +101,16 @@ CAT_WITHOUT_DIM = ("torch.cat joins along dim 0 unless a dim is given: torch.cat
                    "appends along time")
 # x.T on a 3-D tensor reverses all its dims, (B, T, hs) -> (hs, T, B), with only a warning (once per
 # process, in pytest's warnings summary); the error comes from the matmul that uses it.
-TRANSPOSE_3D = ("k.T reverses every dim of k, (B, T, hs) -> (hs, T, B), not the last two (torch warns that "
-                ".T on more than 2 dims is deprecated): k.transpose(-2, -1)")
+TRANSPOSE_3D = ("k.T reverses all the dims of k, not the last two (a (B, T, hs) k becomes (hs, T, B); torch warns "
+                "that .T on more than 2 dims is deprecated): k.transpose(-2, -1)")
 # The mask is registered (block_size, block_size); a shorter input is (B, T, T).
+# A view of a tensor that transpose() made non-contiguous: the heads merged back with view, or split with
+# view after a transpose.
+VIEW_NOT_CONTIGUOUS = ("view needs a contiguous tensor: after transpose(1, 2), write .contiguous().view(B, T, C) "
+                       "(or reshape); split the heads with view(B, T, n_head, head_size).transpose(1, 2)")
+# The position table looked up for the whole block while idx is shorter.
+POSITIONS_NOT_SLICED = ("the positions are torch.arange(T) for T = idx.shape[1], which may be less than "
+                        "block_size: self.position_embedding_table(torch.arange(T, device=idx.device))")
 MASK_NOT_SLICED = "slice the mask to the input's length: self.tril[:T, :T] (T may be less than block_size)"
 SIZES = "must match the size of tensor b"
 BATCH_SIZES = "Expected size for first two dimensions of batch"
@@ -121,6 +128,8 @@ COMMON_ERRORS = (
     Translation(SIZES, TRANSPOSE_3D, code=r"\.T\b"),
     Translation(BATCH_SIZES, TRANSPOSE_3D, code=r"\.T\b"),
     Translation(SIZES, MASK_NOT_SLICED, code=r"\btril\b(?!\s*\[)"),
+    Translation(SIZES, POSITIONS_NOT_SLICED, code=r"\bpos"),
+    Translation("view size is not compatible with input tensor's size and stride", VIEW_NOT_CONTIGUOUS),
     Translation("Expected target size", "F.cross_entropy wants logits of shape (B*T, V) and targets of shape "
                                         "(B*T,): logits.view(B*T, V), targets.view(B*T)"),
     Translation("mat1 and mat2 shapes cannot be multiplied", "a Linear got a last dim it was not built for: "

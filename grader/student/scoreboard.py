@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.judges.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, POINTS, TOTAL_POINTS
+from grader.judges.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, GRADERS_PARTS, POINTS, TOTAL_POINTS
 from grader.student.explain import warning_hint
 
 
@@ -22,6 +22,7 @@ class CheckResult:
     outcome: str = "not run"  # "passed" | "failed" | "skipped" | "not run"
     message: str = ""
     same_error: tuple = None  # an error raised in the student's code: explain.Explanation.same_error
+    note: str = ""  # what a passed check was graded on, when not all the student's own (GRADERS_PARTS)
 
     @property
     def points(self):
@@ -103,6 +104,7 @@ class Scoreboard:
             result.outcome, result.message = "skipped", _skip_reason(report)
         elif report.when == "call":
             result.outcome = "passed"
+            result.note = str(dict(report.user_properties).get(GRADERS_PARTS, ""))
 
     def pytest_warning_recorded(self, warning_message, nodeid):
         # Heard after the check's reports: its hint is added to the failure when the failures are shown.
@@ -229,6 +231,8 @@ class Scoreboard:
                         tr.write_line(f"        {line}")
                     if first.same_error is not None:
                         shown.setdefault(first.same_error, first)
+                for note in dict.fromkeys(c.note for c in score.checks if c.outcome == "passed" and c.note):
+                    tr.write_line(f"        note: {note}")
             got, most = self.total(track)
             of_all = "" if most == of else f" (of the {_num(most)} points these checks carry)"
             tr.write_line(f"  {title} {_num(got)} / {_num(of)}{of_all}")

@@ -83,6 +83,11 @@ VARIANTS = [
     head("head-tril-not-a-buffer", (HEAD_BUFFER, HEAD_BUFFER.replace(
         'self.register_buffer("tril", torch.tril(torch.ones(block_size, block_size)))',
         "self.tril = torch.tril(torch.ones(block_size, block_size))")), hint="register_buffer"),
+    # The same under another name (an attacker's find: the check once looked at "tril" alone).
+    head("head-mask-under-another-name-not-a-buffer", (HEAD_BUFFER, HEAD_BUFFER.replace(
+        'self.register_buffer("tril", torch.tril(torch.ones(block_size, block_size)))',
+        "self.mask = torch.tril(torch.ones(block_size, block_size))")),
+        (HEAD_MASK, HEAD_MASK.replace("self.tril", "self.mask")), hint="self.mask is a plain tensor attribute"),
     head("head-masked-fill-not-assigned", (HEAD_MASK, HEAD_MASK.replace("wei = wei.masked_fill", "wei.masked_fill")),
          hint="masked_fill returns a new tensor"),
     head("head-tril-not-sliced", (HEAD_MASK, HEAD_MASK.replace("self.tril[:T, :T]", "self.tril")),

@@ -138,6 +138,14 @@ VARIANTS = [
           hint="pass n_embd, n_head, block_size and dropout on"),
 
     # Exercise 9, GPTLanguageModel.
+    # Train-mode-only mistakes: the eval-mode checks see the right logits; one training step at the
+    # grader's weights does not (grader/judges/train_step.py).
+    gpt("gpt-token-embedding-under-no-grad", ("tok_emb = self.token_embedding_table(idx)  # (B, T, C)",
+                                              "with torch.no_grad():\n            tok_emb = self.token_embedding_table(idx)"),
+        hint="do not detach the embeddings or compute them under torch.no_grad()"),
+    gpt("gpt-loss-detached-in-train-mode", (GPT_LOSS, GPT_LOSS + "\n        if self.training:\n"
+                                                      "            loss = loss.detach() + 0.0 * logits.sum()"),
+        hint="the loss must backpropagate through the same computation as in eval mode"),
     gpt("gpt-no-position-embedding", (GPT_SUM, "x = tok_emb  # (B, T, C)"), hint="no position embedding"),
     gpt("gpt-positions-from-idx", (GPT_POS, "pos_emb = self.position_embedding_table(idx)  # (B, T, C)"),
         hint="the positions are looked up with idx"),

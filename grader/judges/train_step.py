@@ -1,0 +1,84 @@
+"""One training step of the student's GPT, judged against the contract's: before a training check
+trains, the grader sets weights it draws itself, runs the student's model in train mode on a batch of
+its own, and compares the loss and every weight's gradient with the contract's at the same weights
+(``contract_forward`` with autograd, computed here, in the judge).
+
+Why: eval-mode checks do not see a model that learns otherwise than it computes (a ``torch.no_grad()``
+or ``.detach()`` in ``forward``, a loss that does not reach a weight). And in teacher mode the trained
+weights come from the submission's process, so a loss judged from them alone cannot tell training from
+weights brought in from elsewhere; the gradients at the judge's own weights can.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from grader.judges.expect import fail, parameter_shapes
+from grader.judges.judge_training import contract_forward, expected_shapes
+from grader.probes.probe import loss_and_gradients, set_parameters
+
+SEED = 1234
+# Measured over 20 draws (seeds 0-19) against the contract's: the reference and the valid alternatives of
+# the kit's variants give the same loss and gradients up to 4.8e-7 (loss) and 1.3e-6 of the largest entry
+# (gradients, SDPA); the GPT mistakes that reach this step differ by 0.05 or more (loss) or by 1.7 times the
+# largest entry or a missing gradient. So 1e-4 and 1e-3 leave margins of 200x and 750x on the right side
+# and of 500x and 1700x on the wrong one.
+LOSS_ATOL = 1e-4
+GRADIENT_RTOL = 1e-3  # of the largest entry of the contract's gradient for that weight
+
+
+def drawn_weights(shapes, generator):
+    """The judge's weights: N(0, 0.1) for every weight, LayerNorm weights around 1."""
+    weights = {}
+    for name, shape in shapes.items():
+        value = torch.randn(shape, generator=generator) * 0.1
+        weights[name] = value + 1.0 if name.endswith(("ln1.weight", "ln2.weight", "ln_f.weight")) else value
+    return weights
+
+
+def contract_loss_and_gradients(weights, idx, targets, recipe):
+    """The contract's loss and gradients at ``weights``, computed by the judge."""
+    leaves = {name: value.clone().requires_grad_(True) for name, value in weights.items()}
+    logits = contract_forward(leaves, idx, recipe.n_layer, recipe.n_head)  # (B, T, V)
+    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+    loss.backward()
+    return loss.detach(), {name: leaf.grad for name, leaf in leaves.items()}
+
+
+def differing_gradients(gradients, expected):
+    """The names of the weights whose gradient is missing or differs from the contract's."""
+    differ = []
+    for name, want in expected.items():
+        got = gradients.get(name)
+        scale = float(want.abs().max()) or 1.0
+        if (type(got) is not torch.Tensor or got.shape != want.shape
+                or not float((got.float() - want).abs().max()) <= GRADIENT_RTOL * scale):
+            differ.append(name)
+    return differ
+
+
+def expect_trains_as_the_contract(model, recipe, vocab_size, where):
+    """The student's GPT (built for ``recipe``, dropout 0) gives the contract's loss and gradients in train
+    mode at weights the judge draws; a GradingFailure naming what differs otherwise. Skipped when the
+    weights are not named and shaped as the contract's (the training check says so after training)."""
+    shapes = expected_shapes(recipe, vocab_size)
+    if parameter_shapes(model) != shapes:
+        return
+    generator = torch.Generator().manual_seed(SEED)
+    weights = drawn_weights(shapes, generator)
+    idx = torch.randint(vocab_size, (4, recipe.block_size), generator=generator)
+    targets = torch.randint(vocab_size, (4, recipe.block_size), generator=generator)
+    set_parameters(model, weights)
+    loss, gradients = loss_and_gradients(model, idx, targets)
+    expected_loss, expected = contract_loss_and_gradients(weights, idx, targets, recipe)
+    what = "one training step of GPTLanguageModel (train mode, dropout 0) at the grader's weights"
+    if type(loss) is not torch.Tensor or not float((loss - expected_loss).abs()) <= LOSS_ATOL:
+        fail(what, f"the contract's loss, {float(expected_loss):.4f}",
+             "no loss that backpropagates" if loss is None else f"{float(loss):.4f}", where,
+             "in train mode the model must compute what it computes in eval mode (with dropout 0)")
+    differ = differing_gradients(gradients, expected)
+    if differ:
+        missing = [name for name in differ if gradients.get(name) is None]
+        fail(what, "the contract's gradient for every weight",
+             f"{len(differ)} of {len(expected)} differ: " + ", ".join(differ[:4]) + (", ..." if len(differ) > 4 else ""),
+             where, ("no gradient reaches " + missing[0] + ": no torch.no_grad(), .detach() or .data in forward")
+             if missing else "the loss must backpropagate through the same computation as in eval mode")
