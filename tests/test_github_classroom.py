@@ -230,7 +230,7 @@ def test_the_step_writes_its_result_and_falls_back_when_python_cannot_run(checks
         result = json.loads(base64.b64decode(line.removeprefix("result=")))
         if bin_dir is real:
             assert result == step_result(tmp_path / RESULTS, "head", [ex.marker for ex in CORE])
-            assert "Exercise 5 (head): 14.6666 of 15 points, 17 of 18 checks passed" in proc.stderr
+            assert "Exercise 5 (head): 14.6666 of 15 points, 18 of 19 checks passed" in proc.stderr
         else:
             assert result["status"] == "error" and result["tests"][0]["score"] == 0
             assert "the grader could not run in this step" in result["tests"][0]["message"]

@@ -397,7 +397,7 @@ def train_own_gpt(impl, text, recipe, device, bf16=False):
     _, vocab_size = training.encode(text)
     model = model_class(config_class(vocab_size=vocab_size, block_size=recipe.block_size, n_embd=recipe.n_embd,
                                      n_head=recipe.n_head, n_layer=recipe.n_layer, dropout=0.0))  # on the CPU
-    train_step.expect_trains_as_the_contract(model, recipe, vocab_size, where)
+    train_step.expect_trains_as_the_contract(model, recipe, text, where, unforeseen=apart)
     try:
         run = train_by_the_graders_loop(text, dataclasses.asdict(recipe), config_class, model_class, device=device,
                                         bf16=bf16)

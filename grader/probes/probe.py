@@ -263,8 +263,9 @@ def loss_backward(model, idx, targets):
 def plain_tensor_attributes(module):
     """The names of ``module``'s own attributes that hold a tensor but are neither a parameter nor a
     registered buffer (``self.tril = torch.tril(...)``): .to(device) leaves them where they were."""
-    return sorted(name for name, value in vars(module).items()
-                  if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter))
+    names = sorted(name[:60] for name, value in vars(module).items() if type(name) is str and name.isidentifier()
+                   and isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter))
+    return names[:5]  # a few short names: what crosses to the judge stays small whatever the module holds
 
 
 @runs_with_the_submission
