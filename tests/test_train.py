@@ -316,20 +316,24 @@ def test_progress_lines_change_nothing_in_the_training(one_thread):
     assert all(torch.equal(value, weights[name]) for name, value in quiet["model"].state_dict().items())
 
 
-def test_a_small_model_runs_on_one_cpu_thread_unless_told_otherwise(monkeypatch):
-    """One torch thread for the small preset on a CPU (its matmuls are too small to share out, and
-    shared cores make two threads wait on each other); wider models, OMP_NUM_THREADS and --threads
-    keep or set the count; the count is put back afterwards."""
+def test_a_small_model_trains_on_the_free_cores_and_samples_on_one_thread(monkeypatch):
+    """A small model trains on as many torch threads as cores are free (shared cores make torch's threads
+    wait on each other) and samples on one; wider models, OMP_NUM_THREADS and --threads keep or set the
+    count; the count is put back afterwards."""
     import torch
 
     from grader.trainer.train import PRESETS, cpu_threads_for, torch_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert cpu_threads_for(PRESETS["small"].n_embd) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    small = PRESETS["small"].n_embd
+    assert cpu_threads_for(small, load=0.1) == min(2, torch.get_num_threads())
+    assert cpu_threads_for(small, load=1.8) == 1 and cpu_threads_for(small, load=7.0) == 1
+    assert cpu_threads_for(small, share_out=False, load=0.0) == 1
     assert cpu_threads_for(PRESETS["lecture"].n_embd) is None  # torch's own count: one per core
-    assert cpu_threads_for(PRESETS["small"].n_embd, threads=2) == 2
+    assert cpu_threads_for(small, threads=2) == 2
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert cpu_threads_for(PRESETS["small"].n_embd) is None  # someone chose: it stands
+    assert cpu_threads_for(small) is None  # someone chose: it stands
     before = torch.get_num_threads()
     with torch_threads("cpu", 64, threads=2) as words:
         assert torch.get_num_threads() == 2 and words == " (2 threads)"
@@ -343,4 +347,4 @@ def test_a_small_model_runs_on_one_cpu_thread_unless_told_otherwise(monkeypatch)
 @needs_data
 def test_cli_says_how_many_threads_it_trains_on(solutions_run):
     proc, _ = solutions_run
-    assert "GPT on cpu (1 thread): " in proc.stdout, proc.stdout
+    assert re.search(r"GPT on cpu \((1 thread|\d+ threads)\): ", proc.stdout), proc.stdout

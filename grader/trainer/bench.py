@@ -127,7 +127,7 @@ def run_all(impl, device, iters=None, warmup=3):
 
     configs = ["small"] + (["lecture"] if device.startswith("cuda") else [])
     iters = iters or (50 if device.startswith("cuda") else 30)
-    # on the CPU the threads train would use (one for the small preset: see train.cpu_threads_for)
+    # on the CPU the threads train would use (see train.cpu_threads_for)
     with torch_threads(device, PRESETS["small"].n_embd):
         return [measure(impl, name, config, device, iters, warmup)
                 for config in configs for name in ("reference", "unfused")]

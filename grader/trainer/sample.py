@@ -84,7 +84,7 @@ def sample(checkpoint, prompt="", length=500, seed=1337, impl=None, device="cpu"
     torch.manual_seed(seed)
     context = torch.tensor([ids], dtype=torch.long, device=device)
     n_embd = model.token_embedding_table.weight.shape[1]
-    with torch_threads(device, n_embd, threads), torch.no_grad():
+    with torch_threads(device, n_embd, threads, share_out=False), torch.no_grad():
         out = generate(model, context, length, block_size=block_size)
     return prompt + tokenizer.decode(out[0, len(ids):].tolist())
 

@@ -76,7 +76,7 @@ PRESETS = {
     # float sums, so the curves part after ~1000 steps). The bigram model plateaus near 2.5.
     # Time on two idle cores: 21-26k tok/s in training, 12.3-13 s per 500 steps with the evaluation,
     # ~2.2 min in all. On an oversubscribed CPU torch's two threads slow down ~10x (<2k tok/s seen).
-    # Since then one thread is the default on a CPU (cpu_threads_for): seed 1337, val 1.8112 after 5000
+    # On one thread (cpu_threads_for on a busy machine): seed 1337, val 1.8112 after 5000
     # steps, 119 s of CPU time, 372 s of wall time on 2 cores that other jobs kept busy (load 5-6).
     # The lecture's model with nanoGPT's shakespeare_char schedule (lr 1e-3, 100 warm-up steps, cosine
     # to 1e-4, beta2 0.99), over 2,000 steps instead of nanoGPT's 5,000, for the fast path on a GPU.
@@ -181,35 +181,47 @@ def resolve_device(device):
 
 
 # Torch's CPU threads. A model as narrow as the small preset (n_embd 64: 64 x 192 weights, batches of
-# 16 x 32 tokens) has matmuls too small to share out: on a quiet 2-core machine two threads trained it
-# only 4-8 % faster than one, and where other work shares the cores torch's threads wait on each other.
-# Measured on 2 cores shared with other jobs (load average ~7), medians of 3 alternated runs: training
-# 26 steps/s on one thread against 3.1 on two, generating 353 characters/s against 20 (at load ~2:
-# 39.5 against 4.6 steps/s). So one thread up to this width, twice the small preset's (widths between
-# 64 and 384 were not measured); wider models (the lecture's 384) keep torch's default, a thread per core.
+# 16 x 32 tokens) gains from a second thread only while the cores are free: where other work shares them,
+# torch's threads wait on each other. Measured on 2 cores, 1,000 steps of train --config small, whole
+# process, medians of 3 alternated runs: idle, 29.1 s on one thread against 21.0 s on two; with other
+# jobs (load average ~7), 26 steps/s on one thread against 3.1 on two. So training takes as many threads
+# as cores are free when it starts (at least one, at most torch's own count). Generating one token at a
+# time is too little work to share out at any load (353 characters/s on one thread against 20 on two at
+# load ~7, 600 against 264 at ~2): sampling takes one. Wider models than ONE_THREAD_UP_TO (the
+# lecture's 384) keep torch's default, a thread per core; widths between 64 and 384 were not measured.
 ONE_THREAD_UP_TO = 128
 
 
-def cpu_threads_for(n_embd, threads=None):
-    """The torch threads to train or sample a model of width ``n_embd`` with on a CPU: ``threads`` when
-    given; else None (leave torch's count) when ``OMP_NUM_THREADS`` is set, as someone chose it, or the
-    model is wider than ONE_THREAD_UP_TO; else 1."""
+def cpu_threads_for(n_embd, threads=None, share_out=True, load=None):
+    """The torch threads to train (``share_out``) or sample a model of width ``n_embd`` with on a CPU:
+    ``threads`` when given; else None (leave torch's count) when ``OMP_NUM_THREADS`` is set, as someone
+    chose it, or the model is wider than ONE_THREAD_UP_TO; else for training the cores free now (``load``:
+    the load average, read from the system when None), for sampling 1."""
+    import torch
+
     if threads is not None:
         return threads
     if os.environ.get("OMP_NUM_THREADS") or n_embd > ONE_THREAD_UP_TO:
         return None
-    return 1
+    if not share_out:
+        return 1
+    try:
+        load = os.getloadavg()[0] if load is None else load
+    except (AttributeError, OSError):  # no load average (Windows): torch's own count
+        return None
+    free = round((os.cpu_count() or 1) - load)
+    return max(1, min(torch.get_num_threads(), free))
 
 
 @contextmanager
-def torch_threads(device, n_embd, threads=None):
+def torch_threads(device, n_embd, threads=None, share_out=True):
     """Run with ``cpu_threads_for`` threads on the CPU, then put torch's count back; yields the words
     for the log (`` (1 thread)``), empty off the CPU."""
     import torch
 
     from grader.probes.training import cpu_threads
 
-    n = cpu_threads_for(n_embd, threads) if device == "cpu" else None
+    n = cpu_threads_for(n_embd, threads, share_out) if device == "cpu" else None
     with cpu_threads(n) if n else nullcontext():
         count = torch.get_num_threads()
         yield f" ({count} thread{'s' if count > 1 else ''})" if device == "cpu" else ""
@@ -259,7 +271,7 @@ def train(
     autocast and fused AdamW. ``compile`` wraps the model in ``torch.compile``. ``learning_rate``
     overrides the preset's; ``warmup_iters`` and ``min_lr`` (default: the preset's) give a linear
     warm-up and a cosine decay to ``min_lr`` (without them the rate is constant, as in the lecture).
-    ``threads``: torch's CPU threads on the CPU (default ``cpu_threads_for``: one for a small model).
+    ``threads``: torch's CPU threads on the CPU (default ``cpu_threads_for``: the cores free for a small model).
 
     Returns a dict: ``train_loss``, ``val_loss`` (the last evaluation), ``history`` (one dict per
     evaluation: ``iter``, ``train``, ``val``, ``tok_per_s``, ``elapsed``, ``lr``), ``iters``, ``elapsed`` (s),
@@ -652,8 +664,8 @@ def add_arguments(parser):
                         help="decay the learning rate on a cosine to this at the last step "
                              "(default: the preset's; constant but for lecture-fast)")
     parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                        help="torch threads on a CPU (default: 1 for a model as small as the small preset, "
-                             "whose matmuls are too small to share out; else torch's own count or "
+                        help="torch threads on a CPU (default for a model as small as the small preset: the "
+                             "cores free when training starts, at least 1; else torch's own count or "
                              "OMP_NUM_THREADS)")
     parser.add_argument("--sample-tokens", type=_non_negative_int, default=DEFAULT_SAMPLE_TOKENS, metavar="N",
                         help=f"characters to generate at the end (default {DEFAULT_SAMPLE_TOKENS}, 0: none)")
