@@ -27,6 +27,7 @@ from grader.judges.rubric import EXERCISES
 from grader.impl import MODULES
 from grader.notebook.notebook_source import MAX_CODE, NotebookError, extract
 from grader.sandbox.cleanup import discard
+from grader.stubs import raises_not_implemented, top_level
 
 # A walk of an upload stops here: a repository has a few hundred files, and a virtual environment or a
 # dataset uploaded by mistake should cost seconds, not minutes.
@@ -223,7 +224,7 @@ def _credit(candidate):
             else:
                 tree = _parse_file(candidate.path)
             candidate.written = [ex for ex in EXERCISES if _writes(tree, ex.names)]
-            candidate.defines = bool(_top_level(tree).keys() & CONTRACT_NAMES)
+            candidate.defines = bool(top_level(tree).keys() & CONTRACT_NAMES)
     except _Unreadable as exc:
         candidate.problem = str(exc)
     return candidate
@@ -278,15 +279,9 @@ def _parse(source):
         raise _Unreadable(f"cannot be read as Python: {type(exc).__name__}") from None
 
 
-def _top_level(tree):
-    """The functions and classes defined at the top level of ``tree``, by name."""
-    return {node.name: node for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-
-
 def _writes(tree, names):
     """Whether every name is defined at the top level of ``tree`` as more than a stub."""
-    defined = _top_level(tree)
+    defined = top_level(tree)
     return all(name in defined and not _is_stub(defined[name]) for name in names)
 
 
@@ -307,8 +302,5 @@ def _is_placeholder(statement):
         return True
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
         return True  # `...` or a string
-    if isinstance(statement, ast.Raise) and statement.exc is not None:
-        exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
-        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
-    return False
+    return raises_not_implemented(statement)
 

@@ -18,6 +18,7 @@ from grader import launch
 from grader.notebook.notebook_source import extract_cells
 from grader.judges.rubric import BY_MARKER, CORE, EXTRAS
 from grader.classroom.submissions import single_file_package
+from grader.stubs import raises_not_implemented, top_level
 
 
 class NotebookGradingError(Exception):
@@ -97,19 +98,11 @@ def still_stubs(source, exercise):
         tree = ast.parse(source)
     except SyntaxError:
         return False
-    last = {node.name: node for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in exercise.names}
+    last = {name: node for name, node in top_level(tree).items() if name in exercise.names}
     if set(last) != set(exercise.names):
         return False
     functions = [node for top in last.values() for node in ast.walk(top) if isinstance(node, ast.FunctionDef)]
-    return all(any(_raises_not_implemented(statement) for statement in function.body) for function in functions)
-
-
-def _raises_not_implemented(statement):
-    if not isinstance(statement, ast.Raise) or statement.exc is None:
-        return False
-    exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
-    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return all(any(raises_not_implemented(statement) for statement in function.body) for function in functions)
 
 
 def _the_table(output):
