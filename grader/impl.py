@@ -13,13 +13,8 @@ from pathlib import Path
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
-# The modules of the contract in CONTRACT.md, in lecture order.
-MODULES = ("tokenizer", "batching", "bigram", "generate", "attention", "block", "gpt",
-           # the extras (Exercises 10-14)
-           "averaging", "layernorm", "addition", "finetune", "modern")
-
-# A single-file submission (or a notebook) is graded as a folder holding it as submission.py, with
-# one small module per name above that takes its names; the mark file tells where() to point there.
+# A single-file submission (or a notebook) is graded as a folder holding it as submission.py, with one
+# small module per contract module (rubric.MODULES) taking its names; the mark file tells where() so.
 SINGLE_FILE = "submission.py"
 SINGLE_FILE_MARK = ".gptkit-single-file"
 

@@ -12,28 +12,10 @@ import re
 import pytest
 import torch.nn as nn
 
-from grader.impl import MODULES, Implementation
+from grader.impl import Implementation
+from grader.judges.rubric import BY_NUMBER, EXERCISES, MODULES
 
-# Exercise number -> (pytest marker, module, qualnames of the stubs), in lecture order.
-EXERCISES = {
-    1: ("tokenizer", "tokenizer", ("CharTokenizer.__init__", "CharTokenizer.encode", "CharTokenizer.decode")),
-    2: ("batching", "batching", ("train_val_split", "get_batch")),
-    3: ("bigram", "bigram", ("BigramLanguageModel.__init__", "BigramLanguageModel.forward")),
-    4: ("generate", "generate", ("generate",)),
-    5: ("head", "attention", ("Head.__init__", "Head.forward")),
-    6: ("multihead", "attention", ("MultiHeadAttention.__init__", "MultiHeadAttention.forward")),
-    7: ("feedforward", "block", ("FeedForward.__init__", "FeedForward.forward")),
-    8: ("block", "block", ("Block.__init__", "Block.forward")),
-    9: ("gpt", "gpt", ("GPTLanguageModel.__init__", "GPTLanguageModel.forward")),
-    # The extras (issue 6), after the core.
-    10: ("averaging", "averaging", ("average_past_loop", "average_past_matmul", "average_past_softmax")),
-    11: ("layernorm", "layernorm", ("LayerNorm1d.__init__", "LayerNorm1d.forward")),
-    12: ("addition", "addition", ("format_problem", "get_addition_batch", "addition_loss", "solve")),
-    13: ("finetune", "finetune", ("load_pretrained", "finetune")),
-    14: ("modern", "modern", ("chosen_change", "gelu", "GELUFeedForward.__init__", "GELUFeedForward.forward",
-                              "tie_weights", "apply_rope")),
-}
-MARKERS = {marker for marker, _, _ in EXERCISES.values()}
+MARKERS = {ex.marker for ex in EXERCISES}
 STUB_MESSAGE = re.compile(r"^Exercise (\d+): (\S+)$")
 TODO_LINE = re.compile(r"^\s*# TODO: Exercise (\d+) \u2014 \S.*$")
 RAISE_LINE = re.compile(r'^\s*raise NotImplementedError\("Exercise (\d+): ([\w.]+)"\)$')
@@ -42,12 +24,7 @@ TIMESTAMP = re.compile(r"\b\d\d:\d\d:\d\d\b")
 
 def expected_stubs(module):
     """qualname -> (exercise number, marker) for the stubs ``module`` must contain."""
-    return {
-        qualname: (number, marker)
-        for number, (marker, mod, qualnames) in EXERCISES.items()
-        if mod == module
-        for qualname in qualnames
-    }
+    return {qualname: (ex.number, ex.marker) for ex in EXERCISES if ex.module == module for qualname in ex.stubs}
 
 
 @pytest.fixture(scope="module")
@@ -381,7 +358,7 @@ def test_stub_docstrings_teach(ex, module):
 
 
 def test_exercise_numbers_and_markers(ex):
-    """The exercises are numbered exactly as the table above, and docstrings name exactly its markers."""
+    """The exercises are numbered exactly as the rubric's table, and docstrings name exactly its markers."""
     numbers, markers, problems = set(), set(), []
     for module in MODULES:
         text = (ex.path / f"{module}.py").read_text(encoding="utf-8")
@@ -400,8 +377,8 @@ def test_exercise_numbers_and_markers(ex):
             problems.append(f"exercises/__init__.py names unknown markers {sorted(init_markers - MARKERS)}")
         if "pytest" not in init_doc.replace("pytest -m", ""):
             problems.append("exercises/__init__.py does not tell the student to run pytest")
-    if numbers != set(EXERCISES):
-        problems.append(f"exercise numbers used in exercises/ are {sorted(numbers)}, expected {sorted(EXERCISES)}")
+    if numbers != set(BY_NUMBER):
+        problems.append(f"exercise numbers used in exercises/ are {sorted(numbers)}, expected {sorted(BY_NUMBER)}")
     if markers != MARKERS:
         problems.append(f"markers named in exercises/ docstrings are {sorted(markers)}, expected {sorted(MARKERS)}")
     assert not problems, "\n".join(problems)

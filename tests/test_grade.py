@@ -14,8 +14,7 @@ import zipfile
 
 import pytest
 
-from grader.judges.rubric import CORE, EXERCISES, EXTRA_POINTS, EXTRAS, TOTAL_POINTS
-from grader.impl import MODULES
+from grader.judges.rubric import CORE, EXERCISES, EXTRA_POINTS, EXTRAS, MODULES, TOTAL_POINTS, span
 from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, make_variant, notebook_from, single_file_source, zip_bytes
 
 pytestmark = pytest.mark.timeout(900)
@@ -49,9 +48,9 @@ def klass(tmp_path_factory):
     return {"out": out, "rows": rows, "proc": proc}
 
 
-UPLOADED = {"repo": "graded the modules in exercises/ (Exercises 1-14)", "single": "single (one .py file)",
-            "notebook": "graded gpt.ipynb (Exercises 1-14)",
-            "zipped": "graded zipped.zip/inner.zip/work/gpt.py (Exercises 1-14)"}
+UPLOADED = {"repo": f"graded the modules in exercises/ ({span(EXERCISES)})", "single": "single (one .py file)",
+            "notebook": f"graded gpt.ipynb ({span(EXERCISES)})",
+            "zipped": f"graded zipped.zip/inner.zip/work/gpt.py ({span(EXERCISES)})"}
 
 
 @pytest.mark.parametrize("name", UPLOADED)

@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+from grader.judges.rubric import EXTRA_POINTS, EXTRAS_SPAN
+
 NO_CUDA = not torch.cuda.is_available()
 
 
@@ -223,7 +225,7 @@ def test_plain_pytest_grades_the_core_and_is_green_when_it_is_done(pytester, stu
     result.assert_outcomes(passed=1, deselected=6)  # 5 by -k, the extra as not asked for
     result.stdout.fnmatch_lines([
         "*total 4 / 100 (of the 4 points these checks carry)",
-        "*extras (60 points, Exercises 10-14) not graded: add --extras, or one with -m, e.g. pytest -m averaging",
+        f"*extras ({EXTRA_POINTS} points, {EXTRAS_SPAN}) not graded: add --extras, or one with -m, e.g. pytest -m averaging",
     ])
     # Asked for: by the flag, by its marker, by its file. Each grades the unfinished extra, and fails.
     for asked in (["--extras"], ["-m", "averaging"], ["test_extras.py"]):

@@ -5,7 +5,8 @@ import zipfile
 import nbformat
 import pytest
 
-from grader.impl import MODULES, SINGLE_FILE, Implementation
+from grader.impl import SINGLE_FILE, Implementation
+from grader.judges.rubric import MODULES
 from grader.notebook.notebook_source import NotebookError, extract
 from grader.classroom.submissions import SubmissionError, discover, prepare
 from tests.kit import SOLUTIONS, notebook_from, single_file_source

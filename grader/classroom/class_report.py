@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass, field
 from html import escape
 
-from grader.judges.rubric import BY_MARKER
+from grader.judges.rubric import BY_MARKER, CORE_SPAN, TOTAL_POINTS
 from grader.sandbox.isolate import MAX_MISTAKE
 
 BINS = 10
@@ -178,7 +178,7 @@ def _exercises_section(grades, markers):
     html = ["<h2>Exercises</h2>",
             f'<p class="note">Blue: the class mean, as a share of the exercise\'s points; red line: the median. '
             f"Full marks: how many of the {len(grades)} submissions got every point of the exercise.</p>"]
-    for track, title in (("core", "Core (Exercises 1-9, the 100 points)"), ("extra", "Extras")):
+    for track, title in (("core", f"Core ({CORE_SPAN}, the {TOTAL_POINTS} points)"), ("extra", "Extras")):
         in_track = [row for row in rows if row.track == track]
         if in_track:
             html += [f"<h3>{title}</h3>", exercise_svg(in_track, len(grades), track)]

@@ -62,7 +62,7 @@ class Graded:
 
     @property
     def score(self):
-        """The core's points (Exercises 1-9): the grade."""
+        """The core's points: the grade."""
         return self._points("core", earned=True)
 
     @property
@@ -71,7 +71,7 @@ class Graded:
 
     @property
     def extra_score(self):
-        """The extras' points (Exercises 10-14), kept apart from the grade."""
+        """The extras' points, kept apart from the grade."""
         return self._points("extra", earned=True)
 
     @property
@@ -218,7 +218,7 @@ def _absent(ex, verdict):
 
 
 def not_attempted(graded):
-    """The extras (Exercises 10-14) the submission did not attempt, in lecture order: every check of
+    """The extras the submission did not attempt, in lecture order: every check of
     the exercise failed as its code is not there (absent, or a stub), at least one on the exercise's own
     code (a check that needed another exercise first says nothing of this one). The core's exercises
     are never left out: they are the grade."""

@@ -14,7 +14,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.impl import MODULES, SINGLE_FILE, SINGLE_FILE_MARK
+from grader.impl import SINGLE_FILE, SINGLE_FILE_MARK
+from grader.judges.rubric import MODULES
 from grader.classroom.safe_text import folder_name
 from grader.sandbox.cleanup import discard
 

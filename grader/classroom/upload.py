@@ -23,8 +23,7 @@ from grader.classroom.folder_imports import Folder
 from grader.classroom.safe_text import one_line
 from grader.classroom.submissions import (KIT_OWN, SubmissionError, _is_kit_copy, _passed_over, _plain_file,
                                           _unzip, not_the_students)
-from grader.judges.rubric import EXERCISES
-from grader.impl import MODULES
+from grader.judges.rubric import EXERCISES, MODULES
 from grader.notebook.notebook_source import MAX_CODE, NotebookError, extract
 from grader.sandbox.cleanup import discard
 from grader.stubs import raises_not_implemented, top_level

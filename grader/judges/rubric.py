@@ -1,9 +1,11 @@
 """The rubric: the exercises in lecture order, and the points of every graded check, in one place.
 
-The plugin (markers, messages, scores), the student view and the reports all read it. The core
-(Exercises 1-9, the lecture's GPT) is worth 100 points; the extras that follow it (the lecture's
-other steps and its suggested exercises) carry points of their own, kept apart from the core 100.
-""" 
+Every other place that lists the exercises reads this table (the plugin's markers, messages and
+scores, the student view, the notebook, the reports) or is checked against it (README.md, CONTRACT.md,
+exercises/__init__.py, by the kit's tests). The core (the lecture's GPT) is worth 100 points; the extras
+that follow it (the lecture's other steps and its suggested exercises) carry points of their own, kept
+apart from the core's.
+"""
 
 from dataclasses import dataclass
 
@@ -14,9 +16,14 @@ class Exercise:
     marker: str
     title: str
     module: str  # file in exercises/, without .py
-    names: tuple  # the public names the student fills in
+    stubs: tuple  # the functions and methods the student fills in, as qualnames ("Head.forward")
     chapter: str  # lecture timestamp and chapter title
     track: str = "core"  # "core" (counts towards the 100) or "extra" (scored apart)
+
+    @property
+    def names(self):
+        """The module's public names the student fills in: the functions, and the classes of the methods."""
+        return tuple(dict.fromkeys(stub.split(".")[0] for stub in self.stubs))
 
     @property
     def max_points(self):
@@ -24,42 +31,46 @@ class Exercise:
 
 
 EXERCISES = (
-    Exercise(1, "tokenizer", "Character tokenizer", "tokenizer", ("CharTokenizer",),
+    Exercise(1, "tokenizer", "Character tokenizer", "tokenizer",
+             ("CharTokenizer.__init__", "CharTokenizer.encode", "CharTokenizer.decode"),
              "00:09:28 tokenization, train/val split"),
     Exercise(2, "batching", "Train/val split and batches", "batching", ("train_val_split", "get_batch"),
              "00:14:27 data loader: batches of chunks of data"),
-    Exercise(3, "bigram", "Bigram language model", "bigram", ("BigramLanguageModel",),
+    Exercise(3, "bigram", "Bigram language model", "bigram",
+             ("BigramLanguageModel.__init__", "BigramLanguageModel.forward"),
              "00:22:11 simplest baseline: bigram language model, loss"),
     Exercise(4, "generate", "Autoregressive generation", "generate", ("generate",),
              "00:22:11 generation (and 01:19:11 for cropping the context)"),
-    Exercise(5, "head", "One head of self-attention", "attention", ("Head",),
+    Exercise(5, "head", "One head of self-attention", "attention", ("Head.__init__", "Head.forward"),
              "01:02:00 version 4: self-attention"),
-    Exercise(6, "multihead", "Multi-head attention, fused", "attention", ("MultiHeadAttention",),
+    Exercise(6, "multihead", "Multi-head attention, fused", "attention",
+             ("MultiHeadAttention.__init__", "MultiHeadAttention.forward"),
              "01:21:59 multi-headed self-attention"),
-    Exercise(7, "feedforward", "Feed-forward layer", "block", ("FeedForward",),
+    Exercise(7, "feedforward", "Feed-forward layer", "block", ("FeedForward.__init__", "FeedForward.forward"),
              "01:24:25 feedforward layers of transformer block"),
-    Exercise(8, "block", "Transformer block", "block", ("Block",),
+    Exercise(8, "block", "Transformer block", "block", ("Block.__init__", "Block.forward"),
              "01:26:48 residual connections, 01:32:51 layernorm"),
-    Exercise(9, "gpt", "The GPT language model", "gpt", ("GPTLanguageModel",),
+    Exercise(9, "gpt", "The GPT language model", "gpt", ("GPTLanguageModel.__init__", "GPTLanguageModel.forward"),
              "01:37:49 scaling up the model"),
     # The extras, after the core and in lecture order; each is its own track of points.
     Exercise(10, "averaging", "The mathematical trick: averaging the past", "averaging",
              ("average_past_loop", "average_past_matmul", "average_past_softmax"),
              "00:42:13 the mathematical trick in self-attention", track="extra"),
-    Exercise(11, "layernorm", "LayerNorm by hand", "layernorm", ("LayerNorm1d",), "01:32:51 layernorm",
-             track="extra"),
+    Exercise(11, "layernorm", "LayerNorm by hand", "layernorm", ("LayerNorm1d.__init__", "LayerNorm1d.forward"),
+             "01:32:51 layernorm", track="extra"),
     Exercise(12, "addition", "EX2: a GPT that adds", "addition",
              ("format_problem", "get_addition_batch", "addition_loss", "solve"),
              "01:54:32 conclusions; EX2 in the video's description", track="extra"),
     Exercise(13, "finetune", "EX3: pretrain, then finetune", "finetune", ("load_pretrained", "finetune"),
              "01:48:53 pretraining vs. finetuning; EX3 in the video's description", track="extra"),
     Exercise(14, "modern", "EX4: one modern change", "modern",
-             ("chosen_change", "gelu", "GELUFeedForward", "tie_weights", "apply_rope"),
+             ("chosen_change", "gelu", "GELUFeedForward.__init__", "GELUFeedForward.forward", "tie_weights",
+              "apply_rope"),
              "01:46:22 walkthrough of nanoGPT; EX4 in the video's description", track="extra"),
 )
 
-# Exercise marker -> {check function: points}; 100 for the core, 60 for the extras. A parametrized check's points are shared
-# equally by its parameters. Checks not listed here (the GPU checks) score no points.
+# Exercise marker -> {check function: points}. A parametrized check's points are shared equally by its
+# parameters. Checks not listed here (the GPU checks) score no points.
 POINTS = {
     "tokenizer": {
         "test_vocabulary_has_65_symbols": 1,  # a wrong vocabulary fails the next two checks as well
@@ -224,3 +235,13 @@ EXTRAS = tuple(ex for ex in EXERCISES if ex.track == "extra")
 # The core's points: what "total" means in every report. The extras have their own total.
 TOTAL_POINTS = sum(sum(POINTS[ex.marker].values()) for ex in CORE)
 EXTRA_POINTS = sum(sum(POINTS[ex.marker].values()) for ex in EXTRAS)
+
+
+def span(exercises):
+    """``Exercises 10-14``: the numbers of ``exercises`` (consecutive, in lecture order), for messages."""
+    return f"Exercises {exercises[0].number}-{exercises[-1].number}"
+
+
+CORE_SPAN, EXTRAS_SPAN = span(CORE), span(EXTRAS)
+# The lecture's modules, in lecture order: the files of exercises/ that hold exercises.
+MODULES = tuple(dict.fromkeys(ex.module for ex in EXERCISES))

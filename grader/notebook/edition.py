@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from grader.impl import ImplementationError, resolve
-from grader.judges.rubric import EXERCISES
+from grader.judges.rubric import CORE_SPAN, EXERCISES, EXTRAS_SPAN, TOTAL_POINTS
 
 SETUP = '''\
 # Run this cell first. In Colab, first add a cell above this one that installs the kit, e.g.
@@ -119,7 +119,8 @@ def build(folder):
         "Run the cells in order. In each exercise's code cell, replace every `# TODO` line and the "
         "`raise NotImplementedError` under it with your code; then run the cell under it, which grades "
         "that exercise with the kit's checks on the definitions you ran. The last cell grades them all.\n\n"
-        "Exercises 1-9 are the lecture's GPT (100 points); 10-14 are the extras, scored apart.")]
+        f"{CORE_SPAN} are the lecture's GPT ({TOTAL_POINTS} points); {EXTRAS_SPAN.removeprefix('Exercises ')} "
+        "are the extras, scored apart.")]
     found, imports = sections(folder)
     cells.append(nbformat.v4.new_code_cell(SETUP + "\n" + "\n".join(imports)))
     for ex, markdown, code in found:
@@ -127,7 +128,7 @@ def build(folder):
         cells.append(nbformat.v4.new_code_cell(code))
         cells.append(nbformat.v4.new_code_cell(f'grade(globals(), "{ex.marker}")'))
     cells.append(nbformat.v4.new_markdown_cell(
-        "## Your score\n\nThe core (Exercises 1-9), graded together; `grade(globals(), extras=True)` adds the extras "
+        f"## Your score\n\nThe core ({CORE_SPAN}), graded together; `grade(globals(), extras=True)` adds the extras "
         "you have started (one whose functions all still raise `NotImplementedError` is named, not graded)."))
     cells.append(nbformat.v4.new_code_cell("grade(globals())"))
     notebook = nbformat.v4.new_notebook(cells=cells)

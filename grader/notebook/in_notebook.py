@@ -38,7 +38,7 @@ def cells_run(namespace):
 
 
 def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
-    """Grade the notebook's definitions: the core (Exercises 1-9; ``extras=True`` adds 10-14), or the
+    """Grade the notebook's definitions: the core (``extras=True`` adds the extras), or the
     exercises of ``markers`` (e.g. ``"head"``). An extra whose functions all still raise
     NotImplementedError is not attempted: it is named, not graded.
 

@@ -8,7 +8,7 @@ import pytest
 
 from grader.device import CHOICES as DEVICE_CHOICES
 from grader.impl import KIT_ROOT
-from grader.judges.rubric import EXERCISES
+from grader.judges.rubric import EXERCISES, EXTRAS_SPAN
 from grader.student.voice import CHOICES as VOICES
 
 CHECKS = KIT_ROOT / "grader" / "checks"
@@ -25,7 +25,7 @@ def add_arguments(parser):
     parser.add_argument("--voice", default="terminal", choices=VOICES,
                         help="how messages name places and commands (the notebook edition asks for notebook)")
     parser.add_argument("--extras", action="store_true",
-                        help="grade the extras (Exercises 10-14) too; by default the core is graded")
+                        help=f"grade the extras ({EXTRAS_SPAN}) too; by default the core is graded")
 
 
 def run(args):

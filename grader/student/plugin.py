@@ -13,7 +13,7 @@ from grader.device import CHOICES as DEVICE_CHOICES
 from grader.judges.expect import GradingFailure
 from grader.student.explain import NOT_IMPLEMENTED, Explanation, explain
 from grader.impl import Implementation, ImplementationError
-from grader.judges.rubric import BY_MARKER, EXERCISES, OTHER_MARKERS
+from grader.judges.rubric import BY_MARKER, EXERCISES, EXTRAS_SPAN, OTHER_MARKERS
 from grader.student.scoreboard import Scoreboard, check_points
 from grader.student.voice import CHOICES as VOICES, voice as make_voice
 
@@ -43,7 +43,7 @@ def pytest_addoption(parser):
     )
     group.addoption(
         "--extras", dest="gptkit_extras", action="store_true", default=None,
-        help="grade the extras (Exercises 10-14) too; without it they run only when named with -m or by file",
+        help=f"grade the extras ({EXTRAS_SPAN}) too; without it they run only when named with -m or by file",
     )
     group.addoption(
         "--voice", dest="gptkit_voice", default=None, choices=VOICES,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.judges.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, GRADERS_PARTS, POINTS, TOTAL_POINTS
+from grader.judges.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, EXTRAS_SPAN, GRADERS_PARTS, POINTS, TOTAL_POINTS
 from grader.student.explain import warning_hint
 
 
@@ -237,7 +237,7 @@ class Scoreboard:
             of_all = "" if most == of else f" (of the {_num(most)} points these checks carry)"
             tr.write_line(f"  {title} {_num(got)} / {_num(of)}{of_all}")
         if self.extras_left_out:
-            tr.write_line(f"  extras ({_num(EXTRA_POINTS)} points, Exercises {EXTRAS[0].number}-{EXTRAS[-1].number}) "
+            tr.write_line(f"  extras ({_num(EXTRA_POINTS)} points, {EXTRAS_SPAN}) "
                           f"not graded: {self.voice.extras(EXTRAS[0].marker)}")
         self._write_next(tr, next_up)
 
