@@ -38,7 +38,7 @@ def test_embedding_table_layout(impl, device):
     where = impl.where("bigram", "BigramLanguageModel.__init__")
     table = attribute(model, "token_embedding_table", where)
     if not isinstance(table, torch.nn.Embedding) or tuple(table.weight.shape) != (V, V):
-        fail("token_embedding_table", f"nn.Embedding({V}, {V})", describe(table), where)
+        fail(what="token_embedding_table", expected=f"nn.Embedding({V}, {V})", got=describe(table), where=where)
 
 
 def test_logits_shape_and_no_loss_without_targets(impl, device):
@@ -49,7 +49,7 @@ def test_logits_shape_and_no_loss_without_targets(impl, device):
     logits, loss = expect_pair(model(idx), "BigramLanguageModel.forward(idx)", where)
     expect_tensor(logits, "logits", where, shape=(B, T, V), dtype=torch.float32, device=device)
     if loss is not None:
-        fail("without targets the loss should be None", None, loss, where)
+        fail(what="without targets the loss should be None", expected=None, got=loss, where=where)
 
 
 def test_logits_are_rows_of_the_table(impl, device):
@@ -58,8 +58,8 @@ def test_logits_are_rows_of_the_table(impl, device):
     where = impl.where("bigram", "BigramLanguageModel.forward")
     table = attribute(model, "token_embedding_table", impl.where("bigram", "BigramLanguageModel.__init__"))
     if not isinstance(table, torch.nn.Embedding):
-        fail("token_embedding_table", f"nn.Embedding({V}, {V})", describe(table),
-             impl.where("bigram", "BigramLanguageModel.__init__"))
+        fail(what="token_embedding_table", expected=f"nn.Embedding({V}, {V})", got=describe(table),
+             where=impl.where("bigram", "BigramLanguageModel.__init__"))
     randomize_parameters(model, seed=1)  # away from N(0, 1) init, so nothing matches by chance
     idx, _ = random_batch(device)
     logits, _ = expect_pair(model(idx), "BigramLanguageModel.forward(idx)", where)
@@ -123,12 +123,13 @@ def test_training_reaches_loss_threshold(impl, shakespeare):
         run = train_by_the_graders_loop(shakespeare, dataclasses.asdict(BIGRAM_RECIPE), model_class)
         val = judge_training.judged_loss(run, shakespeare, BIGRAM_RECIPE, apart)
     except training.TrainingError as exc:
-        fail("training the bigram", "a loss that backpropagates to the table", str(exc), where)
+        fail(what="training the bigram", expected="a loss that backpropagates to the table", got=str(exc), where=where)
     except judge_training.NotJudged as exc:
-        fail("the trained bigram's weights", "the contract's token_embedding_table", str(exc), where)
+        fail(what="the trained bigram's weights", expected="the contract's token_embedding_table", got=str(exc),
+             where=where)
     if not val < BIGRAM_THRESHOLD:
-        fail(judge_training.described(f"validation loss after {BIGRAM_RECIPE.iters} seeded training steps of the "
+        fail(what=judge_training.described(f"validation loss after {BIGRAM_RECIPE.iters} seeded training steps of the "
                                       f"bigram", apart),
-             f"below {BIGRAM_THRESHOLD} (the reference reaches about 2.5)", f"{val:.3f}", where,
-             "the loss must be the mean cross-entropy of the table's own rows, so that gradients reach "
+             expected=f"below {BIGRAM_THRESHOLD} (the reference reaches about 2.5)", got=f"{val:.3f}", where=where,
+             hint="the loss must be the mean cross-entropy of the table's own rows, so that gradients reach "
              "the table")

@@ -39,8 +39,9 @@ def layer_norms(block, impl):
     for name in ("ln1", "ln2"):
         layer = attribute(block, name, where)
         if not isinstance(layer, nn.LayerNorm):
-            fail(f"Block.{name} should be an nn.LayerNorm", f"nn.LayerNorm({n_embd})", class_text(layer, impl), where,
-                 same_name_hint(layer, impl, None, "LayerNorm"))
+            fail(what=f"Block.{name} should be an nn.LayerNorm", expected=f"nn.LayerNorm({n_embd})",
+                 got=class_text(layer, impl), where=where,
+                 hint=same_name_hint(layer, impl, None, "LayerNorm"))
         found.append(layer)
     return found
 
@@ -78,11 +79,12 @@ def test_sublayers(impl, device):
         if not is_instance(layer, kind):
             what, wanted = (f"a {class_name}", contract_class_text(impl, module, class_name)) if module \
                 else (f"an nn.{class_name}", f"nn.{class_name}({n_embd})")
-            fail(f"Block.{name} should be {what}", wanted, class_text(layer, impl), where,
-                 same_name_hint(layer, impl, module, class_name))
+            fail(what=f"Block.{name} should be {what}", expected=wanted, got=class_text(layer, impl), where=where,
+                 hint=same_name_hint(layer, impl, module, class_name))
     for name in ("ln1", "ln2"):
         if tuple(getattr(block, name).normalized_shape) != (n_embd,):
-            fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", describe(getattr(block, name)), where)
+            fail(what=f"Block.{name}", expected=f"nn.LayerNorm({n_embd})", got=describe(getattr(block, name)),
+                 where=where)
 
 
 def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):
@@ -101,9 +103,10 @@ def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):
             # None built: Block may hold a class of the same name from elsewhere (test_sublayers says so too).
             hint = same_name_hint(getattr(block, name), impl, module, class_name) \
                 if not calls and hasattr(block, name) else None
-            fail(f"the sub-layers made by Block({n_embd}, {n_head}, {block_size}, dropout=0.3)",
-                 f"one {text} (the {class_name} of {module}.py)", ", ".join(map(str, calls)) or "none", where,
-                 hint or "pass n_embd, n_head, block_size and dropout on, in CONTRACT.md's order")
+            fail(what=f"the sub-layers made by Block({n_embd}, {n_head}, {block_size}, dropout=0.3)",
+                 expected=f"one {text} (the {class_name} of {module}.py)", got=", ".join(map(str, calls)) or "none",
+                 where=where,
+                 hint=hint or "pass n_embd, n_head, block_size and dropout on, in CONTRACT.md's order")
 
 
 def test_output_shape_dtype_device(impl, device):
@@ -217,11 +220,11 @@ def test_is_causal(impl, device):
     for t in (0, T // 2, T - 2):
         moved = max(future_change(block, x, t), future_gradient(block, x, t))
         if moved > FUTURE_ATOL:
-            fail(f"Block's outputs up to position {t} should not depend on later positions",
-                 "no change", f"a change of {moved:.3g}", where,
+            fail(what=f"Block's outputs up to position {t} should not depend on later positions",
+                 expected="no change", got=f"a change of {moved:.3g}", where=where,
                  # sa is the grader's causal stand-in here, so the leak is certain to come from the rest of the block.
-                 Mistake("only self.sa mixes positions; everything else in the block acts on each position "
+                 hint=Mistake("only self.sa mixes positions; everything else in the block acts on each position "
                          "alone (a LayerNorm over the last dim only: nn.LayerNorm(n_embd))"))
     if not past_change(block, x, T - 1) > PAST_MIN:
-        fail("Block's output at the last position should depend on earlier positions (through self.sa)",
-             "a change", "none", where, "add self.sa(self.ln1(x)) to x")
+        fail(what="Block's output at the last position should depend on earlier positions (through self.sa)",
+             expected="a change", got="none", where=where, hint="add self.sa(self.ln1(x)) to x")

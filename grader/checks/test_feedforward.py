@@ -45,8 +45,8 @@ def net_of(ffwd, impl, whole=True):
     kinds = class_names(net)
     if kinds is None or (kinds != LAYOUT if whole else kinds[:3] != LAYOUT[:3]):
         got = f"nn.Sequential({', '.join(kinds)})" if kinds is not None else class_text(net, impl)
-        fail("FeedForward.net should hold Linear, ReLU, Linear, Dropout, in that order",
-             "nn.Sequential(Linear, ReLU, Linear, Dropout)", got, where, layout_hint(kinds))
+        fail(what="FeedForward.net should hold Linear, ReLU, Linear, Dropout, in that order",
+             expected="nn.Sequential(Linear, ReLU, Linear, Dropout)", got=got, where=where, hint=layout_hint(kinds))
     return net
 
 
@@ -74,8 +74,9 @@ def test_net_layout(impl, device):
     expect_linear(net[0], n_embd, 4 * n_embd, True, "net[0]", where)
     expect_linear(net[2], 4 * n_embd, n_embd, True, "net[2]", where)
     if net[3].p != 0.3:
-        fail("net[3] of FeedForward(n_embd, dropout=0.3) should drop with p=0.3", "nn.Dropout(0.3)", describe(net[3]),
-             where, "pass the dropout argument on to nn.Dropout")
+        fail(what="net[3] of FeedForward(n_embd, dropout=0.3) should drop with p=0.3", expected="nn.Dropout(0.3)",
+             got=describe(net[3]),
+             where=where, hint="pass the dropout argument on to nn.Dropout")
 
 
 def test_output_shape_dtype_device(impl, device):
@@ -127,8 +128,8 @@ def test_dropout_active_in_train_mode(impl, device):
     # forward skips the Dropout (an eval output of exactly 0 has probability ~0).
     if not 0.35 < dropped < 0.65:
         hint, look_at = dropout_hint(ffwd, impl, dropped)
-        fail("the fraction of outputs zeroed by FeedForward(n_embd, dropout=0.5) in train mode",
-             "about 0.5", f"{dropped:.2f}", look_at, hint)
+        fail(what="the fraction of outputs zeroed by FeedForward(n_embd, dropout=0.5) in train mode",
+             expected="about 0.5", got=f"{dropped:.2f}", where=look_at, hint=hint)
     kept = got != 0
     expect_close(got[kept], 2 * expected[kept], "the outputs that dropout keeps in train mode", where,
                  atol=1e-4, hint="nn.Dropout scales what it keeps by 1 / (1 - p)")
@@ -151,8 +152,8 @@ def test_position_wise(impl, device):
     others = [s for s in range(T) if s != t]
     moved = (a[:, others] - b[:, others]).abs().max().item()
     if moved > 1e-6:  # exactly 0 for a position-wise layer; 1e-6 allows for nothing but float noise
-        fail(f"how much the other positions' outputs move when only position {t}'s input changes",
-             "0 (the feed-forward looks at each position alone)", f"{moved:.3g}", where)
+        fail(what=f"how much the other positions' outputs move when only position {t}'s input changes",
+             expected="0 (the feed-forward looks at each position alone)", got=f"{moved:.3g}", where=where)
     if (a[:, t] - b[:, t]).abs().max().item() == 0:
-        fail(f"the output at position {t} when its input changes", "a different output",
-             "the same output", where, "return self.net(x)")
+        fail(what=f"the output at position {t} when its input changes", expected="a different output",
+             got="the same output", where=where, hint="return self.net(x)")

@@ -97,9 +97,10 @@ def test_future_does_not_change_the_past(impl, device, T, t):
     head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
     change = future_change(head, x, t)
     if not change <= FUTURE_ATOL:
-        fail(f"Head: {oracle.up_to(t)} changed when only the inputs after {t} changed (T={T})",
-             "no change: position t may only look at positions <= t", f"a change of {oracle.amount(change)}",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.FUTURE_LEAKS,
+        fail(what=f"Head: {oracle.up_to(t)} changed when only the inputs after {t} changed (T={T})",
+             expected="no change: position t may only look at positions <= t",
+             got=f"a change of {oracle.amount(change)}",
+             where=impl.where("attention", "Head.forward"), hint=known_mistake(head, x, impl) or oracle.FUTURE_LEAKS,
              picture=head_picture(head, n_embd, head_size, device))
 
 
@@ -110,9 +111,9 @@ def test_no_gradient_flows_from_the_future(impl, device, T, t):
     head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
     gradient = future_gradient(head, x, t)
     if not gradient <= FUTURE_ATOL:
-        fail(f"Head: the output at position {t} has a gradient with respect to later inputs (T={T})",
-             "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or
+        fail(what=f"Head: the output at position {t} has a gradient with respect to later inputs (T={T})",
+             expected="a zero gradient", got=f"a gradient of up to {oracle.amount(gradient)}",
+             where=impl.where("attention", "Head.forward"), hint=known_mistake(head, x, impl) or
              "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0",
              picture=head_picture(head, n_embd, head_size, device))
 
@@ -125,13 +126,13 @@ def test_uses_the_past(impl, device, T, t):
     head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
     change = past_change(head, x, t)
     if change != change:
-        fail(f"Head(x) at position {t} (T={T})", "finite values", "NaN",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.NOT_FINITE,
+        fail(what=f"Head(x) at position {t} (T={T})", expected="finite values", got="NaN",
+             where=impl.where("attention", "Head.forward"), hint=known_mistake(head, x, impl) or oracle.NOT_FINITE,
              picture=head_picture(head, n_embd, head_size, device))
     if not change >= PAST_MIN:
-        fail(f"Head: the output at position {t} ignores the input at position 0 (T={T})",
-             "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or
+        fail(what=f"Head: the output at position {t} ignores the input at position 0 (T={T})",
+             expected="a change: position t attends to positions 0..t", got=f"a change of {oracle.amount(change)}",
+             where=impl.where("attention", "Head.forward"), hint=known_mistake(head, x, impl) or
              oracle.MASK_ONLY_THE_FUTURE, picture=head_picture(head, n_embd, head_size, device))
 
 
@@ -173,19 +174,21 @@ def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     # Two dropout masks of 4 * 16 * 16 weights at p = 0.5 differ by far more than 1e-3: the two calls
     # differ by at least 5.8 over seeds 0-19, on the reference and with dropout on the output.
     if not max_difference(first, second) > 1e-3:
-        fail("Head(..., dropout=0.5) in train mode gave the same output twice", "different outputs (dropout)",
-             "the same output", where, "apply self.dropout (nn.Dropout(dropout)) to the attention weights")
+        fail(what="Head(..., dropout=0.5) in train mode gave the same output twice",
+             expected="different outputs (dropout)",
+             got="the same output", where=where,
+             hint="apply self.dropout (nn.Dropout(dropout)) to the attention weights")
     if not max_difference(seeded, seeded_again) <= 1e-6:
-        fail("Head in train mode after the same torch.manual_seed(1)", "the same output twice",
-             f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where,
-             "draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
+        fail(what="Head in train mode after the same torch.manual_seed(1)", expected="the same output twice",
+             got=f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where=where,
+             hint="draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
     head.eval()
     with torch.no_grad():
         got, again = head(x), head(x)
     if max_difference(got, again) > 1e-6:
-        fail("Head(..., dropout=0.5) in eval mode gave two different outputs", "dropout off in eval mode",
-             "random outputs", where,
-             "use self.dropout = nn.Dropout(dropout), which is off in eval mode "
+        fail(what="Head(..., dropout=0.5) in eval mode gave two different outputs", expected="dropout off in eval mode",
+             got="random outputs", where=where,
+             hint="use self.dropout = nn.Dropout(dropout), which is off in eval mode "
              "(F.dropout needs training=self.training)")
     expect_matches(got, head, x, "Head(..., dropout=0.5) in eval mode", where)
 
@@ -222,13 +225,13 @@ def test_dropout_acts_on_the_attention_weights(impl, device):
     # mode by at least 2.7 elsewhere; the reference is at least 3.2 from v_0. ATOL: margins over 10^4.
     # (Dropout on the scores after the mask gives NaN in 7072-7240 of the 8192 values.)
     if max_difference(got, v0) <= ATOL and max_difference(all_in_train, all_in_eval) > ATOL:
-        fail("Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
-             "each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
-             "v_0 in all 64 rows: its weight is 1 every time, while other positions change", where,
-             oracle.dropout_before_softmax("self.dropout"))
+        fail(what="Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
+             expected="each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
+             got="v_0 in all 64 rows: its weight is 1 every time, while other positions change", where=where,
+             hint=oracle.dropout_before_softmax("self.dropout"))
     if wrong:
-        fail("Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
-             "each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
-             f"{wrong} of 64 rows are neither", where,
-             "apply dropout to the attention weights after the softmax, wei = self.dropout(wei), "
+        fail(what="Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
+             expected="each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
+             got=f"{wrong} of 64 rows are neither", where=where,
+             hint="apply dropout to the attention weights after the softmax, wei = self.dropout(wei), "
              "not to the output or the scores")

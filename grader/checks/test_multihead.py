@@ -88,9 +88,9 @@ def test_fused_weight_layout(impl, device):
     head_class = impl.get("attention", "Head")
     heads = modules_of_class(mha, head_class)
     if heads:
-        fail("the fused MultiHeadAttention should hold no Head sub-modules", "no Head inside",
-             f"Head modules at {heads}", where,
-             "compute all heads at once with c_attn and view(B, T, n_head, hs)")
+        fail(what="the fused MultiHeadAttention should hold no Head sub-modules", expected="no Head inside",
+             got=f"Head modules at {heads}", where=where,
+             hint="compute all heads at once with c_attn and view(B, T, n_head, hs)")
 
 
 class CountCalls(TorchFunctionMode):
@@ -133,10 +133,10 @@ def test_no_python_loop_over_heads(impl, device):
             mha(x)
         calls[heads] = counter.calls
     if calls[2] != calls[8]:
-        fail("torch operations in one MultiHeadAttention forward, for n_head=2 and n_head=8",
-             "the same number: all heads in one batched computation",
-             f"{calls[2]} and {calls[8]}", forward_where(impl),
-             "no Python loop over heads: view(B, T, n_head, hs).transpose(1, 2) makes the heads a batch "
+        fail(what="torch operations in one MultiHeadAttention forward, for n_head=2 and n_head=8",
+             expected="the same number: all heads in one batched computation",
+             got=f"{calls[2]} and {calls[8]}", where=forward_where(impl),
+             hint="no Python loop over heads: view(B, T, n_head, hs).transpose(1, 2) makes the heads a batch "
              "dimension, and q @ k.transpose(-2, -1) handles them all at once")
 
 
@@ -153,10 +153,10 @@ def test_future_does_not_change_the_past(impl, device, T, t):
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
     change = future_change(mha, x, t)
     if not change <= FUTURE_ATOL:
-        fail(f"MultiHeadAttention: {oracle.up_to(t)} changed when only the inputs after {t} "
-             f"changed (T={T})", "no change: position t may only look at positions <= t",
-             f"a change of {oracle.amount(change)}", forward_where(impl),
-             known_mistake(mha, x, impl) or oracle.FUTURE_LEAKS, picture=mha_picture(mha, n_embd, n_head, device))
+        fail(what=f"MultiHeadAttention: {oracle.up_to(t)} changed when only the inputs after {t} "
+             f"changed (T={T})", expected="no change: position t may only look at positions <= t",
+             got=f"a change of {oracle.amount(change)}", where=forward_where(impl),
+             hint=known_mistake(mha, x, impl) or oracle.FUTURE_LEAKS, picture=mha_picture(mha, n_embd, n_head, device))
 
 
 @pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
@@ -165,9 +165,9 @@ def test_no_gradient_flows_from_the_future(impl, device, T, t):
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
     gradient = future_gradient(mha, x, t)
     if not gradient <= FUTURE_ATOL:
-        fail(f"MultiHeadAttention: the output at position {t} has a gradient with respect to later inputs "
-             f"(T={T})", "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
-             forward_where(impl), known_mistake(mha, x, impl) or
+        fail(what=f"MultiHeadAttention: the output at position {t} has a gradient with respect to later inputs "
+             f"(T={T})", expected="a zero gradient", got=f"a gradient of up to {oracle.amount(gradient)}",
+             where=forward_where(impl), hint=known_mistake(mha, x, impl) or
              "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0",
              picture=mha_picture(mha, n_embd, n_head, device))
 
@@ -180,12 +180,13 @@ def test_uses_the_past(impl, device, T, t):
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
     change = past_change(mha, x, t)
     if change != change:
-        fail(f"MultiHeadAttention(x) at position {t} (T={T})", "finite values", "NaN", forward_where(impl),
-             known_mistake(mha, x, impl) or oracle.NOT_FINITE, picture=mha_picture(mha, n_embd, n_head, device))
+        fail(what=f"MultiHeadAttention(x) at position {t} (T={T})", expected="finite values", got="NaN",
+             where=forward_where(impl),
+             hint=known_mistake(mha, x, impl) or oracle.NOT_FINITE, picture=mha_picture(mha, n_embd, n_head, device))
     if not change >= PAST_MIN:
-        fail(f"MultiHeadAttention: the output at position {t} ignores the input at position 0 (T={T})",
-             "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
-             forward_where(impl), known_mistake(mha, x, impl) or
+        fail(what=f"MultiHeadAttention: the output at position {t} ignores the input at position 0 (T={T})",
+             expected="a change: position t attends to positions 0..t", got=f"a change of {oracle.amount(change)}",
+             where=forward_where(impl), hint=known_mistake(mha, x, impl) or
              oracle.MASK_ONLY_THE_FUTURE, picture=mha_picture(mha, n_embd, n_head, device))
 
 
@@ -214,15 +215,16 @@ def test_heads_are_consecutive_slices_of_c_attn(impl, device):
         # Measured on the reference over seeds 0-19 (and F.scaled_dot_product_attention, einsum): the other
         # features move by exactly 0, the head's own by at least 1.1; 1e-5 and 1e-3 leave wide margins.
         if not torch.isfinite(change).all():
-            fail("MultiHeadAttention(x) with c_proj set to the identity", "finite values", "NaN or inf",
-                 forward_where(impl), oracle.NOT_FINITE)
+            fail(what="MultiHeadAttention(x) with c_proj set to the identity", expected="finite values",
+                 got="NaN or inf",
+                 where=forward_where(impl), hint=oracle.NOT_FINITE)
         if not (change[~own].max() <= 1e-5 and change[own].min() >= 1e-3):
-            fail(f"changing the rows of head {h} in c_attn.weight (rows {h * head_size}:{(h + 1) * head_size} "
+            fail(what=f"changing the rows of head {h} in c_attn.weight (rows {h * head_size}:{(h + 1) * head_size} "
                  "of each of the q, k and v blocks), with c_proj set to the identity",
-                 f"output features {h * head_size}..{(h + 1) * head_size - 1} change, and only those",
-                 f"{int((change[~own] > 1e-5).sum())} other features changed, "
-                 f"{int((change[own] < 1e-3).sum())} of its own did not", forward_where(impl),
-                 known_mistake(random_mha(impl, device), x, impl) or
+                 expected=f"output features {h * head_size}..{(h + 1) * head_size - 1} change, and only those",
+                 got=f"{int((change[~own] > 1e-5).sum())} other features changed, "
+                 f"{int((change[own] < 1e-3).sum())} of its own did not", where=forward_where(impl),
+                 hint=known_mistake(random_mha(impl, device), x, impl) or
                  oracle.HEADS_INTERLEAVED + "; merge back with out.transpose(1, 2).contiguous().view(B, T, C)")
 
 
@@ -266,20 +268,21 @@ def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     # Two draws of dropout at p = 0.5 differ by far more than 1e-3: by at least 4.3 over seeds 0-19, on the
     # reference and with either one of the two dropouts left out.
     if not max_difference(first, second) > 1e-3:
-        fail("MultiHeadAttention(..., dropout=0.5) in train mode gave the same output twice",
-             "different outputs (dropout)", "the same output", where,
-             "apply self.attn_dropout to the attention weights and self.resid_dropout after c_proj")
+        fail(what="MultiHeadAttention(..., dropout=0.5) in train mode gave the same output twice",
+             expected="different outputs (dropout)", got="the same output", where=where,
+             hint="apply self.attn_dropout to the attention weights and self.resid_dropout after c_proj")
     if not max_difference(seeded, seeded_again) <= 1e-6:
-        fail("MultiHeadAttention in train mode after the same torch.manual_seed(1)", "the same output twice",
-             f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where,
-             "draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
+        fail(what="MultiHeadAttention in train mode after the same torch.manual_seed(1)",
+             expected="the same output twice",
+             got=f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where=where,
+             hint="draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
     mha.eval()
     with torch.no_grad():
         got, again = mha(x), mha(x)
     if max_difference(got, again) > 1e-6:
-        fail("MultiHeadAttention(..., dropout=0.5) in eval mode gave two different outputs",
-             "dropout off in eval mode", "random outputs", where,
-             "dropout must be off in eval mode: nn.Dropout is; with F.scaled_dot_product_attention pass "
+        fail(what="MultiHeadAttention(..., dropout=0.5) in eval mode gave two different outputs",
+             expected="dropout off in eval mode", got="random outputs", where=where,
+             hint="dropout must be off in eval mode: nn.Dropout is; with F.scaled_dot_product_attention pass "
              "dropout_p=self.attn_dropout.p if self.training else 0.0")
     expect_matches(got, mha, x, "MultiHeadAttention(..., dropout=0.5) in eval mode", where)
 
@@ -296,9 +299,9 @@ def test_dropout_after_c_proj(impl, device):
     # 8 * 16 * 32 = 4096 entries: at p = 0.5 the fraction of zeros is 0.5 +- 0.008 (one sd); measured
     # 0.486-0.521 on the reference over seeds 0-19, 0.0 without dropout after c_proj (seeds 0-19).
     if not 0.4 <= zeros <= 0.6:
-        fail("MultiHeadAttention(..., dropout=0.5) in train mode: fraction of output entries that are 0",
-             f"about {P} (dropout after c_proj)", f"{zeros:.3f}", forward_where(impl),
-             "out = self.resid_dropout(self.c_proj(out)): dropout after the projection, on the output")
+        fail(what="MultiHeadAttention(..., dropout=0.5) in train mode: fraction of output entries that are 0",
+             expected=f"about {P} (dropout after c_proj)", got=f"{zeros:.3f}", where=forward_where(impl),
+             hint="out = self.resid_dropout(self.c_proj(out)): dropout after the projection, on the output")
 
 
 def test_dropout_on_the_attention_weights(impl, device):
@@ -334,10 +337,10 @@ def test_dropout_on_the_attention_weights(impl, device):
         error = ((candidates - got[:, None]).abs() * kept[:, None]).amax(dim=-1)  # (B, 32)
     wrong = int((error.min(dim=1).values > ATOL).sum())
     if wrong:
-        fail("MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
-             "to itself)", "c_proj of each head's v_0 either dropped or scaled by 1 / (1 - p)",
-             f"{wrong} of {B} rows match no such combination", where,
-             "dropout on the attention weights: wei = self.attn_dropout(wei) after the softmax, before wei @ v")
+        fail(what="MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
+             "to itself)", expected="c_proj of each head's v_0 either dropped or scaled by 1 / (1 - p)",
+             got=f"{wrong} of {B} rows match no such combination", where=where,
+             hint="dropout on the attention weights: wei = self.attn_dropout(wei) after the softmax, before wei @ v")
 
 
 def expect_not_renormalised(in_train, in_eval, where):
@@ -352,10 +355,10 @@ def expect_not_renormalised(in_train, in_eval, where):
     # 2**n_head combinations names that. The reference is at least 3.0 from eval mode at position 0.
     # ATOL: margins over 10^4.
     if beside_output_dropout(in_train[:, 0], in_eval[:, 0]) <= ATOL < beside_output_dropout(in_train, in_eval):
-        fail("MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
-             "to itself)", "each head's v_0 either dropped or scaled by 1 / (1 - p)",
-             "every head keeps weight 1 in all rows, while the other positions change", where,
-             oracle.dropout_before_softmax("self.attn_dropout"))
+        fail(what="MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
+             "to itself)", expected="each head's v_0 either dropped or scaled by 1 / (1 - p)",
+             got="every head keeps weight 1 in all rows, while the other positions change", where=where,
+             hint=oracle.dropout_before_softmax("self.attn_dropout"))
 
 
 def beside_output_dropout(in_train, in_eval):

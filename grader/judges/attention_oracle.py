@@ -77,8 +77,9 @@ def expect_finite_in_training(got, in_eval, what, where, dropout):
     not the dropout's, and the hint says so."""
     if type(got) is torch.Tensor and not torch.isfinite(got).all():
         eval_finite = type(in_eval) is torch.Tensor and torch.isfinite(in_eval).all()
-        fail(what, "finite values", f"NaN or inf in {int((~torch.isfinite(got)).sum())} of {got.numel()} values",
-             where, dropout_before_softmax(dropout) if eval_finite else NOT_FINITE)
+        fail(what=what, expected="finite values",
+             got=f"NaN or inf in {int((~torch.isfinite(got)).sum())} of {got.numel()} values",
+             where=where, hint=dropout_before_softmax(dropout) if eval_finite else NOT_FINITE)
 
 
 def call_at(module, x, what, where, block_size):
@@ -89,8 +90,9 @@ def call_at(module, x, what, where, block_size):
         hint = mask_not_sliced(error, x.shape[1], block_size)
         if hint is None:
             raise
-        fail(f"{what}: a sequence shorter than block_size={block_size}", "an output for any T <= block_size",
-             f"RuntimeError: {error}", where, hint)
+        fail(what=f"{what}: a sequence shorter than block_size={block_size}",
+             expected="an output for any T <= block_size",
+             got=f"RuntimeError: {error}", where=where, hint=hint)
 
 
 def expect_tril_buffer(module, name, where):
@@ -98,8 +100,8 @@ def expect_tril_buffer(module, name, where):
     .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
     plain = plain_tensor_attributes(module)
     if plain:
-        fail(f"{name}.{plain[0]} is not among named_buffers()", f"{plain[0]} registered as a buffer",
-             "a plain tensor attribute", where, not_a_buffer(plain[0]))
+        fail(what=f"{name}.{plain[0]} is not among named_buffers()", expected=f"{plain[0]} registered as a buffer",
+             got="a plain tensor attribute", where=where, hint=not_a_buffer(plain[0]))
 
 
 def mask_not_sliced(error, T, block_size):
