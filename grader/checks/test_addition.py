@@ -50,20 +50,16 @@ def text_of(row):
     return "".join(VOCAB[i] if 0 <= i < len(VOCAB) else f"<{i}>" for i in (int(v) for v in row))
 
 
-def where(impl, name):
-    return impl.where(MODULE, name)
-
-
 def batch(impl, batch_size, n_digits, generator=None, device="cpu"):
     """get_addition_batch's (x, y) on the CPU, once they are two int64 tensors of the contract's shape."""
     out = impl.get(MODULE, "get_addition_batch")(batch_size, n_digits, generator=generator, device=device)
     what = f"get_addition_batch({batch_size}, n_digits={n_digits})"
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         fail(what=f"{what} should return a pair (x, y)", expected="a tuple of 2", got=describe(out),
-             where=where(impl, "get_addition_batch"))
+             where=impl.where_is("get_addition_batch"))
     shape = (batch_size, 3 * n_digits + 2)
     for name, t in zip("xy", out):
-        expect_tensor(t, f"{name} from {what}", where(impl, "get_addition_batch"), shape=shape, dtype=torch.int64,
+        expect_tensor(t, f"{name} from {what}", impl.where_is("get_addition_batch"), shape=shape, dtype=torch.int64,
                       hint="each row is 3 * n_digits + 3 ids; x = rows[:, :-1], y = rows[:, 1:], as int64")
     return out[0].cpu(), out[1].cpu()
 
@@ -79,7 +75,7 @@ def operands_of(impl, x, n_digits):
         hint = NOT_CLONED if (x == -1).any() else "x = the ids of format_problem(a, b, n_digits), less the last one"
         fail(what=f"a row of x from get_addition_batch(..., n_digits={n_digits})",
              expected=f"the problem's ids, starting with a+b= ({n_digits} digits each, e.g. {oracle_text(12, 345, 3)[:8]})",
-             got=text_of(bad), where=where(impl, "get_addition_batch"), hint=hint)
+             got=text_of(bad), where=impl.where_is("get_addition_batch"), hint=hint)
 
 
 # ------------------------------------------------------------------------------------ format_problem
@@ -105,7 +101,7 @@ def test_format_problem_examples(impl):
                 "pad a and b to n_digits digits: f\"{a:0{n_digits}d}\"",
         }
         fail(what=f"format_problem({a}, {b}, {n})", expected=repr(expected), got=describe(got),
-             where=where(impl, "format_problem"),
+             where=impl.where_is("format_problem"),
              hint=mistakes.get(got) if isinstance(got, str) else "return a str")
 
 
@@ -124,18 +120,18 @@ def test_bad_arguments_are_clear_errors(impl, function, args, named):
     ValueError in format_problem and get_addition_batch."""
     fn = impl.get(MODULE, function)
     call = f"{function}({', '.join(map(str, args))})"
-    exc = expect_raises(ValueError, lambda: fn(*args), call, where(impl, function),
+    exc = expect_raises(ValueError, lambda: fn(*args), call, impl.where_is(function),
                         "if not 0 <= a < 10**n_digits: raise ValueError(f\"a={a} ...\")" if named else
                         "if n_digits < 1: raise ValueError(...)")
     if named and named not in str(exc):
         fail(what=f"the message of the ValueError from {call}", expected=f"a message that names the value {named}",
-             got=repr(str(exc)), where=where(impl, function))
+             got=repr(str(exc)), where=impl.where_is(function))
     if function == "format_problem" and named:  # the bounds themselves are legal: no error for 0 and 99
         try:
             fn(99, 0, 2)
         except ValueError as exc:
             fail(what="format_problem(99, 0, 2), the largest and smallest operands of 2 digits", expected="no error",
-                 got=f"ValueError: {exc}", where=where(impl, function), hint="the legal range is 0 <= a < 10**n_digits")
+                 got=f"ValueError: {exc}", where=impl.where_is(function), hint="the legal range is 0 <= a < 10**n_digits")
 
 
 # -------------------------------------------------------------------------------- get_addition_batch
@@ -145,7 +141,7 @@ def test_batch_shape_dtype_device(impl, device, n_digits):
     """(x, y) are int64 tensors of shape (batch_size, 3 * n_digits + 2) on the requested device."""
     torch.manual_seed(0)
     out = impl.get(MODULE, "get_addition_batch")(8, n_digits, device=device)
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         fail(what=f"get_addition_batch(8, {n_digits}) should return a pair (x, y)", expected="a tuple of 2",
              got=describe(out), where=w)
@@ -172,7 +168,7 @@ def test_inputs_are_problems_with_reversed_sums(impl):
     unreversed = ids(f"{i:0{n}d}+{j:0{n}d}={i + j:0{n + 1}d}")[:-1]
     hint = NOT_REVERSED if x[r].tolist() == unreversed else "x[b] = the ids of format_problem(a, b, n_digits)[:-1]"
     fail(what=f"row {r} of x from get_addition_batch(256, 3)", expected=oracle_text(i, j, n)[:-1], got=text_of(x[r]),
-         where=where(impl, "get_addition_batch"), hint=hint)
+         where=impl.where_is("get_addition_batch"), hint=hint)
 
 
 def test_targets_are_next_ids_where_not_masked(impl):
@@ -182,7 +178,7 @@ def test_targets_are_next_ids_where_not_masked(impl):
     x, y = batch(impl, 64, n, generator=torch.Generator().manual_seed(1))
     a, b = operands_of(impl, x, n)
     rows = torch.tensor([ids(oracle_text(i, j, n)) for i, j in zip(a.tolist(), b.tolist())])  # (B, 3n+3)
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     trained = y != -1
     if not trained.any():
         fail(what="the targets y from get_addition_batch(64, 2)", expected="the answer's digits (not -1)",
@@ -211,7 +207,7 @@ def test_exactly_the_prompt_is_masked(impl, n_digits):
     expected = [True] * (2 * n + 1) + [False] * (n + 1)
     if masked == expected and not (y[:, 2 * n + 1 :] == -1).any():
         return
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     if (x == -1).any():
         hint = NOT_CLONED
     elif not any(masked):
@@ -245,7 +241,7 @@ SAME_MAX = 0.03
 def test_operands_are_uniform(impl):
     """Over 20,000 problems: a and b of one digit take each value 0-9 about equally often (chi-square),
     those of two digits reach both 0 and 99, and a and b are drawn apart (rarely equal)."""
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     x, _ = batch(impl, 20_000, 1, generator=torch.Generator().manual_seed(3))
     for name, values in zip("ab", operands_of(impl, x, 1)):
         counts = torch.bincount(values, minlength=10).double()
@@ -278,7 +274,7 @@ def test_operands_are_the_generators_draws(impl):
     """a and b are ``torch.randint(10**n_digits, (batch_size,), generator=generator)``, a first then b:
     a seeded generator gives the grader's own draws, two batches in a row, and with generator=None
     ``torch.manual_seed`` reproduces them."""
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     n, B = 3, 32
     generator, mine = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     torch.manual_seed(11)
@@ -323,7 +319,7 @@ def test_loss_ignores_masked_targets(impl, device):
     targets[0, -1] = -1  # and one answer position, so the mask is not the same in every row
     targets = targets.to(device)
     before = targets.clone()
-    w = where(impl, "addition_loss")
+    w = impl.where_is("addition_loss")
     hint = "F.cross_entropy(logits.view(B*T, V), targets.view(B*T), ignore_index=-1)"
     try:  # the gradient is taken where the submission runs; the values are judged here
         loss, in_graph, grad, targets = loss_and_gradient(impl.get(MODULE, "addition_loss"), logits, targets)
@@ -384,7 +380,7 @@ def test_solve_decodes_greedily(impl, device):
     n, B = 3, 32
     a, b = operand_pair(device, B, n)
     model = impl.build(ScriptedAdder, len(VOCAB)).to(device)
-    w = where(impl, "solve")
+    w = impl.where_is("solve")
     torch.manual_seed(0)  # only a solve that samples (a mistake) draws random numbers
     got = impl.get(MODULE, "solve")(model, a, b, n)
     expect_tensor(got, f"solve(model, a, b, {n}) for a and b of shape ({B},)", w, shape=(B,), dtype=torch.int64,
@@ -428,7 +424,7 @@ def test_solve_runs_in_eval_mode_without_grad(impl, device):
     train mode in train mode again."""
     a, b = operand_pair(device, 4, 2)
     model = impl.build(ScriptedAdder, len(VOCAB)).to(device).train()
-    w = where(impl, "solve")
+    w = impl.where_is("solve")
     impl.get(MODULE, "solve")(model, a, b, 2)
     if not model.calls:
         fail(what="calls of the model by solve", expected="n_digits + 1 calls", got="none", where=w,
@@ -489,13 +485,13 @@ def test_gpt_learns_to_add(impl, record_property):
     if replaced:
         model_class = impl.build(GPTWithGradersParts, model_class, [part.key for part in replaced])
         record_property(GRADERS_PARTS, judge_training.replaced_line(replaced))
-    where_gpt = impl.where("gpt", "GPTLanguageModel.forward")
+    where_gpt = impl.where_is("GPTLanguageModel.forward")
     config = config_class(vocab_size=len(VOCAB), block_size=RECIPE.block_size, n_embd=16, n_head=2, n_layer=1,
                           dropout=0.0)
     logits, _ = expect_pair(model_class(config)(x), "GPTLanguageModel.forward(idx)", where_gpt)
     expect_tensor(logits, "logits", where_gpt, shape=(4, RECIPE.block_size, len(VOCAB)))
     loss = loss_fn(logits, y)
-    expect_tensor(loss, "addition_loss(logits, y)", where(impl, "addition_loss"), shape=())
+    expect_tensor(loss, "addition_loss(logits, y)", impl.where_is("addition_loss"), shape=())
     try:
         run = train_adder_by_the_graders_loop(config_class, model_class, get_batch, loss_fn,
                                               dataclasses.asdict(RECIPE))

@@ -39,11 +39,11 @@ def batch(impl, data, batch_size, block_size):
 
 
 def where_batch(impl):
-    return impl.where("batching", "get_batch")
+    return impl.where_is("get_batch")
 
 
 def where_split(impl):
-    return impl.where("batching", "train_val_split")
+    return impl.where_is("train_val_split")
 
 
 def as_list(part):

@@ -35,7 +35,7 @@ def random_batch(device, seed=0):
 def test_embedding_table_layout(impl, device):
     """The model holds one lookup table, ``nn.Embedding(V, V)``: row i = the logits after token i."""
     model = make_model(impl, device)
-    where = impl.where("bigram", "BigramLanguageModel.__init__")
+    where = impl.where_is("BigramLanguageModel.__init__")
     table = attribute(model, "token_embedding_table", where)
     if not isinstance(table, torch.nn.Embedding) or tuple(table.weight.shape) != (V, V):
         fail(what="token_embedding_table", expected=f"nn.Embedding({V}, {V})", got=describe(table), where=where)
@@ -45,7 +45,7 @@ def test_logits_shape_and_no_loss_without_targets(impl, device):
     """``model(idx)`` returns logits of shape (B, T, V) and ``None`` for the loss."""
     model = make_model(impl, device)
     idx, _ = random_batch(device)
-    where = impl.where("bigram", "BigramLanguageModel.forward")
+    where = impl.where_is("BigramLanguageModel.forward")
     logits, loss = expect_pair(model(idx), "BigramLanguageModel.forward(idx)", where)
     expect_tensor(logits, "logits", where, shape=(B, T, V), dtype=torch.float32, device=device)
     if loss is not None:
@@ -55,11 +55,11 @@ def test_logits_shape_and_no_loss_without_targets(impl, device):
 def test_logits_are_rows_of_the_table(impl, device):
     """The logits at position (b, t) are row ``idx[b, t]`` of the model's own table, nothing else."""
     model = make_model(impl, device)
-    where = impl.where("bigram", "BigramLanguageModel.forward")
-    table = attribute(model, "token_embedding_table", impl.where("bigram", "BigramLanguageModel.__init__"))
+    where = impl.where_is("BigramLanguageModel.forward")
+    table = attribute(model, "token_embedding_table", impl.where_is("BigramLanguageModel.__init__"))
     if not isinstance(table, torch.nn.Embedding):
         fail(what="token_embedding_table", expected=f"nn.Embedding({V}, {V})", got=describe(table),
-             where=impl.where("bigram", "BigramLanguageModel.__init__"))
+             where=impl.where_is("BigramLanguageModel.__init__"))
     randomize_parameters(model, seed=1)  # away from N(0, 1) init, so nothing matches by chance
     idx, _ = random_batch(device)
     logits, _ = expect_pair(model(idx), "BigramLanguageModel.forward(idx)", where)
@@ -77,7 +77,7 @@ def test_with_targets_logits_keep_their_shape_and_loss_is_a_scalar(impl, device)
     """``model(idx, targets)`` still returns the logits as (B, T, V) and the loss as a 0-dim tensor."""
     model = make_model(impl, device)
     idx, targets = random_batch(device)
-    where = impl.where("bigram", "BigramLanguageModel.forward")
+    where = impl.where_is("BigramLanguageModel.forward")
     logits, loss = expect_pair(model(idx, targets), "BigramLanguageModel.forward(idx, targets)", where)
     hint = None
     if isinstance(logits, torch.Tensor) and tuple(logits.shape) == (B * T, V):
@@ -93,7 +93,7 @@ def test_loss_is_mean_cross_entropy(impl, device):
     model = make_model(impl, device)
     randomize_parameters(model, seed=2)
     idx, targets = random_batch(device)
-    where = impl.where("bigram", "BigramLanguageModel.forward")
+    where = impl.where_is("BigramLanguageModel.forward")
     logits, loss = expect_pair(model(idx, targets), "BigramLanguageModel.forward(idx, targets)", where)
     expect_tensor(logits, "logits (with targets)", where)
     expect_tensor(loss, "loss", where, shape=(), device=device)
@@ -113,7 +113,7 @@ def test_training_reaches_loss_threshold(impl, shakespeare):
     """Seeded AdamW training of the bigram on Tiny Shakespeare, with the grader's own tokens and
     batches, brings the validation loss under BIGRAM_THRESHOLD: the model learns, end to end."""
     model_class = impl.get("bigram", "BigramLanguageModel")
-    where = impl.where("bigram", "BigramLanguageModel.forward")
+    where = impl.where_is("BigramLanguageModel.forward")
     probe = model_class(V)
     x = torch.zeros((2, 4), dtype=torch.long)
     _, loss = expect_pair(probe(x, x), "BigramLanguageModel.forward(idx, targets)", where)

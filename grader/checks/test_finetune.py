@@ -133,7 +133,7 @@ def load(impl, path, device, config):
     except RuntimeError as exc:  # load_state_dict: missing or unexpected keys, or a size mismatch
         shape = ", ".join(f"{k}={v}" for k, v in config.items())
         fail(what=f"load_pretrained on a checkpoint of GPTConfig({shape})", expected="the saved model",
-             got=f"RuntimeError: {str(exc).splitlines()[0]}", where=impl.where("finetune", "load_pretrained"),
+             got=f"RuntimeError: {str(exc).splitlines()[0]}", where=impl.where_is("load_pretrained"),
              hint='build the model from the saved shape: GPTLanguageModel(GPTConfig(**ckpt["config"]))')
 
 
@@ -177,7 +177,7 @@ def test_load_restores_the_checkpoint(impl, device, tmp_path):
     back as the student's GPTLanguageModel with the saved config, exactly the saved weights (the same
     logits in eval mode) and every parameter on the requested device."""
     GPTLanguageModel = impl.get("gpt", "GPTLanguageModel")
-    where = impl.where("finetune", "load_pretrained")
+    where = impl.where_is("load_pretrained")
     saved = build_gpt(impl, "cpu", **SAVED)
     generator = torch.Generator().manual_seed(0)
     values = {name: torch.randn(p.shape, generator=generator) * 0.1 for name, p in saved.named_parameters()}
@@ -223,7 +223,7 @@ def test_missing_checkpoint_is_a_clear_error(impl, tmp_path):
     """``load_pretrained`` on a path with no file raises FileNotFoundError naming the path (torch.load
     does; a fresh model in its place would finetune from nothing without a word)."""
     path = tmp_path / "no_such_run" / "ckpt.pt"
-    where = impl.where("finetune", "load_pretrained")
+    where = impl.where_is("load_pretrained")
     load_pretrained, argument = impl.get("finetune", "load_pretrained"), impl.build(as_path, str(path))
     exc = expect_raises(FileNotFoundError, lambda: load_pretrained(argument),
                         f"load_pretrained({str(path)!r}) where there is no file", where,
@@ -239,7 +239,7 @@ def test_missing_checkpoint_is_a_clear_error(impl, tmp_path):
 def test_finetune_returns_one_loss_per_step(impl, device):
     """``finetune(model, data, 5, ...)`` returns a list of 5 Python floats; 0 steps return ``[]``."""
     finetune = impl.get("finetune", "finetune")
-    where = impl.where("finetune", "finetune")
+    where = impl.where_is("finetune")
     model = own_gpt(impl, device, **SMALL)
     data = finetuning_data()
     torch.manual_seed(0)
@@ -252,7 +252,7 @@ def test_finetune_starts_from_the_given_weights(impl, device):
     weights it is handed (here distinct random ones, loss ~5.5), it never starts from a fresh model
     (whose loss would be near ln(59) = 4.08)."""
     finetune = impl.get("finetune", "finetune")
-    where = impl.where("finetune", "finetune")
+    where = impl.where_is("finetune")
     model = own_gpt(impl, device, **SMALL)
     randomize_parameters(model, seed=1, std=0.5)
     data = finetuning_data()
@@ -287,7 +287,7 @@ def test_finetune_honours_the_learning_rate(impl, device, learning_rate):
     """One step of ``finetune(..., learning_rate=lr)`` moves the weights by at most about lr (AdamW's
     first step is lr times the sign of the gradient): a fixed learning rate, or SGD, shows."""
     finetune = impl.get("finetune", "finetune")
-    where = impl.where("finetune", "finetune")
+    where = impl.where_is("finetune")
     model = own_gpt(impl, device, **SMALL)
     before = parameter_values(model)
     torch.manual_seed(0)
@@ -314,7 +314,7 @@ def test_finetune_matches_the_graders_adamw_loop(impl, device):
     config) leave the given model with the same weights and losses as the grader's own loop on a copy
     of it: a new AdamW, ``model.train()``, and per step get_batch, loss, zero_grad, backward, step."""
     finetune = impl.get("finetune", "finetune")
-    where = impl.where("finetune", "finetune")
+    where = impl.where_is("finetune")
     model = own_gpt(impl, device, **(SMALL | dict(dropout=0.2))).eval()
     start = parameter_values(model)
     reference = own_gpt(impl, device, **(SMALL | dict(dropout=0.2)))  # where the grader's loop runs its steps
@@ -445,7 +445,7 @@ def test_finetuning_improves_the_pretrained_model(impl, ex3):
         fail(what=f"validation loss on the finetuning corpus after {FINETUNE_ITERS} steps of finetune at lr "
              f"{FINETUNE_LR:g}, from the pretrained model at {losses['pretrained']:.3f}",
              expected=f"below {losses['pretrained'] - GAIN:.3f} (the reference gains about 0.6)",
-             got=f"{losses['finetuned']:.3f}", where=impl.where("finetune", "finetune"),
+             got=f"{losses['finetuned']:.3f}", where=impl.where_is("finetune"),
              hint="every other check of this exercise passes? then look at what finetune trains")
 
 
@@ -457,6 +457,6 @@ def test_pretraining_beats_training_from_scratch(impl, ex3):
         fail(what=f"validation loss on the finetuning corpus after {FINETUNE_ITERS} steps: pretrained then "
              f"finetuned against from scratch ({losses['scratch']:.3f})",
              expected=f"below {losses['scratch'] - EDGE:.3f} (the reference: about 1.35 against 1.9)",
-             got=f"{losses['finetuned']:.3f}", where=impl.where("finetune", "load_pretrained"),
+             got=f"{losses['finetuned']:.3f}", where=impl.where_is("load_pretrained"),
              hint="finetuning must start from the loaded weights: load them (load_state_dict) and do not "
              "re-initialise the model in finetune")

@@ -32,7 +32,7 @@ def run_generate(impl, model, idx, max_new_tokens, block_size=None):
 
 
 def where(impl):
-    return impl.where("generate", "generate")
+    return impl.where_is("generate")
 
 
 def test_shape_dtype_and_prompt_kept(impl, device):

@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from grader.judges.rubric import GRADERS_PARTS
-from grader.judges import judge_training, train_step
+from grader.judges import causality, judge_training, train_step
 
 from grader.probes import training
 from grader.judges.expect import (Mistake, attribute, class_text, contract_class_text, expect_close, expect_linear,
@@ -53,7 +53,7 @@ def swap_blocks(model, device, impl, std=None):
 def parts(model, impl):
     """The embeddings, ln_f and lm_head of a model made by small_model, once their layouts are right
     (else test_parts' failure)."""
-    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    where = impl.where_is("GPTLanguageModel.__init__")
     kinds = {"token_embedding_table": nn.Embedding, "position_embedding_table": nn.Embedding,
              "ln_f": nn.LayerNorm, "lm_head": nn.Linear}
     found = {}
@@ -92,7 +92,7 @@ def test_parts(impl, device, monkeypatch):
     block_class = impl.get("block", "Block")
     calls = record_arguments(monkeypatch, block_class)
     model = small_model(impl, device, dropout=0.1)
-    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    where = impl.where_is("GPTLanguageModel.__init__")
     parts(model, impl)
     C, block_size, n_layer = SMALL["n_embd"], SMALL["block_size"], SMALL["n_layer"]
     blocks = attribute(model, "blocks", where)
@@ -147,7 +147,7 @@ def count_mistakes(vocab_size, block_size, n_embd):
 def test_lecture_config_has_10_8M_parameters(impl):
     """The lecture's config has 149,057 parameters outside the blocks and 6 Blocks: 10.8M in all
     with the lecture's Block."""
-    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    where = impl.where_is("GPTLanguageModel.__init__")
     model = impl.get("gpt", "GPTLanguageModel")(impl.get("gpt", "GPTConfig")(vocab_size=V))
     blocks = attribute(model, "blocks", where)
     outside, wanted = parameters_outside(model, blocks), sum(lecture_parts(**LECTURE).values())
@@ -172,7 +172,7 @@ def test_logits_shape_and_no_loss_without_targets(impl, device):
     """``model(idx)`` returns logits of shape (B, T, V) and ``None`` for the loss."""
     model = small_model(impl, device)
     swap_blocks(model, device, impl)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     logits, loss = expect_pair(model(random_idx(device)), "GPTLanguageModel.forward(idx)", where)
     expect_tensor(logits, "logits", where, shape=(B, T, V), dtype=torch.float32, device=device)
     if loss is not None:
@@ -187,7 +187,7 @@ def test_logits_match_oracle(impl, device):
     randomize_parameters(model, seed=0)
     swap_blocks(model, device, impl)
     blocks = stand_in_blocks(SMALL["n_embd"], SMALL["n_layer"]).to(device)  # the grader's own copy, for the oracle
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     # Tokens below block_size, so that positions looked up by idx (a known mistake) run and get named.
     idx = random_idx(device, high=SMALL["block_size"])
     logits, _ = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", where)
@@ -228,7 +228,7 @@ def test_loss_is_mean_cross_entropy(impl, device):
     randomize_parameters(model, seed=0)
     swap_blocks(model, device, impl)
     idx, targets = random_idx(device, seed=1), random_idx(device, seed=2)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     logits, loss = expect_pair(model(idx, targets), "GPTLanguageModel.forward(idx, targets)", where)
     expect_tensor(logits, "logits (with targets)", where, shape=(B, T, V),
                   hint="keep the logits (B, T, V): reshape only the copy you hand to F.cross_entropy")
@@ -240,7 +240,7 @@ def test_lecture_init(impl, device):
     """The lecture's init: every Linear and Embedding weight ~ normal(0, 0.02), Linear biases zero,
     so the first loss is about ln(V) = 4.17 (uniform predictions)."""
     model = small_model(impl, device)
-    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    where = impl.where_is("GPTLanguageModel.__init__")
     hint = "end __init__ with self.apply(self._init_weights): normal(std=0.02) weights, zero biases"
     for name, module in model.named_modules():
         if not isinstance(module, (nn.Linear, nn.Embedding)):
@@ -260,8 +260,8 @@ def test_lecture_init(impl, device):
     # With small stand-in blocks (std 0.02, like the init) the first loss shows the init end to end.
     swap_blocks(model, device, impl, std=0.02)
     idx, targets = random_idx(device, seed=1, shape=(4, 16)), random_idx(device, seed=2, shape=(4, 16))
-    logits, _ = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", impl.where("gpt", "GPTLanguageModel.forward"))
-    expect_tensor(logits, "logits", impl.where("gpt", "GPTLanguageModel.forward"), shape=(4, 16, V))
+    logits, _ = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", impl.where_is("GPTLanguageModel.forward"))
+    expect_tensor(logits, "logits", impl.where_is("GPTLanguageModel.forward"), shape=(4, 16, V))
     # The grader's own cross-entropy of the logits: a wrong loss costs test_loss_is_mean_cross_entropy's
     # point, not this one's as well.
     loss = F.cross_entropy(logits.detach().float().reshape(-1, V), targets.reshape(-1))
@@ -280,7 +280,7 @@ def test_too_long_sequence_is_a_clear_error(impl, device):
     swap_blocks(model, device, impl)
     idx = torch.zeros((1, SMALL["block_size"] + 1), dtype=torch.long, device=device)
     expect_raises(ValueError, lambda: model(idx), "a sequence of 17 tokens with block_size=16",
-                  impl.where("gpt", "GPTLanguageModel.forward"),
+                  impl.where_is("GPTLanguageModel.forward"),
                   "if T > self.config.block_size: raise ValueError(...)")
 
 
@@ -295,7 +295,7 @@ def test_is_causal(impl, device, probe):
     """With causal stand-in blocks the whole GPT is causal: changing the tokens after t never changes
     the logits up to t, and no gradient flows from the logits at t to the embeddings after t."""
     model, blocks = causal_model(impl, device)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     idx, t = random_idx(device), T // 2
     if probe == "perturbation":
         changed = idx.clone()
@@ -317,8 +317,8 @@ def test_is_causal(impl, device, probe):
                  hint="do not detach the embeddings or compute them under torch.no_grad()")
         moved = 0.0 if grad is None else grad[:, t + 1 :].abs().max().item()
         what = f"the gradient of the logits at position {t} with respect to the embeddings after {t}"
-    # Exactly 0 for a causal model; 1e-5 allows float noise only (the logits are of size ~1).
-    if moved > 1e-5:
+    # Exactly 0 for a causal model; FUTURE_ATOL (1e-5) allows float noise only (the logits are of size ~1).
+    if moved > causality.FUTURE_ATOL:
         fail(what=what, expected="0 (the future must not reach the past)", got=f"{moved:.3g}", where=where)
 
 
@@ -326,7 +326,7 @@ def test_past_is_used(impl, device):
     """With stand-in blocks that mix the past, the last position's logits depend on the first token:
     the model passes what the blocks computed on to its logits."""
     model, _ = causal_model(impl, device)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     idx = random_idx(device)
     changed = idx.clone()
     changed[:, 0] = (changed[:, 0] + 1) % V
@@ -336,7 +336,7 @@ def test_past_is_used(impl, device):
     expect_tensor(a, "logits", where, shape=(B, T, V))
     moved = (a[:, -1] - b[:, -1]).abs().max().item()
     # Measured 1.23 on the reference; a model that skips the blocks gives exactly 0.
-    if moved < 1e-3:
+    if moved < causality.PAST_MIN:
         fail(what=f"how much the logits at position {T - 1} move when the first token changes",
              expected="a clear change (the past is used)", got=f"{moved:.3g}", where=where,
              hint="x = self.blocks(x): the blocks are where the tokens talk to each other")
@@ -391,7 +391,7 @@ def train_own_gpt(impl, text, recipe, device, bf16=False):
     judged apart, and the line that says which parts were replaced (None if none). One forward first,
     so that a wrong return value is reported plainly."""
     config_class, model_class = impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel")
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     apart = is_remote(model_class)
     replaced = judge_training.differing_parts(impl, recipe.n_embd, recipe.n_head, recipe.block_size)
     if replaced:
@@ -431,14 +431,14 @@ def test_training_beats_the_bigram(impl, shakespeare, record_property):
                                       f"{GPT_RECIPE.n_layer}) after {GPT_RECIPE.iters} seeded training steps", apart),
              expected=f"below {GPT_THRESHOLD} (a bigram cannot "
              "go below about 2.45; the reference reaches about 2.2)", got=f"{val:.3f}",
-             where=impl.where("gpt", "GPTLanguageModel"), hint=hint)
+             where=impl.where_is("GPTLanguageModel"), hint=hint)
 
 
 def runs_and_backpropagates(impl, device):
     """The small model's forward and ``loss.backward()`` on ``device``, checked (test_runs_on_cuda)."""
     model = small_model(impl, device)
     idx = torch.randint(V, (2, 16), device=device)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     out, backpropagated, reached = loss_backward(model, idx, idx)
     logits, loss = expect_pair(out, f"GPTLanguageModel.forward(idx, targets) on {device}", where)
     expect_tensor(logits, "logits", where, shape=(2, 16, V), device=device)
@@ -466,4 +466,4 @@ def test_lecture_model_trains_on_cuda(impl, device, shakespeare, record_property
         fail(what=f"validation loss of the lecture's model after {LECTURE_RECIPE.iters} steps on CUDA",
              expected=f"below {LECTURE_THRESHOLD} (the reference reaches about 1.49; the lecture reports 1.48)",
              got=f"{val:.3f}",
-             where=impl.where("gpt", "GPTLanguageModel"))
+             where=impl.where_is("GPTLanguageModel"))

@@ -51,11 +51,11 @@ def cls(impl):
 
 
 def init_where(impl):
-    return impl.where(MODULE, "LayerNorm1d.__init__")
+    return impl.where_is("LayerNorm1d.__init__")
 
 
 def forward_where(impl):
-    return impl.where(MODULE, "LayerNorm1d.forward")
+    return impl.where_is("LayerNorm1d.forward")
 
 
 def random_rows(shape, device, seed=0, scale=None):

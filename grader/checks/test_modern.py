@@ -59,7 +59,7 @@ ALIASES = {"tying": "weight_tying", "weight tying": "weight_tying", "weight-tyin
 
 def declared(impl):
     """The change that ``chosen_change()`` names, or a failure that lists the choices."""
-    where = impl.where("modern", "chosen_change")
+    where = impl.where_is("chosen_change")
     fn = impl.get("modern", "chosen_change")
     choices = ", ".join(repr(c) for c in CHANGES)
     if not is_callable(fn):
@@ -84,7 +84,7 @@ def test_declares_one_change(impl):
     again = declared(impl)
     if again != first:
         fail(what="chosen_change() called twice", expected=f"{first!r} both times", got=f"{first!r}, then {again!r}",
-             where=impl.where("modern", "chosen_change"), hint="return one fixed string")
+             where=impl.where_is("chosen_change"), hint="return one fixed string")
 
 
 def dispatch(graders, impl, *args):
@@ -162,7 +162,7 @@ def expect_a_gelu(got, oracle_of, what, definition, where, atol):
 
 
 def gelu_definition(impl, device):
-    fn, where = impl.get("modern", "gelu"), impl.where("modern", "gelu")
+    fn, where = impl.get("modern", "gelu"), impl.where_is("gelu")
     x = torch.linspace(-6, 6, 256).view(2, 8, 16).to(device)
     got = run_by_hand(fn, x, "gelu(x)", where)
     expect_tensor(got, "gelu(x)", where, shape=x.shape, dtype=torch.float32)
@@ -175,7 +175,7 @@ def gelu_definition(impl, device):
 # by 1.2e-7, the tanh form by 5.1e-7 from its own; the two forms' slopes differ by 8.7e-4, and ReLU's
 # slope is off by 0.5 at 0. GELU_ATOL again. A detached or no-grad gelu has no slope at all.
 def gelu_property(impl, device):
-    fn, where = impl.get("modern", "gelu"), impl.where("modern", "gelu")
+    fn, where = impl.get("modern", "gelu"), impl.where_is("gelu")
     x = torch.linspace(-6, 6, 241).to(device)  # step 0.05: 0 is one of the points
     out, _, in_graph, slope = output_input_and_gradient(fn, x, torch.ones_like(x))  # slope: of out.sum()
     expect_tensor(out, "gelu(x)", where, shape=x.shape)
@@ -197,7 +197,7 @@ def gelu_property(impl, device):
 
 
 def gelu_interface(impl, device):
-    fn, where = impl.get("modern", "gelu"), impl.where("modern", "gelu")
+    fn, where = impl.get("modern", "gelu"), impl.where_is("gelu")
     generator = torch.Generator().manual_seed(0)
     for shape in [(7,), (), (2, 3, 4, 5)]:
         x = torch.randn(shape, generator=generator).to(device)
@@ -218,7 +218,7 @@ N_EMBD = 16
 
 def gelu_net(ffwd, impl, dropout):
     """``ffwd.net`` laid out as FeedForward's with a GELU layer, else a failure naming the difference."""
-    where = impl.where("modern", "GELUFeedForward.__init__")
+    where = impl.where_is("GELUFeedForward.__init__")
     net = attribute(ffwd, "net", where)
     if not isinstance(net, nn.Sequential) or len(net) != 4:
         fail(what="GELUFeedForward.net", expected="nn.Sequential(Linear, GELU, Linear, Dropout)", got=describe(net),
@@ -241,7 +241,7 @@ def gelu_net(ffwd, impl, dropout):
 
 def gelu_fits(impl, device):
     ffwd_class = impl.get("modern", "GELUFeedForward")
-    where = impl.where("modern", "GELUFeedForward.forward")
+    where = impl.where_is("GELUFeedForward.forward")
     torch.manual_seed(0)
     ffwd = ffwd_class(N_EMBD, 0.3).to(device)
     net = gelu_net(ffwd, impl, 0.3)
@@ -278,7 +278,7 @@ GELU_TRAIN_THRESHOLD = 0.5
 
 
 def gelu_trains(impl, device):
-    where = impl.where("modern", "GELUFeedForward")
+    where = impl.where_is("GELUFeedForward")
     ffwd_class = impl.get("modern", "GELUFeedForward")
     run = train_pair_model(ffwd_class)
     if run["no_grad"]:
@@ -337,7 +337,7 @@ def tie(impl, model):
 
 def shared_weights(model, impl):
     """The two weights after tie_weights, once they are one Parameter (else the failure that says how not)."""
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     emb = attribute(attribute(model, "token_embedding_table", where), "weight", where)
     head = attribute(attribute(model, "lm_head", where), "weight", where)
     same, parameter, same_storage = how_shared(model, "token_embedding_table.weight", "lm_head.weight")
@@ -368,7 +368,7 @@ def tying_definition(impl, device):
 
 def tying_property(impl, device):
     model = stand_in(impl, device)
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     before = count_parameters(model)
     tie(impl, model)
     after = count_parameters(model)
@@ -405,7 +405,7 @@ def tying_property(impl, device):
 
 def tying_interface(impl, device):
     model = stand_in(impl, device)
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     # Whether each is the very same object after the call as before: asked where the model lives.
     result, kept = call_keeping(impl.get("modern", "tie_weights"), model,
                                 ("token_embedding_table", "lm_head", "lm_head.bias"))
@@ -428,7 +428,7 @@ def tying_interface(impl, device):
 
 def tying_fits(impl, device):
     model = stand_in(impl, device)
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     tie(impl, model)
     bias = model.lm_head.bias  # read first: in teacher mode, once the grader sets a weight it reads back only those
     # As an optimizer step would: change the embedding matrix in place.
@@ -464,7 +464,7 @@ def tied_stand_in(run):
 
 
 def tying_trains(impl, device):
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     model = stand_in(impl, "cpu", seed=0, std=0.3)
     tie(impl, model)
     run = train_tied_model(model, V)
@@ -556,14 +556,14 @@ def expect_rope(got, x, what, where, atol=ROPE_ATOL):
 
 
 def rope_definition(impl, device):
-    fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
+    fn, where = impl.get("modern", "apply_rope"), impl.where_is("apply_rope")
     for shape, seed in [((2, 3, 20, 16), 0), ((2, 20, 8), 1)]:
         x = random_like(shape, seed, device)
         expect_rope(fn(x), x, f"apply_rope(x) for x of shape {shape}", where)
 
 
 def rope_property(impl, device):
-    fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
+    fn, where = impl.get("modern", "apply_rope"), impl.where_is("apply_rope")
     T, hs = 12, 8
     # Lengths: each position's vector keeps its length.
     x = random_like((2, 3, T, hs), 2, device)
@@ -606,7 +606,7 @@ def rope_property(impl, device):
 
 
 def rope_interface(impl, device):
-    fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
+    fn, where = impl.get("modern", "apply_rope"), impl.where_is("apply_rope")
     for shape in [(2, 5, 8), (2, 3, 7, 4), (1, 1, 2)]:
         x = random_like(shape, 5, device)
         expect_tensor(fn(x), f"apply_rope(x) for x of shape {shape}", where, shape=shape, dtype=torch.float32,
@@ -618,7 +618,7 @@ def rope_interface(impl, device):
 
 
 def rope_fits(impl, device):
-    fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
+    fn, where = impl.get("modern", "apply_rope"), impl.where_is("apply_rope")
     # Queries of attention, heads split: (B, nh, T, hs), with a gradient to reach.
     q = random_like((2, 4, 10, 16), 7, device)
     g = random_like(q.shape, 8, device)
@@ -653,7 +653,7 @@ ROPE_TRAIN_THRESHOLD = 0.5
 
 
 def rope_trains(impl, device):
-    where = impl.where("modern", "apply_rope")
+    where = impl.where_is("apply_rope")
     rope = impl.get("modern", "apply_rope")
     run = train_lag_model(rope)
     loss = run["loss"]

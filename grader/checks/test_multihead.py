@@ -7,12 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from grader.judges import attention_oracle as oracle
+from grader.judges import attention_oracle as oracle, causality
 from grader.judges.attention_picture import mha_picture
 from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_raises,
                                   expect_tensor, fail, max_difference, name_the_mistake)
-from grader.probes.probe import (future_change, future_gradient, modules_of_class, past_change, randomize_parameters,
-                                 set_parameters)
+from grader.probes.probe import modules_of_class, randomize_parameters, set_parameters
 
 pytestmark = pytest.mark.multihead
 
@@ -24,17 +23,10 @@ head_size = n_embd // n_head
 # named mistake is off by at least 0.9 (scaled by n_embd), so ATOL = 1e-4 leaves margins of 50x and 9000x.
 WEIGHT_STD = 0.2
 ATOL = 1e-4
-# The reference moves the past by exactly 0.0, by perturbation and by gradient, at every t below over
-# seeds 0-19 (F.scaled_dot_product_attention and a mask of -1e4 too); 1e-5 only absorbs the rounding of
-# some other kernel.
-FUTURE_ATOL = 1e-5
-# The smallest change at position t when x[:, 0] is replaced, on the reference over seeds 0-19 and the
-# t below: 0.2, a margin of 200x. A module that looks at each position alone gives exactly 0.
-PAST_MIN = 1e-3
 P = 0.5  # dropout probability for the train-mode checks: half of everything dropped, so any dropout shows
 
-POSITIONS = [(block_size, 0), (block_size, 7), (block_size, 14), (5, 2)]
-POSITION_IDS = [f"T={T},t={t}" for T, t in POSITIONS]
+FUTURE_POSITIONS, FUTURE_IDS = causality.future_positions(block_size)
+PAST_POSITIONS, PAST_IDS = causality.past_positions(block_size)
 
 
 def make_mha(impl, device, dropout=0.0, heads=n_head, seed=0):
@@ -56,12 +48,12 @@ def random_x(B, T, device, seed=0):
 
 
 def forward_where(impl):
-    return impl.where("attention", "MultiHeadAttention.forward")
+    return impl.where_is("MultiHeadAttention.forward")
 
 
 def expect_layout(mha, impl):
     """c_attn and c_proj as CONTRACT.md lays them out (the oracle reads their weights)."""
-    where = impl.where("attention", "MultiHeadAttention.__init__")
+    where = impl.where_is("MultiHeadAttention.__init__")
     expect_linear(attribute(mha, "c_attn", where), n_embd, 3 * n_embd, False, "c_attn", where)
     expect_linear(attribute(mha, "c_proj", where), n_embd, n_embd, True, "c_proj", where)
     return mha
@@ -84,7 +76,7 @@ def test_fused_weight_layout(impl, device):
     """c_attn is nn.Linear(n_embd, 3*n_embd, bias=False), c_proj nn.Linear(n_embd, n_embd), and there
     are no Head sub-modules: all heads live in c_attn."""
     mha = expect_layout(make_mha(impl, device), impl)
-    where = impl.where("attention", "MultiHeadAttention.__init__")
+    where = impl.where_is("MultiHeadAttention.__init__")
     head_class = impl.get("attention", "Head")
     heads = modules_of_class(mha, head_class)
     if heads:
@@ -119,7 +111,7 @@ def test_tril_is_a_buffer(impl, device):
     """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
     .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
     mha = make_mha(impl, device)
-    oracle.expect_tril_buffer(mha, "MultiHeadAttention", impl.where("attention", "MultiHeadAttention.__init__"))
+    oracle.expect_tril_buffer(mha, "MultiHeadAttention", impl.where_is("MultiHeadAttention.__init__"))
 
 
 def test_no_python_loop_over_heads(impl, device):
@@ -144,50 +136,38 @@ def test_indivisible_n_embd_is_a_clear_error(impl):
     """n_embd that n_head does not divide raises ValueError when the module is made."""
     expect_raises(ValueError, lambda: impl.get("attention", "MultiHeadAttention")(30, 4, 8),
                   "MultiHeadAttention(n_embd=30, n_head=4): 30 is not divisible by 4",
-                  impl.where("attention", "MultiHeadAttention.__init__"))
+                  impl.where_is("MultiHeadAttention.__init__"))
 
 
-@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+def causal_subject(mha, x, T, impl, device):
+    """MultiHeadAttention as the causality checks probe it (grader/judges/causality.py)."""
+    return causality.Subject(mha, "MultiHeadAttention", forward_where(impl), f" (T={T})",
+                             mistake=lambda: known_mistake(mha, x, impl),
+                             picture=lambda: mha_picture(mha, n_embd, n_head, device))
+
+
+@pytest.mark.parametrize("T,t", FUTURE_POSITIONS, ids=FUTURE_IDS)
 def test_future_does_not_change_the_past(impl, device, T, t):
     """Replacing the inputs after position t leaves the outputs at positions <= t unchanged."""
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
-    change = future_change(mha, x, t)
-    if not change <= FUTURE_ATOL:
-        fail(what=f"MultiHeadAttention: {oracle.up_to(t)} changed when only the inputs after {t} "
-             f"changed (T={T})", expected="no change: position t may only look at positions <= t",
-             got=f"a change of {oracle.amount(change)}", where=forward_where(impl),
-             hint=known_mistake(mha, x, impl) or oracle.FUTURE_LEAKS, picture=mha_picture(mha, n_embd, n_head, device))
+    causality.expect_future_unchanged(causal_subject(mha, x, T, impl, device), x, t,
+                                      sees="may only look at positions <= t", hint=oracle.FUTURE_LEAKS)
 
 
-@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+@pytest.mark.parametrize("T,t", FUTURE_POSITIONS, ids=FUTURE_IDS)
 def test_no_gradient_flows_from_the_future(impl, device, T, t):
     """The output at position t has zero gradient with respect to the inputs after t."""
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
-    gradient = future_gradient(mha, x, t)
-    if not gradient <= FUTURE_ATOL:
-        fail(what=f"MultiHeadAttention: the output at position {t} has a gradient with respect to later inputs "
-             f"(T={T})", expected="a zero gradient", got=f"a gradient of up to {oracle.amount(gradient)}",
-             where=forward_where(impl), hint=known_mistake(mha, x, impl) or
-             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0",
-             picture=mha_picture(mha, n_embd, n_head, device))
+    causality.expect_no_future_gradient(causal_subject(mha, x, T, impl, device), x, t, hint=oracle.FUTURE_GRADIENT)
 
 
-@pytest.mark.parametrize("T,t", [(block_size, 1), (block_size, block_size - 1), (5, 4)],
-                         ids=["T=block_size,t=1", "T=block_size,t=T-1", "T=5,t=4"])
+@pytest.mark.parametrize("T,t", PAST_POSITIONS, ids=PAST_IDS)
 def test_uses_the_past(impl, device, T, t):
     """The output at position t changes when the input at position 0 changes (a layer that looks at each
     position alone fails here)."""
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
-    change = past_change(mha, x, t)
-    if change != change:
-        fail(what=f"MultiHeadAttention(x) at position {t} (T={T})", expected="finite values", got="NaN",
-             where=forward_where(impl),
-             hint=known_mistake(mha, x, impl) or oracle.NOT_FINITE, picture=mha_picture(mha, n_embd, n_head, device))
-    if not change >= PAST_MIN:
-        fail(what=f"MultiHeadAttention: the output at position {t} ignores the input at position 0 (T={T})",
-             expected="a change: position t attends to positions 0..t", got=f"a change of {oracle.amount(change)}",
-             where=forward_where(impl), hint=known_mistake(mha, x, impl) or
-             oracle.MASK_ONLY_THE_FUTURE, picture=mha_picture(mha, n_embd, n_head, device))
+    causality.expect_past_used(causal_subject(mha, x, T, impl, device), x, t, hint=oracle.MASK_ONLY_THE_FUTURE,
+                               not_finite=oracle.NOT_FINITE)
 
 
 def test_heads_are_consecutive_slices_of_c_attn(impl, device):
@@ -241,13 +221,9 @@ def test_matches_single_heads_from_its_weights(impl, device, T):
 
 
 def expect_matches(got, mha, x, what, where):
-    expected = oracle.mha_oracle(mha, x, n_head)
-    hint = picture = None
-    if max_difference(got, expected) > ATOL:  # only a failure pays for the name and the picture
-        hint = name_the_mistake(got, oracle.mha_mistakes(mha, x, n_head), ATOL, oracle.NOT_FINITE)
-        picture = mha_picture(mha, n_embd, n_head, x.device)
-    expect_close(got, expected, what, where, atol=ATOL, hint=hint, picture=picture)
-
+    oracle.expect_matches(got, oracle.mha_oracle(mha, x, n_head), what, where,
+                          mistakes=lambda: oracle.mha_mistakes(mha, x, n_head),
+                          picture=lambda: mha_picture(mha, n_embd, n_head, x.device), atol=ATOL)
 
 def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     """MultiHeadAttention(..., dropout=0.5): in train mode two calls differ and the same torch.manual_seed

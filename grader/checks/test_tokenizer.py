@@ -53,7 +53,7 @@ def expect_vocabulary(tokenizer, text, where):
 def test_vocabulary_has_65_symbols(impl, shakespeare):
     """On Tiny Shakespeare: 65 symbols, stoi and itos numbering sorted(set(text)) consistently."""
     tokenizer = make_tokenizer(impl, shakespeare)
-    where = impl.where("tokenizer", "CharTokenizer.__init__")
+    where = impl.where_is("CharTokenizer.__init__")
     if not equal(attribute(tokenizer, "vocab_size", where), 65):
         fail(what="vocab_size on Tiny Shakespeare", expected=65, got=tokenizer.vocab_size, where=where,
              hint=SORTED_HINT)
@@ -64,13 +64,13 @@ def test_vocabulary_comes_from_the_text(impl):
     """Another text gets its own vocabulary: nothing is hard-coded to Shakespeare."""
     text = "to be, or not to be"
     tokenizer = make_tokenizer(impl, text)
-    where = impl.where("tokenizer", "CharTokenizer.__init__")
+    where = impl.where_is("CharTokenizer.__init__")
     expect_vocabulary(tokenizer, text, where)
     got = tokenizer.encode("bet")
     # sorted(set(text)) is " ,benort": b=2, e=3, t=7
     if not equal(got, [2, 3, 7]):
         fail(what=f'encode("bet") with the vocabulary of {text!r}', expected=[2, 3, 7], got=got,
-             where=impl.where("tokenizer", "CharTokenizer.encode"),
+             where=impl.where_is("CharTokenizer.encode"),
              hint="look the ids up in self.stoi, built from this text")
 
 
@@ -78,7 +78,7 @@ def test_encode_hii_there(impl, shakespeare):
     """encode gives the lecture's ids, as a plain list of ints."""
     tokenizer = make_tokenizer(impl, shakespeare)
     got = tokenizer.encode("hii there")
-    where = impl.where("tokenizer", "CharTokenizer.encode")
+    where = impl.where_is("CharTokenizer.encode")
     if not isinstance(got, list) or not all(type(i) is int for i in got):
         fail(what='encode("hii there") should return a plain list of ints', expected=HII_THERE, got=describe(got),
              where=where,
@@ -96,7 +96,7 @@ def test_decode_round_trip(impl, shakespeare):
         fail(what=f"decode(encode(text)) should give the text back; it differs from character {at} on",
              expected=repr(shakespeare[at:at + 30]),
              got=repr(got[at:at + 30]) if isinstance(got, str) else describe(got),
-             where=impl.where("tokenizer", "CharTokenizer.decode"))
+             where=impl.where_is("CharTokenizer.decode"))
 
 
 def test_decode_accepts_a_tensor(impl, shakespeare):
@@ -107,9 +107,9 @@ def test_decode_accepts_a_tensor(impl, shakespeare):
     ids = tokenizer.encode(text)
     if not isinstance(ids, list) or not all(type(i) is int for i in ids):
         fail(what="encode(text) should return a plain list of ints", expected="[18, 47, 56, ...]", got=describe(ids),
-             where=impl.where("tokenizer", "CharTokenizer.encode"), hint="return [self.stoi[c] for c in s]")
+             where=impl.where_is("CharTokenizer.encode"), hint="return [self.stoi[c] for c in s]")
     from_list = tokenizer.decode(ids)
-    where = impl.where("tokenizer", "CharTokenizer.decode")
+    where = impl.where_is("CharTokenizer.decode")
     hint = "turn a tensor into a list first: ids.tolist() (the items of a tensor are tensors, not ints)"
     try:
         got = tokenizer.decode(torch.tensor(ids))
@@ -125,7 +125,7 @@ def test_decode_accepts_a_tensor(impl, shakespeare):
 def test_unknown_character_is_a_clear_error(impl, shakespeare):
     """encode of a character outside the vocabulary raises ValueError that names it."""
     tokenizer = make_tokenizer(impl, shakespeare)
-    where = impl.where("tokenizer", "CharTokenizer.encode")
+    where = impl.where_is("CharTokenizer.encode")
     exc = expect_raises(ValueError, lambda: tokenizer.encode("hi ☃"), 'encode("hi ☃"), with a character not in the text',
                         where, "check c in self.stoi and raise ValueError(f\"unknown character {c!r}\")")
     if "☃" not in str(exc):
@@ -137,7 +137,7 @@ def test_unknown_character_is_a_clear_error(impl, shakespeare):
 def test_unknown_id_is_a_clear_error(impl, shakespeare, bad_id):
     """decode of an id outside 0 .. vocab_size - 1 raises ValueError that names it (-1 too: no wrapping around)."""
     tokenizer = make_tokenizer(impl, shakespeare)
-    where = impl.where("tokenizer", "CharTokenizer.decode")
+    where = impl.where_is("CharTokenizer.decode")
     exc = expect_raises(ValueError, lambda: tokenizer.decode([46, bad_id]), f"decode([46, {bad_id}]) on a vocabulary of 65",
                         where, "check i in self.itos and raise ValueError(f\"unknown id {i!r}\")")
     if str(bad_id) not in str(exc):
@@ -149,7 +149,7 @@ def test_decode_of_a_2d_tensor_is_a_clear_error(impl, shakespeare):
     """decode of a tensor that is not 1-D raises ValueError: it decodes one sequence, and a batch of
     shape (1, n), as generate returns it, is not one (decode(out[0]) is)."""
     tokenizer = make_tokenizer(impl, shakespeare)
-    where = impl.where("tokenizer", "CharTokenizer.decode")
+    where = impl.where_is("CharTokenizer.decode")
     batch = torch.tensor([HII_THERE])  # (1, 9): what generate returns for one prompt
     expect_raises(ValueError, lambda: tokenizer.decode(batch),
                   "decode(a tensor of shape (1, 9)) should raise ValueError: it is a batch of one sequence, "

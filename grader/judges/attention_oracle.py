@@ -16,7 +16,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from grader.judges.expect import fail
+from grader.judges.expect import expect_close, fail, max_difference, name_the_mistake
 from grader.probes.probe import plain_tensor_attributes
 
 # Hints for the named mistakes; the checks and the kit's broken variants quote them.
@@ -54,6 +54,7 @@ FUTURE_LEAKS = ("position t may only see positions <= t: set the scores where s 
                 "(wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))), then softmax over the last dim")
 NOT_FINITE = "NaN or inf in the output: mask with -inf before the softmax, never after it"
 MASK_ONLY_THE_FUTURE = "mask only the future (s > t): wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))"
+FUTURE_GRADIENT = "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0"
 def not_a_buffer(name):
     """The hint for a mask kept as a plain tensor attribute ``name`` (self.tril = torch.tril(...))."""
     return (f"self.{name} is a plain tensor attribute, not a buffer: .to(device) does not move it (the model "
@@ -252,11 +253,12 @@ def mha_mistakes(mha, x, n_head):
     }
 
 
-def up_to(t):
-    """The outputs a causality message speaks of: "the output at position 0", "the outputs at positions 0..7"."""
-    return "the output at position 0" if t == 0 else f"the outputs at positions 0..{t}"
-
-
-def amount(value):
-    """A change or gradient for a message: NaN said in words."""
-    return "NaN" if value != value else f"{value:.3g}"
+def expect_matches(got, expected, what, where, *, mistakes, picture, atol):
+    """``got`` equals ``expected``, the grader's attention from the same weights, within ``atol``
+    (expect_close). Only a failure pays for the name of the mistake (``mistakes()``: {hint: output}, see
+    head_mistakes) and for the picture (``picture()``)."""
+    hint = drawn = None
+    if max_difference(got, expected) > atol:
+        hint = name_the_mistake(got, mistakes(), atol, NOT_FINITE)
+        drawn = picture()
+    expect_close(got, expected, what, where, atol=atol, hint=hint, picture=drawn)
