@@ -118,3 +118,32 @@ def test_a_remote_object_is_described_as_a_local_one():
         "nn.LayerNorm"
     with pytest.raises(GradingFailure, match="MultiHeadAttention has no attribute 'c_attn'"):
         attribute(handle, "c_attn", "exercises/attention.py")
+
+
+def test_fail_takes_keywords_and_says_each_part_on_its_line():
+    import pytest
+
+    from grader.judges.expect import Mistake, fail
+
+    with pytest.raises(TypeError):
+        fail("Head(x)", "a tensor", "None", "exercises/attention.py")  # positional: the order was easy to get wrong
+    with pytest.raises(GradingFailure) as caught:
+        fail(what="Head(x)", expected="a tensor", got="None", where="exercises/attention.py, Head.forward",
+             hint=Mistake("return the output"))
+    assert str(caught.value).splitlines() == ["Head(x)", "  expected: a tensor", "  got:      None",
+                                              "  look at:  exercises/attention.py, Head.forward",
+                                              "  mistake:  return the output"]
+    assert caught.value.mistake == "return the output" and caught.value.picture is None
+
+
+def test_where_is_finds_the_module_in_the_exercise_table():
+    import pytest
+
+    from grader.impl import Implementation
+
+    impl = Implementation("exercises")
+    assert impl.where_is("Head.forward") == impl.where("attention", "Head.forward")
+    assert impl.where_is("gelu") == impl.where("modern", "gelu")
+    assert impl.where_is("Block") == impl.where("block", "Block")
+    with pytest.raises(ValueError, match="not a name of one exercise"):
+        impl.where_is("NoSuchClass.forward")

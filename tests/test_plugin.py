@@ -46,7 +46,8 @@ def student(pytester):
             impl.get("attention", "crashes")()
 
         def test_wrong_answer(impl):
-            fail("the answer", 43, impl.get("attention", "finished")(), impl.where("attention", "finished"))
+            fail(what="the answer", expected=43, got=impl.get("attention", "finished")(),
+                 where=impl.where("attention", "finished"))
 
         def test_missing_module(impl):
             impl.module("gpt")
@@ -257,13 +258,16 @@ def test_a_named_mistake_leads_the_table_and_the_failures(pytester, student, mon
         pytestmark = pytest.mark.head
 
         def test_a_consequence(impl):
-            fail("the future leaks", "no change", "a change", "Head.forward", "mask the future")
+            fail(what="the future leaks", expected="no change", got="a change", where="Head.forward",
+                 hint="mask the future")
 
         def test_a_diagnosis(impl):
-            fail("Head(x)", "the same values", "other values", "Head.forward", Mistake("softmax over dim 1"))
+            fail(what="Head(x)", expected="the same values", got="other values", where="Head.forward",
+                 hint=Mistake("softmax over dim 1"))
 
         def test_the_same_diagnosis(impl):
-            fail("Head(x) again", "the same values", "other values", "Head.forward", Mistake("softmax over dim 1"))
+            fail(what="Head(x) again", expected="the same values", got="other values", where="Head.forward",
+                 hint=Mistake("softmax over dim 1"))
         """)
     result = run(pytester, f"--impl={student}", "test_mistakes.py")
     result.stdout.fnmatch_lines(["*5. One head of self-attention * 0 / 3*",

@@ -50,19 +50,16 @@ def text_of(row):
     return "".join(VOCAB[i] if 0 <= i < len(VOCAB) else f"<{i}>" for i in (int(v) for v in row))
 
 
-def where(impl, name):
-    return impl.where(MODULE, name)
-
-
 def batch(impl, batch_size, n_digits, generator=None, device="cpu"):
     """get_addition_batch's (x, y) on the CPU, once they are two int64 tensors of the contract's shape."""
     out = impl.get(MODULE, "get_addition_batch")(batch_size, n_digits, generator=generator, device=device)
     what = f"get_addition_batch({batch_size}, n_digits={n_digits})"
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        fail(f"{what} should return a pair (x, y)", "a tuple of 2", describe(out), where(impl, "get_addition_batch"))
+        fail(what=f"{what} should return a pair (x, y)", expected="a tuple of 2", got=describe(out),
+             where=impl.where_is("get_addition_batch"))
     shape = (batch_size, 3 * n_digits + 2)
     for name, t in zip("xy", out):
-        expect_tensor(t, f"{name} from {what}", where(impl, "get_addition_batch"), shape=shape, dtype=torch.int64,
+        expect_tensor(t, f"{name} from {what}", impl.where_is("get_addition_batch"), shape=shape, dtype=torch.int64,
                       hint="each row is 3 * n_digits + 3 ids; x = rows[:, :-1], y = rows[:, 1:], as int64")
     return out[0].cpu(), out[1].cpu()
 
@@ -76,9 +73,9 @@ def operands_of(impl, x, n_digits):
         bad = next(row for row in x if not all(
             (0 <= int(i) <= 9) if p == "d" else int(i) == VOCAB.index(p) for i, p in zip(row, pattern)))
         hint = NOT_CLONED if (x == -1).any() else "x = the ids of format_problem(a, b, n_digits), less the last one"
-        fail(f"a row of x from get_addition_batch(..., n_digits={n_digits})",
-             f"the problem's ids, starting with a+b= ({n_digits} digits each, e.g. {oracle_text(12, 345, 3)[:8]})",
-             text_of(bad), where(impl, "get_addition_batch"), hint)
+        fail(what=f"a row of x from get_addition_batch(..., n_digits={n_digits})",
+             expected=f"the problem's ids, starting with a+b= ({n_digits} digits each, e.g. {oracle_text(12, 345, 3)[:8]})",
+             got=text_of(bad), where=impl.where_is("get_addition_batch"), hint=hint)
 
 
 # ------------------------------------------------------------------------------------ format_problem
@@ -103,8 +100,9 @@ def test_format_problem_examples(impl):
             f"{a}+{b}=" + f"{s:0{n + 1}d}"[::-1]:
                 "pad a and b to n_digits digits: f\"{a:0{n_digits}d}\"",
         }
-        fail(f"format_problem({a}, {b}, {n})", repr(expected), describe(got), where(impl, "format_problem"),
-             mistakes.get(got) if isinstance(got, str) else "return a str")
+        fail(what=f"format_problem({a}, {b}, {n})", expected=repr(expected), got=describe(got),
+             where=impl.where_is("format_problem"),
+             hint=mistakes.get(got) if isinstance(got, str) else "return a str")
 
 
 BAD_ARGUMENTS = [  # (function, arguments, the value the message must name)
@@ -122,18 +120,18 @@ def test_bad_arguments_are_clear_errors(impl, function, args, named):
     ValueError in format_problem and get_addition_batch."""
     fn = impl.get(MODULE, function)
     call = f"{function}({', '.join(map(str, args))})"
-    exc = expect_raises(ValueError, lambda: fn(*args), call, where(impl, function),
+    exc = expect_raises(ValueError, lambda: fn(*args), call, impl.where_is(function),
                         "if not 0 <= a < 10**n_digits: raise ValueError(f\"a={a} ...\")" if named else
                         "if n_digits < 1: raise ValueError(...)")
     if named and named not in str(exc):
-        fail(f"the message of the ValueError from {call}", f"a message that names the value {named}",
-             repr(str(exc)), where(impl, function))
+        fail(what=f"the message of the ValueError from {call}", expected=f"a message that names the value {named}",
+             got=repr(str(exc)), where=impl.where_is(function))
     if function == "format_problem" and named:  # the bounds themselves are legal: no error for 0 and 99
         try:
             fn(99, 0, 2)
         except ValueError as exc:
-            fail("format_problem(99, 0, 2), the largest and smallest operands of 2 digits", "no error",
-                 f"ValueError: {exc}", where(impl, function), "the legal range is 0 <= a < 10**n_digits")
+            fail(what="format_problem(99, 0, 2), the largest and smallest operands of 2 digits", expected="no error",
+                 got=f"ValueError: {exc}", where=impl.where_is(function), hint="the legal range is 0 <= a < 10**n_digits")
 
 
 # -------------------------------------------------------------------------------- get_addition_batch
@@ -143,9 +141,10 @@ def test_batch_shape_dtype_device(impl, device, n_digits):
     """(x, y) are int64 tensors of shape (batch_size, 3 * n_digits + 2) on the requested device."""
     torch.manual_seed(0)
     out = impl.get(MODULE, "get_addition_batch")(8, n_digits, device=device)
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        fail(f"get_addition_batch(8, {n_digits}) should return a pair (x, y)", "a tuple of 2", describe(out), w)
+        fail(what=f"get_addition_batch(8, {n_digits}) should return a pair (x, y)", expected="a tuple of 2",
+             got=describe(out), where=w)
     for name, t in zip("xy", out):
         what = f"{name} from get_addition_batch(8, {n_digits}, device={device!r})"
         expect_tensor(t, what, w, shape=(8, 3 * n_digits + 2),
@@ -168,8 +167,8 @@ def test_inputs_are_problems_with_reversed_sums(impl):
     i, j = int(a[r]), int(b[r])
     unreversed = ids(f"{i:0{n}d}+{j:0{n}d}={i + j:0{n + 1}d}")[:-1]
     hint = NOT_REVERSED if x[r].tolist() == unreversed else "x[b] = the ids of format_problem(a, b, n_digits)[:-1]"
-    fail(f"row {r} of x from get_addition_batch(256, 3)", oracle_text(i, j, n)[:-1], text_of(x[r]),
-         where(impl, "get_addition_batch"), hint)
+    fail(what=f"row {r} of x from get_addition_batch(256, 3)", expected=oracle_text(i, j, n)[:-1], got=text_of(x[r]),
+         where=impl.where_is("get_addition_batch"), hint=hint)
 
 
 def test_targets_are_next_ids_where_not_masked(impl):
@@ -179,11 +178,12 @@ def test_targets_are_next_ids_where_not_masked(impl):
     x, y = batch(impl, 64, n, generator=torch.Generator().manual_seed(1))
     a, b = operands_of(impl, x, n)
     rows = torch.tensor([ids(oracle_text(i, j, n)) for i, j in zip(a.tolist(), b.tolist())])  # (B, 3n+3)
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     trained = y != -1
     if not trained.any():
-        fail("the targets y from get_addition_batch(64, 2)", "the answer's digits (not -1)", "-1 everywhere", w,
-             "mask only the first 2 * n_digits + 1 targets")
+        fail(what="the targets y from get_addition_batch(64, 2)", expected="the answer's digits (not -1)",
+             got="-1 everywhere", where=w,
+             hint="mask only the first 2 * n_digits + 1 targets")
     expected = rows[:, 1:]
     wrong = trained & (y != expected)
     if wrong.any():
@@ -191,9 +191,10 @@ def test_targets_are_next_ids_where_not_masked(impl):
         hint = None
         if torch.equal(y[trained], x[trained]):
             hint = "targets not shifted: y = rows[:, 1:], the id after each position of x = rows[:, :-1]"
-        fail(f"y[{r}, {t}] for the problem {oracle_text(int(a[r]), int(b[r]), n)}",
-             f"{int(expected[r, t])} ({VOCAB[int(expected[r, t])]!r}, the id after x[{r}, {t}])", int(y[r, t]),
-             w, hint)
+        fail(what=f"y[{r}, {t}] for the problem {oracle_text(int(a[r]), int(b[r]), n)}",
+             expected=f"{int(expected[r, t])} ({VOCAB[int(expected[r, t])]!r}, the id after x[{r}, {t}])",
+             got=int(y[r, t]),
+             where=w, hint=hint)
 
 
 @pytest.mark.parametrize("n_digits", [2, 3])
@@ -206,7 +207,7 @@ def test_exactly_the_prompt_is_masked(impl, n_digits):
     expected = [True] * (2 * n + 1) + [False] * (n + 1)
     if masked == expected and not (y[:, 2 * n + 1 :] == -1).any():
         return
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     if (x == -1).any():
         hint = NOT_CLONED
     elif not any(masked):
@@ -221,10 +222,10 @@ def test_exactly_the_prompt_is_masked(impl, n_digits):
                 "which must be trained; mask 2 * n_digits + 1 targets")
     else:
         hint = "y[:, :2 * n_digits + 1] = -1, and nothing else"
-    fail(f"which positions of y are -1 in get_addition_batch(32, {n})",
-         "".join("M" if m else "." for m in expected) + "  (M: -1 in every row, .: an answer digit)",
-         "".join("M" if m else ("?" if (y[:, t] == -1).any() else ".") for t, m in enumerate(masked))
-         + "  (?: -1 in some rows only)", w, hint)
+    fail(what=f"which positions of y are -1 in get_addition_batch(32, {n})",
+         expected="".join("M" if m else "." for m in expected) + "  (M: -1 in every row, .: an answer digit)",
+         got="".join("M" if m else ("?" if (y[:, t] == -1).any() else ".") for t, m in enumerate(masked))
+         + "  (?: -1 in some rows only)", where=w, hint=hint)
 
 
 # Chi-square of the 10 values of one-digit operands over 20,000 problems, 9 degrees of freedom: mean 9,
@@ -240,27 +241,27 @@ SAME_MAX = 0.03
 def test_operands_are_uniform(impl):
     """Over 20,000 problems: a and b of one digit take each value 0-9 about equally often (chi-square),
     those of two digits reach both 0 and 99, and a and b are drawn apart (rarely equal)."""
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     x, _ = batch(impl, 20_000, 1, generator=torch.Generator().manual_seed(3))
     for name, values in zip("ab", operands_of(impl, x, 1)):
         counts = torch.bincount(values, minlength=10).double()
         chi2 = ((counts - 2000) ** 2 / 2000).sum().item()
         if not chi2 < CHI_SQUARE_MAX:
-            fail(f"how often {name} takes each value 0-9 over 20,000 problems of 1 digit",
-                 f"about 2,000 each (chi-square below {CHI_SQUARE_MAX:g})",
-                 f"{counts.long().tolist()} (chi-square {chi2:.0f})", w,
-                 "torch.randint(10**n_digits, (batch_size,), generator=generator): from 0 to 10**n_digits - 1")
+            fail(what=f"how often {name} takes each value 0-9 over 20,000 problems of 1 digit",
+                 expected=f"about 2,000 each (chi-square below {CHI_SQUARE_MAX:g})",
+                 got=f"{counts.long().tolist()} (chi-square {chi2:.0f})", where=w,
+                 hint="torch.randint(10**n_digits, (batch_size,), generator=generator): from 0 to 10**n_digits - 1")
     x, _ = batch(impl, 20_000, 2, generator=torch.Generator().manual_seed(4))
     a, b = operands_of(impl, x, 2)
     for name, values in (("a", a), ("b", b)):
         if int(values.min()) != 0 or int(values.max()) != 99:
-            fail(f"the smallest and largest {name} over 20,000 problems of 2 digits", "0 and 99",
-                 f"{int(values.min())} and {int(values.max())}", w,
-                 "torch.randint(10**n_digits, ...) draws 0 to 10**n_digits - 1")
+            fail(what=f"the smallest and largest {name} over 20,000 problems of 2 digits", expected="0 and 99",
+                 got=f"{int(values.min())} and {int(values.max())}", where=w,
+                 hint="torch.randint(10**n_digits, ...) draws 0 to 10**n_digits - 1")
     same = (a == b).double().mean().item()
     if not same < SAME_MAX:
-        fail("the fraction of problems of 2 digits with a == b", "about 1 % (a and b drawn apart)",
-             f"{same:.1%}", w, "draw b with its own torch.randint call, after a")
+        fail(what="the fraction of problems of 2 digits with a == b", expected="about 1 % (a and b drawn apart)",
+             got=f"{same:.1%}", where=w, hint="draw b with its own torch.randint call, after a")
 
 
 def draws(generator, batch_size, n_digits):
@@ -273,7 +274,7 @@ def test_operands_are_the_generators_draws(impl):
     """a and b are ``torch.randint(10**n_digits, (batch_size,), generator=generator)``, a first then b:
     a seeded generator gives the grader's own draws, two batches in a row, and with generator=None
     ``torch.manual_seed`` reproduces them."""
-    w = where(impl, "get_addition_batch")
+    w = impl.where_is("get_addition_batch")
     n, B = 3, 32
     generator, mine = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     torch.manual_seed(11)
@@ -290,18 +291,18 @@ def test_operands_are_the_generators_draws(impl):
             hint = "a and b are swapped: draw a first, then b"
         elif all(torch.equal(g, e) for g, e in zip(got, global_draws)):
             hint = "the generator is ignored: pass generator=generator to both torch.randint calls"
-        fail(f"a and b of the {call} get_addition_batch({B}, 3, generator=g) with g seeded 7",
-             f"a = {expected[0][:4].tolist()}..., b = {expected[1][:4].tolist()}... (torch.randint draws)",
-             f"a = {got[0][:4].tolist()}..., b = {got[1][:4].tolist()}...", w, hint)
+        fail(what=f"a and b of the {call} get_addition_batch({B}, 3, generator=g) with g seeded 7",
+             expected=f"a = {expected[0][:4].tolist()}..., b = {expected[1][:4].tolist()}... (torch.randint draws)",
+             got=f"a = {got[0][:4].tolist()}..., b = {got[1][:4].tolist()}...", where=w, hint=hint)
     torch.manual_seed(5)
     expected = draws(None, B, n)
     torch.manual_seed(5)
     got = operands_of(impl, batch(impl, B, n)[0], n)
     if not all(torch.equal(g, e) for g, e in zip(got, expected)):
-        fail(f"a and b of get_addition_batch({B}, 3) after torch.manual_seed(5) (no generator given)",
-             f"a = {expected[0][:4].tolist()}..., b = {expected[1][:4].tolist()}...",
-             f"a = {got[0][:4].tolist()}..., b = {got[1][:4].tolist()}...", w,
-             "with generator=None, torch.randint(..., generator=None) draws from torch's global generator")
+        fail(what=f"a and b of get_addition_batch({B}, 3) after torch.manual_seed(5) (no generator given)",
+             expected=f"a = {expected[0][:4].tolist()}..., b = {expected[1][:4].tolist()}...",
+             got=f"a = {got[0][:4].tolist()}..., b = {got[1][:4].tolist()}...", where=w,
+             hint="with generator=None, torch.randint(..., generator=None) draws from torch's global generator")
 
 
 # ------------------------------------------------------------------------------------- addition_loss
@@ -318,19 +319,20 @@ def test_loss_ignores_masked_targets(impl, device):
     targets[0, -1] = -1  # and one answer position, so the mask is not the same in every row
     targets = targets.to(device)
     before = targets.clone()
-    w = where(impl, "addition_loss")
+    w = impl.where_is("addition_loss")
     hint = "F.cross_entropy(logits.view(B*T, V), targets.view(B*T), ignore_index=-1)"
     try:  # the gradient is taken where the submission runs; the values are judged here
         loss, in_graph, grad, targets = loss_and_gradient(impl.get(MODULE, "addition_loss"), logits, targets)
     except NotImplementedError:
         raise
     except (IndexError, RuntimeError) as exc:  # what F.cross_entropy raises for a target of -1
-        fail("addition_loss(logits, targets) with -1 in the targets", "the loss of the other positions",
-             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", w,
-             "the targets -1 must be ignored: pass ignore_index=-1 (F.cross_entropy's default is -100)")
+        fail(what="addition_loss(logits, targets) with -1 in the targets", expected="the loss of the other positions",
+             got=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", where=w,
+             hint="the targets -1 must be ignored: pass ignore_index=-1 (F.cross_entropy's default is -100)")
     expect_tensor(loss, "addition_loss(logits, targets)", w, shape=(), device=device, hint=hint)
     if not torch.equal(targets, before):
-        fail("the targets after addition_loss(logits, targets)", "unchanged", "changed in place", w, hint)
+        fail(what="the targets after addition_loss(logits, targets)", expected="unchanged", got="changed in place",
+             where=w, hint=hint)
     flat, wanted = logits.detach().reshape(B * T, V), targets.reshape(B * T)
     expected = F.cross_entropy(flat, wanted, ignore_index=-1)
     each = F.cross_entropy(flat, wanted.clamp(min=0), reduction="none") * (wanted != -1)
@@ -345,12 +347,12 @@ def test_loss_ignores_masked_targets(impl, device):
     expect_close(loss, expected, "addition_loss(logits, targets)", w, atol=1e-4, mistakes=mistakes,
                  hint=hint)
     if not in_graph:
-        fail("addition_loss(logits, targets).requires_grad", True, False, w,
-             "compute the loss from logits without .detach(), .item() or torch.no_grad()")
+        fail(what="addition_loss(logits, targets).requires_grad", expected=True, got=False, where=w,
+             hint="compute the loss from logits without .detach(), .item() or torch.no_grad()")
     if grad is None or (grad[targets == -1].abs().max().item() != 0 or grad[targets != -1].abs().max().item() == 0):
-        fail("the gradient of addition_loss with respect to the logits",
-             "zero at the masked positions, non-zero at the others",
-             "none" if grad is None else "non-zero at masked positions or zero everywhere", w, hint)
+        fail(what="the gradient of addition_loss with respect to the logits",
+             expected="zero at the masked positions, non-zero at the others",
+             got="none" if grad is None else "non-zero at masked positions or zero everywhere", where=w, hint=hint)
 
 
 # ----------------------------------------------------------------------------------------------- solve
@@ -378,7 +380,7 @@ def test_solve_decodes_greedily(impl, device):
     n, B = 3, 32
     a, b = operand_pair(device, B, n)
     model = impl.build(ScriptedAdder, len(VOCAB)).to(device)
-    w = where(impl, "solve")
+    w = impl.where_is("solve")
     torch.manual_seed(0)  # only a solve that samples (a mistake) draws random numbers
     got = impl.get(MODULE, "solve")(model, a, b, n)
     expect_tensor(got, f"solve(model, a, b, {n}) for a and b of shape ({B},)", w, shape=(B,), dtype=torch.int64,
@@ -412,9 +414,9 @@ def test_solve_decodes_greedily(impl, device):
             hint = ("take the last position's logits, logits[:, -1, :10].argmax(-1), append it to idx and feed "
                     "idx back for the next digit")
     r = int((got.cpu() != expected).nonzero()[0]) if got.shape == expected.shape else 0
-    fail(f"solve(model, a, b, 3) on a scripted model, problem {r}: {int(a[r])}+{int(b[r])}",
-         f"{int(expected[r])} (the model writes {text_of(digits[r])} after the '=', least significant first)",
-         int(got[r]), w, hint)
+    fail(what=f"solve(model, a, b, 3) on a scripted model, problem {r}: {int(a[r])}+{int(b[r])}",
+         expected=f"{int(expected[r])} (the model writes {text_of(digits[r])} after the '=', least significant first)",
+         got=int(got[r]), where=w, hint=hint)
 
 
 def test_solve_runs_in_eval_mode_without_grad(impl, device):
@@ -422,19 +424,22 @@ def test_solve_runs_in_eval_mode_without_grad(impl, device):
     train mode in train mode again."""
     a, b = operand_pair(device, 4, 2)
     model = impl.build(ScriptedAdder, len(VOCAB)).to(device).train()
-    w = where(impl, "solve")
+    w = impl.where_is("solve")
     impl.get(MODULE, "solve")(model, a, b, 2)
     if not model.calls:
-        fail("calls of the model by solve", "n_digits + 1 calls", "none", w, "call the model: logits, _ = model(idx)")
+        fail(what="calls of the model by solve", expected="n_digits + 1 calls", got="none", where=w,
+             hint="call the model: logits, _ = model(idx)")
     if any(training for _, training, _ in model.calls):
-        fail("the model's mode while solve calls it", "eval mode (model.eval())", "train mode", w,
-             "model.eval() before decoding: dropout must be off to answer")
+        fail(what="the model's mode while solve calls it", expected="eval mode (model.eval())", got="train mode",
+             where=w,
+             hint="model.eval() before decoding: dropout must be off to answer")
     if any(grad for _, _, grad in model.calls):
-        fail("autograd while solve calls the model", "off (torch.no_grad())", "on", w,
-             "decorate solve with @torch.no_grad() or decode inside with torch.no_grad():")
+        fail(what="autograd while solve calls the model", expected="off (torch.no_grad())", got="on", where=w,
+             hint="decorate solve with @torch.no_grad() or decode inside with torch.no_grad():")
     if not model.training:
-        fail("the model's mode after solve, for a model that was in train mode", "train mode again", "eval mode",
-             w, "was_training = model.training first, model.train(was_training) at the end")
+        fail(what="the model's mode after solve, for a model that was in train mode", expected="train mode again",
+             got="eval mode",
+             where=w, hint="was_training = model.training first, model.train(was_training) at the end")
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -480,13 +485,13 @@ def test_gpt_learns_to_add(impl, record_property):
     if replaced:
         model_class = impl.build(GPTWithGradersParts, model_class, [part.key for part in replaced])
         record_property(GRADERS_PARTS, judge_training.replaced_line(replaced))
-    where_gpt = impl.where("gpt", "GPTLanguageModel.forward")
+    where_gpt = impl.where_is("GPTLanguageModel.forward")
     config = config_class(vocab_size=len(VOCAB), block_size=RECIPE.block_size, n_embd=16, n_head=2, n_layer=1,
                           dropout=0.0)
     logits, _ = expect_pair(model_class(config)(x), "GPTLanguageModel.forward(idx)", where_gpt)
     expect_tensor(logits, "logits", where_gpt, shape=(4, RECIPE.block_size, len(VOCAB)))
     loss = loss_fn(logits, y)
-    expect_tensor(loss, "addition_loss(logits, y)", where(impl, "addition_loss"), shape=())
+    expect_tensor(loss, "addition_loss(logits, y)", impl.where_is("addition_loss"), shape=())
     try:
         run = train_adder_by_the_graders_loop(config_class, model_class, get_batch, loss_fn,
                                               dataclasses.asdict(RECIPE))
@@ -494,7 +499,8 @@ def test_gpt_learns_to_add(impl, record_property):
         model = judge_training.judged_model(run["model"], run["weights"], RECIPE, len(VOCAB)) if apart \
             else run["model"]
     except (adder.BatchError, TrainingError) as exc:
-        fail("training a GPT to add", "batches and a loss it can train on", str(exc), impl.where(MODULE))
+        fail(what="training a GPT to add", expected="batches and a loss it can train on", got=str(exc),
+             where=impl.where(MODULE))
     except judge_training.NotJudged as exc:
         judge_training.fail_not_judged(impl, exc, "the trained GPT's weights")
     result = adder.accuracies(model, run, RECIPE)
@@ -508,6 +514,6 @@ def test_gpt_learns_to_add(impl, record_property):
                 "masked (the checks above)? Then look at your GPTLanguageModel (pytest -m gpt)")
     if replaced:
         hint = f"{judge_training.replaced_line(replaced)}; {hint}"
-    fail(f"exact-match accuracy on 500 held-out problems of {n} digits after {RECIPE.iters} seeded training steps",
-         f"at least {THRESHOLD:.0%} (the reference gets about 99 %)",
-         f"{held_out:.1%} (on problems it trained on: {trained:.1%})", impl.where(MODULE), hint)
+    fail(what=f"exact-match accuracy on 500 held-out problems of {n} digits after {RECIPE.iters} seeded training steps",
+         expected=f"at least {THRESHOLD:.0%} (the reference gets about 99 %)",
+         got=f"{held_out:.1%} (on problems it trained on: {trained:.1%})", where=impl.where(MODULE), hint=hint)

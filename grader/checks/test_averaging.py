@@ -9,9 +9,9 @@ multiply; a softmax of scores masked with -inf) is seen by recording the torch c
 import pytest
 import torch
 
-from grader.judges.attention_oracle import up_to
+from grader.judges import causality
 from grader.judges.expect import expect_tensor, fail, max_difference, name_the_mistake
-from grader.probes.probe import future_change, record_torch_calls
+from grader.probes.probe import record_torch_calls
 
 pytestmark = pytest.mark.averaging
 
@@ -39,10 +39,6 @@ SOFTMAXES = {"softmax", "_softmax"}
 
 def version(impl, name):
     return impl.get(MODULE, name)
-
-
-def where(impl, name):
-    return impl.where(MODULE, name)
 
 
 def random_x(shape, device, seed=0, dtype=torch.float32):
@@ -138,7 +134,7 @@ RUNNING_MEAN = "the mean of x[:, 0..t] at every position t (a cumulative sum of 
 def expect_averages(got, x, what, name, impl, hint=None, positions=slice(None), wanted=RUNNING_MEAN):
     """``got`` is the running mean of x (at ``positions``); on failure, a known mistake is named."""
     expected = running_mean(x)[:, positions]
-    expect_tensor(got, what, where(impl, name), shape=expected.shape)
+    expect_tensor(got, what, impl.where_is(name), shape=expected.shape)
     diff = max_difference(got, expected)
     if diff <= ATOL:
         return
@@ -146,8 +142,8 @@ def expect_averages(got, x, what, name, impl, hint=None, positions=slice(None), 
     candidates = {h: wrong[:, positions] for h, wrong in mistakes(x, name).items()} if hint is None else {}
     finite = bool(torch.isfinite(got).all())
     got_text = f"values off by up to {diff:.3g} (allowed {ATOL:g})" if finite else "NaN or inf values"
-    fail(f"{what} is not what it should be", wanted, got_text, where(impl, name),
-         name_the_mistake(got, candidates, ATOL) or hint or HINTS[name])
+    fail(what=f"{what} is not what it should be", expected=wanted, got=got_text, where=impl.where_is(name),
+         hint=name_the_mistake(got, candidates, ATOL) or hint or HINTS[name])
 
 
 def call(fn, x, what, name, impl):
@@ -160,8 +156,9 @@ def call(fn, x, what, name, impl):
         error = f"{type(exc).__name__}: {exc}"
         # Only an error about dtypes or devices gets that hint; any other says itself what went wrong.
         about_types = any(word in str(exc) for word in ("dtype", "device", "Double", "Float", "Half"))
-        fail(f"{what} raised {error.splitlines()[0]}", "a tensor like x", error, where(impl, name),
-             "make every new tensor on x's device and in x's dtype, e.g. "
+        fail(what=f"{what} raised {error.splitlines()[0]}", expected="a tensor like x", got=error,
+             where=impl.where_is(name),
+             hint="make every new tensor on x's device and in x's dtype, e.g. "
              "torch.ones(T, T, dtype=x.dtype, device=x.device), or torch.zeros_like(x)" if about_types else
              "average over time, dim 0 of x[b, :t+1] (dim 1 of x), never over the channels")
 
@@ -173,7 +170,7 @@ def test_output_shape_dtype_device(impl, device, name):
     for dtype in (torch.float32, torch.float64):
         x = random_x((B, T, C), device, dtype=dtype)
         what = f"{name}(x) for x of shape {(B, T, C)}, {dtype}"
-        expect_tensor(call(fn, x, what, name, impl), what, where(impl, name), shape=(B, T, C), dtype=dtype,
+        expect_tensor(call(fn, x, what, name, impl), what, impl.where_is(name), shape=(B, T, C), dtype=dtype,
                       device=device, hint="return a new tensor like x: torch.zeros_like(x), or wei made "
                                           "with dtype=x.dtype, device=x.device")
 
@@ -198,18 +195,22 @@ def test_is_causal(impl, device, name):
     fn = version(impl, name)
     x = random_x((B, 12, C), device)
     with torch.no_grad():
-        out = expect_tensor(fn(x), f"{name}(x)", where(impl, name), shape=x.shape)
+        out = expect_tensor(fn(x), f"{name}(x)", impl.where_is(name), shape=x.shape)
     if not bool(torch.isfinite(out).all()):
-        fail(f"{name}(x) for x of shape {tuple(x.shape)}", "finite values", "NaN or inf values", where(impl, name),
-             "test_first_position_and_a_single_step says more: position t averages x[:, 0..t], t included")
+        fail(what=f"{name}(x) for x of shape {tuple(x.shape)}", expected="finite values", got="NaN or inf values",
+             where=impl.where_is(name),
+             hint="test_first_position_and_a_single_step says more: position t averages x[:, 0..t], t included")
+    subject = causality.Subject(fn, name, impl.where_is(name), mistake=lambda: known_mistake(fn, x, name))
     for t in (0, 1, 5, 10):
-        change = future_change(fn, x, t)
-        if not change <= FUTURE_ATOL:
-            with torch.no_grad():
-                named = name_the_mistake(fn(x), mistakes(x, name), ATOL)
-            fail(f"{name}: {up_to(t)} changed when only the inputs after {t} changed",
-                 "no change: position t averages positions 0..t only", f"a change of {change:.3g}",
-                 where(impl, name), named or f"leave the future out of the average: {HINTS[name]}")
+        causality.expect_future_unchanged(subject, x, t, sees="averages positions 0..t only",
+                                          hint=f"leave the future out of the average: {HINTS[name]}",
+                                          atol=FUTURE_ATOL, written=lambda change: f"{change:.3g}")
+
+
+def known_mistake(fn, x, name):
+    """The named mistake that ``fn(x)`` matches, or None."""
+    with torch.no_grad():
+        return name_the_mistake(fn(x), mistakes(x, name), ATOL)
 
 
 @pytest.mark.parametrize("name", VERSIONS, ids=VERSION_IDS)
@@ -227,7 +228,7 @@ def test_first_position_and_a_single_step(impl, device, name):
     x = random_x((B, T, C), device)
     with torch.no_grad():
         got = fn(x)
-    expect_tensor(got, f"{name}(x)", where(impl, name), shape=(B, T, C))
+    expect_tensor(got, f"{name}(x)", impl.where_is(name), shape=(B, T, C))
     first = got[:, 0]
     if bool(torch.isfinite(first).all()):  # several mistakes look alike at position 0: no name here
         hint = ("position 0 has only itself to average (weight 1 on itself, 0 on every later position), so "
@@ -247,14 +248,15 @@ def test_the_three_versions_agree(impl, device):
     with torch.no_grad():
         outs = {name: version(impl, name)(x) for name in VERSIONS}
     for name, out in outs.items():
-        expect_tensor(out, f"{name}(x)", where(impl, name), shape=x.shape)
+        expect_tensor(out, f"{name}(x)", impl.where_is(name), shape=x.shape)
     for first, second in [(LOOP, MATMUL), (MATMUL, SOFTMAX), (LOOP, SOFTMAX)]:
         diff = max_difference(outs[first], outs[second])
         if not diff <= ATOL:
             got_text = f"outputs that differ by up to {diff:.3g}" if diff < float("inf") else "NaN or inf values"
-            fail(f"{first}(x) and {second}(x) for the same x of shape (2, 32, 3)", "the same averages", got_text,
-                 f"{where(impl, first)} and {second}",
-                 "all three compute the mean of x[:, 0..t]; test_equals_the_running_mean says which one is off")
+            fail(what=f"{first}(x) and {second}(x) for the same x of shape (2, 32, 3)", expected="the same averages",
+                 got=got_text,
+                 where=f"{impl.where_is(first)} and {second}",
+                 hint="all three compute the mean of x[:, 0..t]; test_equals_the_running_mean says which one is off")
 
 
 def record(fn, shape, device):
@@ -269,10 +271,10 @@ SHAPES = [(1, 4, 3), (3, 12, 3)]
 def expect_no_loop(recorders, name, impl):
     counts = [r["count"] for r in recorders]
     if counts[0] != counts[1]:
-        fail(f"torch calls made by {name} for x of shapes {SHAPES[0]} and {SHAPES[1]}",
-             "the same number: one computation for every b and t at once",
-             f"{counts[0]} and {counts[1]} (a Python loop over b or t)", where(impl, name),
-             "no for loop here: the (T, T) matrix wei does every average in one wei @ x")
+        fail(what=f"torch calls made by {name} for x of shapes {SHAPES[0]} and {SHAPES[1]}",
+             expected="the same number: one computation for every b and t at once",
+             got=f"{counts[0]} and {counts[1]} (a Python loop over b or t)", where=impl.where_is(name),
+             hint="no for loop here: the (T, T) matrix wei does every average in one wei @ x")
 
 
 def test_matmul_version_is_one_matrix_multiply(impl, device):
@@ -282,9 +284,9 @@ def test_matmul_version_is_one_matrix_multiply(impl, device):
     fn = version(impl, MATMUL)
     recorders = [record(fn, shape, device) for shape in SHAPES]
     if not MATRIX_MULTIPLIES & set(recorders[1]["names"]):
-        fail(f"{MATMUL}: the torch functions it calls", "a matrix multiply (wei @ x)",
-             f"none among {recorders[1]['names']}", where(impl, MATMUL),
-             "version 2 averages with a matrix multiply: wei = torch.tril(torch.ones(T, T)), "
+        fail(what=f"{MATMUL}: the torch functions it calls", expected="a matrix multiply (wei @ x)",
+             got=f"none among {recorders[1]['names']}", where=impl.where_is(MATMUL),
+             hint="version 2 averages with a matrix multiply: wei = torch.tril(torch.ones(T, T)), "
              "wei = wei / wei.sum(1, keepdim=True), then wei @ x")
     expect_no_loop(recorders, MATMUL, impl)
 
@@ -298,18 +300,18 @@ def test_softmax_version_takes_a_masked_softmax(impl, device):
     softmaxes = recorders[1]["kept"]
     T_ = SHAPES[1][1]
     if not softmaxes:
-        fail(f"{SOFTMAX}: the torch functions it calls", "a softmax (F.softmax(wei, dim=-1))",
-             f"none among {recorders[1]['names']}", where(impl, SOFTMAX),
-             "version 3 makes the weights with a softmax: wei = torch.zeros(T, T), "
+        fail(what=f"{SOFTMAX}: the torch functions it calls", expected="a softmax (F.softmax(wei, dim=-1))",
+             got=f"none among {recorders[1]['names']}", where=impl.where_is(SOFTMAX),
+             hint="version 3 makes the weights with a softmax: wei = torch.zeros(T, T), "
              "wei = wei.masked_fill(tril == 0, float('-inf')), wei = F.softmax(wei, dim=-1)")
     masked = [w for w in softmaxes if w.dim() >= 2 and tuple(w.shape[-2:]) == (T_, T_)
               and bool((w.triu(1) == 0).all())]
     if not masked:
-        fail(f"{SOFTMAX}: the output of its softmax for T={T_}",
-             f"a ({T_}, {T_}) matrix of weights, exactly 0 above the diagonal (the future)",
-             ", ".join(f"a tensor of shape {tuple(w.shape)}" + (" with weight on the future" if w.dim() >= 2
+        fail(what=f"{SOFTMAX}: the output of its softmax for T={T_}",
+             expected=f"a ({T_}, {T_}) matrix of weights, exactly 0 above the diagonal (the future)",
+             got=", ".join(f"a tensor of shape {tuple(w.shape)}" + (" with weight on the future" if w.dim() >= 2
                        and tuple(w.shape[-2:]) == (T_, T_) else "") for w in softmaxes),
-             where(impl, SOFTMAX),
-             "mask the future before the softmax, with -inf: wei = wei.masked_fill(tril == 0, float('-inf')), then "
+             where=impl.where_is(SOFTMAX),
+             hint="mask the future before the softmax, with -inf: wei = wei.masked_fill(tril == 0, float('-inf')), then "
              "F.softmax(wei, dim=-1); masking after the softmax leaves weights that are not the softmax's")
     expect_no_loop(recorders, SOFTMAX, impl)

@@ -31,18 +31,19 @@ def batch(impl, data, batch_size, block_size):
     out = get_batch(impl)(data, batch_size, block_size)
     what = f"get_batch(data, batch_size={batch_size}, block_size={block_size})"
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        fail(f"{what} should return a pair (x, y)", "a tuple of 2", describe(out), where_batch(impl))
+        fail(what=f"{what} should return a pair (x, y)", expected="a tuple of 2", got=describe(out),
+             where=where_batch(impl))
     for name, t in zip("xy", out):
         expect_tensor(t, f"{name} from {what}", where_batch(impl), shape=(batch_size, block_size))
     return out[0].cpu(), out[1].cpu()
 
 
 def where_batch(impl):
-    return impl.where("batching", "get_batch")
+    return impl.where_is("get_batch")
 
 
 def where_split(impl):
-    return impl.where("batching", "train_val_split")
+    return impl.where_is("train_val_split")
 
 
 def as_list(part):
@@ -66,10 +67,10 @@ def test_split_keeps_order(impl, kind):
     elif sorted(got_train + got_val) == list(range(1000)):
         hint = "do not shuffle: the validation text is the end of the book, data[n:]"
     given = "torch.arange(1000)" if kind == "tensor" else "list(range(1000))"
-    fail(f"train_val_split({given})",
-         "data[:900] and data[900:], in order",
-         f"{len(got_train)} and {len(got_val)} items, starting {got_train[:3]} and {got_val[:3]}",
-         where_split(impl), hint)
+    fail(what=f"train_val_split({given})",
+         expected="data[:900] and data[900:], in order",
+         got=f"{len(got_train)} and {len(got_val)} items, starting {got_train[:3]} and {got_val[:3]}",
+         where=where_split(impl), hint=hint)
 
 
 @pytest.mark.parametrize("train_fraction", [0.8, 0.5, 0.75])
@@ -85,10 +86,10 @@ def test_split_honours_train_fraction(impl, train_fraction):
     hint = None
     if len(got_train) == int(0.9 * len(data)):
         hint = "train_fraction is ignored: n = int(train_fraction * len(data)), not 0.9"
-    fail(f"train_val_split(torch.arange(1003), train_fraction={train_fraction})",
-         f"data[:{int(exact)}] and data[{int(exact)}:]",
-         f"{len(got_train)} and {len(got_val)} items, starting {got_train[:3]} and {got_val[:3]}",
-         where_split(impl), hint)
+    fail(what=f"train_val_split(torch.arange(1003), train_fraction={train_fraction})",
+         expected=f"data[:{int(exact)}] and data[{int(exact)}:]",
+         got=f"{len(got_train)} and {len(got_val)} items, starting {got_train[:3]} and {got_val[:3]}",
+         where=where_split(impl), hint=hint)
 
 
 def test_bad_train_fraction_is_a_clear_error(impl):
@@ -134,11 +135,12 @@ def test_targets_are_inputs_shifted_by_one(impl):
     where = where_batch(impl)
     steps = torch.arange(16)
     if not torch.equal(x, x[:, :1] + steps):
-        fail("each row of x should be block_size consecutive tokens: data[i:i+block_size]",
-             "rows like [i, i+1, ..., i+15] on data = arange", x[0].tolist(), where)
+        fail(what="each row of x should be block_size consecutive tokens: data[i:i+block_size]",
+             expected="rows like [i, i+1, ..., i+15] on data = arange", got=x[0].tolist(), where=where)
     if not torch.equal(y, x + 1):
-        fail("y should be x shifted by one: y[b] = data[i+1:i+block_size+1]", (x[0] + 1).tolist(), y[0].tolist(),
-             where, NOT_SHIFTED if torch.equal(y, x) else "the target of position t is the token at t+1")
+        fail(what="y should be x shifted by one: y[b] = data[i+1:i+block_size+1]", expected=(x[0] + 1).tolist(),
+             got=y[0].tolist(),
+             where=where, hint=NOT_SHIFTED if torch.equal(y, x) else "the target of position t is the token at t+1")
 
 
 def test_rows_are_windows_of_the_data(impl, shakespeare):
@@ -159,9 +161,9 @@ def test_rows_are_windows_of_the_data(impl, shakespeare):
             hint = "x holds positions, not tokens: index the data with them, data[i:i+block_size]"
         elif ((windows[:, :T] == x[b]).all(dim=1) & (windows[:, :T] == y[b]).all(dim=1)).any():
             hint = NOT_SHIFTED
-        fail(f"row {b} of get_batch(Tiny Shakespeare, 16, {T}) is not a window of the data",
-             "x[b] = data[i:i+block_size] and y[b] = data[i+1:i+block_size+1] for one start i",
-             f"x[b] = {x[b].tolist()}, y[b] = {y[b].tolist()}", where, hint)
+        fail(what=f"row {b} of get_batch(Tiny Shakespeare, 16, {T}) is not a window of the data",
+             expected="x[b] = data[i:i+block_size] and y[b] = data[i+1:i+block_size+1] for one start i",
+             got=f"x[b] = {x[b].tolist()}, y[b] = {y[b].tolist()}", where=where, hint=hint)
 
 
 # get_batch: where the windows start
@@ -176,8 +178,9 @@ def draw_starts(impl, N, T, batch_size, seed, what):
     except (IndexError, RuntimeError) as exc:
         torch.manual_seed(seed)
         batch(impl, torch.arange(10_000), 4, T)  # an error that is not about the range shows here, as it is
-        fail(f"{what}: get_batch(torch.arange({N}), {batch_size}, block_size={T}) raised an error",
-             f"windows starting at 0 .. {N - T - 1}", f"{type(exc).__name__}: {exc}", where_batch(impl), OFF_BY_ONE[+1])
+        fail(what=f"{what}: get_batch(torch.arange({N}), {batch_size}, block_size={T}) raised an error",
+             expected=f"windows starting at 0 .. {N - T - 1}", got=f"{type(exc).__name__}: {exc}",
+             where=where_batch(impl), hint=OFF_BY_ONE[+1])
     return x[:, 0]
 
 
@@ -190,12 +193,14 @@ def test_every_legal_start_appears(impl):
     where = where_batch(impl)
     # 600 draws over 12 starts: a start is missing with probability 12 * (11/12)**600 < 1e-21.
     if starts.min() < 0 or starts.max() > last:
-        fail(f"starts on data of {N} tokens with block_size={T}", f"0 .. {last}",
-             f"{starts.min().item()} .. {starts.max().item()}", where, OFF_BY_ONE[+1] if starts.max() == last + 1 else None)
+        fail(what=f"starts on data of {N} tokens with block_size={T}", expected=f"0 .. {last}",
+             got=f"{starts.min().item()} .. {starts.max().item()}", where=where,
+             hint=OFF_BY_ONE[+1] if starts.max() == last + 1 else None)
     missing = sorted(set(range(last + 1)) - set(starts.tolist()))
     if missing:
-        fail(f"every legal start should appear over 600 draws on data of {N} tokens with block_size={T}",
-             f"all of 0 .. {last}", f"never {missing}", where, OFF_BY_ONE[-1] if missing == [last] else None)
+        fail(what=f"every legal start should appear over 600 draws on data of {N} tokens with block_size={T}",
+             expected=f"all of 0 .. {last}", got=f"never {missing}", where=where,
+             hint=OFF_BY_ONE[-1] if missing == [last] else None)
 
 
 def test_starts_are_uniform(impl):
@@ -210,10 +215,10 @@ def test_starts_are_uniform(impl):
     # off by one) give 601 to 609, starts from rounding torch.rand * (len(data) - block_size - 1) give
     # 182 to 288. So 30 has margin both ways.
     if chi2 > 30:
-        fail(f"starts should be uniform over 0 .. {K - 1} (a chi-square test, {draws} draws)",
-             f"about {expected:.0f} draws of each start (chi-square at most 30)",
-             f"counts {counts.long().tolist()} (chi-square {chi2:.0f})", where_batch(impl),
-             OFF_BY_ONE[-1] if counts[-1] == 0 else f"draw the starts with {RANDINT}")
+        fail(what=f"starts should be uniform over 0 .. {K - 1} (a chi-square test, {draws} draws)",
+             expected=f"about {expected:.0f} draws of each start (chi-square at most 30)",
+             got=f"counts {counts.long().tolist()} (chi-square {chi2:.0f})", where=where_batch(impl),
+             hint=OFF_BY_ONE[-1] if counts[-1] == 0 else f"draw the starts with {RANDINT}")
 
 
 def test_starts_are_torch_randint_draws(impl):
@@ -225,8 +230,9 @@ def test_starts_are_torch_randint_draws(impl):
         starts = draw_starts(impl, N, T, B, seed, f"starts after torch.manual_seed({seed})")
         again = draw_starts(impl, N, T, B, seed, f"starts after torch.manual_seed({seed})")
         if not torch.equal(starts, again):
-            fail(f"two calls right after torch.manual_seed({seed}) should draw the same starts",
-                 starts[:6].tolist(), again[:6].tolist(), where, f"draw the starts with {RANDINT} only")
+            fail(what=f"two calls right after torch.manual_seed({seed}) should draw the same starts",
+                 expected=starts[:6].tolist(), got=again[:6].tolist(), where=where,
+                 hint=f"draw the starts with {RANDINT} only")
         torch.manual_seed(seed)
         expected = torch.randint(N - T, (B,))
         if torch.equal(starts, expected):
@@ -236,8 +242,9 @@ def test_starts_are_torch_randint_draws(impl):
             torch.manual_seed(seed)
             if torch.equal(starts, torch.randint(N - T + shift, (B,))):
                 hint = named
-        fail(f"starts after torch.manual_seed({seed}) on data of {N} tokens, block_size={T}, batch_size={B}",
-             f"{RANDINT}: {expected[:6].tolist()} ...", f"{starts[:6].tolist()} ...", where, hint)
+        fail(what=f"starts after torch.manual_seed({seed}) on data of {N} tokens, block_size={T}, batch_size={B}",
+             expected=f"{RANDINT}: {expected[:6].tolist()} ...", got=f"{starts[:6].tolist()} ...", where=where,
+             hint=hint)
 
 
 def test_no_room_is_a_clear_error(impl):
@@ -253,11 +260,11 @@ def test_no_room_is_a_clear_error(impl):
     try:
         x, y = batch(impl, torch.arange(8), 2, 7)
     except ValueError as exc:
-        fail(what, expected, f"ValueError: {exc}", where,
-             "len(data) == block_size + 1 is enough room: raise only when len(data) - block_size <= 0")
+        fail(what=what, expected=expected, got=f"ValueError: {exc}", where=where,
+             hint="len(data) == block_size + 1 is enough room: raise only when len(data) - block_size <= 0")
     except (IndexError, RuntimeError) as exc:
-        fail(what, expected, f"{type(exc).__name__}: {exc}", where,
-             f"with len(data) == block_size + 1 the only start is 0: {RANDINT} draws it")
+        fail(what=what, expected=expected, got=f"{type(exc).__name__}: {exc}", where=where,
+             hint=f"with len(data) == block_size + 1 the only start is 0: {RANDINT} draws it")
     if not (torch.equal(x, torch.arange(7).repeat(2, 1)) and torch.equal(y, torch.arange(1, 8).repeat(2, 1))):
-        fail(what, expected, f"x = {x.tolist()}, y = {y.tolist()}", where,
-             NOT_SHIFTED if torch.equal(x, y) else None)
+        fail(what=what, expected=expected, got=f"x = {x.tolist()}, y = {y.tolist()}", where=where,
+             hint=NOT_SHIFTED if torch.equal(x, y) else None)

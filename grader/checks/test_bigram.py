@@ -35,31 +35,31 @@ def random_batch(device, seed=0):
 def test_embedding_table_layout(impl, device):
     """The model holds one lookup table, ``nn.Embedding(V, V)``: row i = the logits after token i."""
     model = make_model(impl, device)
-    where = impl.where("bigram", "BigramLanguageModel.__init__")
+    where = impl.where_is("BigramLanguageModel.__init__")
     table = attribute(model, "token_embedding_table", where)
     if not isinstance(table, torch.nn.Embedding) or tuple(table.weight.shape) != (V, V):
-        fail("token_embedding_table", f"nn.Embedding({V}, {V})", describe(table), where)
+        fail(what="token_embedding_table", expected=f"nn.Embedding({V}, {V})", got=describe(table), where=where)
 
 
 def test_logits_shape_and_no_loss_without_targets(impl, device):
     """``model(idx)`` returns logits of shape (B, T, V) and ``None`` for the loss."""
     model = make_model(impl, device)
     idx, _ = random_batch(device)
-    where = impl.where("bigram", "BigramLanguageModel.forward")
+    where = impl.where_is("BigramLanguageModel.forward")
     logits, loss = expect_pair(model(idx), "BigramLanguageModel.forward(idx)", where)
     expect_tensor(logits, "logits", where, shape=(B, T, V), dtype=torch.float32, device=device)
     if loss is not None:
-        fail("without targets the loss should be None", None, loss, where)
+        fail(what="without targets the loss should be None", expected=None, got=loss, where=where)
 
 
 def test_logits_are_rows_of_the_table(impl, device):
     """The logits at position (b, t) are row ``idx[b, t]`` of the model's own table, nothing else."""
     model = make_model(impl, device)
-    where = impl.where("bigram", "BigramLanguageModel.forward")
-    table = attribute(model, "token_embedding_table", impl.where("bigram", "BigramLanguageModel.__init__"))
+    where = impl.where_is("BigramLanguageModel.forward")
+    table = attribute(model, "token_embedding_table", impl.where_is("BigramLanguageModel.__init__"))
     if not isinstance(table, torch.nn.Embedding):
-        fail("token_embedding_table", f"nn.Embedding({V}, {V})", describe(table),
-             impl.where("bigram", "BigramLanguageModel.__init__"))
+        fail(what="token_embedding_table", expected=f"nn.Embedding({V}, {V})", got=describe(table),
+             where=impl.where_is("BigramLanguageModel.__init__"))
     randomize_parameters(model, seed=1)  # away from N(0, 1) init, so nothing matches by chance
     idx, _ = random_batch(device)
     logits, _ = expect_pair(model(idx), "BigramLanguageModel.forward(idx)", where)
@@ -77,7 +77,7 @@ def test_with_targets_logits_keep_their_shape_and_loss_is_a_scalar(impl, device)
     """``model(idx, targets)`` still returns the logits as (B, T, V) and the loss as a 0-dim tensor."""
     model = make_model(impl, device)
     idx, targets = random_batch(device)
-    where = impl.where("bigram", "BigramLanguageModel.forward")
+    where = impl.where_is("BigramLanguageModel.forward")
     logits, loss = expect_pair(model(idx, targets), "BigramLanguageModel.forward(idx, targets)", where)
     hint = None
     if isinstance(logits, torch.Tensor) and tuple(logits.shape) == (B * T, V):
@@ -93,7 +93,7 @@ def test_loss_is_mean_cross_entropy(impl, device):
     model = make_model(impl, device)
     randomize_parameters(model, seed=2)
     idx, targets = random_batch(device)
-    where = impl.where("bigram", "BigramLanguageModel.forward")
+    where = impl.where_is("BigramLanguageModel.forward")
     logits, loss = expect_pair(model(idx, targets), "BigramLanguageModel.forward(idx, targets)", where)
     expect_tensor(logits, "logits (with targets)", where)
     expect_tensor(loss, "loss", where, shape=(), device=device)
@@ -113,7 +113,7 @@ def test_training_reaches_loss_threshold(impl, shakespeare):
     """Seeded AdamW training of the bigram on Tiny Shakespeare, with the grader's own tokens and
     batches, brings the validation loss under BIGRAM_THRESHOLD: the model learns, end to end."""
     model_class = impl.get("bigram", "BigramLanguageModel")
-    where = impl.where("bigram", "BigramLanguageModel.forward")
+    where = impl.where_is("BigramLanguageModel.forward")
     probe = model_class(V)
     x = torch.zeros((2, 4), dtype=torch.long)
     _, loss = expect_pair(probe(x, x), "BigramLanguageModel.forward(idx, targets)", where)
@@ -123,12 +123,13 @@ def test_training_reaches_loss_threshold(impl, shakespeare):
         run = train_by_the_graders_loop(shakespeare, dataclasses.asdict(BIGRAM_RECIPE), model_class)
         val = judge_training.judged_loss(run, shakespeare, BIGRAM_RECIPE, apart)
     except training.TrainingError as exc:
-        fail("training the bigram", "a loss that backpropagates to the table", str(exc), where)
+        fail(what="training the bigram", expected="a loss that backpropagates to the table", got=str(exc), where=where)
     except judge_training.NotJudged as exc:
-        fail("the trained bigram's weights", "the contract's token_embedding_table", str(exc), where)
+        fail(what="the trained bigram's weights", expected="the contract's token_embedding_table", got=str(exc),
+             where=where)
     if not val < BIGRAM_THRESHOLD:
-        fail(judge_training.described(f"validation loss after {BIGRAM_RECIPE.iters} seeded training steps of the "
+        fail(what=judge_training.described(f"validation loss after {BIGRAM_RECIPE.iters} seeded training steps of the "
                                       f"bigram", apart),
-             f"below {BIGRAM_THRESHOLD} (the reference reaches about 2.5)", f"{val:.3f}", where,
-             "the loss must be the mean cross-entropy of the table's own rows, so that gradients reach "
+             expected=f"below {BIGRAM_THRESHOLD} (the reference reaches about 2.5)", got=f"{val:.3f}", where=where,
+             hint="the loss must be the mean cross-entropy of the table's own rows, so that gradients reach "
              "the table")

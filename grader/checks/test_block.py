@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from grader.judges import causality
 from grader.judges.expect import (Mistake, attribute, class_text, contract_class_text, describe, expect_close,
                                   expect_tensor, fail, same_name_hint)
 from grader.probes.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
@@ -34,13 +35,14 @@ def make_block(impl, device, dropout=0.0):
 
 def layer_norms(block, impl):
     """``block.ln1`` and ``block.ln2``, once they are LayerNorms (else test_sublayers' failure)."""
-    where = impl.where("block", "Block.__init__")
+    where = impl.where_is("Block.__init__")
     found = []
     for name in ("ln1", "ln2"):
         layer = attribute(block, name, where)
         if not isinstance(layer, nn.LayerNorm):
-            fail(f"Block.{name} should be an nn.LayerNorm", f"nn.LayerNorm({n_embd})", class_text(layer, impl), where,
-                 same_name_hint(layer, impl, None, "LayerNorm"))
+            fail(what=f"Block.{name} should be an nn.LayerNorm", expected=f"nn.LayerNorm({n_embd})",
+                 got=class_text(layer, impl), where=where,
+                 hint=same_name_hint(layer, impl, None, "LayerNorm"))
         found.append(layer)
     return found
 
@@ -48,7 +50,7 @@ def layer_norms(block, impl):
 def swap_branches(block, sa, ffwd, impl):
     """Put stand-ins in place of ``block.sa`` and ``block.ffwd`` (built where the block lives, with
     impl.build); returns a CallCount each of the student's own two, which forward should no longer call."""
-    where = impl.where("block", "Block.__init__")
+    where = impl.where_is("Block.__init__")
     called = [watch_calls(attribute(block, "sa", where)), watch_calls(attribute(block, "ffwd", where))]
     block.sa, block.ffwd = sa, ffwd
     return called
@@ -65,7 +67,7 @@ def test_sublayers(impl, device):
     """The block holds ``sa`` (a MultiHeadAttention), ``ffwd`` (a FeedForward), ``ln1`` and ``ln2``
     (``nn.LayerNorm(n_embd)``)."""
     block = make_block(impl, device)
-    where = impl.where("block", "Block.__init__")
+    where = impl.where_is("Block.__init__")
     # name -> (the class, the graded folder's module that defines it or None for torch's, its name)
     expected = {
         "sa": (impl.get("attention", "MultiHeadAttention"), "attention", "MultiHeadAttention"),
@@ -78,11 +80,12 @@ def test_sublayers(impl, device):
         if not is_instance(layer, kind):
             what, wanted = (f"a {class_name}", contract_class_text(impl, module, class_name)) if module \
                 else (f"an nn.{class_name}", f"nn.{class_name}({n_embd})")
-            fail(f"Block.{name} should be {what}", wanted, class_text(layer, impl), where,
-                 same_name_hint(layer, impl, module, class_name))
+            fail(what=f"Block.{name} should be {what}", expected=wanted, got=class_text(layer, impl), where=where,
+                 hint=same_name_hint(layer, impl, module, class_name))
     for name in ("ln1", "ln2"):
         if tuple(getattr(block, name).normalized_shape) != (n_embd,):
-            fail(f"Block.{name}", f"nn.LayerNorm({n_embd})", describe(getattr(block, name)), where)
+            fail(what=f"Block.{name}", expected=f"nn.LayerNorm({n_embd})", got=describe(getattr(block, name)),
+                 where=where)
 
 
 def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):
@@ -91,7 +94,7 @@ def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):
     mha_calls = record_arguments(monkeypatch, impl.get("attention", "MultiHeadAttention"))
     ffwd_calls = record_arguments(monkeypatch, impl.get("block", "FeedForward"))
     block = make_block(impl, device, dropout=0.3)
-    where = impl.where("block", "Block.__init__")
+    where = impl.where_is("Block.__init__")
     for calls, expected, text, (name, module, class_name) in (
         (mha_calls, (n_embd, n_head, block_size, 0.3),
          f"MultiHeadAttention({n_embd}, {n_head}, {block_size}, 0.3)", ("sa", "attention", "MultiHeadAttention")),
@@ -101,9 +104,10 @@ def test_sublayers_get_the_blocks_arguments(impl, device, monkeypatch):
             # None built: Block may hold a class of the same name from elsewhere (test_sublayers says so too).
             hint = same_name_hint(getattr(block, name), impl, module, class_name) \
                 if not calls and hasattr(block, name) else None
-            fail(f"the sub-layers made by Block({n_embd}, {n_head}, {block_size}, dropout=0.3)",
-                 f"one {text} (the {class_name} of {module}.py)", ", ".join(map(str, calls)) or "none", where,
-                 hint or "pass n_embd, n_head, block_size and dropout on, in CONTRACT.md's order")
+            fail(what=f"the sub-layers made by Block({n_embd}, {n_head}, {block_size}, dropout=0.3)",
+                 expected=f"one {text} (the {class_name} of {module}.py)", got=", ".join(map(str, calls)) or "none",
+                 where=where,
+                 hint=hint or "pass n_embd, n_head, block_size and dropout on, in CONTRACT.md's order")
 
 
 def test_output_shape_dtype_device(impl, device):
@@ -112,7 +116,7 @@ def test_output_shape_dtype_device(impl, device):
     block = make_block(impl, device)
     swap_branches(block, impl.build(CausalMixer, n_embd, 1).to(device), impl.build(PositionWiseMLP, n_embd, 2).to(device), impl)
     x = torch.randn(B, T, n_embd, device=device)
-    expect_tensor(block(x), "Block(x)", impl.where("block", "Block.forward"),
+    expect_tensor(block(x), "Block(x)", impl.where_is("Block.forward"),
                   shape=(B, T, n_embd), dtype=torch.float32, device=device)
 
 
@@ -126,7 +130,7 @@ def test_residual_path_passes_the_input_through(impl, device):
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(1)).to(device)
     with torch.no_grad():
         got = block(x)
-    expect_close(got, x, "Block(x) when sa and ffwd both return zeros", impl.where("block", "Block.forward"),
+    expect_close(got, x, "Block(x) when sa and ffwd both return zeros", impl.where_is("Block.forward"),
                  atol=1e-6,  # x + 0 + 0 is x exactly
                  hint="x = x + self.sa(self.ln1(x)); x = x + self.ffwd(self.ln2(x)): add each branch to x "
                       "and never normalise x itself")
@@ -196,14 +200,8 @@ def test_matches_oracle(impl, device):
         expected = h + ffwd(L2(h))
         mistakes = block_mistakes(x, sa, ffwd, L1, L2)
     # Sums of 32 terms of size ~1 in float32 are off by ~1e-6 from the same sums in another order.
-    expect_close(got, expected, "Block(x) in eval mode", impl.where("block", "Block.forward"), atol=1e-4,
+    expect_close(got, expected, "Block(x) in eval mode", impl.where_is("Block.forward"), atol=1e-4,
                  mistakes=mistakes, hint=hint or "x = x + self.sa(self.ln1(x)); x = x + self.ffwd(self.ln2(x))")
-
-
-# A causal block moves nothing in the past: the reference gives exactly 0.0 by perturbation and by
-# gradient with the stand-ins (seeds 0-4), so 1e-5 only absorbs another kernel's rounding. The past
-# moves the last position by ~0.5 through the cumulative-mean stand-in; 1e-3 is far below that.
-FUTURE_ATOL, PAST_MIN = 1e-5, 1e-3
 
 
 def test_is_causal(impl, device):
@@ -213,15 +211,15 @@ def test_is_causal(impl, device):
     randomize_parameters(block, seed=0)
     swap_branches(block, impl.build(CausalMixer, n_embd, 1).to(device), impl.build(PositionWiseMLP, n_embd, 2).to(device), impl)
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(4)).to(device)
-    where = impl.where("block", "Block.forward")
+    where = impl.where_is("Block.forward")
     for t in (0, T // 2, T - 2):
         moved = max(future_change(block, x, t), future_gradient(block, x, t))
-        if moved > FUTURE_ATOL:
-            fail(f"Block's outputs up to position {t} should not depend on later positions",
-                 "no change", f"a change of {moved:.3g}", where,
+        if moved > causality.FUTURE_ATOL:
+            fail(what=f"Block's outputs up to position {t} should not depend on later positions",
+                 expected="no change", got=f"a change of {moved:.3g}", where=where,
                  # sa is the grader's causal stand-in here, so the leak is certain to come from the rest of the block.
-                 Mistake("only self.sa mixes positions; everything else in the block acts on each position "
+                 hint=Mistake("only self.sa mixes positions; everything else in the block acts on each position "
                          "alone (a LayerNorm over the last dim only: nn.LayerNorm(n_embd))"))
-    if not past_change(block, x, T - 1) > PAST_MIN:
-        fail("Block's output at the last position should depend on earlier positions (through self.sa)",
-             "a change", "none", where, "add self.sa(self.ln1(x)) to x")
+    if not past_change(block, x, T - 1) > causality.PAST_MIN:
+        fail(what="Block's output at the last position should depend on earlier positions (through self.sa)",
+             expected="a change", got="none", where=where, hint="add self.sa(self.ln1(x)) to x")

@@ -40,13 +40,13 @@ def net_of(ffwd, impl, whole=True):
     """``ffwd.net`` once it has the layout of test_net_layout (else that check's failure); with
     ``whole=False`` once it starts Linear, ReLU, Linear: the oracle reads no other layer, and a missing
     Dropout already costs test_net_layout and test_dropout_active_in_train_mode."""
-    where = impl.where("block", "FeedForward.__init__")
+    where = impl.where_is("FeedForward.__init__")
     net = attribute(ffwd, "net", where)
     kinds = class_names(net)
     if kinds is None or (kinds != LAYOUT if whole else kinds[:3] != LAYOUT[:3]):
         got = f"nn.Sequential({', '.join(kinds)})" if kinds is not None else class_text(net, impl)
-        fail("FeedForward.net should hold Linear, ReLU, Linear, Dropout, in that order",
-             "nn.Sequential(Linear, ReLU, Linear, Dropout)", got, where, layout_hint(kinds))
+        fail(what="FeedForward.net should hold Linear, ReLU, Linear, Dropout, in that order",
+             expected="nn.Sequential(Linear, ReLU, Linear, Dropout)", got=got, where=where, hint=layout_hint(kinds))
     return net
 
 
@@ -54,7 +54,7 @@ def dropout_hint(ffwd, impl, dropped):
     """``(hint, where)`` for a train-mode output of FeedForward(n_embd, dropout=0.5) of which the
     fraction ``dropped`` is zero, not about half: what net holds tells the mistake (read only then, so
     that a passing check asks the submission nothing more)."""
-    init, forward = impl.where("block", "FeedForward.__init__"), impl.where("block", "FeedForward.forward")
+    init, forward = impl.where_is("FeedForward.__init__"), impl.where_is("FeedForward.forward")
     kinds = class_names(ffwd.net) if hasattr(ffwd, "net") else None
     if kinds is None or "Dropout" not in kinds:
         return layout_hint(kinds), init
@@ -69,20 +69,21 @@ def dropout_hint(ffwd, impl, dropped):
 def test_net_layout(impl, device):
     """``net = Sequential(Linear(C, 4C), ReLU(), Linear(4C, C), Dropout(dropout))``, in that order."""
     ffwd = make_ffwd(impl, device, dropout=0.3)
-    where = impl.where("block", "FeedForward.__init__")
+    where = impl.where_is("FeedForward.__init__")
     net = net_of(ffwd, impl)
     expect_linear(net[0], n_embd, 4 * n_embd, True, "net[0]", where)
     expect_linear(net[2], 4 * n_embd, n_embd, True, "net[2]", where)
     if net[3].p != 0.3:
-        fail("net[3] of FeedForward(n_embd, dropout=0.3) should drop with p=0.3", "nn.Dropout(0.3)", describe(net[3]),
-             where, "pass the dropout argument on to nn.Dropout")
+        fail(what="net[3] of FeedForward(n_embd, dropout=0.3) should drop with p=0.3", expected="nn.Dropout(0.3)",
+             got=describe(net[3]),
+             where=where, hint="pass the dropout argument on to nn.Dropout")
 
 
 def test_output_shape_dtype_device(impl, device):
     """``FeedForward(x)`` keeps the shape (B, T, C)."""
     ffwd = make_ffwd(impl, device)
     x = torch.randn(B, T, n_embd, device=device)
-    expect_tensor(ffwd(x), "FeedForward(x)", impl.where("block", "FeedForward.forward"),
+    expect_tensor(ffwd(x), "FeedForward(x)", impl.where_is("FeedForward.forward"),
                   shape=(B, T, n_embd), dtype=torch.float32, device=device)
 
 
@@ -103,7 +104,7 @@ def test_matches_oracle(impl, device):
                 F.linear(hidden, net[2].weight, net[2].bias),
         }
     # float32 sums of 32 and 128 terms of size ~1 differ from PyTorch's by ~1e-6; 1e-4 leaves margin.
-    expect_close(got, expected, "FeedForward(x) in eval mode", impl.where("block", "FeedForward.forward"),
+    expect_close(got, expected, "FeedForward(x) in eval mode", impl.where_is("FeedForward.forward"),
                  atol=1e-4, mistakes=mistakes, hint="return self.net(x)")
 
 
@@ -111,7 +112,7 @@ def test_dropout_active_in_train_mode(impl, device):
     """In train mode the output is dropped out: with dropout=0.5 about half of it is exactly zero and
     the rest is the eval-mode output times 1 / (1 - 0.5) = 2."""
     ffwd = make_ffwd(impl, device, dropout=0.5)
-    where = impl.where("block", "FeedForward.forward")
+    where = impl.where_is("FeedForward.forward")
     randomize_parameters(ffwd, seed=0)
     x = torch.randn(B, T, n_embd, generator=torch.Generator().manual_seed(1)).to(device)
     with torch.no_grad():
@@ -127,8 +128,8 @@ def test_dropout_active_in_train_mode(impl, device):
     # forward skips the Dropout (an eval output of exactly 0 has probability ~0).
     if not 0.35 < dropped < 0.65:
         hint, look_at = dropout_hint(ffwd, impl, dropped)
-        fail("the fraction of outputs zeroed by FeedForward(n_embd, dropout=0.5) in train mode",
-             "about 0.5", f"{dropped:.2f}", look_at, hint)
+        fail(what="the fraction of outputs zeroed by FeedForward(n_embd, dropout=0.5) in train mode",
+             expected="about 0.5", got=f"{dropped:.2f}", where=look_at, hint=hint)
     kept = got != 0
     expect_close(got[kept], 2 * expected[kept], "the outputs that dropout keeps in train mode", where,
                  atol=1e-4, hint="nn.Dropout scales what it keeps by 1 / (1 - p)")
@@ -144,15 +145,15 @@ def test_position_wise(impl, device):
     t = 3
     x2 = x.clone()
     x2[:, t] = torch.randn(B, n_embd, generator=generator).to(device)
-    where = impl.where("block", "FeedForward.forward")
+    where = impl.where_is("FeedForward.forward")
     with torch.no_grad():
         a, b = ffwd(x), ffwd(x2)
     expect_tensor(a, "FeedForward(x)", where, shape=(B, T, n_embd))
     others = [s for s in range(T) if s != t]
     moved = (a[:, others] - b[:, others]).abs().max().item()
     if moved > 1e-6:  # exactly 0 for a position-wise layer; 1e-6 allows for nothing but float noise
-        fail(f"how much the other positions' outputs move when only position {t}'s input changes",
-             "0 (the feed-forward looks at each position alone)", f"{moved:.3g}", where)
+        fail(what=f"how much the other positions' outputs move when only position {t}'s input changes",
+             expected="0 (the feed-forward looks at each position alone)", got=f"{moved:.3g}", where=where)
     if (a[:, t] - b[:, t]).abs().max().item() == 0:
-        fail(f"the output at position {t} when its input changes", "a different output",
-             "the same output", where, "return self.net(x)")
+        fail(what=f"the output at position {t} when its input changes", expected="a different output",
+             got="the same output", where=where, hint="return self.net(x)")

@@ -102,22 +102,23 @@ def expect_losses(losses, n, where, strict=True):
     at least ``n`` of anything ``float()`` takes (so the other checks do not grade the return value
     twice); returned as floats."""
     if not isinstance(losses, (list, tuple) if not strict else list):
-        fail("finetune(...) should return a list of the training losses", f"a list of {n} floats",
-             describe(losses), where, "collect loss.item() of each step in a list and return it")
+        fail(what="finetune(...) should return a list of the training losses", expected=f"a list of {n} floats",
+             got=describe(losses), where=where, hint="collect loss.item() of each step in a list and return it")
     if len(losses) != n if strict else len(losses) < n:  # more steps show in the weights elsewhere
-        fail(f"finetune(..., max_iters={n}) returned {len(losses)} losses", f"{n}: one per step",
-             len(losses), where, "run exactly max_iters steps: for _ in range(max_iters)")
+        fail(what=f"finetune(..., max_iters={n}) returned {len(losses)} losses", expected=f"{n}: one per step",
+             got=len(losses), where=where, hint="run exactly max_iters steps: for _ in range(max_iters)")
     floats = []
     for i, loss in enumerate(losses):
         if strict and (isinstance(loss, torch.Tensor) or not isinstance(loss, float)):
-            fail(f"finetune's losses[{i}]", "a Python float", describe(loss), where,
-                 "append loss.item(): a float, not the tensor (which keeps the whole graph alive)")
+            fail(what=f"finetune's losses[{i}]", expected="a Python float", got=describe(loss), where=where,
+                 hint="append loss.item(): a float, not the tensor (which keeps the whole graph alive)")
         try:
             loss = float(loss)
         except (TypeError, ValueError, RuntimeError):
-            fail(f"finetune's losses[{i}]", "a number", describe(loss), where, "append loss.item()")
+            fail(what=f"finetune's losses[{i}]", expected="a number", got=describe(loss), where=where,
+                 hint="append loss.item()")
         if not math.isfinite(loss):
-            fail(f"finetune's losses[{i}]", "a finite loss", loss, where)
+            fail(what=f"finetune's losses[{i}]", expected="a finite loss", got=loss, where=where)
         floats.append(loss)
     return floats
 
@@ -131,9 +132,9 @@ def load(impl, path, device, config):
         raise
     except RuntimeError as exc:  # load_state_dict: missing or unexpected keys, or a size mismatch
         shape = ", ".join(f"{k}={v}" for k, v in config.items())
-        fail(f"load_pretrained on a checkpoint of GPTConfig({shape})", "the saved model",
-             f"RuntimeError: {str(exc).splitlines()[0]}", impl.where("finetune", "load_pretrained"),
-             'build the model from the saved shape: GPTLanguageModel(GPTConfig(**ckpt["config"]))')
+        fail(what=f"load_pretrained on a checkpoint of GPTConfig({shape})", expected="the saved model",
+             got=f"RuntimeError: {str(exc).splitlines()[0]}", where=impl.where_is("load_pretrained"),
+             hint='build the model from the saved shape: GPTLanguageModel(GPTConfig(**ckpt["config"]))')
 
 
 def grader_finetune(impl, model, start, data, max_iters, learning_rate, batch_size, block_size, seed,
@@ -176,7 +177,7 @@ def test_load_restores_the_checkpoint(impl, device, tmp_path):
     back as the student's GPTLanguageModel with the saved config, exactly the saved weights (the same
     logits in eval mode) and every parameter on the requested device."""
     GPTLanguageModel = impl.get("gpt", "GPTLanguageModel")
-    where = impl.where("finetune", "load_pretrained")
+    where = impl.where_is("load_pretrained")
     saved = build_gpt(impl, "cpu", **SAVED)
     generator = torch.Generator().manual_seed(0)
     values = {name: torch.randn(p.shape, generator=generator) * 0.1 for name, p in saved.named_parameters()}
@@ -186,49 +187,50 @@ def test_load_restores_the_checkpoint(impl, device, tmp_path):
     path = write_checkpoint(expected, SAVED, tmp_path / "ckpt.pt")
     model = load(impl, str(path), device, SAVED)
     if not is_instance(model, GPTLanguageModel):
-        fail("load_pretrained(path) should return the model", "a GPTLanguageModel (from gpt.py)",
-             describe(model), where, "return the model you built and loaded")
+        fail(what="load_pretrained(path) should return the model", expected="a GPTLanguageModel (from gpt.py)",
+             got=describe(model), where=where, hint="return the model you built and loaded")
     config = getattr(model, "config", None)
     got = {k: getattr(config, k, None) for k in SAVED}
     if got != SAVED:
-        fail("the config of the loaded model", SAVED, got, where,
-             'build the model from the saved shape: GPTLanguageModel(GPTConfig(**ckpt["config"]))')
+        fail(what="the config of the loaded model", expected=SAVED, got=got, where=where,
+             hint='build the model from the saved shape: GPTLanguageModel(GPTConfig(**ckpt["config"]))')
     on = sorted({p.device.type for p in model.parameters()} | {b.device.type for b in model.buffers()})
     if on != [torch.device(device).type]:
-        fail(f"the device of the loaded model's parameters for load_pretrained(path, device={device!r})",
-             torch.device(device).type, ", ".join(on), where, "map_location=device, and model.to(device)")
+        fail(what=f"the device of the loaded model's parameters for load_pretrained(path, device={device!r})",
+             expected=torch.device(device).type, got=", ".join(on), where=where,
+             hint="map_location=device, and model.to(device)")
     state = state_of(model)
     if state.keys() != expected.keys():
-        fail("the loaded model's state_dict keys", sorted(expected), sorted(state), where)
+        fail(what="the loaded model's state_dict keys", expected=sorted(expected), got=sorted(state), where=where)
     # A copy of the saved numbers: exactly 0 on the reference (any device); 1e-6 is for no one but a copy
     # through another dtype and back. A fresh init is off by ~0.3 (weights of std 0.1 against 0.02).
     worst = max(max_difference(state[k], expected[k]) for k in expected)
     if worst > 1e-6:
-        fail("the loaded model's weights", "the checkpoint's weights, exactly",
-             f"weights off by up to {worst:.3g}", where,
-             'load the saved weights into the new model: model.load_state_dict(ckpt["model"])')
+        fail(what="the loaded model's weights", expected="the checkpoint's weights, exactly",
+             got=f"weights off by up to {worst:.3g}", where=where,
+             hint='load the saved weights into the new model: model.load_state_dict(ckpt["model"])')
     idx = torch.randint(V, (2, SAVED["block_size"]), generator=generator)
     with torch.no_grad():
         want = saved.eval()(idx)[0]
         logits = model.eval()(idx.to(device))[0]
     expect_tensor(logits, "the loaded model's logits", where, shape=tuple(want.shape))
     if max_difference(logits, want) > 1e-4:  # same weights: ~1e-7 of float noise across devices
-        fail("the loaded model's logits in eval mode", "the saved model's logits",
-             f"logits off by up to {max_difference(logits, want):.3g}", where)
+        fail(what="the loaded model's logits in eval mode", expected="the saved model's logits",
+             got=f"logits off by up to {max_difference(logits, want):.3g}", where=where)
 
 
 def test_missing_checkpoint_is_a_clear_error(impl, tmp_path):
     """``load_pretrained`` on a path with no file raises FileNotFoundError naming the path (torch.load
     does; a fresh model in its place would finetune from nothing without a word)."""
     path = tmp_path / "no_such_run" / "ckpt.pt"
-    where = impl.where("finetune", "load_pretrained")
+    where = impl.where_is("load_pretrained")
     load_pretrained, argument = impl.get("finetune", "load_pretrained"), impl.build(as_path, str(path))
     exc = expect_raises(FileNotFoundError, lambda: load_pretrained(argument),
                         f"load_pretrained({str(path)!r}) where there is no file", where,
                         "let torch.load raise: do not catch the error or fall back to a new model")
     if str(path) not in str(exc):
-        fail("the FileNotFoundError of load_pretrained on a missing file", f"a message naming {path}",
-             repr(str(exc)), where, "let torch.load's own FileNotFoundError through")
+        fail(what="the FileNotFoundError of load_pretrained on a missing file", expected=f"a message naming {path}",
+             got=repr(str(exc)), where=where, hint="let torch.load's own FileNotFoundError through")
 
 
 # --- finetune ------------------------------------------------------------------------------------
@@ -237,7 +239,7 @@ def test_missing_checkpoint_is_a_clear_error(impl, tmp_path):
 def test_finetune_returns_one_loss_per_step(impl, device):
     """``finetune(model, data, 5, ...)`` returns a list of 5 Python floats; 0 steps return ``[]``."""
     finetune = impl.get("finetune", "finetune")
-    where = impl.where("finetune", "finetune")
+    where = impl.where_is("finetune")
     model = own_gpt(impl, device, **SMALL)
     data = finetuning_data()
     torch.manual_seed(0)
@@ -250,7 +252,7 @@ def test_finetune_starts_from_the_given_weights(impl, device):
     weights it is handed (here distinct random ones, loss ~5.5), it never starts from a fresh model
     (whose loss would be near ln(59) = 4.08)."""
     finetune = impl.get("finetune", "finetune")
-    where = impl.where("finetune", "finetune")
+    where = impl.where_is("finetune")
     model = own_gpt(impl, device, **SMALL)
     randomize_parameters(model, seed=1, std=0.5)
     data = finetuning_data()
@@ -264,9 +266,10 @@ def test_finetune_starts_from_the_given_weights(impl, device):
     # The same model on the same batch: equal up to float noise (0 on the reference).
     if abs(losses[0] - expected) > 1e-4:
         fresh = abs(losses[0] - math.log(V)) < 0.2
-        fail("the first loss of finetune, after torch.manual_seed(3)",
-             f"{expected:.4f}: the given model's loss on the first batch of get_batch", f"{losses[0]:.4f}", where,
-             "that is the loss of a freshly initialised model: train the model you are given, do not "
+        fail(what="the first loss of finetune, after torch.manual_seed(3)",
+             expected=f"{expected:.4f}: the given model's loss on the first batch of get_batch", got=f"{losses[0]:.4f}",
+             where=where,
+             hint="that is the loss of a freshly initialised model: train the model you are given, do not "
              "re-create or re-initialise it" if fresh else
              "train the model you are given, on batches from get_batch(data, batch_size, block_size, device), "
              "block_size defaulting to model.config.block_size")
@@ -284,7 +287,7 @@ def test_finetune_honours_the_learning_rate(impl, device, learning_rate):
     """One step of ``finetune(..., learning_rate=lr)`` moves the weights by at most about lr (AdamW's
     first step is lr times the sign of the gradient): a fixed learning rate, or SGD, shows."""
     finetune = impl.get("finetune", "finetune")
-    where = impl.where("finetune", "finetune")
+    where = impl.where_is("finetune")
     model = own_gpt(impl, device, **SMALL)
     before = parameter_values(model)
     torch.manual_seed(0)
@@ -302,8 +305,8 @@ def test_finetune_honours_the_learning_rate(impl, device, learning_rate):
                  "the weights moved far more than one step can: train the model you are given, do not "
                  "re-initialise it" if moved > 10 * learning_rate else
                  "use torch.optim.AdamW(model.parameters(), lr=learning_rate)"))
-        fail(f"the largest change of a weight after one step of finetune(..., learning_rate={learning_rate:g})",
-             f"about {learning_rate:g}", f"{moved:.3g}", where, hint)
+        fail(what=f"the largest change of a weight after one step of finetune(..., learning_rate={learning_rate:g})",
+             expected=f"about {learning_rate:g}", got=f"{moved:.3g}", where=where, hint=hint)
 
 
 def test_finetune_matches_the_graders_adamw_loop(impl, device):
@@ -311,7 +314,7 @@ def test_finetune_matches_the_graders_adamw_loop(impl, device):
     config) leave the given model with the same weights and losses as the grader's own loop on a copy
     of it: a new AdamW, ``model.train()``, and per step get_batch, loss, zero_grad, backward, step."""
     finetune = impl.get("finetune", "finetune")
-    where = impl.where("finetune", "finetune")
+    where = impl.where_is("finetune")
     model = own_gpt(impl, device, **(SMALL | dict(dropout=0.2))).eval()
     start = parameter_values(model)
     reference = own_gpt(impl, device, **(SMALL | dict(dropout=0.2)))  # where the grader's loop runs its steps
@@ -340,12 +343,12 @@ def test_finetune_matches_the_graders_adamw_loop(impl, device):
             if parameter_difference(trained, wrong) <= 1e-5:
                 hint = text
                 break
-        fail("the given model's weights and losses after 3 steps of finetune(..., learning_rate=5e-4, "
+        fail(what="the given model's weights and losses after 3 steps of finetune(..., learning_rate=5e-4, "
              "batch_size=4), after torch.manual_seed(7)",
-             "those of the grader's loop: a new AdamW(model.parameters(), lr=learning_rate), model.train(), "
+             expected="those of the grader's loop: a new AdamW(model.parameters(), lr=learning_rate), model.train(), "
              "then per step get_batch(data, batch_size, model.config.block_size, device), loss, zero_grad, "
-             "backward, step", f"values off by up to {diff:.3g}", where,
-             hint or "train the given model in place, with the loop of the lecture's gpt.py")
+             "backward, step", got=f"values off by up to {diff:.3g}", where=where,
+             hint=hint or "train the given model in place, with the loop of the lecture's gpt.py")
 
 
 # --- EX3: pretraining, then finetuning, on the grader's corpus -----------------------------------
@@ -439,11 +442,11 @@ def test_finetuning_improves_the_pretrained_model(impl, ex3):
     finetuned for 50 steps at lr 3e-4 on the short one, has a lower validation loss there than before."""
     losses = ex3()
     if not losses["finetuned"] < losses["pretrained"] - GAIN:
-        fail(f"validation loss on the finetuning corpus after {FINETUNE_ITERS} steps of finetune at lr "
+        fail(what=f"validation loss on the finetuning corpus after {FINETUNE_ITERS} steps of finetune at lr "
              f"{FINETUNE_LR:g}, from the pretrained model at {losses['pretrained']:.3f}",
-             f"below {losses['pretrained'] - GAIN:.3f} (the reference gains about 0.6)",
-             f"{losses['finetuned']:.3f}", impl.where("finetune", "finetune"),
-             "every other check of this exercise passes? then look at what finetune trains")
+             expected=f"below {losses['pretrained'] - GAIN:.3f} (the reference gains about 0.6)",
+             got=f"{losses['finetuned']:.3f}", where=impl.where_is("finetune"),
+             hint="every other check of this exercise passes? then look at what finetune trains")
 
 
 def test_pretraining_beats_training_from_scratch(impl, ex3):
@@ -451,9 +454,9 @@ def test_pretraining_beats_training_from_scratch(impl, ex3):
     finetuning corpus than the same GPT trained from scratch for as many steps (at lr 1e-2)."""
     losses = ex3()
     if not losses["finetuned"] < losses["scratch"] - EDGE:
-        fail(f"validation loss on the finetuning corpus after {FINETUNE_ITERS} steps: pretrained then "
+        fail(what=f"validation loss on the finetuning corpus after {FINETUNE_ITERS} steps: pretrained then "
              f"finetuned against from scratch ({losses['scratch']:.3f})",
-             f"below {losses['scratch'] - EDGE:.3f} (the reference: about 1.35 against 1.9)",
-             f"{losses['finetuned']:.3f}", impl.where("finetune", "load_pretrained"),
-             "finetuning must start from the loaded weights: load them (load_state_dict) and do not "
+             expected=f"below {losses['scratch'] - EDGE:.3f} (the reference: about 1.35 against 1.9)",
+             got=f"{losses['finetuned']:.3f}", where=impl.where_is("load_pretrained"),
+             hint="finetuning must start from the loaded weights: load them (load_state_dict) and do not "
              "re-initialise the model in finetune")

@@ -32,7 +32,7 @@ def run_generate(impl, model, idx, max_new_tokens, block_size=None):
 
 
 def where(impl):
-    return impl.where("generate", "generate")
+    return impl.where_is("generate")
 
 
 def test_shape_dtype_and_prompt_kept(impl, device):
@@ -44,7 +44,8 @@ def test_shape_dtype_and_prompt_kept(impl, device):
                   shape=(3, 10), dtype=torch.int64, device=device,
                   hint="append one new token per step with torch.cat((idx, idx_next), dim=1)")
     if not torch.equal(out[:, :4], idx):
-        fail("the prompt should stay at the start of the result", idx[0].tolist(), out[0, :4].tolist(), where(impl))
+        fail(what="the prompt should stay at the start of the result", expected=idx[0].tolist(),
+             got=out[0, :4].tolist(), where=where(impl))
 
 
 def test_model_sees_growing_contexts(impl, device):
@@ -56,21 +57,22 @@ def test_model_sees_growing_contexts(impl, device):
     expect_tensor(out, "generate's result for a prompt of shape (2, 3) and max_new_tokens=6", where(impl),
                   shape=(2, 9), dtype=torch.int64, device=device)
     if len(model.contexts) != 6:
-        fail("generate(model, idx, max_new_tokens=6) should call the model once per new token",
-             "6 calls", f"{len(model.contexts)} calls", where(impl))
+        fail(what="generate(model, idx, max_new_tokens=6) should call the model once per new token",
+             expected="6 calls", got=f"{len(model.contexts)} calls", where=where(impl))
     for k, context in enumerate(model.contexts):
         if tuple(context.shape) != (2, 3 + k) or not torch.equal(context, out[:, :3 + k]):
-            fail(f"call {k + 1} of the model should get the whole sequence so far (block_size=None: no crop)",
-                 f"idx of shape (2, {3 + k}): {out[0, :3 + k].tolist()} in row 0",
-                 f"{describe(context)}: {context[0].tolist()} in row 0", where(impl))
+            fail(what=f"call {k + 1} of the model should get the whole sequence so far (block_size=None: no crop)",
+                 expected=f"idx of shape (2, {3 + k}): {out[0, :3 + k].tolist()} in row 0",
+                 got=f"{describe(context)}: {context[0].tolist()} in row 0", where=where(impl))
     # The model is certain that the token after t is t + 1 (mod 7): from the prompt's last tokens 2
     # and 6 the sequences can only go on 3, 4, 5, 6, 0, 1 and 0, 1, 2, 3, 4, 5.
     expected = (idx[:, -1:] + torch.arange(1, 7, device=device)) % 7
     if not torch.equal(out[:, 3:], expected):
         first = (idx[:, :1] + 1).expand(2, 6) % 7  # what the first position is certain of
-        fail("each new token should be sampled from the model's last time step (a model certain that the "
-             "token after t is t + 1)", f"{expected[0].tolist()} in row 0", f"{out[0, 3:].tolist()} in row 0",
-             where(impl), Mistake(LAST_STEP) if torch.equal(out[:, 3:], first) else None)
+        fail(what="each new token should be sampled from the model's last time step (a model certain that the "
+             "token after t is t + 1)", expected=f"{expected[0].tolist()} in row 0",
+             got=f"{out[0, 3:].tolist()} in row 0",
+             where=where(impl), hint=Mistake(LAST_STEP) if torch.equal(out[:, 3:], first) else None)
 
 
 def test_last_step_logits_used(impl, device):
@@ -91,8 +93,8 @@ def test_last_step_logits_used(impl, device):
         hint = Mistake("tokens the model gave no chance were drawn: " + WRONG_DIM)
     else:
         hint = None
-    fail("new tokens from a model certain of token 3 at the last position (and of 0 elsewhere)",
-         "[3, 3, 3, 3, 3] in every row", f"{new.tolist()}", where(impl), hint)
+    fail(what="new tokens from a model certain of token 3 at the last position (and of 0 elsewhere)",
+         expected="[3, 3, 3, 3, 3] in every row", got=f"{new.tolist()}", where=where(impl), hint=hint)
 
 
 def test_context_cropped_to_block_size(impl, device):
@@ -103,8 +105,9 @@ def test_context_cropped_to_block_size(impl, device):
     try:
         out = run_generate(impl, model, idx, 8, block_size=block_size)
     except ContextTooLong as exc:
-        fail("the model should never see more than block_size tokens", f"contexts of at most {block_size} tokens",
-             str(exc), where(impl), NOT_CROPPED)
+        fail(what="the model should never see more than block_size tokens",
+             expected=f"contexts of at most {block_size} tokens",
+             got=str(exc), where=where(impl), hint=NOT_CROPPED)
     expect_tensor(out, "generate's result for a prompt of shape (2, 3), max_new_tokens=8, block_size=4",
                   where(impl), shape=(2, 11), dtype=torch.int64)
     for k, context in enumerate(model.contexts):
@@ -114,8 +117,10 @@ def test_context_cropped_to_block_size(impl, device):
                 hint = "crop to the last block_size tokens, idx[:, -block_size:], not the first ones"
             else:
                 hint = "crop to exactly the last block_size tokens: idx[:, -block_size:]"
-            fail(f"call {k + 1} of the model should get the last block_size={block_size} tokens of the sequence so far",
-                 f"{so_far[0, -block_size:].tolist()} in row 0", f"{context[0].tolist()} in row 0", where(impl), hint)
+            fail(
+                 what=f"call {k + 1} of the model should get the last block_size={block_size} tokens of the sequence so far",
+                 expected=f"{so_far[0, -block_size:].tolist()} in row 0", got=f"{context[0].tolist()} in row 0",
+                 where=where(impl), hint=hint)
 
 
 def test_samples_follow_the_softmax(impl, device):
@@ -131,7 +136,8 @@ def test_samples_follow_the_softmax(impl, device):
                   shape=(B, 1 + steps), dtype=torch.int64, hint=Mistake(CAT_ROWS) if rows else None)
     new = out[:, 1:].flatten().cpu()
     if new.min() < 0 or new.max() > 3:
-        fail("sampled tokens should be ids of the vocabulary", "ids 0 .. 3", f"ids {new.min()} .. {new.max()}", where(impl))
+        fail(what="sampled tokens should be ids of the vocabulary", expected="ids 0 .. 3",
+             got=f"ids {new.min()} .. {new.max()}", where=where(impl))
     counts = torch.bincount(new, minlength=4).double()
 
     def chi2(p):
@@ -155,9 +161,10 @@ def test_samples_follow_the_softmax(impl, device):
     else:
         hint = "sample the next token with torch.multinomial(F.softmax(logits[:, -1, :], dim=-1), num_samples=1)"
     share = (counts / counts.sum()).tolist()
-    fail(f"{B * steps} new tokens from a model with fixed probabilities [0.5, 0.3, 0.15, 0.05]",
-         f"shares close to those (chi-square at most {bound})",
-         "shares [" + ", ".join(f"{s:.3f}" for s in share) + f"] (chi-square {got:.0f})", where(impl), hint)
+    fail(what=f"{B * steps} new tokens from a model with fixed probabilities [0.5, 0.3, 0.15, 0.05]",
+         expected=f"shares close to those (chi-square at most {bound})",
+         got="shares [" + ", ".join(f"{s:.3f}" for s in share) + f"] (chi-square {got:.0f})", where=where(impl),
+         hint=hint)
 
 
 def test_no_autograd_graph(impl, device):
@@ -167,11 +174,13 @@ def test_no_autograd_graph(impl, device):
     torch.manual_seed(0)
     run_generate(impl, model, torch.zeros((2, 1), dtype=torch.long, device=device), 3)
     if any(model.grad_enabled):
-        fail("the model should run with autograd off during generation (torch.is_grad_enabled() in its forward)",
-             "False at every call", f"True at {sum(model.grad_enabled)} of {len(model.grad_enabled)} calls",
-             where(impl), NO_GRAD)
+        fail(what="the model should run with autograd off during generation (torch.is_grad_enabled() in its forward)",
+             expected="False at every call",
+             got=f"True at {sum(model.grad_enabled)} of {len(model.grad_enabled)} calls",
+             where=where(impl), hint=NO_GRAD)
     if not torch.is_grad_enabled():
         torch.set_grad_enabled(True)  # put it back for the checks that follow
-        fail("generate should leave autograd on when it returns", "torch.is_grad_enabled() is True",
-             "False", where(impl), "use @torch.no_grad() or `with torch.no_grad():`, not torch.set_grad_enabled(False)")
+        fail(what="generate should leave autograd on when it returns", expected="torch.is_grad_enabled() is True",
+             got="False", where=where(impl),
+             hint="use @torch.no_grad() or `with torch.no_grad():`, not torch.set_grad_enabled(False)")
 

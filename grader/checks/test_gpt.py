@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from grader.judges.rubric import GRADERS_PARTS
-from grader.judges import judge_training, train_step
+from grader.judges import causality, judge_training, train_step
 
 from grader.probes import training
 from grader.judges.expect import (Mistake, attribute, class_text, contract_class_text, expect_close, expect_linear,
@@ -53,22 +53,23 @@ def swap_blocks(model, device, impl, std=None):
 def parts(model, impl):
     """The embeddings, ln_f and lm_head of a model made by small_model, once their layouts are right
     (else test_parts' failure)."""
-    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    where = impl.where_is("GPTLanguageModel.__init__")
     kinds = {"token_embedding_table": nn.Embedding, "position_embedding_table": nn.Embedding,
              "ln_f": nn.LayerNorm, "lm_head": nn.Linear}
     found = {}
     for name, kind in kinds.items():
         layer = attribute(model, name, where)
         if not isinstance(layer, kind):
-            fail(f"GPTLanguageModel.{name} should be an nn.{kind.__name__}", f"an nn.{kind.__name__}",
-                 class_text(layer, impl), where, same_name_hint(layer, impl, None, kind.__name__))
+            fail(what=f"GPTLanguageModel.{name} should be an nn.{kind.__name__}", expected=f"an nn.{kind.__name__}",
+                 got=class_text(layer, impl), where=where, hint=same_name_hint(layer, impl, None, kind.__name__))
         found[name] = layer
     C, block_size = SMALL["n_embd"], SMALL["block_size"]
     for name, rows in (("token_embedding_table", V), ("position_embedding_table", block_size)):
         if tuple(found[name].weight.shape) != (rows, C):
-            fail(f"GPTLanguageModel.{name}", f"nn.Embedding({rows}, {C})", text(found[name]), where)
+            fail(what=f"GPTLanguageModel.{name}", expected=f"nn.Embedding({rows}, {C})", got=text(found[name]),
+                 where=where)
     if tuple(found["ln_f"].normalized_shape) != (C,):
-        fail("GPTLanguageModel.ln_f", f"nn.LayerNorm({C})", text(found["ln_f"]), where)
+        fail(what="GPTLanguageModel.ln_f", expected=f"nn.LayerNorm({C})", got=text(found["ln_f"]), where=where)
     expect_linear(found["lm_head"], C, V, True, "GPTLanguageModel.lm_head", where)
     return found
 
@@ -91,24 +92,24 @@ def test_parts(impl, device, monkeypatch):
     block_class = impl.get("block", "Block")
     calls = record_arguments(monkeypatch, block_class)
     model = small_model(impl, device, dropout=0.1)
-    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    where = impl.where_is("GPTLanguageModel.__init__")
     parts(model, impl)
     C, block_size, n_layer = SMALL["n_embd"], SMALL["block_size"], SMALL["n_layer"]
     blocks = attribute(model, "blocks", where)
     listed = list(blocks) if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else None
     if listed is None or len(listed) != n_layer or not all(is_instance(b, block_class) for b in listed):
         others = [b for b in listed or () if not is_instance(b, block_class)]
-        fail(f"GPTLanguageModel.blocks for n_layer={n_layer}",
-             f"nn.Sequential of {n_layer} x {contract_class_text(impl, 'block', 'Block')}",
-             class_text(blocks, impl) if listed is None else blocks_text(blocks, listed, impl), where,
-             (same_name_hint(others[0], impl, "block", "Block") if others else None)
+        fail(what=f"GPTLanguageModel.blocks for n_layer={n_layer}",
+             expected=f"nn.Sequential of {n_layer} x {contract_class_text(impl, 'block', 'Block')}",
+             got=class_text(blocks, impl) if listed is None else blocks_text(blocks, listed, impl), where=where,
+             hint=(same_name_hint(others[0], impl, "block", "Block") if others else None)
              or "nn.Sequential(*[Block(n_embd, n_head, block_size, dropout) for _ in range(n_layer)])")
     expected = (C, SMALL["n_head"], block_size, 0.1)
     if [call[:4] for call in calls] != [expected] * n_layer:
-        fail(f"the Blocks made for GPTConfig(n_embd={C}, n_head={SMALL['n_head']}, block_size={block_size}, "
-             f"n_layer={n_layer}, dropout=0.1)", f"{n_layer} x Block{expected}",
-             ", ".join(f"Block{call[:4]}" for call in calls) or "none", where,
-             "Block(config.n_embd, config.n_head, config.block_size, config.dropout)")
+        fail(what=f"the Blocks made for GPTConfig(n_embd={C}, n_head={SMALL['n_head']}, block_size={block_size}, "
+             f"n_layer={n_layer}, dropout=0.1)", expected=f"{n_layer} x Block{expected}",
+             got=", ".join(f"Block{call[:4]}" for call in calls) or "none", where=where,
+             hint="Block(config.n_embd, config.n_head, config.block_size, config.dropout)")
 
 
 # The lecture's model is GPTConfig(vocab_size=65) with CONTRACT.md's defaults: the grader's own numbers,
@@ -146,35 +147,36 @@ def count_mistakes(vocab_size, block_size, n_embd):
 def test_lecture_config_has_10_8M_parameters(impl):
     """The lecture's config has 149,057 parameters outside the blocks and 6 Blocks: 10.8M in all
     with the lecture's Block."""
-    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    where = impl.where_is("GPTLanguageModel.__init__")
     model = impl.get("gpt", "GPTLanguageModel")(impl.get("gpt", "GPTConfig")(vocab_size=V))
     blocks = attribute(model, "blocks", where)
     outside, wanted = parameters_outside(model, blocks), sum(lecture_parts(**LECTURE).values())
     if outside != wanted:
         named = count_mistakes(**LECTURE).get(outside - wanted)
-        fail("parameters of the lecture's model (GPTConfig(vocab_size=65)) outside its blocks",
-             f"{wanted:,}", f"{outside:,}", where,
-             Mistake(named) if named else
+        fail(what="parameters of the lecture's model (GPTConfig(vocab_size=65)) outside its blocks",
+             expected=f"{wanted:,}", got=f"{outside:,}", where=where,
+             hint=Mistake(named) if named else
              "token and position embeddings, ln_f and lm_head = nn.Linear(n_embd, vocab_size), nothing more")
     block_class = impl.get("block", "Block")
     listed = list(blocks) if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else []
     count = sum(is_instance(b, block_class) for b in listed)
     if count != 6:
         others = [b for b in listed if not is_instance(b, block_class)]
-        fail("Blocks in the lecture's model (n_layer=6)", f"6 x {contract_class_text(impl, 'block', 'Block')}",
-             f"{count} of them, in {blocks_text(blocks, listed, impl)}", where,
-             same_name_hint(others[0], impl, "block", "Block") if others else None)
+        fail(what="Blocks in the lecture's model (n_layer=6)",
+             expected=f"6 x {contract_class_text(impl, 'block', 'Block')}",
+             got=f"{count} of them, in {blocks_text(blocks, listed, impl)}", where=where,
+             hint=same_name_hint(others[0], impl, "block", "Block") if others else None)
 
 
 def test_logits_shape_and_no_loss_without_targets(impl, device):
     """``model(idx)`` returns logits of shape (B, T, V) and ``None`` for the loss."""
     model = small_model(impl, device)
     swap_blocks(model, device, impl)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     logits, loss = expect_pair(model(random_idx(device)), "GPTLanguageModel.forward(idx)", where)
     expect_tensor(logits, "logits", where, shape=(B, T, V), dtype=torch.float32, device=device)
     if loss is not None:
-        fail("without targets the loss should be None", None, loss, where)
+        fail(what="without targets the loss should be None", expected=None, got=loss, where=where)
 
 
 def test_logits_match_oracle(impl, device):
@@ -185,7 +187,7 @@ def test_logits_match_oracle(impl, device):
     randomize_parameters(model, seed=0)
     swap_blocks(model, device, impl)
     blocks = stand_in_blocks(SMALL["n_embd"], SMALL["n_layer"]).to(device)  # the grader's own copy, for the oracle
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     # Tokens below block_size, so that positions looked up by idx (a known mistake) run and get named.
     idx = random_idx(device, high=SMALL["block_size"])
     logits, _ = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", where)
@@ -226,7 +228,7 @@ def test_loss_is_mean_cross_entropy(impl, device):
     randomize_parameters(model, seed=0)
     swap_blocks(model, device, impl)
     idx, targets = random_idx(device, seed=1), random_idx(device, seed=2)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     logits, loss = expect_pair(model(idx, targets), "GPTLanguageModel.forward(idx, targets)", where)
     expect_tensor(logits, "logits (with targets)", where, shape=(B, T, V),
                   hint="keep the logits (B, T, V): reshape only the copy you hand to F.cross_entropy")
@@ -238,7 +240,7 @@ def test_lecture_init(impl, device):
     """The lecture's init: every Linear and Embedding weight ~ normal(0, 0.02), Linear biases zero,
     so the first loss is about ln(V) = 4.17 (uniform predictions)."""
     model = small_model(impl, device)
-    where = impl.where("gpt", "GPTLanguageModel.__init__")
+    where = impl.where_is("GPTLanguageModel.__init__")
     hint = "end __init__ with self.apply(self._init_weights): normal(std=0.02) weights, zero biases"
     for name, module in model.named_modules():
         if not isinstance(module, (nn.Linear, nn.Embedding)):
@@ -248,16 +250,18 @@ def test_lecture_init(impl, device):
         # Measured 0.0186-0.0217 over all of them on the reference (model seeds 0-19); without the
         # init (PyTorch's defaults) every one lies in 0.050-1.06.
         if not 0.016 < std < 0.024:
-            fail(f"the standard deviation of {name}.weight in a freshly made model", "0.02", f"{std:.3f}",
-                 where, hint)
+            fail(what=f"the standard deviation of {name}.weight in a freshly made model", expected="0.02",
+                 got=f"{std:.3f}",
+                 where=where, hint=hint)
         bias = getattr(module, "bias", None)
         if bias is not None and bias.detach().abs().max().item() != 0:
-            fail(f"{name}.bias in a freshly made model", "zeros", "non-zero values", where, hint)
+            fail(what=f"{name}.bias in a freshly made model", expected="zeros", got="non-zero values", where=where,
+                 hint=hint)
     # With small stand-in blocks (std 0.02, like the init) the first loss shows the init end to end.
     swap_blocks(model, device, impl, std=0.02)
     idx, targets = random_idx(device, seed=1, shape=(4, 16)), random_idx(device, seed=2, shape=(4, 16))
-    logits, _ = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", impl.where("gpt", "GPTLanguageModel.forward"))
-    expect_tensor(logits, "logits", impl.where("gpt", "GPTLanguageModel.forward"), shape=(4, 16, V))
+    logits, _ = expect_pair(model(idx), "GPTLanguageModel.forward(idx)", impl.where_is("GPTLanguageModel.forward"))
+    expect_tensor(logits, "logits", impl.where_is("GPTLanguageModel.forward"), shape=(4, 16, V))
     # The grader's own cross-entropy of the logits: a wrong loss costs test_loss_is_mean_cross_entropy's
     # point, not this one's as well.
     loss = F.cross_entropy(logits.detach().float().reshape(-1, V), targets.reshape(-1))
@@ -265,8 +269,9 @@ def test_lecture_init(impl, device):
     # 0.06. Without the init it is 4.21-4.52: it overlaps, so the weight statistics above do the catching
     # and this end-to-end look catches what they cannot (logits scaled up, say).
     if not abs(loss.item() - math.log(V)) < 0.1:
-        fail("the mean cross-entropy of a freshly made model's logits", f"about ln(65) = {math.log(V):.2f}",
-             f"{loss.item():.2f}", where, hint)
+        fail(what="the mean cross-entropy of a freshly made model's logits",
+             expected=f"about ln(65) = {math.log(V):.2f}",
+             got=f"{loss.item():.2f}", where=where, hint=hint)
 
 
 def test_too_long_sequence_is_a_clear_error(impl, device):
@@ -275,7 +280,7 @@ def test_too_long_sequence_is_a_clear_error(impl, device):
     swap_blocks(model, device, impl)
     idx = torch.zeros((1, SMALL["block_size"] + 1), dtype=torch.long, device=device)
     expect_raises(ValueError, lambda: model(idx), "a sequence of 17 tokens with block_size=16",
-                  impl.where("gpt", "GPTLanguageModel.forward"),
+                  impl.where_is("GPTLanguageModel.forward"),
                   "if T > self.config.block_size: raise ValueError(...)")
 
 
@@ -290,7 +295,7 @@ def test_is_causal(impl, device, probe):
     """With causal stand-in blocks the whole GPT is causal: changing the tokens after t never changes
     the logits up to t, and no gradient flows from the logits at t to the embeddings after t."""
     model, blocks = causal_model(impl, device)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     idx, t = random_idx(device), T // 2
     if probe == "perturbation":
         changed = idx.clone()
@@ -307,20 +312,21 @@ def test_is_causal(impl, device, probe):
         logits = expect_pair(out, "GPTLanguageModel.forward(idx)", where)[0]
         expect_tensor(logits, "logits", where, shape=(B, T, V))
         if not graphed:
-            fail("the embeddings and the logits should be part of the autograd graph", "requires_grad",
-                 "no gradient", where, "do not detach the embeddings or compute them under torch.no_grad()")
+            fail(what="the embeddings and the logits should be part of the autograd graph", expected="requires_grad",
+                 got="no gradient", where=where,
+                 hint="do not detach the embeddings or compute them under torch.no_grad()")
         moved = 0.0 if grad is None else grad[:, t + 1 :].abs().max().item()
         what = f"the gradient of the logits at position {t} with respect to the embeddings after {t}"
-    # Exactly 0 for a causal model; 1e-5 allows float noise only (the logits are of size ~1).
-    if moved > 1e-5:
-        fail(what, "0 (the future must not reach the past)", f"{moved:.3g}", where)
+    # Exactly 0 for a causal model; FUTURE_ATOL (1e-5) allows float noise only (the logits are of size ~1).
+    if moved > causality.FUTURE_ATOL:
+        fail(what=what, expected="0 (the future must not reach the past)", got=f"{moved:.3g}", where=where)
 
 
 def test_past_is_used(impl, device):
     """With stand-in blocks that mix the past, the last position's logits depend on the first token:
     the model passes what the blocks computed on to its logits."""
     model, _ = causal_model(impl, device)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     idx = random_idx(device)
     changed = idx.clone()
     changed[:, 0] = (changed[:, 0] + 1) % V
@@ -330,10 +336,10 @@ def test_past_is_used(impl, device):
     expect_tensor(a, "logits", where, shape=(B, T, V))
     moved = (a[:, -1] - b[:, -1]).abs().max().item()
     # Measured 1.23 on the reference; a model that skips the blocks gives exactly 0.
-    if moved < 1e-3:
-        fail(f"how much the logits at position {T - 1} move when the first token changes",
-             "a clear change (the past is used)", f"{moved:.3g}", where,
-             "x = self.blocks(x): the blocks are where the tokens talk to each other")
+    if moved < causality.PAST_MIN:
+        fail(what=f"how much the logits at position {T - 1} move when the first token changes",
+             expected="a clear change (the past is used)", got=f"{moved:.3g}", where=where,
+             hint="x = self.blocks(x): the blocks are where the tokens talk to each other")
 
 
 # ---------------------------------------------------------------------------------------- training
@@ -385,7 +391,7 @@ def train_own_gpt(impl, text, recipe, device, bf16=False):
     judged apart, and the line that says which parts were replaced (None if none). One forward first,
     so that a wrong return value is reported plainly."""
     config_class, model_class = impl.get("gpt", "GPTConfig"), impl.get("gpt", "GPTLanguageModel")
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     apart = is_remote(model_class)
     replaced = judge_training.differing_parts(impl, recipe.n_embd, recipe.n_head, recipe.block_size)
     if replaced:
@@ -404,7 +410,7 @@ def train_own_gpt(impl, text, recipe, device, bf16=False):
         return judge_training.judged_loss(run, text, recipe, apart, device, bf16), apart, \
             judge_training.replaced_line(replaced)
     except training.TrainingError as exc:
-        fail("training the GPT", "a loss that backpropagates to the weights", str(exc), where)
+        fail(what="training the GPT", expected="a loss that backpropagates to the weights", got=str(exc), where=where)
     except judge_training.NotJudged as exc:
         judge_training.fail_not_judged(impl, exc, "the trained GPT's weights")
 
@@ -421,25 +427,26 @@ def test_training_beats_the_bigram(impl, shakespeare, record_property):
                 "the residuals, the attention")
         if replaced:
             hint = f"{replaced}; what is left is your GPTLanguageModel's own: embeddings, ln_f, lm_head, the loss"
-        fail(judge_training.described(f"validation loss of a small GPT (n_embd={GPT_RECIPE.n_embd}, n_layer="
+        fail(what=judge_training.described(f"validation loss of a small GPT (n_embd={GPT_RECIPE.n_embd}, n_layer="
                                       f"{GPT_RECIPE.n_layer}) after {GPT_RECIPE.iters} seeded training steps", apart),
-             f"below {GPT_THRESHOLD} (a bigram cannot "
-             "go below about 2.45; the reference reaches about 2.2)", f"{val:.3f}",
-             impl.where("gpt", "GPTLanguageModel"), hint)
+             expected=f"below {GPT_THRESHOLD} (a bigram cannot "
+             "go below about 2.45; the reference reaches about 2.2)", got=f"{val:.3f}",
+             where=impl.where_is("GPTLanguageModel"), hint=hint)
 
 
 def runs_and_backpropagates(impl, device):
     """The small model's forward and ``loss.backward()`` on ``device``, checked (test_runs_on_cuda)."""
     model = small_model(impl, device)
     idx = torch.randint(V, (2, 16), device=device)
-    where = impl.where("gpt", "GPTLanguageModel.forward")
+    where = impl.where_is("GPTLanguageModel.forward")
     out, backpropagated, reached = loss_backward(model, idx, idx)
     logits, loss = expect_pair(out, f"GPTLanguageModel.forward(idx, targets) on {device}", where)
     expect_tensor(logits, "logits", where, shape=(2, 16, V), device=device)
     expect_tensor(loss, "loss", where, shape=(), device=device)
     if not backpropagated or "lm_head.weight" not in reached:
-        fail(f"loss.backward() on {device}", "gradients for the weights, lm_head.weight among them",
-             "no gradient" if not backpropagated else f"gradients for {', '.join(reached) or 'no weight'}", where)
+        fail(what=f"loss.backward() on {device}", expected="gradients for the weights, lm_head.weight among them",
+             got="no gradient" if not backpropagated else f"gradients for {', '.join(reached) or 'no weight'}",
+             where=where)
 
 
 @pytest.mark.gpu
@@ -456,6 +463,7 @@ def test_lecture_model_trains_on_cuda(impl, device, shakespeare, record_property
     val, _, _ = train_own_gpt(impl, shakespeare, LECTURE_RECIPE, device, bf16=True)  # judged apart or not
     record_property("val_loss", round(val, 4))  # in --junitxml: the figure behind the threshold
     if not val < LECTURE_THRESHOLD:
-        fail(f"validation loss of the lecture's model after {LECTURE_RECIPE.iters} steps on CUDA",
-             f"below {LECTURE_THRESHOLD} (the reference reaches about 1.49; the lecture reports 1.48)", f"{val:.3f}",
-             impl.where("gpt", "GPTLanguageModel"))
+        fail(what=f"validation loss of the lecture's model after {LECTURE_RECIPE.iters} steps on CUDA",
+             expected=f"below {LECTURE_THRESHOLD} (the reference reaches about 1.49; the lecture reports 1.48)",
+             got=f"{val:.3f}",
+             where=impl.where_is("GPTLanguageModel"))

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from grader.judges import attention_oracle as oracle
+from grader.judges import attention_oracle as oracle, causality
 from grader.judges.attention_picture import head_picture
 from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_tensor, fail,
                                   max_difference, name_the_mistake)
-from grader.probes.probe import future_change, future_gradient, past_change, randomize_parameters
+from grader.probes.probe import randomize_parameters
 
 pytestmark = pytest.mark.head
 
@@ -20,20 +20,10 @@ n_embd, head_size, block_size = 32, 8, 16
 WEIGHT_STD = 0.2
 ATOL = 1e-4
 
-# Causal attention does not move the past at all: the reference gives 0.0 exactly, by perturbation and by
-# gradient, at every t below, over seeds 0-19 (-inf turns into exact zeros after the softmax; so do -1e9,
-# torch.finfo(float32).min and F.scaled_dot_product_attention, all measured 0.0). 1e-5 only absorbs the
-# rounding of some other kernel.
-FUTURE_ATOL = 1e-5
-# The smallest change at position t when x[:, 0] is replaced, measured on the reference over seeds 0-19
-# and the t below: 0.15, so 1e-3 leaves a margin of 100x. A head that looks at each position alone gives
-# exactly 0.
-PAST_MIN = 1e-3
 P = 0.5  # dropout probability for the train-mode checks: half the weights dropped, so any dropout shows
 
-# (T, t): a full block and a shorter one; t = 0 (a position that only sees itself) to near the end.
-POSITIONS = [(block_size, 0), (block_size, 7), (block_size, 14), (5, 2)]
-POSITION_IDS = [f"T={T},t={t}" for T, t in POSITIONS]
+FUTURE_POSITIONS, FUTURE_IDS = causality.future_positions(block_size)
+PAST_POSITIONS, PAST_IDS = causality.past_positions(block_size)
 
 
 def make_head(impl, device, dropout=0.0, seed=0):
@@ -49,7 +39,7 @@ def random_x(B, T, device, seed=0):
 
 def expect_layout(head, impl):
     """key, query and value as CONTRACT.md lays them out (the oracle reads their weights)."""
-    where = impl.where("attention", "Head.__init__")
+    where = impl.where_is("Head.__init__")
     for name in ("key", "query", "value"):
         expect_linear(attribute(head, name, where), n_embd, head_size, False, f"Head.{name}", where)
     return head
@@ -78,7 +68,7 @@ def test_output_shape_dtype_device(impl, device, T):
     """Head maps (B, T, n_embd) to (B, T, head_size), float32, on the input's device, for T <= block_size."""
     head = make_head(impl, device)
     x = torch.randn(4, T, n_embd, device=device)
-    where = impl.where("attention", "Head.forward")
+    where = impl.where_is("Head.forward")
     what = f"Head(x) for x of shape (4, {T}, {n_embd})"
     expect_tensor(oracle.call_at(head, x, what, where, block_size), what, where, shape=(4, T, head_size),
                   dtype=torch.float32, device=device)
@@ -88,51 +78,39 @@ def test_tril_is_a_buffer(impl, device):
     """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
     .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
     head = make_head(impl, device)
-    oracle.expect_tril_buffer(head, "Head", impl.where("attention", "Head.__init__"))
+    oracle.expect_tril_buffer(head, "Head", impl.where_is("Head.__init__"))
 
 
-@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+def causal_subject(head, x, T, impl, device):
+    """Head as the causality checks probe it (grader/judges/causality.py)."""
+    return causality.Subject(head, "Head", impl.where_is("Head.forward"), f" (T={T})",
+                             mistake=lambda: known_mistake(head, x, impl),
+                             picture=lambda: head_picture(head, n_embd, head_size, device))
+
+
+@pytest.mark.parametrize("T,t", FUTURE_POSITIONS, ids=FUTURE_IDS)
 def test_future_does_not_change_the_past(impl, device, T, t):
     """Replacing the inputs after position t leaves the outputs at positions <= t unchanged."""
     head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
-    change = future_change(head, x, t)
-    if not change <= FUTURE_ATOL:
-        fail(f"Head: {oracle.up_to(t)} changed when only the inputs after {t} changed (T={T})",
-             "no change: position t may only look at positions <= t", f"a change of {oracle.amount(change)}",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.FUTURE_LEAKS,
-             picture=head_picture(head, n_embd, head_size, device))
+    causality.expect_future_unchanged(causal_subject(head, x, T, impl, device), x, t,
+                                      sees="may only look at positions <= t", hint=oracle.FUTURE_LEAKS)
 
 
-@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+@pytest.mark.parametrize("T,t", FUTURE_POSITIONS, ids=FUTURE_IDS)
 def test_no_gradient_flows_from_the_future(impl, device, T, t):
     """The output at position t has zero gradient with respect to the inputs after t: the future is
     masked out of the computation, not only hidden in the values."""
     head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
-    gradient = future_gradient(head, x, t)
-    if not gradient <= FUTURE_ATOL:
-        fail(f"Head: the output at position {t} has a gradient with respect to later inputs (T={T})",
-             "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or
-             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0",
-             picture=head_picture(head, n_embd, head_size, device))
+    causality.expect_no_future_gradient(causal_subject(head, x, T, impl, device), x, t, hint=oracle.FUTURE_GRADIENT)
 
 
-@pytest.mark.parametrize("T,t", [(block_size, 1), (block_size, block_size - 1), (5, 4)],
-                         ids=["T=block_size,t=1", "T=block_size,t=T-1", "T=5,t=4"])
+@pytest.mark.parametrize("T,t", PAST_POSITIONS, ids=PAST_IDS)
 def test_uses_the_past(impl, device, T, t):
     """The output at position t changes when the input at position 0 changes: the head really averages
     over earlier positions (a layer that looks at each position alone fails here)."""
     head, x = randomize_parameters(make_head(impl, device), std=WEIGHT_STD), random_x(4, T, device)
-    change = past_change(head, x, t)
-    if change != change:
-        fail(f"Head(x) at position {t} (T={T})", "finite values", "NaN",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or oracle.NOT_FINITE,
-             picture=head_picture(head, n_embd, head_size, device))
-    if not change >= PAST_MIN:
-        fail(f"Head: the output at position {t} ignores the input at position 0 (T={T})",
-             "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
-             impl.where("attention", "Head.forward"), known_mistake(head, x, impl) or
-             oracle.MASK_ONLY_THE_FUTURE, picture=head_picture(head, n_embd, head_size, device))
+    causality.expect_past_used(causal_subject(head, x, T, impl, device), x, t, hint=oracle.MASK_ONLY_THE_FUTURE,
+                               not_finite=oracle.NOT_FINITE)
 
 
 @pytest.mark.parametrize("T", [block_size, 5], ids=["T=block_size", "T<block_size"])
@@ -143,24 +121,20 @@ def test_matches_attention_from_its_weights(impl, device, T):
     x = random_x(4, T, device)
     with torch.no_grad():
         got = head(x)
-    expect_matches(got, head, x, f"Head(x) in eval mode, T={T}", impl.where("attention", "Head.forward"))
+    expect_matches(got, head, x, f"Head(x) in eval mode, T={T}", impl.where_is("Head.forward"))
 
 
 def expect_matches(got, head, x, what, where):
-    expected = oracle.head_oracle(head, x, head_size)
-    hint = picture = None
-    if max_difference(got, expected) > ATOL:  # only a failure pays for the name and the picture
-        hint = name_the_mistake(got, oracle.head_mistakes(head, x, head_size), ATOL, oracle.NOT_FINITE)
-        picture = head_picture(head, n_embd, head_size, x.device)
-    expect_close(got, expected, what, where, atol=ATOL, hint=hint, picture=picture)
-
+    oracle.expect_matches(got, oracle.head_oracle(head, x, head_size), what, where,
+                          mistakes=lambda: oracle.head_mistakes(head, x, head_size),
+                          picture=lambda: head_picture(head, n_embd, head_size, x.device), atol=ATOL)
 
 def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     """Head(..., dropout=0.5): in train mode two calls differ, and the same torch.manual_seed gives the
     same output; in eval mode dropout is off and the output equals the grader's attention."""
     head = randomize_parameters(expect_layout(make_head(impl, device, dropout=P), impl), std=WEIGHT_STD).train()
     x = random_x(4, block_size, device)
-    where = impl.where("attention", "Head.forward")
+    where = impl.where_is("Head.forward")
     with torch.no_grad():
         first, second = head(x), head(x)
         torch.manual_seed(1)
@@ -173,19 +147,21 @@ def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     # Two dropout masks of 4 * 16 * 16 weights at p = 0.5 differ by far more than 1e-3: the two calls
     # differ by at least 5.8 over seeds 0-19, on the reference and with dropout on the output.
     if not max_difference(first, second) > 1e-3:
-        fail("Head(..., dropout=0.5) in train mode gave the same output twice", "different outputs (dropout)",
-             "the same output", where, "apply self.dropout (nn.Dropout(dropout)) to the attention weights")
+        fail(what="Head(..., dropout=0.5) in train mode gave the same output twice",
+             expected="different outputs (dropout)",
+             got="the same output", where=where,
+             hint="apply self.dropout (nn.Dropout(dropout)) to the attention weights")
     if not max_difference(seeded, seeded_again) <= 1e-6:
-        fail("Head in train mode after the same torch.manual_seed(1)", "the same output twice",
-             f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where,
-             "draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
+        fail(what="Head in train mode after the same torch.manual_seed(1)", expected="the same output twice",
+             got=f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where=where,
+             hint="draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
     head.eval()
     with torch.no_grad():
         got, again = head(x), head(x)
     if max_difference(got, again) > 1e-6:
-        fail("Head(..., dropout=0.5) in eval mode gave two different outputs", "dropout off in eval mode",
-             "random outputs", where,
-             "use self.dropout = nn.Dropout(dropout), which is off in eval mode "
+        fail(what="Head(..., dropout=0.5) in eval mode gave two different outputs", expected="dropout off in eval mode",
+             got="random outputs", where=where,
+             hint="use self.dropout = nn.Dropout(dropout), which is off in eval mode "
              "(F.dropout needs training=self.training)")
     expect_matches(got, head, x, "Head(..., dropout=0.5) in eval mode", where)
 
@@ -196,7 +172,7 @@ def test_dropout_acts_on_the_attention_weights(impl, device):
     Dropout on the output instead drops single features: rows come out partly zero; dropout on the scores
     gives NaN (-inf * 0) or v_0 itself (the softmax makes the one weight 1 again)."""
     head = randomize_parameters(expect_layout(make_head(impl, device, dropout=P), impl), std=WEIGHT_STD)
-    where = impl.where("attention", "Head.forward")
+    where = impl.where_is("Head.forward")
     # 64 rows: output dropout would leave a row whole (all 8 features kept or all dropped) with
     # probability 2 * 0.5**8 = 1/128, so it passes for all 64 rows with probability about 1e-135.
     # Measured over torch seeds 0-19: the reference (and F.scaled_dot_product_attention) 0 rows wrong,
@@ -222,13 +198,13 @@ def test_dropout_acts_on_the_attention_weights(impl, device):
     # mode by at least 2.7 elsewhere; the reference is at least 3.2 from v_0. ATOL: margins over 10^4.
     # (Dropout on the scores after the mask gives NaN in 7072-7240 of the 8192 values.)
     if max_difference(got, v0) <= ATOL and max_difference(all_in_train, all_in_eval) > ATOL:
-        fail("Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
-             "each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
-             "v_0 in all 64 rows: its weight is 1 every time, while other positions change", where,
-             oracle.dropout_before_softmax("self.dropout"))
+        fail(what="Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
+             expected="each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
+             got="v_0 in all 64 rows: its weight is 1 every time, while other positions change", where=where,
+             hint=oracle.dropout_before_softmax("self.dropout"))
     if wrong:
-        fail("Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
-             "each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
-             f"{wrong} of 64 rows are neither", where,
-             "apply dropout to the attention weights after the softmax, wei = self.dropout(wei), "
+        fail(what="Head(..., dropout=0.5) in train mode, output at position 0 (which attends only to itself)",
+             expected="each row either all 0 (its one weight dropped) or v_0 / (1 - p) (kept)",
+             got=f"{wrong} of 64 rows are neither", where=where,
+             hint="apply dropout to the attention weights after the softmax, wei = self.dropout(wei), "
              "not to the output or the scores")

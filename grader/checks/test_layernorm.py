@@ -51,11 +51,11 @@ def cls(impl):
 
 
 def init_where(impl):
-    return impl.where(MODULE, "LayerNorm1d.__init__")
+    return impl.where_is("LayerNorm1d.__init__")
 
 
 def forward_where(impl):
-    return impl.where(MODULE, "LayerNorm1d.forward")
+    return impl.where_is("LayerNorm1d.forward")
 
 
 def random_rows(shape, device, seed=0, scale=None):
@@ -76,12 +76,13 @@ def parameters_of(ln, impl):
     gamma, beta = attribute(ln, "gamma", where), attribute(ln, "beta", where)
     for name, p in (("gamma", gamma), ("beta", beta)):
         if not parameter_status(ln, name)[0]:
-            fail(f"LayerNorm1d.{name} should be an nn.Parameter, so that ln.parameters() (and the optimizer) "
-                 f"find it", f"nn.Parameter of shape ({dim},)", describe(p), where,
-                 f"self.{name} = nn.Parameter(torch.{'ones' if name == 'gamma' else 'zeros'}(dim))")
+            fail(what=f"LayerNorm1d.{name} should be an nn.Parameter, so that ln.parameters() (and the optimizer) "
+                 f"find it", expected=f"nn.Parameter of shape ({dim},)", got=describe(p), where=where,
+                 hint=f"self.{name} = nn.Parameter(torch.{'ones' if name == 'gamma' else 'zeros'}(dim))")
         if tuple(p.shape) != (dim,):
-            fail(f"LayerNorm1d({dim}).{name} has the wrong shape", (dim,), tuple(p.shape), where,
-                 "one scale and one shift per feature: shape (dim,)")
+            fail(what=f"LayerNorm1d({dim}).{name} has the wrong shape", expected=(dim,), got=tuple(p.shape),
+                 where=where,
+                 hint="one scale and one shift per feature: shape (dim,)")
     return gamma, beta
 
 
@@ -139,17 +140,19 @@ def test_parameters_layout(impl, device):
     gamma, beta = parameters_of(ln, impl)
     missing = [name for name in ("gamma", "beta") if not parameter_status(ln, name)[1]]
     if missing:
-        fail("LayerNorm1d(dim).parameters()", "gamma and beta among them", f"{' and '.join(missing)} not among them",
-             where, "assign them as attributes of the module after super().__init__()")
+        fail(what="LayerNorm1d(dim).parameters()", expected="gamma and beta among them",
+             got=f"{' and '.join(missing)} not among them",
+             where=where, hint="assign them as attributes of the module after super().__init__()")
     if not bool((gamma.detach() == 1).all()) or not bool((beta.detach() == 0).all()):
-        fail(f"a new LayerNorm1d({dim})'s gamma and beta", "gamma all ones, beta all zeros",
-             f"gamma {gamma.detach().flatten()[:4].tolist()}..., beta {beta.detach().flatten()[:4].tolist()}...",
-             where, "start as the identity: gamma = ones (scale 1), beta = zeros (shift 0)")
+        fail(what=f"a new LayerNorm1d({dim})'s gamma and beta", expected="gamma all ones, beta all zeros",
+             got=f"gamma {gamma.detach().flatten()[:4].tolist()}..., beta {beta.detach().flatten()[:4].tolist()}...",
+             where=where, hint="start as the identity: gamma = ones (scale 1), beta = zeros (shift 0)")
     for args, expected in (((), 1e-5), ((1e-3,), 1e-3)):
         got = getattr(cls(impl)(dim, *args), "eps", None)
         if not isinstance(got, (int, float)) or got != expected:
-            fail(f"LayerNorm1d({', '.join(map(str, (dim,) + args))}).eps", expected, describe(got), where,
-                 "store the eps argument: self.eps = eps")
+            fail(what=f"LayerNorm1d({', '.join(map(str, (dim,) + args))}).eps", expected=expected, got=describe(got),
+                 where=where,
+                 hint="store the eps argument: self.eps = eps")
 
 
 def test_output_shape_dtype_device(impl, device):
@@ -184,16 +187,17 @@ def test_rows_have_mean_0_and_variance_1(impl, device):
         out = expect_tensor(ln(x), f"LayerNorm1d({dim})(x)", forward_where(impl), shape=(B, T, dim))
     mean = out.mean(-1).abs().max().item()
     if not mean <= MEAN_ATOL:
-        fail("the largest mean of an output row over its last dim (gamma = 1, beta = 0)", "0",
-             f"{mean:.3g}", forward_where(impl),
-             "subtract each row's own mean, x.mean(-1, keepdim=True): on (B, T, C) the lecture's dim 1 is time")
+        fail(what="the largest mean of an output row over its last dim (gamma = 1, beta = 0)", expected="0",
+             got=f"{mean:.3g}", where=forward_where(impl),
+             hint="subtract each row's own mean, x.mean(-1, keepdim=True): on (B, T, C) the lecture's dim 1 is time")
     var = out.var(-1, unbiased=False)
     off = (var - 1).abs().max().item()
     if not off <= VAR_ATOL:
         unbiased = (var - (dim - 1) / dim).abs().max().item() <= VAR_ATOL
-        fail("the variance of the output rows over their last dim (gamma = 1, beta = 0)", "1 for every row",
-             f"{var.min().item():.4g} to {var.max().item():.4g}", forward_where(impl),
-             f"the variance is unbiased: (C-1)/C = {(dim - 1) / dim:.4g} comes out when xvar divides by C - 1 "
+        fail(what="the variance of the output rows over their last dim (gamma = 1, beta = 0)",
+             expected="1 for every row",
+             got=f"{var.min().item():.4g} to {var.max().item():.4g}", where=forward_where(impl),
+             hint=f"the variance is unbiased: (C-1)/C = {(dim - 1) / dim:.4g} comes out when xvar divides by C - 1 "
              f"(the lecture's x.var(1)); nn.LayerNorm uses x.var(-1, keepdim=True, unbiased=False)" if unbiased
              else "divide by torch.sqrt(xvar + self.eps), xvar the variance of each row over the last dim")
 
@@ -216,17 +220,20 @@ def test_normalises_each_position_on_its_own(impl, device):
     others = [s for s in range(T) if s != t]
     moved = max_difference(out[:, others], out_t[:, others])
     if not moved <= OTHERS_ATOL:
-        fail(f"how much the outputs at other positions move when only position {t}'s input changes",
-             "0 (each position is normalised over its own features)", f"{moved:.3g}", where,
-             "normalised over time (dim 1): the lecture's x.mean(1) and x.var(1) are for a (B, C) input; "
+        fail(what=f"how much the outputs at other positions move when only position {t}'s input changes",
+             expected="0 (each position is normalised over its own features)", got=f"{moved:.3g}", where=where,
+             hint="normalised over time (dim 1): the lecture's x.mean(1) and x.var(1) are for a (B, C) input; "
              "on (B, T, C) use dim=-1")
     if max_difference(out[:, t], out_t[:, t]) == 0:
-        fail(f"the output at position {t} when its input changes", "a different output", "the same output", where)
+        fail(what=f"the output at position {t} when its input changes", expected="a different output",
+             got="the same output", where=where)
     rest = [s for s in range(B) if s != b]
     moved = max_difference(out[rest], out_b[rest])
     if not moved <= OTHERS_ATOL:
-        fail(f"how much the other sequences' outputs move when only sequence {b} changes", "0", f"{moved:.3g}",
-             where, "normalised over the batch (dim 0), as BatchNorm does: LayerNorm normalises each row over "
+        fail(what=f"how much the other sequences' outputs move when only sequence {b} changes", expected="0",
+             got=f"{moved:.3g}",
+             where=where,
+             hint="normalised over the batch (dim 0), as BatchNorm does: LayerNorm normalises each row over "
                     "its features, dim -1")
 
 
@@ -258,11 +265,11 @@ def test_constant_row_gives_beta_not_nan(impl, device):
     constant = out[[0, 1, 3, 2], [0, 5, 7, 2]]
     diff = max_difference(constant, ln.beta.detach().expand(4, dim))
     if not diff <= ATOL:
-        fail("LayerNorm1d's output for rows whose features are all equal (0.0, 3.0, -2.5, 0.375: variance 0)",
-             "beta in every such row (xhat = 0)",
-             "NaN or inf values" if not bool(torch.isfinite(constant).all()) else f"values off by up to {diff:.3g}",
-             forward_where(impl),
-             "a constant row has variance 0: add self.eps inside the square root, torch.sqrt(xvar + self.eps), "
+        fail(what="LayerNorm1d's output for rows whose features are all equal (0.0, 3.0, -2.5, 0.375: variance 0)",
+             expected="beta in every such row (xhat = 0)",
+             got="NaN or inf values" if not bool(torch.isfinite(constant).all()) else f"values off by up to {diff:.3g}",
+             where=forward_where(impl),
+             hint="a constant row has variance 0: add self.eps inside the square root, torch.sqrt(xvar + self.eps), "
              "so that 0 / sqrt(0 + eps) = 0 and the output is beta")
 
 
@@ -280,8 +287,9 @@ def test_gradients_reach_gamma_beta_and_x(impl, device):
     out, in_graph, grads = output_and_gradients(ln, x, w, ("gamma", "beta"))
     expect_tensor(out, f"LayerNorm1d({dim})(x)", where, shape=(B, T, dim))
     if not in_graph:
-        fail("LayerNorm1d(x) for x that requires grad", "an output in the autograd graph", "no graph", where,
-             "compute with torch operations on x, self.gamma and self.beta (no .detach(), no torch.no_grad())")
+        fail(what="LayerNorm1d(x) for x that requires grad", expected="an output in the autograd graph", got="no graph",
+             where=where,
+             hint="compute with torch operations on x, self.gamma and self.beta (no .detach(), no torch.no_grad())")
     expect_close(out, layer_norm(x.detach(), ln, 1e-5), f"LayerNorm1d({dim})(x), before its gradients",
                  where, atol=ATOL, hint="the output is off already: test_matches_nn_layernorm names the mistake, "
                                         "and the gradients follow once the output is right")
@@ -291,9 +299,9 @@ def test_gradients_reach_gamma_beta_and_x(impl, device):
     for name, expected in (("gamma", g2.grad), ("beta", b2.grad), ("x", x2.grad)):
         got = grads.get(name)
         if got is None:
-            fail(f"the gradient of LayerNorm1d.{name}" if name != "x" else "the gradient of the input x",
-                 "a gradient", "None", where,
-                 f"use self.{name} in forward: self.gamma * xhat + self.beta" if name != "x"
+            fail(what=f"the gradient of LayerNorm1d.{name}" if name != "x" else "the gradient of the input x",
+                 expected="a gradient", got="None", where=where,
+                 hint=f"use self.{name} in forward: self.gamma * xhat + self.beta" if name != "x"
                  else "keep the computation in the graph (no .detach(), no torch.no_grad())")
         expect_close(got, expected, f"the gradient of {'LayerNorm1d.' if name != 'x' else 'the input '}{name}",
                      where, atol=GRAD_ATOL,
@@ -307,7 +315,8 @@ def test_written_by_hand(impl, device):
     x = random_rows((B, T, dim), device)
     used = sorted(FORBIDDEN & set(record_torch_calls(ln, x)["names"]))
     if used:
-        fail("the torch functions LayerNorm1d.forward calls", "mean, var, sqrt and arithmetic: LayerNorm by hand",
-             f"{', '.join(used)}", forward_where(impl),
-             "this exercise is LayerNorm by hand: compute xmean, xvar and xhat yourself instead of calling "
+        fail(what="the torch functions LayerNorm1d.forward calls",
+             expected="mean, var, sqrt and arithmetic: LayerNorm by hand",
+             got=f"{', '.join(used)}", where=forward_where(impl),
+             hint="this exercise is LayerNorm by hand: compute xmean, xvar and xhat yourself instead of calling "
              "F.layer_norm or nn.LayerNorm")

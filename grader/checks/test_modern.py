@@ -59,12 +59,12 @@ ALIASES = {"tying": "weight_tying", "weight tying": "weight_tying", "weight-tyin
 
 def declared(impl):
     """The change that ``chosen_change()`` names, or a failure that lists the choices."""
-    where = impl.where("modern", "chosen_change")
+    where = impl.where_is("chosen_change")
     fn = impl.get("modern", "chosen_change")
     choices = ", ".join(repr(c) for c in CHANGES)
     if not is_callable(fn):
-        fail("chosen_change should be a function", f"def chosen_change(): return one of {choices}",
-             describe(fn), where)
+        fail(what="chosen_change should be a function", expected=f"def chosen_change(): return one of {choices}",
+             got=describe(fn), where=where)
     choice = fn()
     if type(choice) is str and choice in CHANGES:
         return choice
@@ -74,7 +74,8 @@ def declared(impl):
         close = ALIASES.get(close, close)
         if close in CHANGES:
             hint = f"spell it exactly: return {close!r}"
-    fail("the change chosen_change() declares", f"one of {choices}", describe(choice), where, hint)
+    fail(what="the change chosen_change() declares", expected=f"one of {choices}", got=describe(choice), where=where,
+         hint=hint)
 
 
 def test_declares_one_change(impl):
@@ -82,8 +83,8 @@ def test_declares_one_change(impl):
     first = declared(impl)
     again = declared(impl)
     if again != first:
-        fail("chosen_change() called twice", f"{first!r} both times", f"{first!r}, then {again!r}",
-             impl.where("modern", "chosen_change"), "return one fixed string")
+        fail(what="chosen_change() called twice", expected=f"{first!r} both times", got=f"{first!r}, then {again!r}",
+             where=impl.where_is("chosen_change"), hint="return one fixed string")
 
 
 def dispatch(graders, impl, *args):
@@ -100,7 +101,8 @@ def expect_values(got, expected, what, definition, where, atol, mistakes=None, h
         return
     finite = torch.isfinite(got.detach()).all()
     text = f"off by up to {off:.3g} (allowed {atol:g})" if finite else "NaN or inf values"
-    fail(what, definition, text, where, name_the_mistake(got, mistakes or {}, atol) or hint)
+    fail(what=what, expected=definition, got=text, where=where,
+         hint=name_the_mistake(got, mistakes or {}, atol) or hint)
 
 
 # -------------------------------------------------------------------------------------------- gelu
@@ -145,9 +147,9 @@ def run_by_hand(fn, x, what, where):
     out, called, graph = calls_and_graph(fn, x)
     used = [n for n in called if "gelu" in n.lower()] + [n for n in graph if "Gelu" in n]
     if used:
-        fail(f"how {what} is computed", "by hand: torch.erf (or torch.tanh) and arithmetic",
-             f"torch's own GELU ({', '.join(sorted(set(used)))})", where,
-             "the exercise is to write the formula: 0.5 * x * (1 + torch.erf(x / math.sqrt(2))); "
+        fail(what=f"how {what} is computed", expected="by hand: torch.erf (or torch.tanh) and arithmetic",
+             got=f"torch's own GELU ({', '.join(sorted(set(used)))})", where=where,
+             hint="the exercise is to write the formula: 0.5 * x * (1 + torch.erf(x / math.sqrt(2))); "
              "in GELUFeedForward use this module's GELU(), which calls your gelu")
     return out
 
@@ -160,7 +162,7 @@ def expect_a_gelu(got, oracle_of, what, definition, where, atol):
 
 
 def gelu_definition(impl, device):
-    fn, where = impl.get("modern", "gelu"), impl.where("modern", "gelu")
+    fn, where = impl.get("modern", "gelu"), impl.where_is("gelu")
     x = torch.linspace(-6, 6, 256).view(2, 8, 16).to(device)
     got = run_by_hand(fn, x, "gelu(x)", where)
     expect_tensor(got, "gelu(x)", where, shape=x.shape, dtype=torch.float32)
@@ -173,14 +175,14 @@ def gelu_definition(impl, device):
 # by 1.2e-7, the tanh form by 5.1e-7 from its own; the two forms' slopes differ by 8.7e-4, and ReLU's
 # slope is off by 0.5 at 0. GELU_ATOL again. A detached or no-grad gelu has no slope at all.
 def gelu_property(impl, device):
-    fn, where = impl.get("modern", "gelu"), impl.where("modern", "gelu")
+    fn, where = impl.get("modern", "gelu"), impl.where_is("gelu")
     x = torch.linspace(-6, 6, 241).to(device)  # step 0.05: 0 is one of the points
     out, _, in_graph, slope = output_input_and_gradient(fn, x, torch.ones_like(x))  # slope: of out.sum()
     expect_tensor(out, "gelu(x)", where, shape=x.shape)
     if not in_graph:
-        fail("the gradient of gelu(x) with respect to x", "a gradient (GELU is smooth everywhere)",
-             "no gradient: the result is cut off from x", where,
-             "compute it with torch operations on x itself: no torch.no_grad(), .detach(), .item() or numpy")
+        fail(what="the gradient of gelu(x) with respect to x", expected="a gradient (GELU is smooth everywhere)",
+             got="no gradient: the result is cut off from x", where=where,
+             hint="compute it with torch operations on x itself: no torch.no_grad(), .detach(), .item() or numpy")
 
     x64 = x.double().cpu().requires_grad_()
 
@@ -195,7 +197,7 @@ def gelu_property(impl, device):
 
 
 def gelu_interface(impl, device):
-    fn, where = impl.get("modern", "gelu"), impl.where("modern", "gelu")
+    fn, where = impl.get("modern", "gelu"), impl.where_is("gelu")
     generator = torch.Generator().manual_seed(0)
     for shape in [(7,), (), (2, 3, 4, 5)]:
         x = torch.randn(shape, generator=generator).to(device)
@@ -204,8 +206,8 @@ def gelu_interface(impl, device):
         expect_tensor(out, f"gelu(x) for x of shape {shape}", where, shape=shape, dtype=torch.float32,
                       device=device, hint="gelu works element-wise: the output has the input's shape")
         if not torch.equal(x, before):
-            fail("the input x after gelu(x)", "unchanged", "modified in place", where,
-                 "compute a new tensor (no x.mul_(...), x *= ...)")
+            fail(what="the input x after gelu(x)", expected="unchanged", got="modified in place", where=where,
+                 hint="compute a new tensor (no x.mul_(...), x *= ...)")
     x = torch.randn(3, 4, dtype=torch.float64, generator=generator).to(device)
     expect_tensor(fn(x), "gelu(x) for a float64 x", where, dtype=torch.float64, device=device,
                   hint="keep x's dtype: plain numbers such as math.sqrt(2.0) do, new float32 tensors may not")
@@ -216,27 +218,30 @@ N_EMBD = 16
 
 def gelu_net(ffwd, impl, dropout):
     """``ffwd.net`` laid out as FeedForward's with a GELU layer, else a failure naming the difference."""
-    where = impl.where("modern", "GELUFeedForward.__init__")
+    where = impl.where_is("GELUFeedForward.__init__")
     net = attribute(ffwd, "net", where)
     if not isinstance(net, nn.Sequential) or len(net) != 4:
-        fail("GELUFeedForward.net", "nn.Sequential(Linear, GELU, Linear, Dropout)", describe(net), where)
+        fail(what="GELUFeedForward.net", expected="nn.Sequential(Linear, GELU, Linear, Dropout)", got=describe(net),
+             where=where)
     expect_linear(net[0], N_EMBD, 4 * N_EMBD, True, "net[0]", where)
     expect_linear(net[2], 4 * N_EMBD, N_EMBD, True, "net[2]", where)
     if isinstance(net[1], nn.GELU):
-        fail("net[1]", "GELU(), the layer of modern.py that calls your gelu", "torch's nn.GELU", where,
-             "use GELU() from modern.py (the given layer), not nn.GELU")
+        fail(what="net[1]", expected="GELU(), the layer of modern.py that calls your gelu", got="torch's nn.GELU",
+             where=where,
+             hint="use GELU() from modern.py (the given layer), not nn.GELU")
     if isinstance(net[1], nn.ReLU):
-        fail("net[1]", "GELU(), the layer of modern.py that calls your gelu", "nn.ReLU: still the lecture's",
-             where, "replace nn.ReLU() by GELU()")
+        fail(what="net[1]", expected="GELU(), the layer of modern.py that calls your gelu",
+             got="nn.ReLU: still the lecture's",
+             where=where, hint="replace nn.ReLU() by GELU()")
     if not isinstance(net[3], nn.Dropout) or net[3].p != dropout:
-        fail(f"net[3] for GELUFeedForward(n_embd, dropout={dropout})", f"nn.Dropout({dropout})",
-             describe(net[3]), where, "pass the dropout argument on to nn.Dropout")
+        fail(what=f"net[3] for GELUFeedForward(n_embd, dropout={dropout})", expected=f"nn.Dropout({dropout})",
+             got=describe(net[3]), where=where, hint="pass the dropout argument on to nn.Dropout")
     return net
 
 
 def gelu_fits(impl, device):
     ffwd_class = impl.get("modern", "GELUFeedForward")
-    where = impl.where("modern", "GELUFeedForward.forward")
+    where = impl.where_is("GELUFeedForward.forward")
     torch.manual_seed(0)
     ffwd = ffwd_class(N_EMBD, 0.3).to(device)
     net = gelu_net(ffwd, impl, 0.3)
@@ -273,19 +278,19 @@ GELU_TRAIN_THRESHOLD = 0.5
 
 
 def gelu_trains(impl, device):
-    where = impl.where("modern", "GELUFeedForward")
+    where = impl.where_is("GELUFeedForward")
     ffwd_class = impl.get("modern", "GELUFeedForward")
     run = train_pair_model(ffwd_class)
     if run["no_grad"]:
-        fail("the parameters of GELUFeedForward that get a gradient in training", "all of them",
-             f"none reaches {', '.join(run['no_grad'])}", where,
-             "gelu must be computed with torch operations on its input (no .detach(), no torch.no_grad())")
+        fail(what="the parameters of GELUFeedForward that get a gradient in training", expected="all of them",
+             got=f"none reaches {', '.join(run['no_grad'])}", where=where,
+             hint="gelu must be computed with torch operations on its input (no .detach(), no torch.no_grad())")
     loss = judged_loss(mt.PairModel(GELUFeedForwardOfTheGrader()), run, mt.pair_loss, "GELUFeedForward", where) \
         if is_remote(ffwd_class) else run["loss"]
     if not loss < GELU_TRAIN_THRESHOLD:
-        fail(f"the loss of a tiny model with your GELUFeedForward after {mt.PAIR_STEPS} steps on (a + b) mod 8",
-             f"below {GELU_TRAIN_THRESHOLD} (the reference reaches about 0.0001; a model without the "
-             "nonlinearity stays at ln 8 = 2.08)", f"{loss:.3f}", where)
+        fail(what=f"the loss of a tiny model with your GELUFeedForward after {mt.PAIR_STEPS} steps on (a + b) mod 8",
+             expected=f"below {GELU_TRAIN_THRESHOLD} (the reference reaches about 0.0001; a model without the "
+             "nonlinearity stays at ln 8 = 2.08)", got=f"{loss:.3f}", where=where)
 
 
 class GELUFeedForwardOfTheGrader(nn.Module):
@@ -310,8 +315,9 @@ def judged_loss(model, run, loss_of, what, where):
             raise RuntimeError(f"no {', '.join(missing)}")
         model.load_state_dict({name: run["weights"][name] for name in wanted})
     except RuntimeError as exc:
-        fail(f"the weights of the trained model around your {what}", "the layout the checks above ask for",
-             str(exc).splitlines()[0][:300], where)
+        fail(what=f"the weights of the trained model around your {what}",
+             expected="the layout the checks above ask for",
+             got=str(exc).splitlines()[0][:300], where=where)
     return loss_of(model)
 
 
@@ -331,7 +337,7 @@ def tie(impl, model):
 
 def shared_weights(model, impl):
     """The two weights after tie_weights, once they are one Parameter (else the failure that says how not)."""
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     emb = attribute(attribute(model, "token_embedding_table", where), "weight", where)
     head = attribute(attribute(model, "lm_head", where), "weight", where)
     same, parameter, same_storage = how_shared(model, "token_embedding_table.weight", "lm_head.weight")
@@ -349,8 +355,9 @@ def shared_weights(model, impl):
         got = "two Parameters with equal values (copied): training moves them apart"
     else:
         got = "two different tensors"
-    fail("model.lm_head.weight after tie_weights(model)", "the very same Parameter as "
-         "model.token_embedding_table.weight (lm_head.weight is token_embedding_table.weight)", got, where, hint)
+    fail(what="model.lm_head.weight after tie_weights(model)", expected="the very same Parameter as "
+         "model.token_embedding_table.weight (lm_head.weight is token_embedding_table.weight)", got=got, where=where,
+         hint=hint)
 
 
 def tying_definition(impl, device):
@@ -361,15 +368,15 @@ def tying_definition(impl, device):
 
 def tying_property(impl, device):
     model = stand_in(impl, device)
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     before = count_parameters(model)
     tie(impl, model)
     after = count_parameters(model)
     if before - after != V * C:
-        fail(f"how many parameters tie_weights removes from a model with vocab_size={V}, n_embd={C}",
-             f"vocab_size * n_embd = {V * C} (one (V, C) matrix instead of two; lm_head keeps its bias)",
-             f"{before - after}", where,
-             "model.parameters() lists a shared Parameter once: tie the Parameter itself, keep the bias")
+        fail(what=f"how many parameters tie_weights removes from a model with vocab_size={V}, n_embd={C}",
+             expected=f"vocab_size * n_embd = {V * C} (one (V, C) matrix instead of two; lm_head keeps its bias)",
+             got=f"{before - after}", where=where,
+             hint="model.parameters() lists a shared Parameter once: tie the Parameter itself, keep the bias")
     generator = torch.Generator().manual_seed(1)
     idx = torch.randint(V, (4, 6), generator=generator).to(device)
     targets = torch.randint(V, (4, 6), generator=generator).to(device)
@@ -384,7 +391,8 @@ def tying_property(impl, device):
     g_emb, g_head = torch.autograd.grad(oracle_loss, [w_emb, w_head])
     got = loss_gradient(model, idx, targets, "token_embedding_table.weight")
     if got is None:
-        fail("the gradient of token_embedding_table.weight after loss.backward()", "a gradient", "None", where)
+        fail(what="the gradient of token_embedding_table.weight after loss.backward()", expected="a gradient",
+             got="None", where=where)
     # The same float32 operations: the reference is off by exactly 0 (seeds 0-4); the named one-use
     # gradients are off by 0.145 to 0.25, so 1e-5 leaves room for another order of the sums only.
     expect_values(got, g_emb + g_head, "the gradient of the shared weight after loss.backward()",
@@ -397,20 +405,22 @@ def tying_property(impl, device):
 
 def tying_interface(impl, device):
     model = stand_in(impl, device)
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     # Whether each is the very same object after the call as before: asked where the model lives.
     result, kept = call_keeping(impl.get("modern", "tie_weights"), model,
                                 ("token_embedding_table", "lm_head", "lm_head.bias"))
     if result is not model:
-        fail("what tie_weights(model) returns", "the model it was given, tied in place", describe(result), where,
-             "end with return model" if result is None else "tie the model in place and return it")
+        fail(what="what tie_weights(model) returns", expected="the model it was given, tied in place",
+             got=describe(result), where=where,
+             hint="end with return model" if result is None else "tie the model in place and return it")
     if not (kept[0] and kept[1]):
-        fail("model.token_embedding_table and model.lm_head after tie_weights", "the same layers, only their "
-             "weight shared", f"{describe(model.token_embedding_table)}, {describe(model.lm_head)}", where,
-             "keep the layers; assign one weight: model.lm_head.weight = model.token_embedding_table.weight")
+        fail(what="model.token_embedding_table and model.lm_head after tie_weights",
+             expected="the same layers, only their "
+             "weight shared", got=f"{describe(model.token_embedding_table)}, {describe(model.lm_head)}", where=where,
+             hint="keep the layers; assign one weight: model.lm_head.weight = model.token_embedding_table.weight")
     if not kept[2]:
-        fail("model.lm_head.bias after tie_weights", "kept as it was (only the weight is shared)",
-             describe(model.lm_head.bias), where, "keep the bias: tie the weight only")
+        fail(what="model.lm_head.bias after tie_weights", expected="kept as it was (only the weight is shared)",
+             got=describe(model.lm_head.bias), where=where, hint="keep the bias: tie the weight only")
     weight = model.lm_head.weight
     expect_tensor(weight, "model.lm_head.weight", where, shape=(V, C), dtype=torch.float32, device=device,
                   hint="both weights are (vocab_size, n_embd): no transpose")
@@ -418,7 +428,7 @@ def tying_interface(impl, device):
 
 def tying_fits(impl, device):
     model = stand_in(impl, device)
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     tie(impl, model)
     bias = model.lm_head.bias  # read first: in teacher mode, once the grader sets a weight it reads back only those
     # As an optimizer step would: change the embedding matrix in place.
@@ -454,19 +464,20 @@ def tied_stand_in(run):
 
 
 def tying_trains(impl, device):
-    where = impl.where("modern", "tie_weights")
+    where = impl.where_is("tie_weights")
     model = stand_in(impl, "cpu", seed=0, std=0.3)
     tie(impl, model)
     run = train_tied_model(model, V)
     if not how_shared(model, "lm_head.weight", "token_embedding_table.weight")[0]:
-        fail(f"model.lm_head.weight after {mt.TIE_STEPS} training steps", "still the embedding's own Parameter",
-             "a different tensor: the two weights came apart in training", where,
-             "model.lm_head.weight = model.token_embedding_table.weight (the Parameter, not its values)")
+        fail(what=f"model.lm_head.weight after {mt.TIE_STEPS} training steps",
+             expected="still the embedding's own Parameter",
+             got="a different tensor: the two weights came apart in training", where=where,
+             hint="model.lm_head.weight = model.token_embedding_table.weight (the Parameter, not its values)")
     loss = judged_loss(tied_stand_in(run), run, lambda m: mt.tied_loss(m, V), "tie_weights", where) \
         if is_remote(model) else run["loss"]
     if not loss < TIE_TRAIN_THRESHOLD:
-        fail(f"the loss of a tied stand-in model after {mt.TIE_STEPS} steps on a bigram task",
-             f"below {TIE_TRAIN_THRESHOLD} (the reference reaches about 0.06)", f"{loss:.3f}", where)
+        fail(what=f"the loss of a tied stand-in model after {mt.TIE_STEPS} steps on a bigram task",
+             expected=f"below {TIE_TRAIN_THRESHOLD} (the reference reaches about 0.06)", got=f"{loss:.3f}", where=where)
 
 
 # -------------------------------------------------------------------------------------------- rope
@@ -545,14 +556,14 @@ def expect_rope(got, x, what, where, atol=ROPE_ATOL):
 
 
 def rope_definition(impl, device):
-    fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
+    fn, where = impl.get("modern", "apply_rope"), impl.where_is("apply_rope")
     for shape, seed in [((2, 3, 20, 16), 0), ((2, 20, 8), 1)]:
         x = random_like(shape, seed, device)
         expect_rope(fn(x), x, f"apply_rope(x) for x of shape {shape}", where)
 
 
 def rope_property(impl, device):
-    fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
+    fn, where = impl.get("modern", "apply_rope"), impl.where_is("apply_rope")
     T, hs = 12, 8
     # Lengths: each position's vector keeps its length.
     x = random_like((2, 3, T, hs), 2, device)
@@ -562,14 +573,14 @@ def rope_property(impl, device):
     stretch = (out.norm(dim=-1) / x.norm(dim=-1) - 1).abs().max().item()
     # A rotation keeps lengths: the reference's are off by 1.8e-7 relative at most (seeds 0-4).
     if not stretch < 1e-5:
-        fail("how much apply_rope changes the length of a vector", "nothing (a rotation keeps lengths)",
-             f"lengths changed by up to {stretch:.1%}", where,
-             "each pair becomes (x1 * cos - x2 * sin, x1 * sin + x2 * cos), with one angle for both")
+        fail(what="how much apply_rope changes the length of a vector", expected="nothing (a rotation keeps lengths)",
+             got=f"lengths changed by up to {stretch:.1%}", where=where,
+             hint="each pair becomes (x1 * cos - x2 * sin, x1 * sin + x2 * cos), with one angle for both")
     moved = (out[..., 0, :] - x[..., 0, :]).abs().max().item()
     if not moved < 1e-6:  # the angle at position 0 is 0: cos 1 and sin 0 exactly
-        fail("apply_rope(x) at position 0", "x itself (the angle is 0 * theta = 0)",
-             f"changed by up to {moved:.3g}", where,
-             "the positions are torch.arange(T): 0, 1, ..., T-1, and each rotated pair goes back to its place")
+        fail(what="apply_rope(x) at position 0", expected="x itself (the angle is 0 * theta = 0)",
+             got=f"changed by up to {moved:.3g}", where=where,
+             hint="the positions are torch.arange(T): 0, 1, ..., T-1, and each rotated pair goes back to its place")
     # Relative positions: one q and one k repeated at every position; rope(q)[m] . rope(k)[n] must
     # depend on m - n only (a Toeplitz matrix of scores), and on it really.
     q = random_like((hs,), 3, device).expand(1, T, hs).contiguous()
@@ -581,19 +592,21 @@ def rope_property(impl, device):
     # Five draws of q and k: the reference drifts by 9.5e-7 at most, a half-split apply_rope by 1.0e-6
     # (scores of size ~3, float32); an angle that is not linear in t gives ~1.
     if not drift < 1e-4:
-        fail("how much rope(q)[m] . rope(k)[n] changes when m and n both move by one",
-             "nothing: the score depends on m - n only", f"{drift:.3g}", where,
-             "the angle of pair i at position t is t * theta_i, with the same theta_i for every t, q and k")
+        fail(what="how much rope(q)[m] . rope(k)[n] changes when m and n both move by one",
+             expected="nothing: the score depends on m - n only", got=f"{drift:.3g}", where=where,
+             hint="the angle of pair i at position t is t * theta_i, with the same theta_i for every t, q and k")
     spread = (scores[:, 0] - scores[0, 0]).abs().max().item()
     # Five draws of q and k: 1.77 to 4.0 (the reference), 1.57 to 7.7 (half-split); an apply_rope that
     # ignores the positions gives exactly 0.
     if not spread > 0.1:
-        fail("how much rope(q)[m] . rope(k)[0] changes with m", "a clear change: the positions are encoded",
-             f"{spread:.3g}", where, "rotate pair i at position t by the angle t * 10000 ** (-2 * i / hs)")
+        fail(what="how much rope(q)[m] . rope(k)[0] changes with m",
+             expected="a clear change: the positions are encoded",
+             got=f"{spread:.3g}", where=where,
+             hint="rotate pair i at position t by the angle t * 10000 ** (-2 * i / hs)")
 
 
 def rope_interface(impl, device):
-    fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
+    fn, where = impl.get("modern", "apply_rope"), impl.where_is("apply_rope")
     for shape in [(2, 5, 8), (2, 3, 7, 4), (1, 1, 2)]:
         x = random_like(shape, 5, device)
         expect_tensor(fn(x), f"apply_rope(x) for x of shape {shape}", where, shape=shape, dtype=torch.float32,
@@ -605,7 +618,7 @@ def rope_interface(impl, device):
 
 
 def rope_fits(impl, device):
-    fn, where = impl.get("modern", "apply_rope"), impl.where("modern", "apply_rope")
+    fn, where = impl.get("modern", "apply_rope"), impl.where_is("apply_rope")
     # Queries of attention, heads split: (B, nh, T, hs), with a gradient to reach.
     q = random_like((2, 4, 10, 16), 7, device)
     g = random_like(q.shape, 8, device)
@@ -613,12 +626,13 @@ def rope_fits(impl, device):
     out, q_after, in_graph, grad = output_input_and_gradient(fn, q, g)
     expect_tensor(out, "apply_rope(q)", where, shape=q.shape)
     if not torch.equal(q_after, q):
-        fail("q after apply_rope(q)", "unchanged", "modified in place", where,
-             "build a new tensor: no x[..., 0::2] = ..., no in-place ops on x")
+        fail(what="q after apply_rope(q)", expected="unchanged", got="modified in place", where=where,
+             hint="build a new tensor: no x[..., 0::2] = ..., no in-place ops on x")
     if not in_graph:
-        fail("the gradient of apply_rope(q) with respect to q", "a gradient (the rotation is differentiable)",
-             "no gradient: the result is cut off from q", where,
-             "compute it with torch operations on x: no torch.no_grad(), .detach(), .item() or numpy")
+        fail(what="the gradient of apply_rope(q) with respect to q",
+             expected="a gradient (the rotation is differentiable)",
+             got="no gradient: the result is cut off from q", where=where,
+             hint="compute it with torch operations on x: no torch.no_grad(), .detach(), .item() or numpy")
     pairing = expect_rope(out, q, "apply_rope(q)", where)
     # The gradient of a rotation is the inverse rotation of the upstream gradient; float32, as above.
     expect_values(grad, rope_oracle(g, pairing, sign=-1.0), "the gradient of apply_rope(q) with respect to q",
@@ -639,7 +653,7 @@ ROPE_TRAIN_THRESHOLD = 0.5
 
 
 def rope_trains(impl, device):
-    where = impl.where("modern", "apply_rope")
+    where = impl.where_is("apply_rope")
     rope = impl.get("modern", "apply_rope")
     run = train_lag_model(rope)
     loss = run["loss"]
@@ -647,11 +661,11 @@ def rope_trains(impl, device):
         loss = min(judged_loss(mt.RopeAttentionModel(lambda x, p=pairing: rope_float(x, p)), run, mt.lag_loss,
                                "apply_rope", where) for pairing in PAIRINGS)
     if not loss < ROPE_TRAIN_THRESHOLD:
-        fail(f"the loss of a tiny attention model with your apply_rope on q and k, and no other position "
+        fail(what=f"the loss of a tiny attention model with your apply_rope on q and k, and no other position "
              f"information, after {mt.ROPE_STEPS} steps of copying the token {mt.ROPE_LAG} positions back",
-             f"below {ROPE_TRAIN_THRESHOLD} (the reference reaches about 0.0001; without positions it stays "
-             "near 1.6)", f"{loss:.3f}", where,
-             "the positions must reach the scores: rotate q and k by their position, and let gradients through")
+             expected=f"below {ROPE_TRAIN_THRESHOLD} (the reference reaches about 0.0001; without positions it stays "
+             "near 1.6)", got=f"{loss:.3f}", where=where,
+             hint="the positions must reach the scores: rotate q and k by their position, and let gradients through")
 
 
 def rope_float(x, pairing):

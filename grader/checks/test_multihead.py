@@ -7,12 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from grader.judges import attention_oracle as oracle
+from grader.judges import attention_oracle as oracle, causality
 from grader.judges.attention_picture import mha_picture
 from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_raises,
                                   expect_tensor, fail, max_difference, name_the_mistake)
-from grader.probes.probe import (future_change, future_gradient, modules_of_class, past_change, randomize_parameters,
-                                 set_parameters)
+from grader.probes.probe import modules_of_class, randomize_parameters, set_parameters
 
 pytestmark = pytest.mark.multihead
 
@@ -24,17 +23,10 @@ head_size = n_embd // n_head
 # named mistake is off by at least 0.9 (scaled by n_embd), so ATOL = 1e-4 leaves margins of 50x and 9000x.
 WEIGHT_STD = 0.2
 ATOL = 1e-4
-# The reference moves the past by exactly 0.0, by perturbation and by gradient, at every t below over
-# seeds 0-19 (F.scaled_dot_product_attention and a mask of -1e4 too); 1e-5 only absorbs the rounding of
-# some other kernel.
-FUTURE_ATOL = 1e-5
-# The smallest change at position t when x[:, 0] is replaced, on the reference over seeds 0-19 and the
-# t below: 0.2, a margin of 200x. A module that looks at each position alone gives exactly 0.
-PAST_MIN = 1e-3
 P = 0.5  # dropout probability for the train-mode checks: half of everything dropped, so any dropout shows
 
-POSITIONS = [(block_size, 0), (block_size, 7), (block_size, 14), (5, 2)]
-POSITION_IDS = [f"T={T},t={t}" for T, t in POSITIONS]
+FUTURE_POSITIONS, FUTURE_IDS = causality.future_positions(block_size)
+PAST_POSITIONS, PAST_IDS = causality.past_positions(block_size)
 
 
 def make_mha(impl, device, dropout=0.0, heads=n_head, seed=0):
@@ -56,12 +48,12 @@ def random_x(B, T, device, seed=0):
 
 
 def forward_where(impl):
-    return impl.where("attention", "MultiHeadAttention.forward")
+    return impl.where_is("MultiHeadAttention.forward")
 
 
 def expect_layout(mha, impl):
     """c_attn and c_proj as CONTRACT.md lays them out (the oracle reads their weights)."""
-    where = impl.where("attention", "MultiHeadAttention.__init__")
+    where = impl.where_is("MultiHeadAttention.__init__")
     expect_linear(attribute(mha, "c_attn", where), n_embd, 3 * n_embd, False, "c_attn", where)
     expect_linear(attribute(mha, "c_proj", where), n_embd, n_embd, True, "c_proj", where)
     return mha
@@ -84,13 +76,13 @@ def test_fused_weight_layout(impl, device):
     """c_attn is nn.Linear(n_embd, 3*n_embd, bias=False), c_proj nn.Linear(n_embd, n_embd), and there
     are no Head sub-modules: all heads live in c_attn."""
     mha = expect_layout(make_mha(impl, device), impl)
-    where = impl.where("attention", "MultiHeadAttention.__init__")
+    where = impl.where_is("MultiHeadAttention.__init__")
     head_class = impl.get("attention", "Head")
     heads = modules_of_class(mha, head_class)
     if heads:
-        fail("the fused MultiHeadAttention should hold no Head sub-modules", "no Head inside",
-             f"Head modules at {heads}", where,
-             "compute all heads at once with c_attn and view(B, T, n_head, hs)")
+        fail(what="the fused MultiHeadAttention should hold no Head sub-modules", expected="no Head inside",
+             got=f"Head modules at {heads}", where=where,
+             hint="compute all heads at once with c_attn and view(B, T, n_head, hs)")
 
 
 class CountCalls(TorchFunctionMode):
@@ -119,7 +111,7 @@ def test_tril_is_a_buffer(impl, device):
     """A mask kept on the module, self.tril, is a registered buffer (register_buffer), as in the lecture:
     .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
     mha = make_mha(impl, device)
-    oracle.expect_tril_buffer(mha, "MultiHeadAttention", impl.where("attention", "MultiHeadAttention.__init__"))
+    oracle.expect_tril_buffer(mha, "MultiHeadAttention", impl.where_is("MultiHeadAttention.__init__"))
 
 
 def test_no_python_loop_over_heads(impl, device):
@@ -133,10 +125,10 @@ def test_no_python_loop_over_heads(impl, device):
             mha(x)
         calls[heads] = counter.calls
     if calls[2] != calls[8]:
-        fail("torch operations in one MultiHeadAttention forward, for n_head=2 and n_head=8",
-             "the same number: all heads in one batched computation",
-             f"{calls[2]} and {calls[8]}", forward_where(impl),
-             "no Python loop over heads: view(B, T, n_head, hs).transpose(1, 2) makes the heads a batch "
+        fail(what="torch operations in one MultiHeadAttention forward, for n_head=2 and n_head=8",
+             expected="the same number: all heads in one batched computation",
+             got=f"{calls[2]} and {calls[8]}", where=forward_where(impl),
+             hint="no Python loop over heads: view(B, T, n_head, hs).transpose(1, 2) makes the heads a batch "
              "dimension, and q @ k.transpose(-2, -1) handles them all at once")
 
 
@@ -144,49 +136,38 @@ def test_indivisible_n_embd_is_a_clear_error(impl):
     """n_embd that n_head does not divide raises ValueError when the module is made."""
     expect_raises(ValueError, lambda: impl.get("attention", "MultiHeadAttention")(30, 4, 8),
                   "MultiHeadAttention(n_embd=30, n_head=4): 30 is not divisible by 4",
-                  impl.where("attention", "MultiHeadAttention.__init__"))
+                  impl.where_is("MultiHeadAttention.__init__"))
 
 
-@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+def causal_subject(mha, x, T, impl, device):
+    """MultiHeadAttention as the causality checks probe it (grader/judges/causality.py)."""
+    return causality.Subject(mha, "MultiHeadAttention", forward_where(impl), f" (T={T})",
+                             mistake=lambda: known_mistake(mha, x, impl),
+                             picture=lambda: mha_picture(mha, n_embd, n_head, device))
+
+
+@pytest.mark.parametrize("T,t", FUTURE_POSITIONS, ids=FUTURE_IDS)
 def test_future_does_not_change_the_past(impl, device, T, t):
     """Replacing the inputs after position t leaves the outputs at positions <= t unchanged."""
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
-    change = future_change(mha, x, t)
-    if not change <= FUTURE_ATOL:
-        fail(f"MultiHeadAttention: {oracle.up_to(t)} changed when only the inputs after {t} "
-             f"changed (T={T})", "no change: position t may only look at positions <= t",
-             f"a change of {oracle.amount(change)}", forward_where(impl),
-             known_mistake(mha, x, impl) or oracle.FUTURE_LEAKS, picture=mha_picture(mha, n_embd, n_head, device))
+    causality.expect_future_unchanged(causal_subject(mha, x, T, impl, device), x, t,
+                                      sees="may only look at positions <= t", hint=oracle.FUTURE_LEAKS)
 
 
-@pytest.mark.parametrize("T,t", POSITIONS, ids=POSITION_IDS)
+@pytest.mark.parametrize("T,t", FUTURE_POSITIONS, ids=FUTURE_IDS)
 def test_no_gradient_flows_from_the_future(impl, device, T, t):
     """The output at position t has zero gradient with respect to the inputs after t."""
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
-    gradient = future_gradient(mha, x, t)
-    if not gradient <= FUTURE_ATOL:
-        fail(f"MultiHeadAttention: the output at position {t} has a gradient with respect to later inputs "
-             f"(T={T})", "a zero gradient", f"a gradient of up to {oracle.amount(gradient)}",
-             forward_where(impl), known_mistake(mha, x, impl) or
-             "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0",
-             picture=mha_picture(mha, n_embd, n_head, device))
+    causality.expect_no_future_gradient(causal_subject(mha, x, T, impl, device), x, t, hint=oracle.FUTURE_GRADIENT)
 
 
-@pytest.mark.parametrize("T,t", [(block_size, 1), (block_size, block_size - 1), (5, 4)],
-                         ids=["T=block_size,t=1", "T=block_size,t=T-1", "T=5,t=4"])
+@pytest.mark.parametrize("T,t", PAST_POSITIONS, ids=PAST_IDS)
 def test_uses_the_past(impl, device, T, t):
     """The output at position t changes when the input at position 0 changes (a layer that looks at each
     position alone fails here)."""
     mha, x = random_mha(impl, device, layout=False), random_x(2, T, device)
-    change = past_change(mha, x, t)
-    if change != change:
-        fail(f"MultiHeadAttention(x) at position {t} (T={T})", "finite values", "NaN", forward_where(impl),
-             known_mistake(mha, x, impl) or oracle.NOT_FINITE, picture=mha_picture(mha, n_embd, n_head, device))
-    if not change >= PAST_MIN:
-        fail(f"MultiHeadAttention: the output at position {t} ignores the input at position 0 (T={T})",
-             "a change: position t attends to positions 0..t", f"a change of {oracle.amount(change)}",
-             forward_where(impl), known_mistake(mha, x, impl) or
-             oracle.MASK_ONLY_THE_FUTURE, picture=mha_picture(mha, n_embd, n_head, device))
+    causality.expect_past_used(causal_subject(mha, x, T, impl, device), x, t, hint=oracle.MASK_ONLY_THE_FUTURE,
+                               not_finite=oracle.NOT_FINITE)
 
 
 def test_heads_are_consecutive_slices_of_c_attn(impl, device):
@@ -214,15 +195,16 @@ def test_heads_are_consecutive_slices_of_c_attn(impl, device):
         # Measured on the reference over seeds 0-19 (and F.scaled_dot_product_attention, einsum): the other
         # features move by exactly 0, the head's own by at least 1.1; 1e-5 and 1e-3 leave wide margins.
         if not torch.isfinite(change).all():
-            fail("MultiHeadAttention(x) with c_proj set to the identity", "finite values", "NaN or inf",
-                 forward_where(impl), oracle.NOT_FINITE)
+            fail(what="MultiHeadAttention(x) with c_proj set to the identity", expected="finite values",
+                 got="NaN or inf",
+                 where=forward_where(impl), hint=oracle.NOT_FINITE)
         if not (change[~own].max() <= 1e-5 and change[own].min() >= 1e-3):
-            fail(f"changing the rows of head {h} in c_attn.weight (rows {h * head_size}:{(h + 1) * head_size} "
+            fail(what=f"changing the rows of head {h} in c_attn.weight (rows {h * head_size}:{(h + 1) * head_size} "
                  "of each of the q, k and v blocks), with c_proj set to the identity",
-                 f"output features {h * head_size}..{(h + 1) * head_size - 1} change, and only those",
-                 f"{int((change[~own] > 1e-5).sum())} other features changed, "
-                 f"{int((change[own] < 1e-3).sum())} of its own did not", forward_where(impl),
-                 known_mistake(random_mha(impl, device), x, impl) or
+                 expected=f"output features {h * head_size}..{(h + 1) * head_size - 1} change, and only those",
+                 got=f"{int((change[~own] > 1e-5).sum())} other features changed, "
+                 f"{int((change[own] < 1e-3).sum())} of its own did not", where=forward_where(impl),
+                 hint=known_mistake(random_mha(impl, device), x, impl) or
                  oracle.HEADS_INTERLEAVED + "; merge back with out.transpose(1, 2).contiguous().view(B, T, C)")
 
 
@@ -239,13 +221,9 @@ def test_matches_single_heads_from_its_weights(impl, device, T):
 
 
 def expect_matches(got, mha, x, what, where):
-    expected = oracle.mha_oracle(mha, x, n_head)
-    hint = picture = None
-    if max_difference(got, expected) > ATOL:  # only a failure pays for the name and the picture
-        hint = name_the_mistake(got, oracle.mha_mistakes(mha, x, n_head), ATOL, oracle.NOT_FINITE)
-        picture = mha_picture(mha, n_embd, n_head, x.device)
-    expect_close(got, expected, what, where, atol=ATOL, hint=hint, picture=picture)
-
+    oracle.expect_matches(got, oracle.mha_oracle(mha, x, n_head), what, where,
+                          mistakes=lambda: oracle.mha_mistakes(mha, x, n_head),
+                          picture=lambda: mha_picture(mha, n_embd, n_head, x.device), atol=ATOL)
 
 def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     """MultiHeadAttention(..., dropout=0.5): in train mode two calls differ and the same torch.manual_seed
@@ -266,20 +244,21 @@ def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     # Two draws of dropout at p = 0.5 differ by far more than 1e-3: by at least 4.3 over seeds 0-19, on the
     # reference and with either one of the two dropouts left out.
     if not max_difference(first, second) > 1e-3:
-        fail("MultiHeadAttention(..., dropout=0.5) in train mode gave the same output twice",
-             "different outputs (dropout)", "the same output", where,
-             "apply self.attn_dropout to the attention weights and self.resid_dropout after c_proj")
+        fail(what="MultiHeadAttention(..., dropout=0.5) in train mode gave the same output twice",
+             expected="different outputs (dropout)", got="the same output", where=where,
+             hint="apply self.attn_dropout to the attention weights and self.resid_dropout after c_proj")
     if not max_difference(seeded, seeded_again) <= 1e-6:
-        fail("MultiHeadAttention in train mode after the same torch.manual_seed(1)", "the same output twice",
-             f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where,
-             "draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
+        fail(what="MultiHeadAttention in train mode after the same torch.manual_seed(1)",
+             expected="the same output twice",
+             got=f"outputs that differ by {max_difference(seeded, seeded_again):.3g}", where=where,
+             hint="draw the dropout masks with torch (nn.Dropout), so torch.manual_seed reproduces them")
     mha.eval()
     with torch.no_grad():
         got, again = mha(x), mha(x)
     if max_difference(got, again) > 1e-6:
-        fail("MultiHeadAttention(..., dropout=0.5) in eval mode gave two different outputs",
-             "dropout off in eval mode", "random outputs", where,
-             "dropout must be off in eval mode: nn.Dropout is; with F.scaled_dot_product_attention pass "
+        fail(what="MultiHeadAttention(..., dropout=0.5) in eval mode gave two different outputs",
+             expected="dropout off in eval mode", got="random outputs", where=where,
+             hint="dropout must be off in eval mode: nn.Dropout is; with F.scaled_dot_product_attention pass "
              "dropout_p=self.attn_dropout.p if self.training else 0.0")
     expect_matches(got, mha, x, "MultiHeadAttention(..., dropout=0.5) in eval mode", where)
 
@@ -296,9 +275,9 @@ def test_dropout_after_c_proj(impl, device):
     # 8 * 16 * 32 = 4096 entries: at p = 0.5 the fraction of zeros is 0.5 +- 0.008 (one sd); measured
     # 0.486-0.521 on the reference over seeds 0-19, 0.0 without dropout after c_proj (seeds 0-19).
     if not 0.4 <= zeros <= 0.6:
-        fail("MultiHeadAttention(..., dropout=0.5) in train mode: fraction of output entries that are 0",
-             f"about {P} (dropout after c_proj)", f"{zeros:.3f}", forward_where(impl),
-             "out = self.resid_dropout(self.c_proj(out)): dropout after the projection, on the output")
+        fail(what="MultiHeadAttention(..., dropout=0.5) in train mode: fraction of output entries that are 0",
+             expected=f"about {P} (dropout after c_proj)", got=f"{zeros:.3f}", where=forward_where(impl),
+             hint="out = self.resid_dropout(self.c_proj(out)): dropout after the projection, on the output")
 
 
 def test_dropout_on_the_attention_weights(impl, device):
@@ -334,10 +313,10 @@ def test_dropout_on_the_attention_weights(impl, device):
         error = ((candidates - got[:, None]).abs() * kept[:, None]).amax(dim=-1)  # (B, 32)
     wrong = int((error.min(dim=1).values > ATOL).sum())
     if wrong:
-        fail("MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
-             "to itself)", "c_proj of each head's v_0 either dropped or scaled by 1 / (1 - p)",
-             f"{wrong} of {B} rows match no such combination", where,
-             "dropout on the attention weights: wei = self.attn_dropout(wei) after the softmax, before wei @ v")
+        fail(what="MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
+             "to itself)", expected="c_proj of each head's v_0 either dropped or scaled by 1 / (1 - p)",
+             got=f"{wrong} of {B} rows match no such combination", where=where,
+             hint="dropout on the attention weights: wei = self.attn_dropout(wei) after the softmax, before wei @ v")
 
 
 def expect_not_renormalised(in_train, in_eval, where):
@@ -352,10 +331,10 @@ def expect_not_renormalised(in_train, in_eval, where):
     # 2**n_head combinations names that. The reference is at least 3.0 from eval mode at position 0.
     # ATOL: margins over 10^4.
     if beside_output_dropout(in_train[:, 0], in_eval[:, 0]) <= ATOL < beside_output_dropout(in_train, in_eval):
-        fail("MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
-             "to itself)", "each head's v_0 either dropped or scaled by 1 / (1 - p)",
-             "every head keeps weight 1 in all rows, while the other positions change", where,
-             oracle.dropout_before_softmax("self.attn_dropout"))
+        fail(what="MultiHeadAttention(..., dropout=0.5) in train mode, output at position 0 (which attends only "
+             "to itself)", expected="each head's v_0 either dropped or scaled by 1 / (1 - p)",
+             got="every head keeps weight 1 in all rows, while the other positions change", where=where,
+             hint=oracle.dropout_before_softmax("self.attn_dropout"))
 
 
 def beside_output_dropout(in_train, in_eval):

@@ -31,30 +31,32 @@ def expect_vocabulary(tokenizer, text, where):
     chars = sorted(set(text))
     vocab_size, stoi, itos = (attribute(tokenizer, name, where) for name in ("vocab_size", "stoi", "itos"))
     if not equal(vocab_size, len(chars)):
-        fail(f"vocab_size for a text of {len(chars)} distinct characters", len(chars), vocab_size, where, SORTED_HINT)
+        fail(what=f"vocab_size for a text of {len(chars)} distinct characters", expected=len(chars), got=vocab_size,
+             where=where, hint=SORTED_HINT)
     given = stoi
     stoi = {c: given.get(c) for c in chars} if hasattr(given, "get") else None
     if not equal(stoi, {c: i for i, c in enumerate(chars)}):
         got = f"stoi = {describe(given)}" if stoi is None else \
             "stoi = {" + ", ".join(f"{c!r}: {i}" for c, i in list(stoi.items())[:6]) + ", ...}"
-        fail("stoi should number the characters in sorted order",
-             "{" + ", ".join(f"{c!r}: {i}" for i, c in enumerate(chars[:6])) + ", ...}", got, where,
-             numbering_mistake(stoi, text) if stoi is not None and None not in stoi.values() else SORTED_HINT)
+        fail(what="stoi should number the characters in sorted order",
+             expected="{" + ", ".join(f"{c!r}: {i}" for i, c in enumerate(chars[:6])) + ", ...}", got=got, where=where,
+             hint=numbering_mistake(stoi, text) if stoi is not None and None not in stoi.values() else SORTED_HINT)
     try:
         listed = [itos[i] for i in range(len(chars))]
     except (KeyError, IndexError, TypeError):
         listed = None
     if not equal(listed, chars):
-        fail("itos should be the inverse of stoi: itos[i] is the i-th character of sorted(set(text))",
-             repr("".join(chars[:12])) + "...", describe(itos), where, SORTED_HINT)
+        fail(what="itos should be the inverse of stoi: itos[i] is the i-th character of sorted(set(text))",
+             expected=repr("".join(chars[:12])) + "...", got=describe(itos), where=where, hint=SORTED_HINT)
 
 
 def test_vocabulary_has_65_symbols(impl, shakespeare):
     """On Tiny Shakespeare: 65 symbols, stoi and itos numbering sorted(set(text)) consistently."""
     tokenizer = make_tokenizer(impl, shakespeare)
-    where = impl.where("tokenizer", "CharTokenizer.__init__")
+    where = impl.where_is("CharTokenizer.__init__")
     if not equal(attribute(tokenizer, "vocab_size", where), 65):
-        fail("vocab_size on Tiny Shakespeare", 65, tokenizer.vocab_size, where, SORTED_HINT)
+        fail(what="vocab_size on Tiny Shakespeare", expected=65, got=tokenizer.vocab_size, where=where,
+             hint=SORTED_HINT)
     expect_vocabulary(tokenizer, shakespeare, where)
 
 
@@ -62,25 +64,27 @@ def test_vocabulary_comes_from_the_text(impl):
     """Another text gets its own vocabulary: nothing is hard-coded to Shakespeare."""
     text = "to be, or not to be"
     tokenizer = make_tokenizer(impl, text)
-    where = impl.where("tokenizer", "CharTokenizer.__init__")
+    where = impl.where_is("CharTokenizer.__init__")
     expect_vocabulary(tokenizer, text, where)
     got = tokenizer.encode("bet")
     # sorted(set(text)) is " ,benort": b=2, e=3, t=7
     if not equal(got, [2, 3, 7]):
-        fail(f'encode("bet") with the vocabulary of {text!r}', [2, 3, 7], got,
-             impl.where("tokenizer", "CharTokenizer.encode"), "look the ids up in self.stoi, built from this text")
+        fail(what=f'encode("bet") with the vocabulary of {text!r}', expected=[2, 3, 7], got=got,
+             where=impl.where_is("CharTokenizer.encode"),
+             hint="look the ids up in self.stoi, built from this text")
 
 
 def test_encode_hii_there(impl, shakespeare):
     """encode gives the lecture's ids, as a plain list of ints."""
     tokenizer = make_tokenizer(impl, shakespeare)
     got = tokenizer.encode("hii there")
-    where = impl.where("tokenizer", "CharTokenizer.encode")
+    where = impl.where_is("CharTokenizer.encode")
     if not isinstance(got, list) or not all(type(i) is int for i in got):
-        fail('encode("hii there") should return a plain list of ints', HII_THERE, describe(got), where,
-             "return [self.stoi[c] for c in s]")
+        fail(what='encode("hii there") should return a plain list of ints', expected=HII_THERE, got=describe(got),
+             where=where,
+             hint="return [self.stoi[c] for c in s]")
     if not equal(got, HII_THERE):
-        fail('encode("hii there")', HII_THERE, got, where)
+        fail(what='encode("hii there")', expected=HII_THERE, got=got, where=where)
 
 
 def test_decode_round_trip(impl, shakespeare):
@@ -89,9 +93,10 @@ def test_decode_round_trip(impl, shakespeare):
     got = tokenizer.decode(tokenizer.encode(shakespeare))
     if not equal(got, shakespeare):
         at = next((i for i, (a, b) in enumerate(zip(got, shakespeare)) if a != b), min(len(got), len(shakespeare)))
-        fail(f"decode(encode(text)) should give the text back; it differs from character {at} on",
-             repr(shakespeare[at:at + 30]), repr(got[at:at + 30]) if isinstance(got, str) else describe(got),
-             impl.where("tokenizer", "CharTokenizer.decode"))
+        fail(what=f"decode(encode(text)) should give the text back; it differs from character {at} on",
+             expected=repr(shakespeare[at:at + 30]),
+             got=repr(got[at:at + 30]) if isinstance(got, str) else describe(got),
+             where=impl.where_is("CharTokenizer.decode"))
 
 
 def test_decode_accepts_a_tensor(impl, shakespeare):
@@ -101,47 +106,50 @@ def test_decode_accepts_a_tensor(impl, shakespeare):
     text = shakespeare[:200]
     ids = tokenizer.encode(text)
     if not isinstance(ids, list) or not all(type(i) is int for i in ids):
-        fail("encode(text) should return a plain list of ints", "[18, 47, 56, ...]", describe(ids),
-             impl.where("tokenizer", "CharTokenizer.encode"), "return [self.stoi[c] for c in s]")
+        fail(what="encode(text) should return a plain list of ints", expected="[18, 47, 56, ...]", got=describe(ids),
+             where=impl.where_is("CharTokenizer.encode"), hint="return [self.stoi[c] for c in s]")
     from_list = tokenizer.decode(ids)
-    where = impl.where("tokenizer", "CharTokenizer.decode")
+    where = impl.where_is("CharTokenizer.decode")
     hint = "turn a tensor into a list first: ids.tolist() (the items of a tensor are tensors, not ints)"
     try:
         got = tokenizer.decode(torch.tensor(ids))
     except (ValueError, KeyError, TypeError, IndexError) as exc:
-        fail("decode(a 1-D tensor of ids) should work like decode(a list)", repr(from_list[:30]) + "...",
-             f"{type(exc).__name__}: {exc}", where, hint)
+        fail(what="decode(a 1-D tensor of ids) should work like decode(a list)", expected=repr(from_list[:30]) + "...",
+             got=f"{type(exc).__name__}: {exc}", where=where, hint=hint)
     if not equal(got, from_list):
-        fail("decode(a 1-D tensor of ids) should give what decode(the same ids as a list) gives",
-             repr(from_list[:30]) + "...", repr(got[:30]) if isinstance(got, str) else describe(got), where, hint)
+        fail(what="decode(a 1-D tensor of ids) should give what decode(the same ids as a list) gives",
+             expected=repr(from_list[:30]) + "...", got=repr(got[:30]) if isinstance(got, str) else describe(got),
+             where=where, hint=hint)
 
 
 def test_unknown_character_is_a_clear_error(impl, shakespeare):
     """encode of a character outside the vocabulary raises ValueError that names it."""
     tokenizer = make_tokenizer(impl, shakespeare)
-    where = impl.where("tokenizer", "CharTokenizer.encode")
+    where = impl.where_is("CharTokenizer.encode")
     exc = expect_raises(ValueError, lambda: tokenizer.encode("hi ☃"), 'encode("hi ☃"), with a character not in the text',
                         where, "check c in self.stoi and raise ValueError(f\"unknown character {c!r}\")")
     if "☃" not in str(exc):
-        fail("the error for an unknown character should name it", "a message containing '☃'", str(exc), where)
+        fail(what="the error for an unknown character should name it", expected="a message containing '☃'",
+             got=str(exc), where=where)
 
 
 @pytest.mark.parametrize("bad_id", [100, -1], ids=["id=100", "id=-1"])
 def test_unknown_id_is_a_clear_error(impl, shakespeare, bad_id):
     """decode of an id outside 0 .. vocab_size - 1 raises ValueError that names it (-1 too: no wrapping around)."""
     tokenizer = make_tokenizer(impl, shakespeare)
-    where = impl.where("tokenizer", "CharTokenizer.decode")
+    where = impl.where_is("CharTokenizer.decode")
     exc = expect_raises(ValueError, lambda: tokenizer.decode([46, bad_id]), f"decode([46, {bad_id}]) on a vocabulary of 65",
                         where, "check i in self.itos and raise ValueError(f\"unknown id {i!r}\")")
     if str(bad_id) not in str(exc):
-        fail("the error for an unknown id should name it", f"a message containing {bad_id}", str(exc), where)
+        fail(what="the error for an unknown id should name it", expected=f"a message containing {bad_id}", got=str(exc),
+             where=where)
 
 
 def test_decode_of_a_2d_tensor_is_a_clear_error(impl, shakespeare):
     """decode of a tensor that is not 1-D raises ValueError: it decodes one sequence, and a batch of
     shape (1, n), as generate returns it, is not one (decode(out[0]) is)."""
     tokenizer = make_tokenizer(impl, shakespeare)
-    where = impl.where("tokenizer", "CharTokenizer.decode")
+    where = impl.where_is("CharTokenizer.decode")
     batch = torch.tensor([HII_THERE])  # (1, 9): what generate returns for one prompt
     expect_raises(ValueError, lambda: tokenizer.decode(batch),
                   "decode(a tensor of shape (1, 9)) should raise ValueError: it is a batch of one sequence, "

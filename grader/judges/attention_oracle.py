@@ -16,7 +16,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from grader.judges.expect import fail
+from grader.judges.expect import expect_close, fail, max_difference, name_the_mistake
 from grader.probes.probe import plain_tensor_attributes
 
 # Hints for the named mistakes; the checks and the kit's broken variants quote them.
@@ -54,6 +54,7 @@ FUTURE_LEAKS = ("position t may only see positions <= t: set the scores where s 
                 "(wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))), then softmax over the last dim")
 NOT_FINITE = "NaN or inf in the output: mask with -inf before the softmax, never after it"
 MASK_ONLY_THE_FUTURE = "mask only the future (s > t): wei = wei.masked_fill(tril[:T, :T] == 0, float('-inf'))"
+FUTURE_GRADIENT = "mask the scores with -inf before the softmax, so the future gets weight 0 and gradient 0"
 def not_a_buffer(name):
     """The hint for a mask kept as a plain tensor attribute ``name`` (self.tril = torch.tril(...))."""
     return (f"self.{name} is a plain tensor attribute, not a buffer: .to(device) does not move it (the model "
@@ -77,8 +78,9 @@ def expect_finite_in_training(got, in_eval, what, where, dropout):
     not the dropout's, and the hint says so."""
     if type(got) is torch.Tensor and not torch.isfinite(got).all():
         eval_finite = type(in_eval) is torch.Tensor and torch.isfinite(in_eval).all()
-        fail(what, "finite values", f"NaN or inf in {int((~torch.isfinite(got)).sum())} of {got.numel()} values",
-             where, dropout_before_softmax(dropout) if eval_finite else NOT_FINITE)
+        fail(what=what, expected="finite values",
+             got=f"NaN or inf in {int((~torch.isfinite(got)).sum())} of {got.numel()} values",
+             where=where, hint=dropout_before_softmax(dropout) if eval_finite else NOT_FINITE)
 
 
 def call_at(module, x, what, where, block_size):
@@ -89,8 +91,9 @@ def call_at(module, x, what, where, block_size):
         hint = mask_not_sliced(error, x.shape[1], block_size)
         if hint is None:
             raise
-        fail(f"{what}: a sequence shorter than block_size={block_size}", "an output for any T <= block_size",
-             f"RuntimeError: {error}", where, hint)
+        fail(what=f"{what}: a sequence shorter than block_size={block_size}",
+             expected="an output for any T <= block_size",
+             got=f"RuntimeError: {error}", where=where, hint=hint)
 
 
 def expect_tril_buffer(module, name, where):
@@ -98,8 +101,8 @@ def expect_tril_buffer(module, name, where):
     .to(device) moves buffers, not plain tensor attributes. A mask made in forward needs none."""
     plain = plain_tensor_attributes(module)
     if plain:
-        fail(f"{name}.{plain[0]} is not among named_buffers()", f"{plain[0]} registered as a buffer",
-             "a plain tensor attribute", where, not_a_buffer(plain[0]))
+        fail(what=f"{name}.{plain[0]} is not among named_buffers()", expected=f"{plain[0]} registered as a buffer",
+             got="a plain tensor attribute", where=where, hint=not_a_buffer(plain[0]))
 
 
 def mask_not_sliced(error, T, block_size):
@@ -250,11 +253,12 @@ def mha_mistakes(mha, x, n_head):
     }
 
 
-def up_to(t):
-    """The outputs a causality message speaks of: "the output at position 0", "the outputs at positions 0..7"."""
-    return "the output at position 0" if t == 0 else f"the outputs at positions 0..{t}"
-
-
-def amount(value):
-    """A change or gradient for a message: NaN said in words."""
-    return "NaN" if value != value else f"{value:.3g}"
+def expect_matches(got, expected, what, where, *, mistakes, picture, atol):
+    """``got`` equals ``expected``, the grader's attention from the same weights, within ``atol``
+    (expect_close). Only a failure pays for the name of the mistake (``mistakes()``: {hint: output}, see
+    head_mistakes) and for the picture (``picture()``)."""
+    hint = drawn = None
+    if max_difference(got, expected) > atol:
+        hint = name_the_mistake(got, mistakes(), atol, NOT_FINITE)
+        drawn = picture()
+    expect_close(got, expected, what, where, atol=atol, hint=hint, picture=drawn)

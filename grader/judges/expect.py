@@ -20,9 +20,11 @@ class Mistake(str):
     mistake made (name_the_mistake). Shown as "mistake:", and ahead of failures that only saw its effects."""
 
 
-def fail(what, expected, got, where, hint=None, picture=None):
-    """Raise the GradingFailure that says what went wrong. ``picture``: lines of text drawn from the
-    submission's behaviour (grader/judges/attention_picture.py), shown after the hint; None for none."""
+def fail(*, what, expected, got, where, hint=None, picture=None):
+    """Raise the GradingFailure that says what went wrong: ``what`` failed, ``expected`` against ``got``,
+    ``where`` to look (impl.where), and a ``hint`` (a Mistake when the check named the mistake) or None.
+    ``picture``: lines of text drawn from the submission's behaviour (grader/judges/attention_picture.py),
+    shown after the hint; None for none."""
     lines = [what, f"  expected: {expected}", f"  got:      {got}", f"  look at:  {where}"]
     if hint:
         label = "mistake:" if isinstance(hint, Mistake) else "hint:"
@@ -65,41 +67,45 @@ def expect_tensor(obj, what, where, shape=None, dtype=None, device=None, hint=No
     """``obj`` is a tensor with this shape, dtype and device type (each one checked only when given)."""
     if type(obj) not in PLAIN_TENSORS:
         # A subclass can redefine comparisons (__torch_function__), so only torch's own type is graded.
-        fail(f"{what} should be a tensor", "a torch.Tensor", describe(obj) if not isinstance(obj, torch.Tensor)
-             else f"a subclass of torch.Tensor ({type(obj).__name__}); return a plain tensor", where, hint)
+        fail(what=f"{what} should be a tensor", expected="a torch.Tensor",
+             got=describe(obj) if not isinstance(obj, torch.Tensor)
+             else f"a subclass of torch.Tensor ({type(obj).__name__}); return a plain tensor", where=where, hint=hint)
     if shape is not None and tuple(obj.shape) != tuple(shape):
-        fail(f"{what} has the wrong shape", tuple(shape), tuple(obj.shape), where, hint)
+        fail(what=f"{what} has the wrong shape", expected=tuple(shape), got=tuple(obj.shape), where=where, hint=hint)
     if dtype is not None and obj.dtype != dtype:
-        fail(f"{what} has the wrong dtype", dtype, obj.dtype, where, hint)
+        fail(what=f"{what} has the wrong dtype", expected=dtype, got=obj.dtype, where=where, hint=hint)
     if device is not None and obj.device.type != torch.device(device).type:
-        fail(f"{what} is on the wrong device", torch.device(device).type, obj.device.type, where,
-             hint or "create new tensors on the input's device, e.g. torch.arange(T, device=idx.device)")
+        fail(what=f"{what} is on the wrong device", expected=torch.device(device).type, got=obj.device.type,
+             where=where,
+             hint=hint or "create new tensors on the input's device, e.g. torch.arange(T, device=idx.device)")
     return obj
 
 
 def expect_pair(out, what, where):
     """``out`` is the ``(logits, loss)`` pair that models return."""
     if not isinstance(out, tuple) or len(out) != 2:
-        fail(f"{what} should return a pair (logits, loss)", "a tuple of 2", describe(out), where)
+        fail(what=f"{what} should return a pair (logits, loss)", expected="a tuple of 2", got=describe(out),
+             where=where)
     return out
 
 
 def expect_linear(layer, in_features, out_features, bias, what, where):
     """``layer`` is an ``nn.Linear`` with this layout."""
     if not isinstance(layer, torch.nn.Linear):
-        fail(f"{what} should be an nn.Linear", f"nn.Linear({in_features}, {out_features}, bias={bias})",
-             describe(layer), where)
+        fail(what=f"{what} should be an nn.Linear", expected=f"nn.Linear({in_features}, {out_features}, bias={bias})",
+             got=describe(layer), where=where)
     got = (layer.in_features, layer.out_features, layer.bias is not None)
     if got != (in_features, out_features, bias):
-        fail(f"{what} has the wrong layout",
-             f"nn.Linear({in_features}, {out_features}, bias={bias})",
-             f"nn.Linear({got[0]}, {got[1]}, bias={got[2]})", where)
+        fail(what=f"{what} has the wrong layout",
+             expected=f"nn.Linear({in_features}, {out_features}, bias={bias})",
+             got=f"nn.Linear({got[0]}, {got[1]}, bias={got[2]})", where=where)
     # Its parameters too, as named_parameters() lists them: the shapes the grader draws its weights in
     # (in_features and out_features are plain attributes, which may say anything).
     expected = {"weight": (out_features, in_features), **({"bias": (out_features,)} if bias else {})}
     shapes = parameter_shapes(layer)
     if shapes != expected:
-        fail(f"{what}'s parameters have the wrong shapes", _shapes_text(expected), _shapes_text(shapes), where)
+        fail(what=f"{what}'s parameters have the wrong shapes", expected=_shapes_text(expected),
+             got=_shapes_text(shapes), where=where)
     return layer
 
 
@@ -127,8 +133,8 @@ def expect_raises(exc_type, fn, what, where, hint=None):
     except NotImplementedError:
         raise
     except Exception as exc:  # a different error is still the wrong answer
-        fail(what, f"{exc_type.__name__}", f"{type(exc).__name__}: {exc}", where, hint)
-    fail(what, f"{exc_type.__name__}", "no error", where, hint)
+        fail(what=what, expected=f"{exc_type.__name__}", got=f"{type(exc).__name__}: {exc}", where=where, hint=hint)
+    fail(what=what, expected=f"{exc_type.__name__}", got="no error", where=where, hint=hint)
 
 
 def attribute(obj, name, where):
@@ -136,8 +142,8 @@ def attribute(obj, name, where):
     if not hasattr(obj, name):
         from grader.sandbox.remote import type_name  # in teacher mode type(obj) is the judge's Handle
 
-        fail(f"{type_name(obj)} has no attribute {name!r}", f"self.{name} (CONTRACT.md names it)",
-             "no such attribute", where)
+        fail(what=f"{type_name(obj)} has no attribute {name!r}", expected=f"self.{name} (CONTRACT.md names it)",
+             got="no such attribute", where=where)
     return getattr(obj, name)
 
 
@@ -255,8 +261,8 @@ def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None
     if expected.numel() == 0 or torch.isnan(expected.detach()).any():
         # The oracle was computed from what the submission's layout gave it (a parameter of size 0, an
         # eps of NaN): nothing can be compared, and nothing passes.
-        fail(f"{what}: the grader's own computation from your weights gave no values to compare",
-             "the layout of CONTRACT.md", "an empty or NaN result", where, hint)
+        fail(what=f"{what}: the grader's own computation from your weights gave no values to compare",
+             expected="the layout of CONTRACT.md", got="an empty or NaN result", where=where, hint=hint)
     diff = max_difference(got, expected)
     if diff <= atol:
         return got
@@ -265,5 +271,5 @@ def expect_close(got, expected, what, where, atol=1e-4, mistakes=None, hint=None
         got_text = "NaN or inf values"
     else:
         got_text = f"values off by up to {diff:.3g} (allowed {atol:g})"
-    fail(f"{what} does not match the grader's own computation from your weights",
-         "the same values", got_text, where, named or hint, picture)
+    fail(what=f"{what} does not match the grader's own computation from your weights",
+         expected="the same values", got=got_text, where=where, hint=named or hint, picture=picture)

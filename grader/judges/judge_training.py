@@ -311,6 +311,7 @@ def fail_not_judged(impl, exc, what):
     """The failure of a training check whose trained model could not be judged (NotJudged ``exc``): which
     part differs from the contract and the exercise that has it."""
     part = exc.part
-    fail(what, f"the contract's {part.name} ({part.exercise})", str(exc), impl.where(part.module, part.name),
-         f"the grader judges the trained weights with its own model of the contract; {part.exercise}'s "
+    fail(what=what, expected=f"the contract's {part.name} ({part.exercise})", got=str(exc),
+         where=impl.where(part.module, part.name),
+         hint=f"the grader judges the trained weights with its own model of the contract; {part.exercise}'s "
          "checks say where yours differs")

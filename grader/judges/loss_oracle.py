@@ -62,18 +62,19 @@ def expect_mean_cross_entropy(loss, logits, idx, targets, where):
     B, T = idx.shape
     if logits.numel() % (B * T) or logits.numel() // (B * T) <= int(targets.max()):
         # not one row per position with a logit for every target (the checks of the logits' shape say so too)
-        fail("the logits returned with the loss", f"{B * T} rows of vocab_size logits, one per position",
-             describe(logits), where)
+        fail(what="the logits returned with the loss", expected=f"{B * T} rows of vocab_size logits, one per position",
+             got=describe(logits), where=where)
     with torch.no_grad():
         logits, idx, targets = logits.detach().float(), idx.to(logits.device), targets.to(logits.device)
         expected = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
         got = loss.detach().float().reshape(())
         if not torch.isfinite(expected):
-            fail("the loss: the grader's own cross-entropy of your logits", "a finite number",
-                 "NaN or inf (the logits hold NaN or inf)", where)
+            fail(what="the loss: the grader's own cross-entropy of your logits", expected="a finite number",
+                 got="NaN or inf (the logits hold NaN or inf)", where=where)
         if abs(got.item() - expected.item()) <= ATOL:
             return
         named = name_the_mistake(got, loss_mistakes(logits, idx, targets), NAMING_ATOL)  # each a 0-dim loss
-    fail("the loss does not match the grader's mean cross-entropy of your logits",
-         f"{expected.item():.4f}, the mean over all {B * T} positions", f"{got.item():.4f}", where, named or HINT)
+    fail(what="the loss does not match the grader's mean cross-entropy of your logits",
+         expected=f"{expected.item():.4f}, the mean over all {B * T} positions", got=f"{got.item():.4f}", where=where,
+         hint=named or HINT)
 

@@ -81,13 +81,14 @@ def expect_trains_as_the_contract(model, recipe, text, where, unforeseen=False):
     expected_loss, expected = contract_loss_and_gradients(weights, idx, targets, recipe)
     what = "one training step of GPTLanguageModel (train mode, dropout 0) at the grader's weights"
     if type(loss) is not torch.Tensor or not float((loss - expected_loss).abs()) <= LOSS_ATOL:
-        fail(what, f"the contract's loss, {float(expected_loss):.4f}",
-             "no loss that backpropagates" if loss is None else f"{float(loss):.4f}", where,
-             "in train mode the model must compute what it computes in eval mode (with dropout 0)")
+        fail(what=what, expected=f"the contract's loss, {float(expected_loss):.4f}",
+             got="no loss that backpropagates" if loss is None else f"{float(loss):.4f}", where=where,
+             hint="in train mode the model must compute what it computes in eval mode (with dropout 0)")
     differ = differing_gradients(gradients, expected)
     if differ:
         missing = [name for name in differ if gradients.get(name) is None]
-        fail(what, "the contract's gradient for every weight",
-             f"{len(differ)} of {len(expected)} differ: " + ", ".join(differ[:4]) + (", ..." if len(differ) > 4 else ""),
-             where, ("no gradient reaches " + missing[0] + ": no torch.no_grad(), .detach() or .data in forward")
+        fail(what=what, expected="the contract's gradient for every weight",
+             got=f"{len(differ)} of {len(expected)} differ: " + ", ".join(differ[:4]) + (", ..." if len(differ) > 4 else ""),
+             where=where,
+             hint=("no gradient reaches " + missing[0] + ": no torch.no_grad(), .detach() or .data in forward")
              if missing else "the loss must backpropagate through the same computation as in eval mode")
