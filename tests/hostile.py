@@ -171,10 +171,10 @@ def hostile_submissions(out_dir, kit_root):
 
 HEAD_ATTACKS = [
     ("rebinds_the_checks", "rebinding the checks' tolerances and failure functions", '''
-import gc, grader.judges.expect, grader.checks.test_head as _checks
-_checks.ATOL = _checks.FUTURE_ATOL = 1e9
-_checks.PAST_MIN = -1.0
-for _module in (grader.judges.expect, _checks):
+import gc, grader.judges.expect, grader.judges.causality as _causality, grader.checks.test_head as _checks
+_checks.ATOL = _causality.FUTURE_ATOL = 1e9
+_causality.PAST_MIN = -1.0
+for _module in (grader.judges.expect, _causality, _checks):
     _module.fail = lambda *args, **kwargs: None
     _module.expect_close = lambda *args, **kwargs: None
 for _obj in gc.get_objects():
