@@ -14,6 +14,7 @@ pytest.importorskip("ipykernel", reason="the notebook kernel tests need the test
 import nbformat  # noqa: E402
 
 from grader.notebook.edition import build  # noqa: E402
+from grader.judges.rubric import EXTRA_POINTS, TOTAL_POINTS  # noqa: E402
 from kit import KIT_ROOT  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
@@ -53,7 +54,8 @@ def test_the_answer_key_gets_every_point_and_a_planted_mistake_shows_its_hint(tm
     assert broken != head
     notebook.cells[-1].source = "grade(globals(), extras=True)"
     out = run_in_kernel(graded_once(notebook, broken, 'grade(globals(), "head")'), tmp_path)
-    assert "total 100 / 100" in out[-3] and "extras 60 / 60" in out[-3], out[-3]
+    assert f"total {TOTAL_POINTS} / {TOTAL_POINTS}" in out[-3], out[-3]
+    assert f"extras {EXTRA_POINTS} / {EXTRA_POINTS}" in out[-3], out[-3]
     planted = out[-1]  # Head defined again in a later cell: the cell run last is what is graded
     # The right diagnosis leads, and the first failure is shown in full under the table.
     assert "mistake:  softmax over the wrong dim (over the queries t)" in planted, planted

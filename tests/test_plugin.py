@@ -203,7 +203,7 @@ def test_extras_are_scored_apart_from_the_core_and_come_after_it(pytester, stude
         "*total 4 / 100 (of the 5 points these checks carry)",
         "*extras (the lecture's other steps and its suggested exercises; apart from the 100):",
         "*10. The mathematical trick: averaging the past * 3 / 5*",
-        "*extras 3 / 60 (of the 5 points these checks carry)",
+        f"*extras 3 / {EXTRA_POINTS} (of the 5 points these checks carry)",
         # The core comes first: the next exercise is the unfinished core one.
         "next: Exercise 5, One head of self-attention*",
     ])

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from grader.impl import SINGLE_FILE, Implementation
-from grader.judges.rubric import MODULES
+from grader.judges.rubric import EXERCISES, MODULES, span
 from grader.notebook.notebook_source import NotebookError, extract
 from grader.classroom.submissions import SubmissionError, discover, prepare
 from tests.kit import SOLUTIONS, notebook_from, single_file_source
@@ -145,7 +145,7 @@ def test_a_zip_of_a_wrapped_package_is_found_inside(tmp_path):
     [sub], _ = discover([_zip(tmp_path / "alice.zip", entries)])
     prepared = prepare(sub, tmp_path / "work")
     assert sorted(p.name for p in prepared.package.glob("*.py")) == sorted(f"{m}.py" for m in MODULES)
-    assert prepared.notes[0] == "graded the modules in alice.zip/alice/exercises/ (Exercises 1-14)"
+    assert prepared.notes[0] == f"graded the modules in alice.zip/alice/exercises/ ({span(EXERCISES)})"
 
 
 @pytest.mark.parametrize("entry", ["../escape.py", "/abs/path.py", "a/../../escape.py"])

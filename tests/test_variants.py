@@ -1,7 +1,7 @@
 """Every broken variant loses points in its own exercise and only there; every valid alternative keeps them all.
 
-A variant of a core module is graded on the core's checks; a variant of an extra's module (Exercises
-10-14), which no other check imports, on that extra's checks only (see scope()). Within that scope, a
+A variant of a core module is graded on the core's checks; a variant of an extra's module, which no
+other check imports, on that extra's checks only (see scope()). Within that scope, a
 variant is graded on the checks that executed code of a module it edits when the reference was graded
 (tests/grade_many.py's Recorder): a check that never runs a module's code gives the same verdict
 whatever the module holds, so every other check keeps the reference's verdict, and
