@@ -1,6 +1,6 @@
 """Which files of a submission are the student's work, and the caps on what a submission may bring.
 
-One rule for the three places that read a submission: the discovery of a class's submissions
+One rule for the three places that read a submission: finding and copying the submissions
 (grader/classroom/submissions.py), the upload picker (grader/classroom/upload.py) and the reading of a
 folder as Python imports it (grader/classroom/folder_imports.py); what the picker credits is what the
 grading copies (``copied``). Nothing here runs a submission's code.
