@@ -118,11 +118,11 @@ def test_a_file_that_is_not_a_notebook_is_a_clear_error(tmp_path, content):
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from grader.classroom import submissions, upload
+    from grader.classroom import submitted_files, upload
 
     # A .py file is parsed only up to 1 MB of code (ast takes ~1 GB per MB), any other file read up to 50 MB.
     monkeypatch.setattr(upload, "MAX_CODE", 1000)
-    monkeypatch.setattr(submissions, "MAX_BYTES", 2000)
+    monkeypatch.setattr(submitted_files, "MAX_BYTES", 2000)
     (tmp_path / "up").mkdir()
     (tmp_path / "up" / "big.py").write_text("class Head:\n    pass\n" + "x = 1\n" * 500)
     (tmp_path / "up" / "big.ipynb").write_text("{" + " " * 3000 + "}")

@@ -125,9 +125,9 @@ def test_environments_and_huge_uploads(tmp_path, monkeypatch):
 
 
 def test_the_zips_of_an_upload_share_one_size_cap(tmp_path, monkeypatch):
-    from grader.classroom import submissions
+    from grader.classroom import submitted_files
 
-    monkeypatch.setattr(submissions, "MAX_BYTES", 1000)  # each zip alone is under it, the two together over
+    monkeypatch.setattr(submitted_files, "MAX_BYTES", 1000)  # each zip alone is under it, the two together over
     part = zip_bytes({"a.py": "x = 1\n" * 100})
     (tmp_path / "up.zip").write_bytes(zip_bytes({"one.zip": part, "two.zip": part}))
     with pytest.raises(SubmissionError, match="unpacks to more than"):

@@ -7,7 +7,7 @@ import ast
 import os
 from importlib.machinery import BYTECODE_SUFFIXES, EXTENSION_SUFFIXES, SOURCE_SUFFIXES
 
-from grader.classroom.submissions import copied
+from grader.classroom.submitted_files import copied
 
 # What Python looks for in a folder for ``import x``, in its order (FileFinder): compiled extension
 # modules, then .py, then .pyc; a folder x/ with an __init__ file of one of these comes before them all.
@@ -40,7 +40,7 @@ class _Module:
 
 class Folder:
     """A folder graded as a package, read as Python will import it from the copy that is graded
-    (submissions.copied). A module is named by its parts inside the folder: ("attention",),
+    (submitted_files.copied). A module is named by its parts inside the folder: ("attention",),
     ("model", "heads"); () is the folder's own __init__.py."""
 
     def __init__(self, root, parse):

@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.arguments import more_than_zero
@@ -109,48 +109,67 @@ def _limits_class():
 
 def run(args):
     started = time.monotonic()  # --deadline counts from here; run_autograder leaves time for what comes before
-    from grader.judges import catalog
-    from grader.classroom import reports
-    from grader.data import DataError, load_text, verify
+    try:
+        submissions, class_size = _submissions_to_grade(args)
+        if args.shard and class_size and not submissions:
+            return _empty_shard(args, class_size)
+        batch = _prepare_batch(args, submissions, started)
+    except _NotGraded as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    return _grade_batch(batch, args)
 
+
+class _NotGraded(Exception):
+    """Why this run grades no one, found before it starts: run prints it and exits with 2."""
+
+
+@dataclass
+class _Batch:
+    """What one run grades, how, and where its reports go."""
+
+    submissions: list
+    checks: list
+    markers: list  # the exercises graded: the reports' columns (_markers_of)
+    out: Path
+    kept: list  # the Graded of the rows of out's grade sheet not graded again (_kept_rows)
+    limits: object  # grader.sandbox.isolate.Limits
+    data_path: Path
+    deadline: float  # the time.monotonic() by which every report is written; None: no --deadline
+
+
+def _submissions_to_grade(args):
+    """The submissions this run grades (with --shard, its part of the class) and the size of the class."""
     try:
         submissions, skipped = discover(args.submissions, upload=args.upload)
     except SubmissionError as exc:
-        print(f"grade: {exc}", file=sys.stderr)
-        return 2
+        raise _NotGraded(str(exc)) from None
     for path, why in skipped:
         print(f"grade: {path} is not a submission ({why}): it is in the reports as an error", file=sys.stderr)
+    class_size = len(submissions)
     if args.shard:
         # Every K-th of the class in name order (the names made unique over the whole class first), so
         # the parts do not overlap, cover the class, and give the names one machine would.
         k, n = args.shard
-        class_size, submissions = len(submissions), submissions[k - 1::n]
-        if class_size and not submissions:
-            return _empty_shard(args, class_size)
+        submissions = submissions[k - 1::n]
+    return submissions, class_size
+
+
+def _prepare_batch(args, submissions, started):
+    """The _Batch, once the data, the sandbox, the device and the --out folder can grade it; says so on
+    the terminal. _NotGraded says why not."""
+    from grader.judges import catalog
+
     if not submissions:
-        print("grade: found no submissions to grade", file=sys.stderr)
-        return 2
-    try:
-        load_text(download=True)  # the checks that train need it; download it once, here
-        data_path = verify()
-    except DataError as exc:
-        print(f"grade: {exc}", file=sys.stderr)
-        return 2
-    sandbox = describe_sandbox()
-    if args.require_sandbox and sandbox.startswith("partial"):
-        print(f"grade: --require-sandbox: the sandbox is {sandbox}", file=sys.stderr)
-        return 2
-    if args.device == "cuda" and (problem := _cuda_problem(_limits_class()(), data_path)):
-        print(f"grade: --device cuda: {problem}; grade with --device cpu (the default) instead", file=sys.stderr)
-        return 2
+        raise _NotGraded("found no submissions to grade")
+    data_path, sandbox = _data_and_sandbox(args)
     out = Path(args.out)
     checks = catalog.collect(args.markers)
     markers = _markers_of(checks)
     try:
         kept = _kept_rows(out, markers, {sub.name for sub in submissions})
     except SheetError as exc:
-        print(f"grade: {exc}", file=sys.stderr)
-        return 2
+        raise _NotGraded(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
     limits = _limits_class()(timeout=args.timeout, total=args.total_timeout, memory_mb=args.memory,
                              processes=args.max_processes, output_mb=args.max_output)
@@ -159,36 +178,67 @@ def run(args):
     if kept:
         print(f"{out} holds a grade sheet already: its rows for the submissions graded now are replaced, the "
               f"other {len(kept)} kept; grades.csv and report.html are rebuilt from all of them", file=sys.stderr)
+    deadline = started + args.deadline if args.deadline else None
+    return _Batch(submissions, checks, markers, out, kept, limits, data_path, deadline)
 
-    progress = reports.Progress(len(submissions))
+
+def _data_and_sandbox(args):
+    """The verified data file's path and the sandbox's description (describe_sandbox); _NotGraded when
+    the data is missing, the sandbox is partial under --require-sandbox, or --device cuda cannot grade."""
+    from grader.data import DataError, load_text, verify
+
+    try:
+        load_text(download=True)  # the checks that train need it; download it once, here
+        data_path = verify()
+    except DataError as exc:
+        raise _NotGraded(str(exc)) from None
+    sandbox = describe_sandbox()
+    if args.require_sandbox and sandbox.startswith("partial"):
+        raise _NotGraded(f"--require-sandbox: the sandbox is {sandbox}")
+    if args.device == "cuda" and (problem := _cuda_problem(_limits_class()(), data_path)):
+        raise _NotGraded(f"--device cuda: {problem}; grade with --device cpu (the default) instead")
+    return data_path, sandbox
+
+
+def _grade_batch(batch, args):
+    """Grade the batch, args.jobs submissions at a time, each one's reports written as it finishes; then
+    flag the near-copies and print the summary. Returns the exit status: 0, or 130 when interrupted."""
+    from grader.classroom import reports
+
+    progress = reports.Progress(len(batch.submissions))
     graded = []
     start = time.monotonic()
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
-        deadline = started + args.deadline if args.deadline else None
-        futures = {pool.submit(grade_one, sub, checks, limits, data_path, args.device, cancel, deadline): sub
-                   for sub in submissions}
+        futures = {pool.submit(grade_one, sub, batch.checks, batch.limits, batch.data_path, args.device, cancel,
+                               batch.deadline): sub for sub in batch.submissions}
         for future, submission in _completed(futures):
             result, extracted = _result_of(future, submission)
             graded.append(result)
-            _write_reports(out, result, extracted, kept + graded, markers, args)
+            _write_reports(batch.out, result, extracted, batch.kept + graded, batch.markers, args)
             progress.update(result)
     except KeyboardInterrupt:
         # Stop the workers; what was graded is already on disk.
         cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        print(f"\ngrade: interrupted; {len(graded)} of {len(submissions)} graded, reports in {out}",
+        print(f"\ngrade: interrupted; {len(graded)} of {len(batch.submissions)} graded, reports in {batch.out}",
               file=sys.stderr)
         return 130
     pool.shutdown()
-    _flag_copies(out, kept + graded, markers, args)
-    elapsed = time.monotonic() - start
+    _flag_copies(batch.out, batch.kept + graded, batch.markers, args)
+    _print_summary(graded, batch.markers, time.monotonic() - start, batch.out)
+    return 0
+
+
+def _print_summary(graded, markers, elapsed, out):
+    """The class's table of grades, how long it took, and where the reports are."""
+    from grader.classroom import reports
+
     print(reports.summary_table(graded, markers))
     rate = f" ({len(graded) / elapsed * 60:.1f} per minute)" if elapsed >= 10 else ""  # a rate of one quick run says little
     print(f"\n{len(graded)} graded in {elapsed:.0f} s{rate}; "
           f"reports in {out}/grades.csv and {out}/<submission>/results.json")
-    return 0
 
 
 class SheetError(Exception):

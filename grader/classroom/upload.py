@@ -18,11 +18,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.classroom import submissions
+from grader.classroom import submitted_files
 from grader.classroom.folder_imports import Folder
 from grader.classroom.safe_text import one_line
-from grader.classroom.submissions import (KIT_OWN, SubmissionError, _is_kit_copy, _passed_over, _plain_file,
-                                          _unzip, not_the_students)
+from grader.classroom.submitted_files import (KIT_OWN, SubmissionError, is_kit_copy, not_the_students, passed_over,
+                                              plain_file, unzip)
 from grader.judges.rubric import EXERCISES, MODULES
 from grader.notebook.notebook_source import MAX_CODE, NotebookError, extract
 from grader.sandbox.cleanup import discard
@@ -149,7 +149,7 @@ class _Walk:
 
     def visit(self, path, shown, nesting):
         shown = shown or one_line(path.name)
-        if _plain_file(path) and path.suffix.lower() == ".zip":
+        if plain_file(path) and path.suffix.lower() == ".zip":
             self._unpack(path, shown, nesting)
         elif path.is_dir():
             self._folder(path, "", nesting, 0)
@@ -162,12 +162,12 @@ class _Walk:
         if self.entries > MAX_ENTRIES:
             raise SubmissionError(f"the upload holds more than {MAX_ENTRIES} files and folders; upload only "
                                   "your code (a virtual environment or a dataset may have come along)")
-        kit = _is_kit_copy(folder)
+        kit = is_kit_copy(folder)
         if kit:
             own = [name + ("" if "." in name else "/") for name in KIT_OWN if (folder / name).exists()]
             self.notes.append(f"{shown or 'the upload'} is a copy of the kit: its {', '.join(own)} are the "
                               "kit's own, not looked at")
-        if any(_plain_file(folder / f"{m}.py") for m in MODULES):
+        if any(plain_file(folder / f"{m}.py") for m in MODULES):
             self.candidates.append(_credit(Candidate(folder, (shown or ".") + "/", "package")))
         for entry in entries:
             label = f"{shown}/{one_line(entry.name)}" if shown else one_line(entry.name)
@@ -176,16 +176,16 @@ class _Walk:
             if entry.is_dir():
                 if not not_the_students(entry, kit) and level < MAX_LEVELS:
                     self._folder(entry, label, nesting, level + 1)
-            elif _passed_over(entry) or entry.is_symlink() or (kit and entry.name in KIT_OWN):
+            elif passed_over(entry) or entry.is_symlink() or (kit and entry.name in KIT_OWN):
                 continue
-            elif entry.suffix.lower() == ".zip" and _plain_file(entry):
+            elif entry.suffix.lower() == ".zip" and plain_file(entry):
                 self._unpack(entry, label, nesting, stray=True)
             else:
                 self._file(entry, label)
 
     def _file(self, path, shown):
         kind = {".py": "file", ".ipynb": "notebook"}.get(path.suffix.lower())
-        if kind and _plain_file(path):
+        if kind and plain_file(path):
             self.candidates.append(_credit(Candidate(path, shown, kind)))
 
     def _unpack(self, archive, shown, nesting, stray=False):
@@ -199,7 +199,7 @@ class _Walk:
         dest = self.scratch / f"zip{self.zips}"
         try:
             # One cap for all the zips of an upload together, nested ones included.
-            self.unpacked += _unzip(archive, dest, submissions.MAX_BYTES - self.unpacked)
+            self.unpacked += unzip(archive, dest, submitted_files.MAX_BYTES - self.unpacked)
         except (SubmissionError, zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
             why = str(exc) if isinstance(exc, SubmissionError) else f"{type(exc).__name__}: {exc}"
             if not stray:
@@ -262,8 +262,8 @@ def _parse_file(path):
 
 def _extract(path):
     """The notebook's code (notebook_source.extract), refused unread when the file is too large."""
-    if path.stat().st_size > submissions.MAX_BYTES:
-        raise _Unreadable(f"larger than {submissions.MAX_BYTES // 2**20} MB")
+    if path.stat().st_size > submitted_files.MAX_BYTES:
+        raise _Unreadable(f"larger than {submitted_files.MAX_BYTES // 2**20} MB")
     try:
         return extract(path)
     except NotebookError as exc:

@@ -232,27 +232,9 @@ def torch_threads(device, n_embd, threads=None, share_out=True):
 # --------------------------------------------------------------------------------------------------
 
 
-def train(
-    impl,
-    config="small",
-    device="auto",
-    max_iters=None,
-    eval_interval=None,
-    eval_iters=None,
-    seed=DEFAULT_SEED,
-    data_path=None,
-    text=None,
-    out_dir=None,
-    sample_tokens=0,
-    log=print,
-    fast=None,
-    compile=False,
-    learning_rate=None,
-    warmup_iters=None,
-    min_lr=None,
-    log_interval=None,
-    threads=None,
-):
+def train(impl, config="small", device="auto", max_iters=None, eval_interval=None, eval_iters=None,
+          seed=DEFAULT_SEED, data_path=None, text=None, out_dir=None, sample_tokens=0, log=print, fast=None,
+          compile=False, learning_rate=None, warmup_iters=None, min_lr=None, log_interval=None, threads=None):
     """Train the implementation's GPT with the lecture's loop and return what happened.
 
     ``impl``: an ``grader.impl.Implementation`` or its spec (``"solutions"``, ``"exercises"``, a folder).
@@ -284,21 +266,11 @@ def train(
     """
     import torch
 
-    from grader.impl import Implementation
-
-    cfg = get_config(config, max_iters, eval_interval, eval_iters)
-    if eval_interval is None:
-        cfg = dataclasses.replace(cfg, eval_interval=auto_eval_interval(cfg))
-    log_interval = auto_log_interval(cfg.eval_interval) if log_interval is None else log_interval
+    cfg, log_interval = _loop_config(config, max_iters, eval_interval, eval_iters, log_interval)
     device = resolve_device(device)
     lr_at = learning_rate_schedule(cfg, learning_rate, warmup_iters, min_lr)
-    if not isinstance(impl, Implementation):
-        impl = Implementation(impl)
-    parts = _parts(impl)  # all of them now: a missing one fails before any training
-    if text is None:
-        from grader.data import load_text
-
-        text = load_text(data_path, download=True)
+    impl, parts = _implementation(impl)  # all its parts now: a missing one fails before any training
+    text = _text(text, data_path)
     tokenizer, splits = _data(parts, text)
     torch.manual_seed(seed)
     model, model_config = _model(parts, cfg, tokenizer.vocab_size, device)
@@ -309,22 +281,65 @@ def train(
         log(f"training {impl.label} GPT on {device}{on_threads}: {n_params / 1e6:.2f} M parameters, "
             f"{len(text):,} characters, vocabulary {tokenizer.vocab_size}, config {_describe(config, cfg)}, "
             f"seed {seed}")
-        if loop.speedups:
-            log("fast path: " + "; ".join(loop.speedups))
-        if device == "cpu" and cfg.n_embd * cfg.n_layer * cfg.block_size >= 384 * 6 * 256:
-            log("note: this is the lecture's GPU-sized model; on a CPU it takes many hours (try --config small)")
+        _log_before_training(loop, log)
         history, elapsed = loop.run(log)
-        last = history[-1]
-        result = {"train_loss": last["train"], "val_loss": last["val"], "history": history, "iters": last["iter"],
-                  "elapsed": elapsed, "device": device, "config": cfg, "model_config": _as_dict(model_config),
-                  "n_params": n_params, "checkpoint": None, "sample": None, "model": model, "tokenizer": tokenizer}
-        if out_dir is not None:
-            result["checkpoint"] = _save_checkpoint(Path(out_dir), result, seed, impl, log)
-        _report_curve(history, out_dir, impl, cfg, result, log)
+        result = _result(loop, history, elapsed, model_config, n_params, tokenizer)
+        _save_and_report(result, out_dir, impl, seed, log)
         if sample_tokens:
             result["sample"] = _sample(parts["generate"], model, tokenizer, model_config.block_size, sample_tokens,
                                        device, log)
     return result
+
+
+def _loop_config(config, max_iters, eval_interval, eval_iters, log_interval):
+    """The TrainConfig (``get_config``, evaluating as ``auto_eval_interval`` says when ``eval_interval``
+    is not given) and the steps between progress lines (``auto_log_interval`` when not given)."""
+    cfg = get_config(config, max_iters, eval_interval, eval_iters)
+    if eval_interval is None:
+        cfg = dataclasses.replace(cfg, eval_interval=auto_eval_interval(cfg))
+    return cfg, auto_log_interval(cfg.eval_interval) if log_interval is None else log_interval
+
+
+def _implementation(impl):
+    """The ``Implementation`` (``impl`` or the one its spec names) and all the parts the loop uses."""
+    from grader.impl import Implementation
+
+    if not isinstance(impl, Implementation):
+        impl = Implementation(impl)
+    return impl, _parts(impl)
+
+
+def _text(text, data_path):
+    """``text``, or the data file's (``grader.data.load_text``, which downloads it when missing)."""
+    if text is not None:
+        return text
+    from grader.data import load_text
+
+    return load_text(data_path, download=True)
+
+
+def _log_before_training(loop, log):
+    """What the fast path changes, and a word when the lecture's GPU-sized model is to train on a CPU."""
+    cfg = loop.cfg
+    if loop.speedups:
+        log("fast path: " + "; ".join(loop.speedups))
+    if loop.device == "cpu" and cfg.n_embd * cfg.n_layer * cfg.block_size >= 384 * 6 * 256:
+        log("note: this is the lecture's GPU-sized model; on a CPU it takes many hours (try --config small)")
+
+
+def _result(loop, history, elapsed, model_config, n_params, tokenizer):
+    """What ``train`` returns (its docstring says what each key holds), before the checkpoint and the sample."""
+    last = history[-1]
+    return {"train_loss": last["train"], "val_loss": last["val"], "history": history, "iters": last["iter"],
+            "elapsed": elapsed, "device": loop.device, "config": loop.cfg, "model_config": _as_dict(model_config),
+            "n_params": n_params, "checkpoint": None, "sample": None, "model": loop.model, "tokenizer": tokenizer}
+
+
+def _save_and_report(result, out_dir, impl, seed, log):
+    """After the training: the checkpoint (with ``out_dir``; its path goes in ``result``) and the loss curve."""
+    if out_dir is not None:
+        result["checkpoint"] = _save_checkpoint(Path(out_dir), result, seed, impl, log)
+    _report_curve(result["history"], out_dir, impl, result["config"], result, log)
 
 
 def learning_rate_schedule(cfg, learning_rate=None, warmup_iters=None, min_lr=None):
