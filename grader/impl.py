@@ -71,13 +71,13 @@ class Implementation:
         """``where`` for a name of CONTRACT.md, in the module the exercise table gives it:
         ``where_is("Head.forward")`` is ``where("attention", "Head.forward")``."""
         # Imported here, not above: the submission's process loads this module, and nothing of the judge
-        # (grader/sandbox/probe_server.py, JUDGE_MODULES).
-        from grader.judges.rubric import EXERCISES
+        # (grader/probes/server.py, JUDGE_MODULES).
+        from grader.rubric import EXERCISES
 
         owner = name.partition(".")[0]
         modules = {exercise.module for exercise in EXERCISES if owner in exercise.names}
         if len(modules) != 1:
-            raise ValueError(f"{owner} is not a name of one exercise in grader/judges/rubric.py")
+            raise ValueError(f"{owner} is not a name of one exercise in grader/rubric.py")
         return self.where(modules.pop(), name)
 
     def _ensure_package(self):

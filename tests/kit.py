@@ -111,7 +111,7 @@ def make_variant(tmp_path, name, edits):
 def import_order():
     """The contract's modules, in lecture order except that each one's relative imports come before it
     (as solutions/ imports them): the order in which one file or one notebook can hold them all."""
-    from grader.judges.rubric import MODULES
+    from grader.rubric import MODULES
 
     order = []
 

@@ -13,7 +13,7 @@ import pytest
 import torch.nn as nn
 
 from grader.impl import Implementation
-from grader.judges.rubric import BY_NUMBER, EXERCISES, MODULES
+from grader.rubric import BY_NUMBER, EXERCISES, MODULES
 
 MARKERS = {ex.marker for ex in EXERCISES}
 STUB_MESSAGE = re.compile(r"^Exercise (\d+): (\S+)$")

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from grader.classroom import class_report, grade
 from grader.classroom.reports import Graded
 from grader.judges.catalog import Check
-from grader.judges.rubric import BY_MARKER, EXERCISES, POINTS
+from grader.rubric import BY_MARKER, EXERCISES, POINTS
 from grader.sandbox.isolate import Verdict
 
 MARKERS = [ex.marker for ex in EXERCISES]

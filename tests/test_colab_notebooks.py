@@ -13,9 +13,9 @@ import sys
 import nbformat
 import pytest
 
-from grader.judges.rubric import CORE, TOTAL_POINTS
+from grader.rubric import CORE, TOTAL_POINTS
 from grader.notebook.edition import build
-from grader.notebook.notebook_source import LOAD_MARK, extract_cells, load_failures
+from grader.classroom.notebook_source import LOAD_MARK, extract_cells, load_failures
 from kit import KIT_ROOT, SOLUTIONS, notebook_from
 
 COLAB_SETUP = """\
@@ -239,7 +239,7 @@ def test_a_deeply_nested_statement_is_left_out_not_a_grader_error():
 
 
 def test_a_notebook_with_more_code_than_the_grader_reads_is_refused(tmp_path):
-    from grader.notebook.notebook_source import NotebookError, extract
+    from grader.classroom.notebook_source import NotebookError, extract
 
     path = tmp_path / "huge.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1\n" * 200_000)]), str(path))

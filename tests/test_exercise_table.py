@@ -1,4 +1,4 @@
-"""The pages a student reads list the exercises as the rubric's table does (grader/judges/rubric.py).
+"""The pages a student reads list the exercises as the rubric's table does (grader/rubric.py).
 
 The code reads the table; these pages are prose, so they are checked against it instead: adding an
 exercise is a row in the table, and these tests name each page that still needs its line.
@@ -7,7 +7,7 @@ exercise is a row in the table, and these tests name each page that still needs 
 import re
 
 from grader.impl import KIT_ROOT
-from grader.judges.rubric import CORE_SPAN, EXERCISES, EXTRA_POINTS, EXTRAS_SPAN, MODULES, TOTAL_POINTS
+from grader.rubric import CORE_SPAN, EXERCISES, EXTRA_POINTS, EXTRAS_SPAN, MODULES, TOTAL_POINTS
 
 
 def read(name):

@@ -17,7 +17,7 @@ import pytest
 
 from grader.classroom import github_classroom
 from grader.classroom.github_classroom import RESULTS, classroom_workflow, workflow_exercises
-from grader.judges.rubric import BY_MARKER, CORE, TOTAL_POINTS
+from grader.rubric import BY_MARKER, CORE, TOTAL_POINTS
 
 from kit import KIT_ROOT
 

@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from grader.judges.rubric import CORE, EXERCISES, EXTRA_POINTS, EXTRAS, MODULES, TOTAL_POINTS, span
+from grader.rubric import CORE, EXERCISES, EXTRA_POINTS, EXTRAS, MODULES, TOTAL_POINTS, span
 from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, make_variant, notebook_from, single_file_source, zip_bytes
 
 pytestmark = pytest.mark.timeout(900)

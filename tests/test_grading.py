@@ -29,7 +29,7 @@ def test_solutions_pass_every_check(solutions_run):
 
 
 def test_solutions_score_100_and_every_extra_point(solutions_run):
-    from grader.judges.rubric import EXTRA_POINTS
+    from grader.rubric import EXTRA_POINTS
 
     assert solutions_run.score() == pytest.approx(100 + EXTRA_POINTS)
     assert "total 100 / 100" in solutions_run.output
@@ -42,7 +42,7 @@ def test_stubs_score_0(exercises_run):
 
 
 def test_rubric_names_exactly_the_graded_checks(solutions_run):
-    from grader.judges.rubric import POINTS, TOTAL_POINTS
+    from grader.rubric import POINTS, TOTAL_POINTS
 
     assert TOTAL_POINTS == 100
     collected = {(name.split("::")[0].removeprefix("test_"), name.split("::")[1].split("[")[0])
@@ -55,7 +55,7 @@ def test_rubric_names_exactly_the_graded_checks(solutions_run):
 
 def test_every_exercise_has_checks(solutions_run):
     files = {name.split("::")[0] for name in solutions_run.cases}
-    from grader.judges.rubric import EXERCISES
+    from grader.rubric import EXERCISES
 
     assert files == {f"test_{ex.marker}" for ex in EXERCISES}
 

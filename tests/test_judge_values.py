@@ -135,7 +135,7 @@ remote._probe_error = lambda ref: getattr(sys.modules.get(str(ref).partition(':'
 
 
 def test_what_the_child_raises_is_the_submissions_word_and_it_loads_nothing_of_the_judge(tmp_path):
-    from grader.sandbox.probe_server import JUDGE_MODULES
+    from grader.probes.server import JUDGE_MODULES
     from grader.student.explain import RAISED
 
     folder = make_variant(tmp_path, "forged", FORGED)

@@ -10,8 +10,8 @@ from grader.__main__ import main
 from grader.notebook import in_notebook
 from grader.notebook.in_notebook import NotebookGradingError, grade, still_stubs
 from grader.notebook.edition import build
-from grader.notebook.notebook_source import extract_cells
-from grader.judges.rubric import CORE, EXERCISES, EXTRAS
+from grader.classroom.notebook_source import extract_cells
+from grader.rubric import CORE, EXERCISES, EXTRAS
 from kit import KIT_ROOT
 
 

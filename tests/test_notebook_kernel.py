@@ -14,7 +14,7 @@ pytest.importorskip("ipykernel", reason="the notebook kernel tests need the test
 import nbformat  # noqa: E402
 
 from grader.notebook.edition import build  # noqa: E402
-from grader.judges.rubric import EXTRA_POINTS, TOTAL_POINTS  # noqa: E402
+from grader.rubric import EXTRA_POINTS, TOTAL_POINTS  # noqa: E402
 from kit import KIT_ROOT  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.judges.rubric import EXTRA_POINTS, EXTRAS_SPAN
+from grader.rubric import EXTRA_POINTS, EXTRAS_SPAN
 
 NO_CUDA = not torch.cuda.is_available()
 
@@ -88,7 +88,7 @@ def test_outcomes_and_messages(pytester, student):
 
 
 def test_not_implemented_takes_one_line_each(pytester, student, monkeypatch):
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     monkeypatch.setitem(POINTS, "head", {"test_stub": 1, "test_needs_earlier": 1})
     result = run(pytester, f"--impl={student}", "-v", "-k", "stub or needs_earlier")
@@ -110,7 +110,7 @@ def test_full_traceback_on_request(pytester, student):
 
 
 def test_summary_table_scores_points_and_says_what_to_do_next(pytester, student, monkeypatch):
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     checks = ["test_finished", "test_stub", "test_needs_earlier", "test_crashes", "test_wrong_answer",
               "test_missing_module"]
@@ -128,7 +128,7 @@ def test_summary_table_scores_points_and_says_what_to_do_next(pytester, student,
 
 def test_check_missing_from_the_rubric_is_a_warning(pytester, student):
     result = run(pytester, f"--impl={student}", "-k", "finished")
-    result.stdout.fnmatch_lines(["*grader/judges/rubric.py gives no points to head: test_finished*"])
+    result.stdout.fnmatch_lines(["*grader/rubric.py gives no points to head: test_finished*"])
 
 
 def test_missing_implementation_is_a_usage_error(pytester):
@@ -138,7 +138,7 @@ def test_missing_implementation_is_a_usage_error(pytester):
 
 
 def test_every_exercise_marker_is_registered(pytester):
-    from grader.judges.rubric import EXERCISES
+    from grader.rubric import EXERCISES
 
     result = run(pytester, "--markers")
     result.stdout.fnmatch_lines_random([f"@pytest.mark.{ex.marker}: Exercise {ex.number}, *" for ex in EXERCISES])
@@ -183,7 +183,7 @@ def test_ini_keys_set_the_defaults(pytester, student):
 
 
 def test_extras_are_scored_apart_from_the_core_and_come_after_it(pytester, student, monkeypatch):
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     monkeypatch.setitem(POINTS, "head", {"test_finished": 4, "test_stub": 1})
     monkeypatch.setitem(POINTS, "averaging", {"test_extra_done": 3, "test_extra_stub": 2})
@@ -210,7 +210,7 @@ def test_extras_are_scored_apart_from_the_core_and_come_after_it(pytester, stude
 
 
 def test_plain_pytest_grades_the_core_and_is_green_when_it_is_done(pytester, student, monkeypatch):
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     monkeypatch.setitem(POINTS, "head", {"test_finished": 4})
     monkeypatch.setitem(POINTS, "averaging", {"test_extra_stub": 2})
@@ -237,7 +237,7 @@ def test_plain_pytest_grades_the_core_and_is_green_when_it_is_done(pytester, stu
 
 
 def test_the_table_is_the_last_thing_printed(pytester, student, monkeypatch):
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     monkeypatch.setitem(POINTS, "head", {"test_finished": 4, "test_wrong_answer": 1})
     result = run(pytester, f"--impl={student}", "-k", "finished or wrong_answer", "-ra")
@@ -248,7 +248,7 @@ def test_the_table_is_the_last_thing_printed(pytester, student, monkeypatch):
 
 
 def test_a_named_mistake_leads_the_table_and_the_failures(pytester, student, monkeypatch):
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     monkeypatch.setitem(POINTS, "head", {"test_a_consequence": 1, "test_a_diagnosis": 1, "test_the_same_diagnosis": 1})
     pytester.makepyfile(test_mistakes="""
@@ -297,7 +297,7 @@ def test_every_page_the_kit_points_at_is_in_the_kit():
 
 
 def test_missing_data_is_explained_once(pytester, student, monkeypatch, tmp_path):
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     monkeypatch.setenv("GPTKIT_DATA", str(tmp_path / "no-such-input.txt"))
     monkeypatch.setitem(POINTS, "tokenizer", {"test_a": 1, "test_b": 1, "test_c": 1})
@@ -371,7 +371,7 @@ def test_a_translation_reads_the_statement_teacher_mode_sends(monkeypatch):
 def test_the_same_error_is_shown_once(pytester, monkeypatch):
     """A line that raises in many checks: the first shows it in full, each after it takes one line; in the
     table, an exercise whose first failure is the error another exercise showed says so."""
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     folder = pytester.mkdir("torchy")
     (folder / "attention.py").write_text(
@@ -424,7 +424,7 @@ def test_the_same_error_is_shown_once(pytester, monkeypatch):
 def test_a_warning_of_torch_that_names_the_mistake_is_shown_with_the_failure(pytester, monkeypatch):
     # torch warns of x.T on 3 dims once per process, where the line ran; the error comes later, from
     # a line with no .T: the warning, hidden in pytest's warnings summary, becomes the failure's hint.
-    from grader.judges.rubric import POINTS
+    from grader.rubric import POINTS
 
     folder = pytester.mkdir("torchy")
     (folder / "attention.py").write_text(

@@ -13,7 +13,7 @@ import pytest
 from grader.classroom import bundle, grade, reports
 from grader.classroom.reports import Graded
 from grader.judges.catalog import Check
-from grader.judges.rubric import BY_MARKER, CORE, EXTRAS, POINTS, TOTAL_POINTS
+from grader.rubric import BY_MARKER, CORE, EXTRAS, POINTS, TOTAL_POINTS
 from grader.sandbox.isolate import Verdict
 
 # Gradescope's results.json, as https://gradescope-autograders.readthedocs.io/en/latest/specs/ documents
@@ -279,7 +279,7 @@ def stub_message(number, exercise):
     """What explain.py says of a check that reached a stub of Exercise ``number``."""
     from grader.student.explain import _not_implemented
     from grader.student.voice import Terminal
-    from grader.judges.rubric import BY_NUMBER
+    from grader.rubric import BY_NUMBER
 
     return _not_implemented(NotImplementedError(f"Exercise {number}: some_name"), None, BY_NUMBER[exercise], Terminal())
 

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 
 from grader.impl import SINGLE_FILE, Implementation
-from grader.judges.rubric import EXERCISES, MODULES, span
-from grader.notebook.notebook_source import NotebookError, extract
+from grader.rubric import EXERCISES, MODULES, span
+from grader.classroom.notebook_source import NotebookError, extract
 from grader.classroom.submissions import SubmissionError, discover, prepare
 from tests.kit import SOLUTIONS, notebook_from, single_file_source
 

@@ -18,7 +18,7 @@ import pytest
 from grader.classroom.submissions import SubmissionError, discover, prepare
 from grader.classroom.folder_imports import Folder
 from grader.classroom.upload import MAX_NESTING, Candidate, _credit, _parse_file, pick
-from grader.judges.rubric import EXERCISES, span
+from grader.rubric import EXERCISES, span
 from tests.kit import KIT_ROOT, SOLUTIONS, kit_copy, notebook_from, single_file_source, zip_bytes
 
 ALL = f"({span(EXERCISES)})"

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from grader.judges.rubric import BY_MARKER
+from grader.rubric import BY_MARKER
 from kit import SOLUTIONS, make_variant, run_checks_many, table_entry
 from variants import all_variants
 
@@ -47,7 +47,7 @@ def exercise_of(check):
 
 def scope(variant):
     """The markers whose checks grade ``variant``: the extras whose modules it edits, else the core."""
-    from grader.judges.rubric import CORE, EXTRAS
+    from grader.rubric import CORE, EXTRAS
 
     edited = set(variant.edits)
     extras = [ex.marker for ex in EXTRAS if ex.module in edited]
@@ -154,7 +154,7 @@ def test_valid_alternative_keeps_every_point(reference, graded, variant):
 
 
 def test_enough_variants_cover_every_exercise():
-    from grader.judges.rubric import EXERCISES
+    from grader.rubric import EXERCISES
 
     broken = [v for v in VARIANTS if v.exercise]
     assert len(broken) >= 25

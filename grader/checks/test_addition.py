@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from grader.probes import addition_training as adder
-from grader.judges.rubric import GRADERS_PARTS
+from grader.rubric import GRADERS_PARTS
 from grader.judges import judge_training
 from grader.judges.expect import describe, equal, expect_close, expect_pair, expect_raises, expect_tensor, fail
 from grader.probes.addition import loss_and_gradient, train_adder_by_the_graders_loop

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.judges.rubric import GRADERS_PARTS
+from grader.rubric import GRADERS_PARTS
 from grader.judges import causality, judge_training, train_step
 
 from grader.probes import training

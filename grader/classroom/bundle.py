@@ -18,7 +18,7 @@ from grader.arguments import at_least, more_than_zero
 from grader.classroom.github_classroom import classroom_workflow
 from grader.classroom.grade import VISIBILITIES
 from grader.impl import KIT_ROOT
-from grader.judges.rubric import EXERCISES
+from grader.rubric import EXERCISES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The kit files the autograder needs; the grader package is added file by file.

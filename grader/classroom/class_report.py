@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass, field
 from html import escape
 
-from grader.judges.rubric import BY_MARKER, CORE_SPAN, TOTAL_POINTS
+from grader.rubric import BY_MARKER, CORE_SPAN, TOTAL_POINTS
 from grader.sandbox.isolate import MAX_MISTAKE
 
 BINS = 10

@@ -35,7 +35,7 @@ from pathlib import Path
 # Only the rubric and the standard library: the step must run, and say why there are no points, even when
 # installing the kit failed (python -m finds the grader package in the checkout).
 from grader.classroom.safe_text import clipped
-from grader.judges.rubric import BY_MARKER, EXERCISES, POINTS
+from grader.rubric import BY_MARKER, EXERCISES, POINTS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 RESULTS = "grades/exercises/results.json"  # where the workflow's Grade sheet step grades exercises/

@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.arguments import more_than_zero
-from grader.judges.rubric import EXERCISES
+from grader.rubric import EXERCISES
 from grader.classroom.safe_text import one_line, printable
 from grader.classroom.submissions import SubmissionError, discover
-from grader.notebook.notebook_source import load_failures
+from grader.classroom.notebook_source import load_failures
 from grader.impl import PRIVATE_PACKAGE, SINGLE_FILE
 
 # Gradescope's visibility settings (results.json), for --visibility; here, not in reports.py, which

@@ -26,7 +26,7 @@ def add_arguments(parser):
 
 def read_sheet(shard):
     """(the exercises an --out folder was graded on, the names of its submissions), from its grades.csv."""
-    from grader.judges.rubric import BY_MARKER
+    from grader.rubric import BY_MARKER
 
     path = shard / "grades.csv"
     if not path.is_file():

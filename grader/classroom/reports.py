@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from grader.judges.rubric import BY_MARKER, EXERCISES
+from grader.rubric import BY_MARKER, EXERCISES
 from grader.student.explain import RAISED
 from grader.classroom.safe_text import clipped, csv_cell, printable
 

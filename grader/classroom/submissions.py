@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.impl import SINGLE_FILE, SINGLE_FILE_MARK
-from grader.judges.rubric import MODULES
+from grader.rubric import MODULES
 from grader.classroom.safe_text import folder_name
 from grader.classroom.submitted_files import SubmissionError, copy_package, is_kit_copy, passed_over, plain_file
 from grader.classroom.upload import pick

@@ -23,8 +23,8 @@ from grader.classroom.folder_imports import Folder
 from grader.classroom.safe_text import one_line
 from grader.classroom.submitted_files import (KIT_OWN, SubmissionError, is_kit_copy, not_the_students, passed_over,
                                               plain_file, unzip)
-from grader.judges.rubric import EXERCISES, MODULES
-from grader.notebook.notebook_source import MAX_CODE, NotebookError, extract
+from grader.rubric import EXERCISES, MODULES
+from grader.classroom.notebook_source import MAX_CODE, NotebookError, extract
 from grader.sandbox.cleanup import discard
 from grader.stubs import raises_not_implemented, top_level
 

@@ -155,7 +155,7 @@ IMPL_PACKAGE_PREFIX = "_gptkit_impl_"
 def class_of(obj):
     """``(module, qualname)`` of ``obj``'s class. An object of the submission's process (teacher mode) is
     a handle whose first type is its class's "module.qualname" as that process wrote it
-    (grader/sandbox/probe_server.py); nothing more is asked of it."""
+    (grader/probes/server.py); nothing more is asked of it."""
     from grader.sandbox import remote
 
     if not remote.is_remote(obj):

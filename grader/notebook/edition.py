@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from grader.impl import ImplementationError, resolve
-from grader.judges.rubric import CORE_SPAN, EXERCISES, EXTRAS_SPAN, TOTAL_POINTS
+from grader.rubric import CORE_SPAN, EXERCISES, EXTRAS_SPAN, TOTAL_POINTS
 
 SETUP = '''\
 # Run this cell first. In Colab, first add a cell above this one that installs the kit, e.g.

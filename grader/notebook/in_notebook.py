@@ -2,7 +2,7 @@
 
 The notebook written by ``python -m grader notebook`` calls it under each exercise. It reads the cells
 run so far from IPython's history (``In``, in the order they ran, so a cell run again counts in its
-latest form), keeps their definitions as teacher mode does (grader/notebook/notebook_source.py), writes them as
+latest form), keeps their definitions as teacher mode does (grader/classroom/notebook_source.py), writes them as
 a one-file submission into a temporary folder and runs ``python -m grader check`` on it in a fresh
 process, so every run sees the latest code and a crash in it cannot take the notebook down.
 """
@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 from grader import launch
-from grader.notebook.notebook_source import extract_cells
-from grader.judges.rubric import BY_MARKER, CORE, EXTRAS
+from grader.classroom.notebook_source import extract_cells
+from grader.rubric import BY_MARKER, CORE, EXTRAS
 from grader.classroom.submissions import single_file_package
 from grader.stubs import raises_not_implemented, top_level
 

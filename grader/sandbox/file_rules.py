@@ -1,5 +1,5 @@
 """What a sandboxed process may read, write and list (Landlock's rules), for the judge
-(grader/sandbox/worker.py) and for the process that runs the submission (probe_server.py). Standard
+(grader/sandbox/worker.py) and for the process that runs the submission (grader/probes/server.py). Standard
 library only: it runs before torch is imported."""
 
 import glob
@@ -60,7 +60,7 @@ def module_files(modules, kit_root):
 
 def confine_files(args, kit_root, list_kit, grader_parts=("grader", "tox.ini")):
     """Landlock as ``args`` asks (read, write, device, --no-landlock); returns the ABI used, 0 for none.
-    The worker and the judge's child (grader/sandbox/probe_server.py) both confine themselves with it.
+    The worker and the judge's child (grader/probes/server.py) both confine themselves with it.
     ``list_kit``: whether the names under the kit's root may be listed (Landlock's right to list a folder
     covers every folder under it: the class and report folders, when a teacher keeps them in the kit).
     ``grader_parts``: the grader's files and folders it may read (the judge: all of it, and pytest's

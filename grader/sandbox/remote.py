@@ -1,7 +1,7 @@
 """The judge's side of teacher mode: the graded implementation, reached only through data.
 
 ``RemoteImpl`` stands where ``Implementation`` stands in student mode, so the checks run unchanged,
-but nothing of the submission is imported here: it runs in ``python -m grader.sandbox.probe_server``, a
+but nothing of the submission is imported here: it runs in ``python -m grader.probes.server``, a
 confined child process, and what a check gets back is data (plain tensors, numbers, strings) or a
 ``Handle`` to an object that stays there. The comparisons, oracles and verdicts stay in this process.
 
@@ -128,7 +128,7 @@ class Channel:
     def start(self):
         requests_r, requests_w = os.pipe()
         answers_r, answers_w = os.pipe()
-        cmd = launch.python_module("grader.sandbox.probe_server", "--impl", str(self.impl.path),
+        cmd = launch.python_module("grader.probes.server", "--impl", str(self.impl.path),
                                    "--requests-fd", str(requests_r), "--answers-fd", str(answers_w),
                                    *self.server_args)
         try:

@@ -6,7 +6,7 @@ read with ``torch.load(weights_only=True)``, which builds no other kind of objec
 size, depth and count, so whatever bytes arrive, the reader gets data or a ``WireError``.
 
 What is not data crosses as a dict with one tag, written and read by grader/sandbox/remote.py and
-probe_server.py, never by the reader here: ``{"__handle__": n}`` (an object that stays in the child),
+grader/probes/server.py, never by the reader here: ``{"__handle__": n}`` (an object that stays in the child),
 ``{"__grader__": "module:qualname"}`` (a grader or torch class or function, imported on the other side),
 ``{"__generator__": state, "device": ...}`` (a torch.Generator, which comes back as the call left it),
 ``{"__set__": [...]}``, ``{"__slice__": [start, stop, step]}`` and ``{"__ellipsis__": True}``.

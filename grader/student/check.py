@@ -8,7 +8,7 @@ import pytest
 
 from grader.device import CHOICES as DEVICE_CHOICES
 from grader.impl import KIT_ROOT
-from grader.judges.rubric import EXERCISES, EXTRAS_SPAN
+from grader.rubric import EXERCISES, EXTRAS_SPAN
 from grader.student.voice import CHOICES as VOICES
 
 CHECKS = KIT_ROOT / "grader" / "checks"

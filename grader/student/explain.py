@@ -13,7 +13,7 @@ from pathlib import Path
 from grader.sandbox.confine import BlockedImport
 from grader.judges.expect import GradingFailure
 from grader.impl import ImplementationError
-from grader.judges.rubric import BY_NUMBER
+from grader.rubric import BY_NUMBER
 from grader.student.voice import Terminal
 
 STUB_MESSAGE = re.compile(r"^Exercise (\d+): (\S+)$")

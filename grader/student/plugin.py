@@ -13,7 +13,7 @@ from grader.device import CHOICES as DEVICE_CHOICES
 from grader.judges.expect import GradingFailure
 from grader.student.explain import NOT_IMPLEMENTED, Explanation, explain
 from grader.impl import Implementation, ImplementationError
-from grader.judges.rubric import BY_MARKER, EXERCISES, EXTRAS_SPAN, OTHER_MARKERS
+from grader.rubric import BY_MARKER, EXERCISES, EXTRAS_SPAN, OTHER_MARKERS
 from grader.student.scoreboard import Scoreboard, check_points
 from grader.student.voice import CHOICES as VOICES, voice as make_voice
 

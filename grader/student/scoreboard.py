@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.judges.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, EXTRAS_SPAN, GRADERS_PARTS, POINTS, TOTAL_POINTS
+from grader.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, EXTRAS_SPAN, GRADERS_PARTS, POINTS, TOTAL_POINTS
 from grader.student.explain import warning_hint
 
 
@@ -73,7 +73,7 @@ def check_points(items, exercise_of):
             continue
         table = POINTS.get(ex.marker, {})
         if item.originalname not in table and not item.get_closest_marker("gpu"):
-            warnings.warn(pytest.PytestWarning(f"grader/judges/rubric.py gives no points to {ex.marker}: {item.originalname}"))
+            warnings.warn(pytest.PytestWarning(f"grader/rubric.py gives no points to {ex.marker}: {item.originalname}"))
         points[item.nodeid] = table.get(item.originalname, 0) / per_function[(ex.marker, item.originalname)]
     return points
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 CHOICES = ("terminal", "notebook")
 
-# The line grader/notebook/notebook_source.py writes above the code kept from each cell.
+# The line grader/classroom/notebook_source.py writes above the code kept from each cell.
 CELL_HEADER = re.compile(r"^# --- cell (\d+) ---$")
 
 

@@ -622,7 +622,7 @@ def not_implemented_message(impl, exc):
 
 def _exercise_for(module, qualname):
     try:
-        from grader.judges.rubric import EXERCISES
+        from grader.rubric import EXERCISES
     except Exception:  # the table is optional for the message
         return None
     top = (qualname or "").split(".")[0]

@@ -1,4 +1,4 @@
-"""The process that runs a submission's code for a judge: ``python -m grader.sandbox.probe_server``.
+"""The process that runs a submission's code for a judge: ``python -m grader.probes.server``.
 
 Started by the judge (grader/sandbox/remote.py) in teacher mode. It confines itself (a Landlock domain of its
 own inside the judge's, the import guard) before it imports any of the submission, then answers the
@@ -26,16 +26,16 @@ MAX_MESSAGE = 2000  # characters of an exception's message sent back
 # the judge: the checks, the oracles, its expectations and its channel are refused, and none of them is
 # loaded here (a module loaded before the guard could be reached through sys.modules).
 GRADER_MODULES = ("grader", "grader.impl", "grader.probes", "grader.probes.*",
-                  "grader.sandbox", "grader.sandbox.probe_server", "grader.sandbox.wire", "grader.sandbox.confine",
+                  "grader.sandbox", "grader.sandbox.wire", "grader.sandbox.confine",
                   "grader.sandbox.file_rules", "grader.sandbox.syscalls", "grader.sandbox.hang",
                   "grader.sandbox.handle")
 # The modules of the judge that must never be loaded here (tests/test_judge_values.py holds the child to it).
 JUDGE_MODULES = ("grader.sandbox.remote", "grader.sandbox.worker", "grader.sandbox.isolate", "grader.judges",
-                 "grader.checks", "grader.launch", "grader.sandbox.labels")
+                 "grader.checks", "grader.launch", "grader.sandbox.labels", "grader.rubric")
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m grader.sandbox.probe_server")
+    parser = argparse.ArgumentParser(prog="python -m grader.probes.server")
     parser.add_argument("--impl", required=True)
     parser.add_argument("--requests-fd", type=int, required=True)
     parser.add_argument("--answers-fd", type=int, required=True)
