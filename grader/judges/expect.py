@@ -9,10 +9,22 @@ class GradingFailure(AssertionError):
     ``mistake``: the mistake the check named (a Mistake hint of ``fail``), as data for the class report;
     ``picture``: the text of a picture shown at the end of the message (see fail), or None."""
 
+    # The label of the message's line that names the mistake, and of the line with a hint; what reads
+    # the mistake reads ``mistake`` (named_in), never this line.
+    MISTAKE_LABEL = "mistake:"
+    HINT_LABEL = "hint:"
+
     def __init__(self, message, mistake=None, picture=None):
         super().__init__(message)
         self.mistake = mistake
         self.picture = picture
+
+    @staticmethod
+    def named_in(exc):
+        """The mistake that ``exc`` named, if it is a GradingFailure that named one (the grader's own
+        object: the submission's exceptions never reach a check as one), else None."""
+        mistake = exc.mistake if isinstance(exc, GradingFailure) else None
+        return str(mistake) if mistake else None
 
 
 class Mistake(str):

@@ -172,14 +172,6 @@ def _known_hang(exc):
     return exc.label if isinstance(exc, KnownHang) else None
 
 
-def _mistake(exc):
-    """The mistake a check named when it failed (GradingFailure.mistake: the judge's own table of
-    mistakes, as data), or None. Only this process's own GradingFailure: the submission's process never
-    raises one here (grader/sandbox/remote.py rebuilds its exceptions as built-in ones)."""
-    mistake = getattr(exc, "mistake", None) if isinstance(exc, GradingFailure) else None
-    return str(mistake) if mistake else None
-
-
 _FRAME = re.compile(r"^\S.*:\d+: in \S+$")  # "grader/checks/test_head.py:40: in test_x", as pytest prints it
 _CHECKS = "grader/checks/"  # the checks' own code: the rest (grader/sandbox/, judges/, probes/, torch) is plumbing
 
@@ -213,12 +205,11 @@ class _Reporter:
 
     def pytest_collection_modifyitems(self, items):
         # pytest-timeout takes a check's own timeout marker over the option: make it catalog's time limit.
-        from grader.judges.catalog import time_limit
+        from grader.judges.catalog import own_time_limit, time_limit
 
         for item in items:
-            mark = item.get_closest_marker("timeout")
-            if mark is not None and mark.args:
-                limit = time_limit(self.timeout, float(mark.args[0]))
+            if own := own_time_limit(item):
+                limit = time_limit(self.timeout, own)
                 item.add_marker(pytest.mark.timeout(limit), append=False)
                 self.limits[item.nodeid] = limit
 
@@ -271,7 +262,7 @@ class _Reporter:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
                 message = f"skipped: {reason.removeprefix('Skipped: ')}"  # pytest's reason reads "Skipped: why"
             self.current[1], self.current[2] = outcome, message[:MAX_MESSAGE]
-            self.current[3] = _mistake(excinfo.value) if excinfo is not None else None
+            self.current[3] = GradingFailure.named_in(excinfo.value) if excinfo is not None else None
         if report.when == "teardown":
             self._finish()
 
