@@ -10,6 +10,9 @@ file descriptor the parent gave it:
     {"event": "import", "module": "attention"} / {"event": "imported", ...}  (the child's first imports)
     {"event": "result", "nodeid": ..., "outcome": "passed|failed|skipped|memory|timeout|crashed", "message": ...}
 
+A failure's result carries, as data, the mistake the check named (``"mistake": ...``) and, for an error
+raised in the submission's code, the error's first line and where (``"raised": [error, where]``).
+
 A timeout's result says which of the submission's functions the check was calling when its time ran out,
 when it was one (``"hung": "block.FeedForward.forward"``: the call in flight, a fact of this process),
 and a check charged at once because it called one known to hang says which (``"charged": ...``): the
@@ -200,7 +203,8 @@ class _Reporter:
         self.channel = channel  # the judge's channel to the child: which call a timeout cut short
         self.hang = {}  # the result's "hung" or "charged" field
         self.limits = {}  # nodeid -> the check's own, longer time limit
-        self.current = None  # [nodeid, outcome, message, the mistake the check named]
+        # [nodeid, outcome, message, the mistake the check named, (error, where) raised in the submission's code]
+        self.current = None
         self.excinfo = {}
 
     def pytest_collection_modifyitems(self, items):
@@ -225,7 +229,7 @@ class _Reporter:
         yield
 
     def pytest_runtest_logstart(self, nodeid, location):
-        self.current = [nodeid, "passed", "", None]
+        self.current = [nodeid, "passed", "", None, None]
         self.hang = {}
         if self.channel is not None:
             self.channel.interrupted = None
@@ -263,6 +267,9 @@ class _Reporter:
                 message = f"skipped: {reason.removeprefix('Skipped: ')}"  # pytest's reason reads "Skipped: why"
             self.current[1], self.current[2] = outcome, message[:MAX_MESSAGE]
             self.current[3] = GradingFailure.named_in(excinfo.value) if excinfo is not None else None
+            # The judge's own Explanation (grader/student/plugin.py, in this process) says whether the
+            # submission's code raised it, and where.
+            self.current[4] = getattr(report.longrepr, "raised", None)
         if report.when == "teardown":
             self._finish()
 
@@ -277,9 +284,11 @@ class _Reporter:
         return label
 
     def _finish(self):
-        nodeid, outcome, message, mistake = self.current
+        nodeid, outcome, message, mistake, raised = self.current
         self.current = None
         named = {"mistake": mistake} if mistake else {}
+        if raised:
+            named["raised"] = [text[:MAX_MESSAGE] for text in raised]
         self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message, **named, **self.hang)
 
 
