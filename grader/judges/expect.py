@@ -9,10 +9,16 @@ class GradingFailure(AssertionError):
     ``mistake``: the mistake the check named (a Mistake hint of ``fail``), as data for the class report;
     ``picture``: the text of a picture shown at the end of the message (see fail), or None."""
 
-    # The label of the message's line that names the mistake, and of the line with a hint; what reads
-    # the mistake reads ``mistake`` (named_in), never this line.
+    # The labels of a message's lines (see line): what reads the mistake reads ``mistake`` (named_in),
+    # never its line; the student's summary keeps the lines with these labels.
     MISTAKE_LABEL = "mistake:"
     HINT_LABEL = "hint:"
+    WHERE_LABEL = "look at:"
+
+    @staticmethod
+    def line(label, text):
+        """A labelled line of a message, its text aligned with the others': "  hint:     ..."."""
+        return f"  {label:<9} {text}"
 
     def __init__(self, message, mistake=None, picture=None):
         super().__init__(message)

@@ -179,13 +179,13 @@ def _raised_in_student_code(exc, entry, voice):
     text = f"{RAISED}{error}\n  at {where}"
     hint = hint_for(exc, source)
     same = (place, type(exc).__name__, hint or re.sub(r"\d+", "N", str(exc)))
-    text += (f"\n    {source}" if source else "") + (f"\n  hint:     {hint}" if hint else "")
+    text += (f"\n    {source}" if source else "") + (f"\n{GradingFailure.line(GradingFailure.HINT_LABEL, hint)}" if hint else "")
     return text, same, (error.splitlines()[0], where)
 
 
 def _in_voice(message, voice):
     """A check's message with its "look at:" place said as ``voice`` says places."""
-    label = "  look at:  "
+    label = GradingFailure.line(GradingFailure.WHERE_LABEL, "")
     return "\n".join(label + voice.where(line[len(label):]) if line.startswith(label) else line
                      for line in message.splitlines())
 

@@ -109,7 +109,7 @@ class Scoreboard:
             result, (place, hint) = self.results.get(report.nodeid), self.warned.get(report.nodeid, ("", ""))
             if result is None or not hint or hint in result.message:
                 continue
-            line = f"  hint:     torch warned at {place}: {hint}"
+            line = GradingFailure.line(GradingFailure.HINT_LABEL, f"torch warned at {place}: {hint}")
             result.message += "\n" + line
             if isinstance(getattr(report.longrepr, "text", None), str):
                 report.longrepr.text += "\n" + line
@@ -272,7 +272,8 @@ def same_error_line(earlier, exercise):
 
 # The lines of a message that a summary keeps: the hint or the mistake a check named, the place to look
 # at, a stub's "fill in", where the student's code raised (grader/student/explain.py).
-_SUMMARY_LABELS = (GradingFailure.HINT_LABEL, GradingFailure.MISTAKE_LABEL, "look at:", "fill in", "at ")
+_SUMMARY_LABELS = (GradingFailure.HINT_LABEL, GradingFailure.MISTAKE_LABEL, GradingFailure.WHERE_LABEL,
+                   "fill in", "at ")
 
 
 def _summary_lines(result, earlier=None):
