@@ -481,3 +481,22 @@ def test_modules_that_raised_the_same_error_at_import_are_one_reason():
     assert graded.why == ("block.py raised at import: NameError: x (frank/block.py:4), and so did gpt.py, which "
                           "imports it; the checks that need them failed; tokenizer.py raised at import: ValueError: "
                           "y (frank/tokenizer.py:1); the checks that need it failed")
+
+
+def test_why_nothing_passed_reads_where_the_submission_raised_as_data():
+    """The error and where come with the verdict (Verdict.raised, from the judge's explanation), carried
+    through graded.json; a message that only reads like one, with no such field, is not taken for one."""
+    from grader.classroom.reports import graded_from_record, graded_record
+
+    raised = ("NameError: name 'device' is not defined", "extracted.py:12, in CharTokenizer")
+    text = f"your code raised {raised[0]}\n  at {raised[1]}"
+    graded = Graded("grace", "grace.py", "file")
+    graded.checks = [(check("head", f"test_{n}", 1.0), Verdict("failed", text, 0.5, "", raised)) for n in "abc"]
+    graded.checks.append((check("head", "test_d", 1.0), Verdict("failed", "expected a ValueError")))
+    assert graded.why == ("nothing could be graded: 3 of the 4 checks that failed stopped at the same error in "
+                          "the submission's code: NameError: name 'device' is not defined "
+                          "(extracted.py:12, in CharTokenizer)")
+    by_nodeid = {c.nodeid: c for c, _ in graded.checks}
+    assert graded_from_record(json.loads(json.dumps(graded_record(graded))), by_nodeid).why == graded.why
+    graded.checks = [(c, Verdict("failed", text)) for c, _ in graded.checks]
+    assert graded.why == ""

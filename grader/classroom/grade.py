@@ -491,4 +491,5 @@ def _as_submitted(text, shown):
 
 def _clean(verdict, shown):
     """The verdict with the graded copy's paths shown as submitted (``_shown_paths``)."""
-    return replace(verdict, message=_as_submitted(verdict.message, shown))
+    return replace(verdict, message=_as_submitted(verdict.message, shown),
+                   raised=tuple(_as_submitted(text, shown) for text in verdict.raised))

@@ -15,7 +15,6 @@ from fractions import Fraction
 from pathlib import Path
 
 from grader.rubric import BY_MARKER, EXERCISES
-from grader.student.explain import RAISED
 from grader.classroom.safe_text import clipped, csv_cell, printable
 
 STATUSES = ("ok", "timeout", "crashed", "tampered", "error")  # in rising order of severity
@@ -53,7 +52,8 @@ class Graded:
         self.notes = [printable(note) for note in self.notes]
         self.flags = [printable(flag) for flag in self.flags]
         self.import_errors = {printable(module): printable(error) for module, error in self.import_errors.items()}
-        self.checks = [(check, replace(verdict, message=printable(verdict.message), mistake=printable(verdict.mistake)))
+        self.checks = [(check, replace(verdict, message=printable(verdict.message), mistake=printable(verdict.mistake),
+                                       raised=tuple(printable(text) for text in verdict.raised)))
                        for check, verdict in self.checks]
 
     def _points(self, track, earned):
@@ -111,19 +111,16 @@ def _why_nothing_passed(checks):
     on what they expected: a check that expects a ValueError says so.) "" otherwise."""
     if any(verdict.outcome == "passed" for _, verdict in checks):
         return ""
-    failed = [(verdict.message or "").splitlines()[:2] for _, verdict in checks if verdict.outcome == "failed"]
-    raised = [tuple(lines) for lines in failed if lines and lines[0].startswith(RAISED)]
+    failed = [verdict.raised for _, verdict in checks if verdict.outcome == "failed"]
+    raised = [error_and_where for error_and_where in failed if error_and_where]
     if not raised:
         return ""
-    error, count = Counter(raised).most_common(1)[0]
+    (error, where), count = Counter(raised).most_common(1)[0]
     if 2 * count <= len(failed):
         return ""
-    # explain.py's second line says where: "  at extracted.py:12, in Head"
-    where = error[1].strip() if len(error) > 1 else ""
-    place = f" ({where.removeprefix('at ')})" if where.startswith("at ") else ""
     share = "every check" if count == len(failed) else f"{count} of the {len(failed)} checks that failed"
     return (f"nothing could be graded: {share} stopped at the same error in the submission's code: "
-            f"{error[0].removeprefix(RAISED)}{place}")
+            f"{error} ({where})")
 
 
 def _why_imports_failed(import_errors):
@@ -147,7 +144,8 @@ GRADED_FILE = "graded.json"  # everything the class's reports are made from; wha
 def graded_record(graded):
     """A Graded as JSON: each check by its node id, with its verdict."""
     return {"name": graded.name, "source": graded.source, "kind": graded.kind,
-            "checks": [[check.nodeid, verdict.outcome, verdict.message, round(verdict.seconds, 3), verdict.mistake]
+            "checks": [[check.nodeid, verdict.outcome, verdict.message, round(verdict.seconds, 3), verdict.mistake,
+                        list(verdict.raised)]
                        for check, verdict in graded.checks],
             "notes": graded.notes, "flags": graded.flags, "error": graded.error,
             "execution_time": graded.execution_time, "sandbox": graded.sandbox,
@@ -158,7 +156,10 @@ def graded_from_record(record, checks_by_nodeid):
     """The Graded that graded_record wrote; ``checks_by_nodeid``: the catalog's checks."""
     from grader.sandbox.isolate import Verdict
 
-    checks = [(checks_by_nodeid[nodeid], Verdict(*verdict)) for nodeid, *verdict in record["checks"]]
+    def verdict(outcome, message, seconds, mistake="", raised=()):  # graded_record's fields, in order
+        return Verdict(outcome, message, seconds, mistake, tuple(raised))
+
+    checks = [(checks_by_nodeid[nodeid], verdict(*fields)) for nodeid, *fields in record["checks"]]
     return Graded(record["name"], record["source"], record["kind"], checks, record["notes"], record["flags"],
                   record["error"], record["execution_time"], record["sandbox"], record.get("import_errors", {}),
                   fingerprints=record.get("fingerprints", []))

@@ -21,6 +21,12 @@ def time_limit(timeout, own):
     return max(timeout, own)
 
 
+def own_time_limit(item):
+    """A collected check's own time limit: the seconds of its timeout marker, 0 when it has none."""
+    mark = item.get_closest_marker("timeout")
+    return float(mark.args[0]) if mark is not None and mark.args else 0.0
+
+
 @dataclass(frozen=True)
 class Check:
     nodeid: str  # what the worker is asked to run, e.g. grader/checks/test_head.py::test_is_causal
@@ -48,9 +54,8 @@ class _Collector:
         for item in session.items:
             ex = exercise_of(item)
             if ex is not None:
-                mark = item.get_closest_marker("timeout")
-                own = float(mark.args[0]) if mark is not None and mark.args else 0.0
-                self.checks.append(Check(item.nodeid, ex.marker, ex.number, item.name, points[item.nodeid], own))
+                self.checks.append(Check(item.nodeid, ex.marker, ex.number, item.name, points[item.nodeid],
+                                         own_time_limit(item)))
 
 
 def collect(markers=None):

@@ -113,6 +113,7 @@ def _the_table(output):
     if start is None:
         return "\n".join(lines)
     table = lines[start:]
+    # pytest's own closing line ("== 12 passed in 3.1s =="), which the kit does not write.
     if table and re.fullmatch(r"=* ?\d+ .* in [\d.]+s( \([\d:]+\))? ?=*", table[-1]):
         table = table[:-1]
     return "\n".join(table)

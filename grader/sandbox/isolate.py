@@ -34,6 +34,7 @@ MAX_EVENT = 64 * 1024  # the worker's longest event is a few kB (a failure messa
 # far more is not the grader's, and reading it would only cost the parent memory and time.
 EVENTS_PER_CHECK, EVENTS_EXTRA = 50, 1000
 MAX_MISTAKE = 300  # characters of a named mistake; the grader's longest is about 200
+MAX_RAISED = 4000  # characters of a raised error's line and of where, as of a failure message
 MAX_IMPORT_ERROR = 500  # characters of what a module raised at import, kept for the reports
 
 
@@ -65,6 +66,9 @@ class Verdict:
     # The mistake the check named ("scaled by n_embd instead of head_size: ..."), from the judge's own
     # table of mistakes (expect.Mistake), never from a message's text: the class report groups these.
     mistake: str = ""
+    # For an error raised in the submission's code: (its first line, where), as the judge's explanation
+    # of it says them; () otherwise. The reports say why nothing could be graded from these.
+    raised: tuple = ()
 
 
 @dataclass
@@ -435,6 +439,13 @@ def _sandbox_stop(token, run, writable, limits):
     return ("output", disk) if disk is not None else None
 
 
+def _raised(field):
+    """A result's "raised" field as Verdict.raised: two texts, else ()."""
+    if type(field) is list and len(field) == 2 and all(type(text) is str for text in field):
+        return tuple(text[:MAX_RAISED] for text in field)
+    return ()
+
+
 def _describe_exit(returncode):
     if returncode is None:
         return "was stopped"
@@ -534,7 +545,8 @@ class _RunState:
                 return ("tampered", "the grader's channel reported a result out of turn")
             mistake = event.get("mistake")
             self.pending = (nodeid, Verdict(outcome, str(event.get("message", "")), time.monotonic() - self.started,
-                                            mistake[:MAX_MISTAKE] if type(mistake) is str else ""))
+                                            mistake[:MAX_MISTAKE] if type(mistake) is str else "",
+                                            _raised(event.get("raised"))))
             # A timeout the check waited out (not one charged at once for a function known to hang), and
             # the submission's function whose call it cut short, as the judge knows it.
             hung = event.get("hung")

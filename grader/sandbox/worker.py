@@ -10,6 +10,9 @@ file descriptor the parent gave it:
     {"event": "import", "module": "attention"} / {"event": "imported", ...}  (the child's first imports)
     {"event": "result", "nodeid": ..., "outcome": "passed|failed|skipped|memory|timeout|crashed", "message": ...}
 
+A failure's result carries, as data, the mistake the check named (``"mistake": ...``) and, for an error
+raised in the submission's code, the error's first line and where (``"raised": [error, where]``).
+
 A timeout's result says which of the submission's functions the check was calling when its time ran out,
 when it was one (``"hung": "block.FeedForward.forward"``: the call in flight, a fact of this process),
 and a check charged at once because it called one known to hang says which (``"charged": ...``): the
@@ -172,14 +175,8 @@ def _known_hang(exc):
     return exc.label if isinstance(exc, KnownHang) else None
 
 
-def _mistake(exc):
-    """The mistake a check named when it failed (GradingFailure.mistake: the judge's own table of
-    mistakes, as data), or None. Only this process's own GradingFailure: the submission's process never
-    raises one here (grader/sandbox/remote.py rebuilds its exceptions as built-in ones)."""
-    mistake = getattr(exc, "mistake", None) if isinstance(exc, GradingFailure) else None
-    return str(mistake) if mistake else None
-
-
+# pytest's own traceback text (--tb=short), read in this process: the grader writes none of it, and no
+# submission code wrote it (that runs in the child, whose frames do not appear here).
 _FRAME = re.compile(r"^\S.*:\d+: in \S+$")  # "grader/checks/test_head.py:40: in test_x", as pytest prints it
 _CHECKS = "grader/checks/"  # the checks' own code: the rest (grader/sandbox/, judges/, probes/, torch) is plumbing
 
@@ -208,17 +205,17 @@ class _Reporter:
         self.channel = channel  # the judge's channel to the child: which call a timeout cut short
         self.hang = {}  # the result's "hung" or "charged" field
         self.limits = {}  # nodeid -> the check's own, longer time limit
-        self.current = None  # [nodeid, outcome, message, the mistake the check named]
+        # [nodeid, outcome, message, the mistake the check named, (error, where) raised in the submission's code]
+        self.current = None
         self.excinfo = {}
 
     def pytest_collection_modifyitems(self, items):
         # pytest-timeout takes a check's own timeout marker over the option: make it catalog's time limit.
-        from grader.judges.catalog import time_limit
+        from grader.judges.catalog import own_time_limit, time_limit
 
         for item in items:
-            mark = item.get_closest_marker("timeout")
-            if mark is not None and mark.args:
-                limit = time_limit(self.timeout, float(mark.args[0]))
+            if own := own_time_limit(item):
+                limit = time_limit(self.timeout, own)
                 item.add_marker(pytest.mark.timeout(limit), append=False)
                 self.limits[item.nodeid] = limit
 
@@ -234,7 +231,7 @@ class _Reporter:
         yield
 
     def pytest_runtest_logstart(self, nodeid, location):
-        self.current = [nodeid, "passed", "", None]
+        self.current = [nodeid, "passed", "", None, None]
         self.hang = {}
         if self.channel is not None:
             self.channel.interrupted = None
@@ -271,7 +268,10 @@ class _Reporter:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
                 message = f"skipped: {reason.removeprefix('Skipped: ')}"  # pytest's reason reads "Skipped: why"
             self.current[1], self.current[2] = outcome, message[:MAX_MESSAGE]
-            self.current[3] = _mistake(excinfo.value) if excinfo is not None else None
+            self.current[3] = GradingFailure.named_in(excinfo.value) if excinfo is not None else None
+            # The judge's own Explanation (grader/student/plugin.py, in this process) says whether the
+            # submission's code raised it, and where.
+            self.current[4] = getattr(report.longrepr, "raised", None)
         if report.when == "teardown":
             self._finish()
 
@@ -286,9 +286,11 @@ class _Reporter:
         return label
 
     def _finish(self):
-        nodeid, outcome, message, mistake = self.current
+        nodeid, outcome, message, mistake, raised = self.current
         self.current = None
         named = {"mistake": mistake} if mistake else {}
+        if raised:
+            named["raised"] = [text[:MAX_MESSAGE] for text in raised]
         self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message, **named, **self.hang)
 
 

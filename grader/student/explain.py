@@ -32,15 +32,17 @@ class CrashLocation:
 # (one line each in the table, none in the failures) and lists a named mistake ahead of the rest.
 NOT_IMPLEMENTED = "not implemented"
 FAILURE = "failure"
-# How an error raised in the student's own code is reported; the teacher's reports look for it too.
+# How an error raised in the student's own code is reported.
 RAISED = "your code raised "
 
 
 class Explanation:
     """A longrepr that pytest, its short summary line and its JUnit XML writer can all show."""
 
-    def __init__(self, text, path="", lineno=0, kind=FAILURE, same_error=None, picture=None):
+    def __init__(self, text, path="", lineno=0, kind=FAILURE, same_error=None, picture=None, raised=None):
         self.text = text
+        # For an error raised in the student's code: (the error's first line, where), as the text says them.
+        self.raised = raised
         self.picture = picture  # the attention picture at the end of a check's message (GradingFailure.picture)
         self.kind = kind
         self.reprcrash = CrashLocation(str(path), lineno, text.splitlines()[0] if text else "")
@@ -163,24 +165,27 @@ def _code_of(statement):
 
 
 def _raised_in_student_code(exc, entry, voice):
-    """The error, where it was raised, the statement and a hint; and what makes it the same error as
+    """The error, where it was raised, the statement and a hint; what makes it the same error as
     another check's (Explanation.same_error: the place, the type and the hint, else the message with its
-    numbers left out: the same line fails the same way for inputs of other sizes)."""
+    numbers left out: the same line fails the same way for inputs of other sizes); and the error and
+    where, as data (Explanation.raised)."""
     source = ""
     try:
         source = str(entry.statement).strip()
     except Exception:  # the source may be gone (a notebook cell, a deleted file)
         pass
     place = voice.place(entry.path, entry.lineno + 1)
-    text = f"{RAISED}{type(exc).__name__}: {exc}\n  at {place}, in {entry.name}"
+    error, where = f"{type(exc).__name__}: {exc}", f"{place}, in {entry.name}"
+    text = f"{RAISED}{error}\n  at {where}"
     hint = hint_for(exc, source)
     same = (place, type(exc).__name__, hint or re.sub(r"\d+", "N", str(exc)))
-    return text + (f"\n    {source}" if source else "") + (f"\n  hint:     {hint}" if hint else ""), same
+    text += (f"\n    {source}" if source else "") + (f"\n{GradingFailure.line(GradingFailure.HINT_LABEL, hint)}" if hint else "")
+    return text, same, (error.splitlines()[0], where)
 
 
 def _in_voice(message, voice):
     """A check's message with its "look at:" place said as ``voice`` says places."""
-    label = "  look at:  "
+    label = GradingFailure.line(GradingFailure.WHERE_LABEL, "")
     return "\n".join(label + voice.where(line[len(label):]) if line.startswith(label) else line
                      for line in message.splitlines())
 
@@ -199,6 +204,6 @@ def explain(excinfo, impl_path, exercise, voice=Terminal()):
     if isinstance(exc, (GradingFailure, ImplementationError, BlockedImport)):
         return Explanation(_in_voice(str(exc), voice), *location, picture=getattr(exc, "picture", None))
     if student is not None:
-        text, same = _raised_in_student_code(exc, student, voice)
-        return Explanation(text, *location, same_error=same)
+        text, same, raised = _raised_in_student_code(exc, student, voice)
+        return Explanation(text, *location, same_error=same, raised=raised)
     return None

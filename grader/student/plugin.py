@@ -141,10 +141,15 @@ def pytest_collection_modifyitems(config, items):
         if ex is not None:
             state.scoreboard.add(item, ex, points[item.nodeid])
             item.user_properties.append(("points", points[item.nodeid]))
-        if item.get_closest_marker("gpu") and not state.device.startswith("cuda"):
+        if _needs_missing_gpu(item, state):
             reason = "needs CUDA, and this machine has none (or --device cpu or mps was given)"
             if not state.require_gpu:
                 item.add_marker(pytest.mark.skip(reason=reason + "; --require-gpu makes this a failure"))
+
+
+def _needs_missing_gpu(item, state):
+    """A GPU check where the checks do not run on CUDA: skipped, or with --require-gpu a failure."""
+    return item.get_closest_marker("gpu") is not None and not state.device.startswith("cuda")
 
 
 def _leave_out_unasked_extras(config, items, state):
@@ -166,7 +171,7 @@ def _leave_out_unasked_extras(config, items, state):
 
 def pytest_runtest_setup(item):
     state = item.config.stash[state_key]
-    if item.get_closest_marker("gpu") and not state.device.startswith("cuda") and state.require_gpu:
+    if _needs_missing_gpu(item, state) and state.require_gpu:
         pytest.fail("--require-gpu was given, but CUDA is not available here (or --device cpu or mps was given)",
                     pytrace=False)
 
@@ -177,6 +182,7 @@ def pytest_runtest_makereport(item, call):
     config = item.config
     if report.failed and call.excinfo is not None:
         state = config.stash[state_key]
+        report.gptkit_mistake = GradingFailure.named_in(call.excinfo.value)  # as data, for the table
         if isinstance(call.excinfo.value, MissingData):
             _explain_missing_data(report, state.scoreboard, call.excinfo.value)
         elif not _wants_full_traceback(config):

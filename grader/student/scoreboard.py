@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.judges.expect import GradingFailure
 from grader.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, EXTRAS_SPAN, GRADERS_PARTS, POINTS, TOTAL_POINTS
 from grader.student.explain import warning_hint
 
@@ -22,6 +23,7 @@ class CheckResult:
     outcome: str = "not run"  # "passed" | "failed" | "skipped" | "not run"
     message: str = ""
     same_error: tuple = None  # an error raised in the student's code: explain.Explanation.same_error
+    mistake: str = None  # the mistake the check named (GradingFailure.mistake, as the plugin passes it)
     note: str = ""  # what a passed check was graded on, when not all the student's own (GRADERS_PARTS)
 
     @property
@@ -45,23 +47,10 @@ class ExerciseScore:
     def first_failure(self):
         """The failure to show first: one whose mistake a check named, else the first in lecture order."""
         failures = [c for c in self.checks if c.outcome in ("failed", "skipped") and c.max_points]
-        return next((c for c in failures if names_a_mistake(c.message)), failures[0] if failures else None)
+        return next((c for c in failures if c.mistake), failures[0] if failures else None)
 
 
 GRADER = Path(__file__).resolve().parents[1]  # a warning heard in the grader's own code is not the student's
-
-# The line a check's message carries when it recognised the mistake (grader/judges/expect.py's Mistake):
-# a diagnosis, shown ahead of checks that only saw a consequence of it.
-MISTAKE_LABEL = "mistake:"
-
-
-def names_a_mistake(message):
-    return _mistake_line(message) is not None
-
-
-def _mistake_line(message):
-    return next((line.strip() for line in message.splitlines() if line.strip().startswith(MISTAKE_LABEL)), None)
-
 
 def check_points(items, exercise_of):
     """nodeid -> points, from the rubric; a parametrized check's points are split among its parameters."""
@@ -100,6 +89,7 @@ class Scoreboard:
         if report.failed:
             result.outcome, result.message = "failed", _message(report)
             result.same_error = getattr(report.longrepr, "same_error", None)
+            result.mistake = getattr(report, "gptkit_mistake", None)
         elif report.skipped:
             result.outcome, result.message = "skipped", _skip_reason(report)
         elif report.when == "call":
@@ -119,7 +109,7 @@ class Scoreboard:
             result, (place, hint) = self.results.get(report.nodeid), self.warned.get(report.nodeid, ("", ""))
             if result is None or not hint or hint in result.message:
                 continue
-            line = f"  hint:     torch warned at {place}: {hint}"
+            line = GradingFailure.line(GradingFailure.HINT_LABEL, f"torch warned at {place}: {hint}")
             result.message += "\n" + line
             if isinstance(getattr(report.longrepr, "text", None), str):
                 report.longrepr.text += "\n" + line
@@ -153,7 +143,7 @@ class Scoreboard:
             result = self.results.get(report.nodeid)
             if result is None:
                 return (0, 0)
-            return (result.exercise.number, 0 if names_a_mistake(_message(report)) else 1)
+            return (result.exercise.number, 0 if getattr(report, "gptkit_mistake", None) else 1)
 
         reports.sort(key=rank)
         self._mark_consequences(reports)
@@ -169,7 +159,7 @@ class Scoreboard:
             result, text = self.results.get(report.nodeid), getattr(report.longrepr, "text", None)
             if result is None or text is None:  # text: an Explanation, the grader's own message
                 continue
-            mistake = _mistake_line(text)
+            mistake = getattr(report, "gptkit_mistake", None)
             first = first_named.get(result.exercise)
             if mistake and first is None:
                 first_named[result.exercise] = (result.name, mistake)
@@ -280,6 +270,12 @@ def same_error_line(earlier, exercise):
     return f"the same error, at the same line, as {name} above"
 
 
+# The lines of a message that a summary keeps: the hint or the mistake a check named, the place to look
+# at, a stub's "fill in", where the student's code raised (grader/student/explain.py).
+_SUMMARY_LABELS = (GradingFailure.HINT_LABEL, GradingFailure.MISTAKE_LABEL, GradingFailure.WHERE_LABEL,
+                   "fill in", "at ")
+
+
 def _summary_lines(result, earlier=None):
     """The first failing check of an exercise in two lines or so: its name, what went wrong, the hint;
     or, for an error that another exercise's line showed (``earlier``), its name, the error and which."""
@@ -289,5 +285,5 @@ def _summary_lines(result, earlier=None):
     if earlier is not None:
         return keep + [same_error_line(earlier, result.exercise)]
     keep += [line.strip() for line in lines[1:]
-             if line.strip().startswith(("hint:", MISTAKE_LABEL, "look at:", "fill in", "at "))]
+             if line.strip().startswith(_SUMMARY_LABELS)]
     return keep[:3]
