@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 from grader.classroom import class_report, grade
 from grader.classroom.reports import Graded
-from grader.judges.catalog import Check
+from grader.classroom.catalog import Check
 from grader.rubric import BY_MARKER, EXERCISES, POINTS
 from grader.sandbox.isolate import Verdict
 

@@ -156,7 +156,7 @@ def test_a_cleanup_that_fails_keeps_the_graded_row(monkeypatch):
     from grader.classroom import grade
     from grader.classroom.submissions import discover
     from grader.data import verify
-    from grader.judges import catalog
+    from grader.classroom import catalog
     from grader.sandbox import cleanup
     from tests.kit import KIT_ROOT
 

@@ -31,7 +31,7 @@ FAILED = {("batching", "test_split_honours_train_fraction[0.8]"), ("bigram", "te
 
 @pytest.fixture(scope="module")
 def checks():
-    from grader.judges import catalog
+    from grader.classroom import catalog
 
     return catalog.collect()
 

@@ -96,7 +96,7 @@ def test_an_ordinary_import_error_does_not_block_the_module():
 
 
 def test_a_check_with_its_own_longer_limit_gets_it_and_the_others_the_teachers():
-    from grader.judges.catalog import Check
+    from grader.classroom.catalog import Check
 
     state = _RunState(Limits(timeout=60), deadline=float("inf"), budgets={A: 300.0})
     state.handle(json.dumps(start(A)).encode(), [A, B], SandboxResult({}), None)

@@ -124,7 +124,7 @@ print("PARITY" + json.dumps(results))
 
 def _sample_variants():
     """One broken variant of each exercise, one with a named mistake where there is one."""
-    from grader.judges import catalog
+    from grader.classroom import catalog
     from tests.variants import all_variants
 
     markers = sorted({c.marker for c in catalog.collect()})

@@ -12,7 +12,7 @@ import pytest
 
 from grader.classroom import bundle, grade, reports
 from grader.classroom.reports import Graded
-from grader.judges.catalog import Check
+from grader.classroom.catalog import Check
 from grader.rubric import BY_MARKER, CORE, EXTRAS, POINTS, TOTAL_POINTS
 from grader.sandbox.isolate import Verdict
 

@@ -9,7 +9,7 @@ from grader.checks.test_gpt import GPT_RECIPE
 from grader.data import load_text
 from grader.impl import Implementation
 from grader.judges import train_step
-from grader.judges.expect import GradingFailure
+from grader.failure import GradingFailure
 from tests.kit import SOLUTIONS, make_variant
 
 LOSS = "        loss = F.cross_entropy(logits.view(B * T, V), targets.view(B * T))  # ()\n"

@@ -89,7 +89,7 @@ def _markers_of(checks):
 def _empty_shard(args, class_size):
     """More shards than submissions: this one's reports hold no one, so that merge still takes it."""
     from grader.classroom import reports
-    from grader.judges import catalog
+    from grader.classroom import catalog
 
     checks = catalog.collect(args.markers)
     out = Path(args.out)
@@ -158,7 +158,7 @@ def _submissions_to_grade(args):
 def _prepare_batch(args, submissions, started):
     """The _Batch, once the data, the sandbox, the device and the --out folder can grade it; says so on
     the terminal. _NotGraded says why not."""
-    from grader.judges import catalog
+    from grader.classroom import catalog
 
     if not submissions:
         raise _NotGraded("found no submissions to grade")
@@ -251,7 +251,7 @@ def _kept_rows(out, markers, names):
     new or empty folder. Raises SheetError when the sheet is of other exercises or cannot be read."""
     from grader.classroom.merge import MergeError, read_sheet
     from grader.classroom.reports import GRADED_FILE, read_graded
-    from grader.judges import catalog
+    from grader.classroom import catalog
 
     if not (out / "grades.csv").is_file():
         return []

@@ -42,7 +42,7 @@ def merge(shards, out, bom=False):
     from grader.classroom.class_report import write_report
     from grader.classroom.reports import read_graded, write_csv, write_graded
     from grader.classroom.similarity import mark_copies
-    from grader.judges import catalog
+    from grader.classroom import catalog
 
     shards, out = [Path(s) for s in shards], Path(out)
     if out.exists() and any(out.iterdir()):

@@ -3,39 +3,7 @@ and where to look."""
 
 import torch
 
-
-class GradingFailure(AssertionError):
-    """A check failed; the message is written for the student and shown without a traceback.
-    ``mistake``: the mistake the check named (a Mistake hint of ``fail``), as data for the class report;
-    ``picture``: the text of a picture shown at the end of the message (see fail), or None."""
-
-    # The labels of a message's lines (see line): what reads the mistake reads ``mistake`` (named_in),
-    # never its line; the student's summary keeps the lines with these labels.
-    MISTAKE_LABEL = "mistake:"
-    HINT_LABEL = "hint:"
-    WHERE_LABEL = "look at:"
-
-    @staticmethod
-    def line(label, text):
-        """A labelled line of a message, its text aligned with the others': "  hint:     ..."."""
-        return f"  {label:<9} {text}"
-
-    def __init__(self, message, mistake=None, picture=None):
-        super().__init__(message)
-        self.mistake = mistake
-        self.picture = picture
-
-    @staticmethod
-    def named_in(exc):
-        """The mistake that ``exc`` named, if it is a GradingFailure that named one (the grader's own
-        object: the submission's exceptions never reach a check as one), else None."""
-        mistake = exc.mistake if isinstance(exc, GradingFailure) else None
-        return str(mistake) if mistake else None
-
-
-class Mistake(str):
-    """A hint that names the mistake itself: the output matched the grader's own computation with that
-    mistake made (name_the_mistake). Shown as "mistake:", and ahead of failures that only saw its effects."""
+from grader.failure import GradingFailure, Mistake
 
 
 def fail(*, what, expected, got, where, hint=None, picture=None):
@@ -43,10 +11,11 @@ def fail(*, what, expected, got, where, hint=None, picture=None):
     ``where`` to look (impl.where), and a ``hint`` (a Mistake when the check named the mistake) or None.
     ``picture``: lines of text drawn from the submission's behaviour (grader/judges/attention_picture.py),
     shown after the hint; None for none."""
-    lines = [what, f"  expected: {expected}", f"  got:      {got}", f"  look at:  {where}"]
+    line = GradingFailure.line
+    lines = [what, line("expected:", expected), line("got:", got), line(GradingFailure.WHERE_LABEL, where)]
     if hint:
-        label = "mistake:" if isinstance(hint, Mistake) else "hint:"
-        lines.append(f"  {label:<9} {hint}")
+        lines.append(line(GradingFailure.MISTAKE_LABEL if isinstance(hint, Mistake) else GradingFailure.HINT_LABEL,
+                          hint))
     if picture:
         lines.append(picture)
     raise GradingFailure("\n".join(lines), mistake=str(hint) if isinstance(hint, Mistake) else None,

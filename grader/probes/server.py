@@ -31,7 +31,8 @@ GRADER_MODULES = ("grader", "grader.impl", "grader.probes", "grader.probes.*",
                   "grader.sandbox.handle")
 # The modules of the judge that must never be loaded here (tests/test_judge_values.py holds the child to it).
 JUDGE_MODULES = ("grader.sandbox.remote", "grader.sandbox.worker", "grader.sandbox.isolate", "grader.judges",
-                 "grader.checks", "grader.launch", "grader.sandbox.labels", "grader.rubric")
+                 "grader.checks", "grader.launch", "grader.sandbox.labels", "grader.sandbox.time_limits",
+                 "grader.rubric", "grader.failure")
 
 
 def _parse(argv):

@@ -64,7 +64,7 @@ class Verdict:
     # 0 for a check that never started (not run, charged for another's timeout).
     seconds: float = 0.0
     # The mistake the check named ("scaled by n_embd instead of head_size: ..."), from the judge's own
-    # table of mistakes (expect.Mistake), never from a message's text: the class report groups these.
+    # table of mistakes (grader/failure.py, Mistake), never from a message's text: the class report groups these.
     mistake: str = ""
     # For an error raised in the submission's code: (its first line, where), as the judge's explanation
     # of it says them; () otherwise. The reports say why nothing could be graded from these.

@@ -26,7 +26,7 @@ from grader.sandbox import wire
 from grader.sandbox.hang import KnownHang
 from grader.sandbox.handle import Handle, is_remote
 from grader.sandbox.labels import LABEL, shown
-from grader.judges.expect import GradingFailure
+from grader.failure import GradingFailure
 from grader.impl import Implementation, ImplementationError
 from grader.sandbox.confine import BlockedImport
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import confine, file_rules
-from grader.judges.expect import GradingFailure
+from grader.failure import GradingFailure
 from grader.sandbox.hang import KnownHang
 from grader.sandbox.labels import shown
 
@@ -210,8 +210,8 @@ class _Reporter:
         self.excinfo = {}
 
     def pytest_collection_modifyitems(self, items):
-        # pytest-timeout takes a check's own timeout marker over the option: make it catalog's time limit.
-        from grader.judges.catalog import own_time_limit, time_limit
+        # pytest-timeout takes a check's own timeout marker over the option: make it the check's time limit.
+        from grader.sandbox.time_limits import own_time_limit, time_limit
 
         for item in items:
             if own := own_time_limit(item):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox.confine import BlockedImport
-from grader.judges.expect import GradingFailure
+from grader.failure import GradingFailure
 from grader.impl import ImplementationError
 from grader.rubric import BY_NUMBER
 from grader.student.voice import Terminal

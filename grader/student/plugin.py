@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from grader.device import CHOICES as DEVICE_CHOICES
-from grader.judges.expect import GradingFailure
+from grader.failure import GradingFailure
 from grader.student.explain import NOT_IMPLEMENTED, Explanation, explain
 from grader.impl import Implementation, ImplementationError
 from grader.rubric import BY_MARKER, EXERCISES, EXTRAS_SPAN, OTHER_MARKERS

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.judges.expect import GradingFailure
+from grader.failure import GradingFailure
 from grader.rubric import EXERCISES, EXTRA_POINTS, EXTRAS, EXTRAS_SPAN, GRADERS_PARTS, POINTS, TOTAL_POINTS
 from grader.student.explain import warning_hint
 
