@@ -62,7 +62,7 @@ def graded(tmp_path_factory):
         folder = make_variant(klass, attack.name, attack.edits)
         for name, text in attack.extra_files.items():
             (folder / name).write_text(text)
-    rubric_before = (KIT_ROOT / "grader" / "judges" / "rubric.py").read_bytes()
+    rubric_before = (KIT_ROOT / "grader" / "rubric.py").read_bytes()
     scratch = root / "tmp"  # where grade makes its scratch folders: nothing may be left there
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
@@ -145,7 +145,7 @@ def test_fake_files_do_not_reach_the_reports_or_the_kit(graded):
     out = graded["out"]
     assert not (out / "fake").exists()
     assert not (out / "fake_results.json").exists()
-    assert (KIT_ROOT / "grader" / "judges" / "rubric.py").read_bytes() == graded["rubric_before"]
+    assert (KIT_ROOT / "grader" / "rubric.py").read_bytes() == graded["rubric_before"]
     assert "score" not in (out / "grades.csv").read_text().splitlines()[0]
     assert not os.path.exists("/tmp/gptkit-fake-results.json")
 
