@@ -3,6 +3,8 @@ MultiHeadAttention show (grader/judges/attention_picture.py), measured on the re
 copies of it, in student mode, in judge mode and in a real Jupyter kernel."""
 
 import importlib.util
+import json
+import math
 import sys
 
 import pytest
@@ -56,8 +58,13 @@ def mha_weights(folder):
 
 def grids(text):
     """{t: (your row, the contract's row)} as drawn: two characters per weight."""
-    return {int(m[0]): (m[1], m[3]) for m in (picture.ROW.match(line).groups() for line in text.splitlines()
-                                             if picture.ROW.match(line))}
+    rows = [line.split("|") for line in text.splitlines() if line.strip().startswith("t=")]
+    return {int(parts[0].strip().removeprefix("t=")): (parts[1], parts[3]) for parts in rows}
+
+
+def as_written(shown):
+    """A picture as the grading process writes it for the notebook (--pictures-json), read back."""
+    return json.loads(json.dumps({"text": str(shown), **shown.data}))
 
 
 def above_the_diagonal(row_text, t):
@@ -139,8 +146,14 @@ def test_the_picture_is_ascii_within_80_columns_shown_in_full():
     assert max(len(line) for line in text.splitlines()) + 2 <= 80
     row = grids(text)[0][0]
     assert row == "<<>>++..    ????"  # a tiny leak shows ('.'), float noise (1e-9) does not
-    lines = text.splitlines()
-    assert picture._pictures_in(lines) == [(0, len(lines) - 1)]
+    # The numbers it was drawn from come with it, and survive JSON (NaN and infinities too).
+    written = as_written(text)
+    assert written["yours"]["weights"][0][:2] == [-12345.0, 2.0] and math.isnan(written["yours"]["row_sums"][1])
+    assert picture.draw(torch.tensor(written["yours"]["weights"]), torch.eye(8)) == text
+    # The notebook finds it by its text, only where it stands on lines of its own, and draws it once.
+    shown = "a message\n" + text + "\nnext"
+    assert picture._places_in(shown, [written, written]) == [(10, 10 + len(text), written)]
+    assert picture._places_in("  " + text, [written]) == []
 
 
 def test_student_mode_shows_the_picture_for_the_mistake_and_never_for_the_reference(tmp_path):
@@ -170,9 +183,11 @@ def test_a_jupyter_kernel_shows_the_picture_as_an_image(tmp_path):
     import nbformat
 
     yours, contract = torch.eye(8), torch.eye(8).tril() / torch.arange(1, 9)[:, None]
-    text = "the check's message\n" + picture.draw(yours, contract) + "\nnext: the line after"
-    source = f"import sys\nsys.path.insert(0, {str(SOLUTIONS.parent)!r})\n" \
-             f"from grader.judges.attention_picture import print_with_pictures\nprint_with_pictures({text!r})"
+    drawn = picture.draw(yours, contract)
+    text = "the check's message\n" + drawn + "\nnext: the line after"
+    source = f"import json, sys\nsys.path.insert(0, {str(SOLUTIONS.parent)!r})\n" \
+             f"from grader.judges.attention_picture import print_with_pictures\n" \
+             f"print_with_pictures({text!r}, [json.loads({json.dumps(as_written(drawn))!r})])"
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
@@ -186,7 +201,8 @@ def test_a_jupyter_kernel_shows_the_picture_as_an_image(tmp_path):
 
 
 def test_outside_a_notebook_the_picture_is_printed_as_text(capsys):
-    text = "a message\n" + picture.draw(torch.eye(8), torch.eye(8))
-    picture.print_with_pictures(text)
+    drawn = picture.draw(torch.eye(8), torch.eye(8))
+    text = "a message\n" + drawn
+    picture.print_with_pictures(text, [as_written(drawn)])
     assert capsys.readouterr().out == text + "\n"
     assert "IPython" not in sys.modules or sys.modules["IPython"].get_ipython() is None

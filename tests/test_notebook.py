@@ -13,6 +13,7 @@ from grader.notebook.edition import build
 from grader.classroom.notebook_source import extract_cells
 from grader.rubric import CORE, EXERCISES, EXTRAS
 from kit import KIT_ROOT
+from variants.attention import HEAD_MASK
 
 
 def code_cells(notebook):
@@ -120,3 +121,21 @@ def test_run_all_on_a_fresh_notebook_grades_no_unattempted_extra(notebook, monke
         ex.marker for ex in CORE] + ["averaging"]
     out = capsys.readouterr().out
     assert "Exercise 10" not in out and all(f"Exercise {ex.number}, " in out for ex in EXTRAS[1:])
+
+
+def test_grade_draws_the_pictures_the_grading_process_wrote_as_data(monkeypatch):
+    """The picture of the failure shown in full reaches the notebook as its text and its weights (the
+    grading process's --pictures-json file), not read back from the text."""
+    from grader.judges import attention_picture
+
+    printed = []
+    monkeypatch.setattr(attention_picture, "print_with_pictures", lambda *shown: printed.append(shown))
+    cells = code_cells(build(KIT_ROOT / "solutions"))
+    no_mask = [cell.replace(HEAD_MASK, "pass") for cell in cells if cell.startswith("class Head")]
+    assert len(no_mask) == 1 and no_mask[0] not in cells
+    grade({"In": [""] + cells + no_mask}, "head", device="cpu")
+    [(text, pictures)] = printed
+    assert len(pictures) == 1 and text.count(pictures[0]["text"]) == 1, text
+    assert attention_picture.TITLE in pictures[0]["text"]
+    yours = pictures[0]["yours"]["weights"]
+    assert all(yours[t][t + 1] > 0 for t in range(7)), yours  # the future leaks, as numbers

@@ -9,13 +9,13 @@ out as the same weights times its values: when it does not, the output is not on
 times v (a layout mistake, not an attention one) and no picture is drawn. Nor is one drawn when the
 weights match the contract's: the mistake lies elsewhere and the picture would show none.
 
-The picture is plain ASCII within 80 columns; the notebook edition shows it as an HTML image
-(``print_with_pictures``). Nothing here runs unless a check has already failed.
+The picture is plain ASCII within 80 columns, a ``Picture``: its text, and the numbers it was drawn from
+as data. The notebook edition shows it as an HTML image made from those numbers (``print_with_pictures``).
+Nothing here runs unless a check has already failed.
 """
 
 import html
 import math
-import re
 
 import torch
 
@@ -139,23 +139,42 @@ def _picture_of(measure):
     return draw(*measured)
 
 
+class Picture(str):
+    """The picture's text, as a check's message shows it, with ``data``: the numbers it was drawn from,
+    ready for JSON ({"yours": grid, "contract": grid}, a grid {"weights": T rows of T, "row_sums": T}),
+    from which the notebook edition draws the same picture as HTML."""
+
+    def __new__(cls, text, data=None):  # None: a copy made from the text alone (pickle's), its data set after
+        picture = super().__new__(cls, text)
+        picture.data = data
+        return picture
+
+
 def draw(yours, contract):
     """The two (T, T) weights side by side as ASCII lines, each row's sum beside it (<= 80 columns)."""
+    data = {"yours": _grid(yours), "contract": _grid(contract)}
     gap, indent = " " * 5, " " * 4  # indented under the title, as a message's lines are under its first
     lines = ["  " + TITLE, indent + "yours".center(29) + gap + "the contract's".center(29),
              indent + _header() + gap + _header()]
     for t in range(T):
-        lines.append(indent + _row(t, yours[t]) + gap + _row(t, contract[t]))
+        lines.append(indent + _row(data["yours"], t) + gap + _row(data["contract"], t))
     lines.append(indent + LEGEND)
-    return "\n".join(line.rstrip() for line in lines)
+    return Picture("\n".join(line.rstrip() for line in lines), data)
+
+
+def _grid(weights):
+    """A (T, T) tensor of weights as plain numbers, with each row's sum as torch adds it (a sum of the
+    rounded numbers again could differ in its last digit, and so in the sum shown)."""
+    return {"weights": [[float(w) for w in row] for row in weights], "row_sums": [float(row.sum()) for row in weights]}
 
 
 def _header():
     return "   s " + " ".join(str(s) for s in range(T)) + "      sum"
 
 
-def _row(t, weights):
-    return f"t={t} |" + "".join(2 * _shade(float(w)) for w in weights) + "|" + _sum_text(float(weights.sum()))
+def _row(grid, t):
+    shades = "".join(2 * _shade(w) for w in grid["weights"][t])
+    return f"t={t} |{shades}|" + _sum_text(grid["row_sums"][t])
 
 
 def _shade(w, eps=1e-6):
@@ -177,64 +196,67 @@ def _sum_text(total):
     return f"{text:>7}"
 
 
-# The notebook edition: grade() prints the text of `python -m grader check`, which holds the picture of
-# the failure shown in full; there it is drawn as an HTML image instead (no plotting library needed).
+# The notebook edition: grade() prints the text of `python -m grader check`, and that grading process
+# writes each picture it showed, as it showed it, with the picture's data (the plugin's --pictures-json):
+# there each such text is drawn as an HTML image instead (no plotting library needed).
 
-ROW = re.compile(r"^\s*t=(\d) \|(.{16})\|\s*(\S+)\s+t=\d \|(.{16})\|\s*(\S+)$")
-
-
-def print_with_pictures(text):
-    """print(text), with each picture in it shown as an HTML image where IPython can display one."""
+def print_with_pictures(text, pictures):
+    """print(text), with each picture of ``pictures`` ({"text": as shown in ``text``, "yours": grid,
+    "contract": grid}, see Picture) shown as an HTML image where IPython can display one."""
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:
         get_ipython = None
-    lines = text.splitlines()
-    pictures = _pictures_in(lines)
-    if not pictures or get_ipython is None or get_ipython() is None:
+    places = _places_in(text, pictures)
+    if not places or get_ipython is None or get_ipython() is None:
         print(text)
         return
     start = 0
-    for first, last in pictures:
-        print("\n".join(lines[start:first]))
-        block = lines[first:last + 1]
-        display({"text/html": picture_html(block), "text/plain": "\n".join(block) + "\n"}, raw=True)
-        start = last + 1
-    if start < len(lines):
-        print("\n".join(lines[start:]))
+    for first, end, picture in places:
+        print(text[start:first].removesuffix("\n"))
+        display({"text/html": picture_html(picture), "text/plain": picture["text"] + "\n"}, raw=True)
+        start = end + 1  # after the picture's line ends
+    if start < len(text):
+        print(text[start:])
 
 
-def _pictures_in(lines):
-    """(first, last) line of each picture in ``lines``: from its title to its legend, every row read."""
+def _places_in(text, pictures):
+    """(start, end, picture) of each place in ``text`` where a picture's text stands on lines of its
+    own, in order (a plain search for the text the grading process wrote)."""
     found = []
-    for i, line in enumerate(lines):
-        last = i + 3 + T
-        if line.strip() == TITLE and last < len(lines) and lines[last].strip() == LEGEND and \
-                all(ROW.match(row) for row in lines[i + 3:last]):
-            found.append((i, last))
-    return found
+    for picture in pictures:
+        shown, start = picture["text"], text.find(picture["text"])
+        while shown and start >= 0:
+            end = start + len(shown)
+            if text[start - 1:start] in ("", "\n") and text[end:end + 1] in ("", "\n"):
+                found.append((start, end, picture))
+            start = text.find(shown, end)
+    places = []
+    for place in sorted(found, key=lambda place: place[0]):
+        if not places or place[0] > places[-1][1]:  # one picture's text twice in the file: drawn once
+            places.append(place)
+    return places
 
 
-def picture_html(block):
-    """The picture's lines (title to legend) as two shaded HTML tables, yours and the contract's."""
-    rows = [ROW.match(line).groups() for line in block[3:3 + T]]
-    tables = [_table("yours", [(r[1][::2], r[2]) for r in rows]),
-              _table("the contract's", [(r[3][::2], r[4]) for r in rows])]
+def picture_html(picture):
+    """The picture ({"yours": grid, "contract": grid}) as two shaded HTML tables, yours and the contract's."""
+    tables = [_table("yours", picture["yours"]), _table("the contract's", picture["contract"])]
     return (f'<div style="font-family: monospace"><div>{html.escape(TITLE)}</div>'
             f'<div style="display: flex; gap: 3em; margin: 0.5em 0">{"".join(tables)}</div>'
             "<div>weight: white 0 to black 1; &lt; below 0, &gt; above 1, ? NaN</div></div>")
 
 
-def _table(caption, rows):
+def _table(caption, grid):
     cell = "width: 1.6em; height: 1.6em; text-align: center; border: 1px solid #bbb; padding: 0"
     head = "".join(f'<th style="padding: 0 0.2em">{s}</th>' for s in range(T))
     body = []
-    for t, (shades, total) in enumerate(rows):
+    for t, (weights, total) in enumerate(zip(grid["weights"], grid["row_sums"])):
         cells = "".join(f'<td style="{cell}; {_cell_style(c)}">{html.escape(c if c not in RAMP else "")}</td>'
-                        for c in shades)
+                        for c in map(_shade, weights))
+        total = html.escape(_sum_text(total).strip())
         body.append(f'<tr><th style="padding: 0 0.4em">t={t}</th>{cells}'
-                    f'<td style="padding: 0 0.4em; text-align: right">{html.escape(total)}</td></tr>')
+                    f'<td style="padding: 0 0.4em; text-align: right">{total}</td></tr>')
     return (f'<table style="border-collapse: collapse"><caption>{html.escape(caption)}</caption>'
             f'<tr><th>s</th>{head}<th>sum</th></tr>{"".join(body)}</table>')
 

@@ -8,6 +8,7 @@ process, so every run sees the latest code and a crash in it cannot take the not
 """
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -56,7 +57,9 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
         folder = Path(tmp) / "notebook"
         folder.mkdir()
         single_file_package(extracted.source.encode(), folder, "notebook")
-        cmd = launch.python_module("grader", "check", "--impl", str(folder), "--device", device, "--voice", "notebook")
+        pictures = Path(tmp) / "pictures.json"
+        cmd = launch.python_module("grader", "check", "--impl", str(folder), "--device", device, "--voice", "notebook",
+                                   "--pictures-json", str(pictures))
         for marker in markers:
             cmd += ["-m", marker]
         if extras:
@@ -65,11 +68,22 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
         # No colours: the output is read, trimmed, and printed by this process.
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               env=launch.environment(dict(os.environ, PY_COLORS="0")))
-    # A picture of attention weights in the failure shown in full is drawn as an image. Imported here:
-    # it needs torch, which the notebook's own cells have loaded by now, and importing grade() should not.
+        shown = _pictures_shown(pictures)
+    # A picture of attention weights in the failure shown in full is drawn as an image, from the weights
+    # the grading process wrote. Imported here: it needs torch, which the notebook's own cells have
+    # loaded by now, and importing grade() should not.
     from grader.judges.attention_picture import print_with_pictures
 
-    print_with_pictures(_the_table(proc.stdout + proc.stderr))
+    print_with_pictures(_the_table(proc.stdout + proc.stderr), shown)
+
+
+def _pictures_shown(path):
+    """The pictures the grading process wrote to ``path`` (--pictures-json), or none when it wrote no file
+    (it ended before its table)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
 
 
 def _attempted_only(source, markers, extras):

@@ -26,6 +26,9 @@ def add_arguments(parser):
                         help="how messages name places and commands (the notebook edition asks for notebook)")
     parser.add_argument("--extras", action="store_true",
                         help=f"grade the extras ({EXTRAS_SPAN}) too; by default the core is graded")
+    parser.add_argument("--pictures-json", metavar="PATH",
+                        help="write the attention picture of the failure shown in full, with its weights, to "
+                             "this JSON file (the notebook edition draws it as an image)")
 
 
 def run(args):
@@ -38,4 +41,6 @@ def run(args):
         argv += ["-m", " or ".join(args.markers)]
     if args.extras:
         argv.append("--extras")
+    if args.pictures_json:
+        argv += ["--pictures-json", args.pictures_json]
     return int(pytest.main(argv))

@@ -4,6 +4,7 @@ Options live in their own group with matching ini keys; markers are registered h
 exercise; the graded implementation and device are kept in ``config.stash`` and shown in the header.
 """
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -26,6 +27,7 @@ class GradingState:
     extras: bool
     voice: object  # grader/student/voice.py: Terminal or Notebook
     scoreboard: Scoreboard
+    pictures_json: str  # where to write the pictures shown in full under the table, or "" (see --pictures-json)
 
 
 state_key = pytest.StashKey[GradingState]()
@@ -54,11 +56,17 @@ def pytest_addoption(parser):
         "--require-gpu", dest="gptkit_require_gpu", action="store_true", default=None,
         help="fail, instead of skip, the GPU checks when CUDA is not available (for GPU runners)",
     )
+    group.addoption(
+        "--pictures-json", dest="gptkit_pictures_json", default=None, metavar="PATH",
+        help="write the attention picture of the failure shown in full under the table, as written and with "
+             "the weights it was drawn from, to this JSON file (the notebook edition draws it as an image)",
+    )
     parser.addini("gptkit_impl", "default for --impl", default="exercises")
     parser.addini("gptkit_device", "default for --device", default="auto")
     parser.addini("gptkit_extras", "default for --extras", type="bool", default=False)
     parser.addini("gptkit_voice", "default for --voice", default="terminal")
     parser.addini("gptkit_require_gpu", "default for --require-gpu", type="bool", default=False)
+    parser.addini("gptkit_pictures_json", "default for --pictures-json", default="")
 
 
 def _option(config, name):
@@ -92,6 +100,7 @@ def pytest_configure(config):
         extras=bool(_option(config, "gptkit_extras")),
         voice=voice,
         scoreboard=Scoreboard(voice.label or impl.label, voice),
+        pictures_json=_option(config, "gptkit_pictures_json"),
     )
     config.stash[state_key] = state
     config.pluginmanager.register(state.scoreboard, "gptkit-scoreboard")
@@ -108,7 +117,12 @@ def _provided_impl(config):
 
 def pytest_unconfigure(config):
     state = config.stash.get(state_key, None)
-    if state is not None and hasattr(state.impl, "close"):
+    if state is None:
+        return
+    if state.pictures_json:
+        with open(state.pictures_json, "w", encoding="utf-8") as file:
+            json.dump(state.scoreboard.pictures_shown, file)  # NaN and infinities as Python's json reads them
+    if hasattr(state.impl, "close"):
         state.impl.close()
 
 

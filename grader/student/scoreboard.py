@@ -25,6 +25,7 @@ class CheckResult:
     same_error: tuple = None  # an error raised in the student's code: explain.Explanation.same_error
     mistake: str = None  # the mistake the check named (GradingFailure.mistake, as the plugin passes it)
     note: str = ""  # what a passed check was graded on, when not all the student's own (GRADERS_PARTS)
+    picture: str = None  # the picture at the end of its message (GradingFailure.picture), with its numbers
 
     @property
     def points(self):
@@ -77,6 +78,7 @@ class Scoreboard:
         self.extras_left_out = False  # plain pytest grades the core only (see the plugin)
         self.data_missing = False  # set by the plugin when Tiny Shakespeare could not be obtained
         self.warned = {}  # nodeid -> (where, the hint) for a warning of torch's heard in that check
+        self.pictures_shown = []  # {"text": as written, then the numbers it was drawn from}, for --pictures-json
 
     def add(self, item, exercise, max_points):
         self.results[item.nodeid] = CheckResult(exercise, item.name, max_points)
@@ -90,6 +92,7 @@ class Scoreboard:
             result.outcome, result.message = "failed", _message(report)
             result.same_error = getattr(report.longrepr, "same_error", None)
             result.mistake = getattr(report, "gptkit_mistake", None)
+            result.picture = getattr(report.longrepr, "picture", None)
         elif report.skipped:
             result.outcome, result.message = "skipped", _skip_reason(report)
         elif report.when == "call":
@@ -231,6 +234,13 @@ class Scoreboard:
                           f"not graded: {self.voice.extras(EXTRAS[0].marker)}")
         self._write_next(tr, next_up)
 
+    def _picture_shown_in_full(self, failure):
+        """Keeps the picture of the failure shown in full as it was written there, with its numbers
+        (grader/judges/attention_picture.py's Picture), for the notebook to draw it from them."""
+        picture = failure.picture
+        if picture and getattr(picture, "data", None) and picture in failure.message:
+            self.pictures_shown.append({"text": _indented(picture), **picture.data})
+
     def _write_next(self, tr, next_up):
         if self.data_missing:
             tr.write_line(f"next: get Tiny Shakespeare (the first check that needed it says how), then "
@@ -243,8 +253,9 @@ class Scoreboard:
         if tr.config.option.tbstyle == "no" and failure.outcome == "failed" and failure.message.count("\n") > 1:
             # The failures were not printed (python -m grader, the notebook): the one to fix first, in full.
             tr.write_line(f"{failure.name}, in full:")
-            for line in failure.message.splitlines():
-                tr.write_line(f"  {line}")
+            for line in _indented(failure.message).splitlines():
+                tr.write_line(line)
+            self._picture_shown_in_full(failure)
         tr.write_line(f"next: Exercise {ex.number}, {ex.title}, {self.voice.home(ex)} (lecture {ex.chapter}); "
                       f"run: {self.voice.run(ex.marker)}")
 
@@ -253,6 +264,11 @@ def _num(x):
     """Points as a student reads them: 8, 2.5, 0.33 (a check's points may be split three ways, and sums of
     thirds are not exact in floating point: 3.0000000001 is 3)."""
     return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def _indented(text):
+    """``text`` as the failure shown in full writes it: each line indented by 2."""
+    return "\n".join(f"  {line}" for line in text.splitlines())
 
 
 def _message(report):
