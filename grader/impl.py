@@ -24,7 +24,15 @@ PRIVATE_PACKAGE = "_gptkit_impl_"
 
 
 class ImplementationError(Exception):
-    """The implementation cannot be found or one of its modules cannot be imported."""
+    """The implementation cannot be found or one of its modules cannot be imported. As data, for the
+    reports (an extra whose code is not there is "not attempted"): ``missing_module``, the contract
+    module whose file the graded folder lacks, or ``missing_name``, the contract name its module (there)
+    does not define; neither for anything else (a folder shadowing the module, no folder at all)."""
+
+    def __init__(self, message, missing_module="", missing_name=""):
+        super().__init__(message)
+        self.missing_module = missing_module
+        self.missing_name = missing_name
 
 
 def resolve(spec):
@@ -106,7 +114,8 @@ class Implementation:
     def module(self, name):
         """Import ``<folder>/<name>.py``; a missing file raises ImplementationError that says which."""
         if not (self.path / f"{name}.py").is_file():
-            raise ImplementationError(f"{self.where(name)} is missing: the graded folder needs a module {name}.py")
+            raise ImplementationError(f"{self.where(name)} is missing: the graded folder needs a module {name}.py",
+                                      missing_module=name)
         self._ensure_package()
         return importlib.import_module(f"{self.package}.{name}")
 
@@ -127,4 +136,5 @@ class Implementation:
                 raise ImplementationError(f"{self.where(module)} is not what Python imports: the folder {module}/ "
                                           f"beside it comes first, and defines no {name}; rename or delete the "
                                           f"folder {module}/") from None
-            raise ImplementationError(f"{self.where(module)} defines no {name}: CONTRACT.md names it there") from None
+            raise ImplementationError(f"{self.where(module)} defines no {name}: CONTRACT.md names it there",
+                                      missing_name=name) from None

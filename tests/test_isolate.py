@@ -256,3 +256,14 @@ def test_a_timeout_is_the_judges_own_exception_not_its_words():
         assert _outcome(report, SimpleNamespace(value=exc)) == "timeout"
     # What the submission's process raised comes back as a built-in exception, whatever it says.
     assert _outcome(report, SimpleNamespace(value=RuntimeError(words))) == "failed"
+
+
+def test_a_result_carries_what_says_an_exercises_code_is_not_there_as_data():
+    facts = {"stub": 11, "missing_module": "layernorm", "missing_name": "LayerNorm1d"}
+    result, _ = _feed([start(A), {**outcome(A, "failed", "x"), **facts}, start(B),
+                       {**outcome(B, "failed", "y"), "stub": True, "missing_module": "../x", "missing_name": 5},
+                       FINISHED])
+    verdict = result.verdicts[A]
+    assert (verdict.stub, verdict.missing_module, verdict.missing_name) == (11, "layernorm", "LayerNorm1d")
+    verdict = result.verdicts[B]  # what is not a number or a Python name is none
+    assert (verdict.stub, verdict.missing_module, verdict.missing_name) == (0, "", "")

@@ -219,3 +219,58 @@ def test_the_gpu_checks_steps_are_judged_apart(tmp_path, edit, verdict):
                          text=True, timeout=120).stdout
     assert "VERDICT " + ("passed" if verdict == "passed" else "failed") in out, out
     assert verdict in out, out
+
+
+# Grades one folder's checks in student mode and in judge mode, and prints, per failed check, the facts
+# that say an exercise's code is not there (the explanation's stub, missing_module and missing_name).
+FACTS = r'''
+import json, sys, pytest
+from grader.sandbox.remote import Provider, RemoteImpl
+
+
+class Facts:
+    def __init__(self):
+        self.facts = {}
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed:
+            why = report.longrepr
+            self.facts[report.nodeid] = [getattr(why, key, None) for key in ("stub", "missing_module", "missing_name")]
+
+
+folder, checks = sys.argv[1:]
+results = {}
+for mode in ("student", "judge"):
+    recorder = Facts()
+    plugins = [recorder] + ([Provider(RemoteImpl(folder, ["--no-landlock"]))] if mode == "judge" else [])
+    pytest.main([checks, "-p", "grader.student.plugin", "--noconftest", "-p", "no:cacheprovider", "--impl", folder,
+                 "-q", "--rootdir", ".", "-c", "tox.ini"], plugins=plugins)
+    results[mode] = recorder.facts
+print("FACTS" + json.dumps(results))
+'''
+
+
+def test_the_judge_knows_a_stub_a_missing_module_and_a_missing_name_as_student_mode_does(tmp_path):
+    """The facts come from the judge's own request and the graded folder, never from the words of the
+    submission's process, and are the same as the student's pytest finds them."""
+    import json
+    import shutil
+
+    from grader.rubric import BY_MARKER
+
+    no_module = tmp_path / "no_module"
+    shutil.copytree(KIT_ROOT / "solutions", no_module, ignore=shutil.ignore_patterns("__pycache__"))
+    (no_module / "layernorm.py").unlink()
+    no_name = tmp_path / "no_name"
+    shutil.copytree(no_module, no_name)
+    (no_name / "layernorm.py").write_text("import torch\n")
+    expected = {"exercises": [BY_MARKER["layernorm"].number, "", ""], str(no_module): [None, "layernorm", ""],
+                str(no_name): [None, "", "LayerNorm1d"]}
+    for folder, facts in expected.items():
+        out = subprocess.run([sys.executable, "-c", FACTS, folder, "grader/checks/test_layernorm.py"], cwd=KIT_ROOT,
+                             capture_output=True, text=True, timeout=240).stdout
+        line = next((x for x in out.splitlines() if x.startswith("FACTS")), None)
+        assert line, out[-3000:]
+        results = json.loads(line[len("FACTS"):])
+        assert results["student"] and results["judge"] == results["student"], (folder, results)
+        assert all(found == facts for found in results["judge"].values()), (folder, results["judge"])

@@ -13,7 +13,7 @@ import pytest
 from grader.classroom import bundle, grade, reports
 from grader.classroom.reports import Graded
 from grader.classroom.catalog import Check
-from grader.rubric import BY_MARKER, CORE, EXTRAS, POINTS, TOTAL_POINTS
+from grader.rubric import BY_MARKER, CORE, EXERCISES, EXTRAS, POINTS, TOTAL_POINTS
 from grader.sandbox.isolate import Verdict
 
 # Gradescope's results.json, as https://gradescope-autograders.readthedocs.io/en/latest/specs/ documents
@@ -275,17 +275,27 @@ def test_grades_csv_has_a_byte_order_mark_only_when_asked(tmp_path):
 # the extras not attempted, an upload that could not be read, the GPU checks without a GPU, and how
 # long each check ran. The messages are the grader's own (explain.py, impl.py, isolate.py), made here.
 
-def stub_message(number, exercise):
-    """What explain.py says of a check that reached a stub of Exercise ``number``."""
-    from grader.student.explain import _not_implemented
-    from grader.student.voice import Terminal
+def failed(exc, exercise):
+    """The verdict of a check of Exercise ``exercise`` that failed on ``exc``, with the message and the
+    facts of the judge's explanation (explain.py), as the worker sends them and isolate.py reads them."""
     from grader.rubric import BY_NUMBER
+    from grader.student.explain import explain
+    from grader.student.voice import Terminal
 
-    return _not_implemented(NotImplementedError(f"Exercise {number}: some_name"), None, BY_NUMBER[exercise], Terminal())
+    with pytest.raises(type(exc)) as info:
+        raise exc
+    why = explain(info, None, BY_NUMBER[exercise], Terminal())
+    return Verdict("failed", why.text, stub=why.stub or 0, missing_module=why.missing_module,
+                   missing_name=why.missing_name)
 
 
-def missing_message(tmp_path, module, name=None, single_file=False):
-    """What impl.py says of a module (or, with ``name``, a name) the submission lacks."""
+def stub_verdict(number, exercise):
+    """A check of Exercise ``exercise`` that reached a stub of Exercise ``number``."""
+    return failed(NotImplementedError(f"Exercise {number}: some_name"), exercise)
+
+
+def missing_verdict(tmp_path, module, name=None, single_file=False):
+    """A check that found a module (or, with ``name``, a name) missing, as impl.py raises it."""
     from grader.impl import SINGLE_FILE_MARK, Implementation, ImplementationError
 
     folder = tmp_path / f"{module}-{name}-{single_file}"
@@ -296,7 +306,7 @@ def missing_message(tmp_path, module, name=None, single_file=False):
     impl = Implementation(folder)
     with pytest.raises(ImplementationError) as raised:
         impl.get(module, name) if name else impl.module(module)
-    return str(raised.value)
+    return failed(raised.value, next(ex.number for ex in EXERCISES if ex.module == module))
 
 
 TRIED = BY_MARKER["modern"]  # the one extra core_only's submission began
@@ -306,21 +316,21 @@ NOT_ATTEMPTED = [ex.marker for ex in EXTRAS if ex is not TRIED]
 def core_only(tmp_path):
     """The core done, the extras not: each extra's checks reach its stub, its module is missing, a name of
     a single file is missing, or (finetune) a check first needs another exercise; TRIED was tried."""
-    messages = {ex.marker: stub_message(ex.number, ex.number) for ex in EXTRAS}
-    messages["layernorm"] = missing_message(tmp_path, "layernorm")
-    messages["addition"] = missing_message(tmp_path, "addition", "format_problem", single_file=True)
+    verdicts = {ex.marker: stub_verdict(ex.number, ex.number) for ex in EXTRAS}
+    verdicts["layernorm"] = missing_verdict(tmp_path, "layernorm")
+    verdicts["addition"] = missing_verdict(tmp_path, "addition", "format_problem", single_file=True)
 
     def outcome_of(c):
         if not c.points:
             return Verdict("skipped", "skipped: needs CUDA, and this machine has none")
         if c.marker == "finetune" and c.name.endswith("[0]"):
-            return Verdict("failed", stub_message(9, 13))  # needs Exercise 9 first: says nothing of 13
+            return stub_verdict(9, 13)  # needs Exercise 9 first: says nothing of 13
         if c.marker == TRIED.marker and c.name.endswith("[0]"):
             return Verdict("failed", "expected gelu(0) == 0, got 0.5\n  at modern.py:12")
         if c.marker == TRIED.marker:
-            return Verdict("failed", stub_message(TRIED.number, TRIED.number))
-        if c.marker in messages:
-            return Verdict("failed", messages[c.marker])
+            return stub_verdict(TRIED.number, TRIED.number)
+        if c.marker in verdicts:
+            return verdicts[c.marker]
         return Verdict("passed")
     return outcome_of
 
@@ -347,7 +357,7 @@ def test_an_extra_not_attempted_is_one_line_of_the_output_not_failed_tests(tmp_p
 def test_a_core_exercise_not_attempted_still_fails_its_checks(tmp_path):
     # The core is the grade: its stubs lose their points, test by test, as before.
     def stubs(c):
-        return Verdict("failed", stub_message(c.number, c.number)) if c.points else Verdict("skipped", "needs CUDA")
+        return stub_verdict(c.number, c.number) if c.points else Verdict("skipped", "needs CUDA")
     result = reports.gradescope(graded_with(rubric_checks(), stubs))
     core = [t for t in result["tests"] if BY_MARKER[t["tags"][0]].track == "core"]
     assert len(core) == 3 * sum(len(POINTS[ex.marker]) for ex in CORE) and all(t["status"] == "failed" for t in core)
@@ -442,6 +452,41 @@ def test_junit_xml_skips_an_extra_not_attempted(tmp_path):
         elif marker == TRIED.marker:
             assert tags == ["failure"], (case.get("name"), tags)
     assert (suite.get("failures"), suite.get("errors")) == (str(3 * len(POINTS[TRIED.marker])), "0")
+
+
+def test_an_extra_is_not_attempted_on_the_judges_facts_not_on_words_that_read_like_them():
+    """What the submission's code says cannot leave an extra out: an error it raised whose words read
+    like a stub's, a missing module's or a missing name's counts as the failure it is."""
+    layernorm = BY_MARKER["layernorm"]
+    words = {"your code raised ValueError: x is missing: the graded folder needs a module layernorm.py",
+             "your code raised KeyError: 'layernorm.py defines no LayerNorm1d: CONTRACT.md names it there'",
+             f"not implemented yet: Exercise {layernorm.number}: LayerNorm1d.forward"}
+    for text in words:
+        graded = graded_with(rubric_checks(), lambda c: Verdict("failed", text) if c.marker == "layernorm"
+                             else Verdict("passed"))
+        assert reports.not_attempted(graded) == [], text
+    # The same failures with the judge's facts (isolate.Verdict's fields) leave it out.
+    facts = ({"stub": layernorm.number}, {"missing_module": "layernorm"}, {"missing_name": "LayerNorm1d"})
+    for fields in facts:
+        graded = graded_with(rubric_checks(), lambda c: Verdict("failed", "", **fields) if c.marker == "layernorm"
+                             else Verdict("passed"))
+        assert reports.not_attempted(graded) == [layernorm], fields
+
+
+def test_graded_json_keeps_the_facts_of_an_extra_not_attempted_and_reads_a_record_without_them(tmp_path):
+    from grader.classroom.reports import graded_from_record, graded_record
+
+    graded = graded_with(rubric_checks(), core_only(tmp_path))
+    by_nodeid = {c.nodeid: c for c, _ in graded.checks}
+    record = json.loads(json.dumps(graded_record(graded)))
+    again = graded_from_record(record, by_nodeid)
+    assert again.checks == graded.checks and reports.not_attempted(again) == reports.not_attempted(graded)
+    # A graded.json written before these fields (merge reads the shards of an older grade): none of them.
+    for fields in record["checks"]:
+        del fields[6:]
+    old = graded_from_record(record, by_nodeid)
+    assert reports.not_attempted(old) == [] and [v.outcome for _, v in old.checks] == \
+        [v.outcome for _, v in graded.checks]
 
 
 def test_each_verdict_holds_the_seconds_its_check_ran_from_start_to_result(monkeypatch):

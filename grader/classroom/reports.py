@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from grader.rubric import BY_MARKER, EXERCISES
+from grader.rubric import BY_MARKER, BY_NUMBER, EXERCISES
 from grader.classroom.safe_text import clipped, csv_cell, printable
 
 STATUSES = ("ok", "timeout", "crashed", "tampered", "error")  # in rising order of severity
@@ -145,7 +145,7 @@ def graded_record(graded):
     """A Graded as JSON: each check by its node id, with its verdict."""
     return {"name": graded.name, "source": graded.source, "kind": graded.kind,
             "checks": [[check.nodeid, verdict.outcome, verdict.message, round(verdict.seconds, 3), verdict.mistake,
-                        list(verdict.raised)]
+                        list(verdict.raised), verdict.stub, verdict.missing_module, verdict.missing_name]
                        for check, verdict in graded.checks],
             "notes": graded.notes, "flags": graded.flags, "error": graded.error,
             "execution_time": graded.execution_time, "sandbox": graded.sandbox,
@@ -156,8 +156,9 @@ def graded_from_record(record, checks_by_nodeid):
     """The Graded that graded_record wrote; ``checks_by_nodeid``: the catalog's checks."""
     from grader.sandbox.isolate import Verdict
 
-    def verdict(outcome, message, seconds, mistake="", raised=()):  # graded_record's fields, in order
-        return Verdict(outcome, message, seconds, mistake, tuple(raised))
+    # graded_record's fields, in order; a record written before a field was added lacks it
+    def verdict(outcome, message, seconds, mistake="", raised=(), stub=0, missing_module="", missing_name=""):
+        return Verdict(outcome, message, seconds, mistake, tuple(raised), stub, missing_module, missing_name)
 
     checks = [(checks_by_nodeid[nodeid], verdict(*fields)) for nodeid, *fields in record["checks"]]
     return Graded(record["name"], record["source"], record["kind"], checks, record["notes"], record["flags"],
@@ -197,25 +198,16 @@ def _did_not_apply(check, verdict, gpu_used):
     return verdict.outcome in ("skipped", "not run") or not gpu_used
 
 
-# How a check says that the exercise's own code is not there (grader/student/explain.py for a stub,
-# grader/impl.py for a module or a name that is missing), and that it needed another exercise first.
-_STUB = "not implemented yet: Exercise {number}: "
-_NO_MODULE = " is missing: the graded folder needs a module {module}.py"
-_NO_NAME = " defines no {name}: "
-_NEEDS_ANOTHER = "needs Exercise "
-
-
 def _absent(ex, verdict):
     """"own" when the check failed because exercise ``ex``'s code is not there (its stub raised
     NotImplementedError, its module or one of its names is missing), "other" when it failed on another
-    exercise's stub, None otherwise."""
+    exercise's stub (it needed that one first), None otherwise. From the verdict's fields, as the judge
+    knew them (grader/sandbox/isolate.py, Verdict), never from its message, which quotes the submission."""
     if verdict.outcome != "failed":
         return None
-    first = verdict.message.splitlines()[0] if verdict.message else ""
-    if (first.startswith(_STUB.format(number=ex.number)) or first.endswith(_NO_MODULE.format(module=ex.module))
-            or any(_NO_NAME.format(name=name) in first for name in ex.names)):
+    if verdict.stub == ex.number or verdict.missing_module == ex.module or verdict.missing_name in ex.names:
         return "own"
-    return "other" if first.startswith(_NEEDS_ANOTHER) else None
+    return "other" if verdict.stub in BY_NUMBER else None
 
 
 def not_attempted(graded):

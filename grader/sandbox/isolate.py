@@ -69,6 +69,12 @@ class Verdict:
     # For an error raised in the submission's code: (its first line, where), as the judge's explanation
     # of it says them; () otherwise. The reports say why nothing could be graded from these.
     raised: tuple = ()
+    # What says the exercise's code is not there (the reports leave an extra not attempted out), as the
+    # judge knows it: the number of the exercise whose stub the check reached (0: none), and the module
+    # of the contract whose file the graded folder lacks, or the name its module does not define.
+    stub: int = 0
+    missing_module: str = ""
+    missing_name: str = ""
 
 
 @dataclass
@@ -446,6 +452,16 @@ def _raised(field):
     return ()
 
 
+def _absent_facts(event):
+    """A result's "stub", "missing_module" and "missing_name" as Verdict's fields: a small number and
+    Python names of at most 200 characters, else none."""
+    stub = event.get("stub")
+    names = {key: event.get(key) for key in ("missing_module", "missing_name")}
+    return {"stub": stub if type(stub) is int and 0 < stub < 1000 else 0,
+            **{key: value if type(value) is str and len(value) <= 200 and value.isidentifier() else ""
+               for key, value in names.items()}}
+
+
 def _describe_exit(returncode):
     if returncode is None:
         return "was stopped"
@@ -546,7 +562,7 @@ class _RunState:
             mistake = event.get("mistake")
             self.pending = (nodeid, Verdict(outcome, str(event.get("message", "")), time.monotonic() - self.started,
                                             mistake[:MAX_MISTAKE] if type(mistake) is str else "",
-                                            _raised(event.get("raised"))))
+                                            _raised(event.get("raised")), **_absent_facts(event)))
             # A timeout the check waited out (not one charged at once for a function known to hang), and
             # the submission's function whose call it cut short, as the judge knows it.
             hung = event.get("hung")

@@ -18,6 +18,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -239,8 +240,22 @@ class Channel:
             known = str(raised.get("message"))
             if raised.get("grader") == _KNOWN_HANG and known in self.hung:  # a trap the judge set went off
                 raise KnownHang(known, self.charge(known))
-            raise _exception(raised, request["op"])
+            exc = _exception(raised, request["op"])
+            if isinstance(exc, ImplementationError):
+                exc.missing_module, exc.missing_name = self._missing(request["module"], request["name"])
+            raise exc
         return self._in(answer.get("value"))
+
+    def _missing(self, module, name):
+        """(missing_module, missing_name) of ImplementationError for the lookup of ``module.name`` that the
+        child says failed, as the judge sees it: from its own request and the graded folder's files (which
+        no sandboxed process may write), never from the child's words."""
+        folder = Path(self.impl.path)
+        if not (folder / f"{module}.py").is_file():
+            return module, ""
+        if (folder / module / "__init__.py").is_file():  # a package of that name, which Python imports instead
+            return "", ""
+        return "", name
 
     def label(self, handle):
         """What a call of ``handle`` runs of the submission, as a label ("block.FeedForward.forward"), from

@@ -10,8 +10,10 @@ file descriptor the parent gave it:
     {"event": "import", "module": "attention"} / {"event": "imported", ...}  (the child's first imports)
     {"event": "result", "nodeid": ..., "outcome": "passed|failed|skipped|memory|timeout|crashed", "message": ...}
 
-A failure's result carries, as data, the mistake the check named (``"mistake": ...``) and, for an error
-raised in the submission's code, the error's first line and where (``"raised": [error, where]``).
+A failure's result carries, as data, the mistake the check named (``"mistake": ...``), for an error
+raised in the submission's code the error's first line and where (``"raised": [error, where]``), and
+what says an exercise's code is not there: the number of the exercise whose stub raised (``"stub": 5``),
+the contract module or name the graded folder lacks (``"missing_module"``, ``"missing_name"``).
 
 A timeout's result says which of the submission's functions the check was calling when its time ran out,
 when it was one (``"hung": "block.FeedForward.forward"``: the call in flight, a fact of this process),
@@ -205,7 +207,7 @@ class _Reporter:
         self.channel = channel  # the judge's channel to the child: which call a timeout cut short
         self.hang = {}  # the result's "hung" or "charged" field
         self.limits = {}  # nodeid -> the check's own, longer time limit
-        # [nodeid, outcome, message, the mistake the check named, (error, where) raised in the submission's code]
+        # [nodeid, outcome, message, a failure's facts (_facts)]
         self.current = None
         self.excinfo = {}
 
@@ -231,7 +233,7 @@ class _Reporter:
         yield
 
     def pytest_runtest_logstart(self, nodeid, location):
-        self.current = [nodeid, "passed", "", None, None]
+        self.current = [nodeid, "passed", "", {}]
         self.hang = {}
         if self.channel is not None:
             self.channel.interrupted = None
@@ -268,10 +270,7 @@ class _Reporter:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else message
                 message = f"skipped: {reason.removeprefix('Skipped: ')}"  # pytest's reason reads "Skipped: why"
             self.current[1], self.current[2] = outcome, message[:MAX_MESSAGE]
-            self.current[3] = GradingFailure.named_in(excinfo.value) if excinfo is not None else None
-            # The judge's own Explanation (grader/student/plugin.py, in this process) says whether the
-            # submission's code raised it, and where.
-            self.current[4] = getattr(report.longrepr, "raised", None)
+            self.current[3] = _facts(excinfo, report.longrepr)
         if report.when == "teardown":
             self._finish()
 
@@ -286,12 +285,26 @@ class _Reporter:
         return label
 
     def _finish(self):
-        nodeid, outcome, message, mistake, raised = self.current
+        nodeid, outcome, message, facts = self.current
         self.current = None
-        named = {"mistake": mistake} if mistake else {}
-        if raised:
-            named["raised"] = [text[:MAX_MESSAGE] for text in raised]
-        self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message, **named, **self.hang)
+        self.stream.send(event="result", nodeid=nodeid, outcome=outcome, message=message, **facts, **self.hang)
+
+
+def _facts(excinfo, explanation):
+    """A failure's facts for its result event, each only when there is one: the mistake the check named,
+    and, as the judge's own Explanation (grader/student/explain.py, made in this process) holds them,
+    the error the submission's code raised and where, the stub it reached, the module or name missing."""
+    mistake = GradingFailure.named_in(excinfo.value) if excinfo is not None else None
+    facts = {"mistake": mistake} if mistake else {}
+    raised = getattr(explanation, "raised", None)
+    if raised:
+        facts["raised"] = [text[:MAX_MESSAGE] for text in raised]
+    if getattr(explanation, "stub", None) is not None:
+        facts["stub"] = explanation.stub
+    for key in ("missing_module", "missing_name"):
+        if getattr(explanation, key, ""):
+            facts[key] = getattr(explanation, key)
+    return facts
 
 
 if __name__ == "__main__":

@@ -39,10 +39,16 @@ RAISED = "your code raised "
 class Explanation:
     """A longrepr that pytest, its short summary line and its JUnit XML writer can all show."""
 
-    def __init__(self, text, path="", lineno=0, kind=FAILURE, same_error=None, picture=None, raised=None):
+    def __init__(self, text, path="", lineno=0, kind=FAILURE, same_error=None, picture=None, raised=None,
+                 stub=None, missing=("", "")):
         self.text = text
         # For an error raised in the student's code: (the error's first line, where), as the text says them.
         self.raised = raised
+        # The facts that say an exercise's code is not there, for the reports: the number of the exercise
+        # whose stub raised (stub_number), and the contract module or name the graded folder lacks
+        # (ImplementationError's missing_module and missing_name).
+        self.stub = stub
+        self.missing_module, self.missing_name = missing
         self.picture = picture  # the attention picture at the end of a check's message (GradingFailure.picture)
         self.kind = kind
         self.reprcrash = CrashLocation(str(path), lineno, text.splitlines()[0] if text else "")
@@ -64,6 +70,13 @@ def _last_entry_in(traceback, folder):
         if path == folder or path.startswith(folder + os.sep):
             return entry
     return None
+
+
+def stub_number(exc):
+    """The number of the exercise whose stub raised ``exc``: a NotImplementedError in the stubs' idiom
+    ("Exercise 5: Head.forward"); None for any other."""
+    match = STUB_MESSAGE.match(str(exc).strip()) if isinstance(exc, NotImplementedError) else None
+    return int(match.group(1)) if match else None
 
 
 def _not_implemented(exc, entry, exercise, voice):
@@ -200,8 +213,10 @@ def explain(excinfo, impl_path, exercise, voice=Terminal()):
     if isinstance(exc, NotImplementedError):
         entry = student or excinfo.traceback[-1]
         return Explanation(_not_implemented(exc, student or entry, exercise, voice), entry.path, entry.lineno + 1,
-                           kind=NOT_IMPLEMENTED)
-    if isinstance(exc, (GradingFailure, ImplementationError, BlockedImport)):
+                           kind=NOT_IMPLEMENTED, stub=stub_number(exc))
+    if isinstance(exc, ImplementationError):
+        return Explanation(_in_voice(str(exc), voice), *location, missing=(exc.missing_module, exc.missing_name))
+    if isinstance(exc, (GradingFailure, BlockedImport)):
         return Explanation(_in_voice(str(exc), voice), *location, picture=getattr(exc, "picture", None))
     if student is not None:
         text, same, raised = _raised_in_student_code(exc, student, voice)
