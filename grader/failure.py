@@ -7,7 +7,8 @@ imports nothing of the grader."""
 class GradingFailure(AssertionError):
     """A check failed; the message is written for the student and shown without a traceback.
     ``mistake``: the mistake the check named (a Mistake hint of ``fail``), as data for the class report;
-    ``picture``: the text of a picture shown at the end of the message (see fail), or None."""
+    ``picture``: the picture shown at the end of the message (see fail: an attention_picture.Picture,
+    its text with the numbers it was drawn from), or None."""
 
     # The labels of a message's lines (see line): what reads the mistake reads ``mistake`` (named_in),
     # never its line; the student's summary keeps the lines with these labels.
