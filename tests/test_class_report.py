@@ -10,7 +10,7 @@ from grader.classroom import class_report, grade
 from grader.classroom.reports import Graded
 from grader.classroom.catalog import Check
 from grader.rubric import BY_MARKER, EXERCISES, POINTS
-from grader.sandbox.isolate import Verdict
+from grader.sandbox.supervisor import Verdict
 
 MARKERS = [ex.marker for ex in EXERCISES]
 CORE = [ex.marker for ex in EXERCISES if ex.track == "core"]

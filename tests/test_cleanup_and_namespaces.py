@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from grader import launch
-from grader.sandbox import isolate, namespaces
+from grader.sandbox import supervisor, namespaces
 from grader.sandbox.cleanup import remove_tree
 
 DEPTH = 3000  # shutil.rmtree gives up near 1,000 (Python's recursion limit); the attack used 1,500
@@ -142,11 +142,11 @@ def test_control_shutil_rmtree_leaves_the_deep_tree(tmp_path):
 def test_each_worker_gets_an_empty_folder_whatever_the_last_one_left(tmp_path, monkeypatch):
     outside = _outside(tmp_path)
     _make_hostile(tmp_path / "run", outside, depth=1500)
-    result = isolate.SandboxResult({})
-    assert isolate._empty_folder(tmp_path, result) == tmp_path / "run" and os.listdir(tmp_path / "run") == []
+    result = supervisor.SandboxResult({})
+    assert supervisor._empty_folder(tmp_path, result) == tmp_path / "run" and os.listdir(tmp_path / "run") == []
     # Should it fail (not seen since the remover), the next worker writes elsewhere, and the report says so.
-    monkeypatch.setattr(isolate, "remove_tree", lambda path: os.stat("/nowhere/at/all"))
-    other = isolate._empty_folder(tmp_path, result)
+    monkeypatch.setattr(supervisor, "remove_tree", lambda path: os.stat("/nowhere/at/all"))
+    other = supervisor._empty_folder(tmp_path, result)
     assert other.parent == tmp_path and other.name.startswith("run-") and os.listdir(other) == []
     assert result.cleanup and "could not all be deleted" in result.cleanup[0], result.cleanup
 
@@ -168,13 +168,13 @@ def test_a_cleanup_that_fails_keeps_the_graded_row(monkeypatch):
         raise OSError(13, "Permission denied", str(path))
 
     def all_pass(package, scratch, checks, *_):
-        return isolate.SandboxResult({c.nodeid: isolate.Verdict("passed") for c in checks})
+        return supervisor.SandboxResult({c.nodeid: supervisor.Verdict("passed") for c in checks})
 
     monkeypatch.setattr(cleanup, "remove_tree", fails)
     monkeypatch.setattr(grade, "_run_checks", all_pass)
     (submission,), _ = discover([KIT_ROOT / "solutions"])
     try:
-        graded, _ = grade.grade_one(submission, checks, isolate.Limits(), verify(), "cpu")
+        graded, _ = grade.grade_one(submission, checks, supervisor.Limits(), verify(), "cpu")
     finally:
         monkeypatch.undo()
         for path in left:
@@ -293,11 +293,11 @@ def test_the_workers_processes_end_with_it():
                             start_new_session=True)
     try:
         assert proc.stdout.readline() == b"started\n"
-        assert len(isolate._sandbox_pids(token, proc.pid)) >= 2  # the test sees them: the control
-        isolate._kill_all(proc, token)
-        assert isolate._sandbox_pids(token) == []
+        assert len(supervisor._sandbox_pids(token, proc.pid)) >= 2  # the test sees them: the control
+        supervisor._kill_all(proc, token)
+        assert supervisor._sandbox_pids(token) == []
     finally:
-        for pid in isolate._sandbox_pids(token):
+        for pid in supervisor._sandbox_pids(token):
             os.kill(pid, signal.SIGKILL)
         proc.stdout.close()
         proc.wait()

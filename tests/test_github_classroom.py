@@ -40,7 +40,7 @@ def graded(checks, failed=frozenset(), markers=None):
     """A made-up grade: every check passed but those of ``failed`` ((marker, name) pairs); the GPU checks
     skipped, as on a machine without one."""
     from grader.classroom.reports import Graded
-    from grader.sandbox.isolate import Verdict
+    from grader.sandbox.supervisor import Verdict
 
     verdicts = []
     for check in checks:

@@ -141,7 +141,7 @@ def _workers_under(path):
                     cmdline = f.read()
             except OSError:
                 continue
-            if b"grader.sandbox.worker" in cmdline and str(path).encode() in cmdline:
+            if b"grader.sandbox.judge" in cmdline and str(path).encode() in cmdline:
                 found.append(int(pid))
     return found
 
@@ -186,7 +186,7 @@ def test_grading_on_cuda_asks_the_sandbox_first(tmp_path):
     # than grading every check as a crash.
     import torch
 
-    from grader.sandbox.isolate import Limits, probe_cuda
+    from grader.sandbox.supervisor import Limits, probe_cuda
 
     ok, detail = probe_cuda(tmp_path / "probe", Limits(), KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
     assert ok == torch.cuda.is_available(), detail
@@ -377,7 +377,7 @@ def test_a_submission_sees_no_process_outside_its_sandbox(probes):
     assert seen, outputs
     for output in seen:
         visible = output.split("SEEN ", 1)[1]
-        assert "grader.sandbox.worker" in visible  # it does see its own sandbox
+        assert "grader.sandbox.judge" in visible  # it does see its own sandbox
         assert "--out" not in visible and "test_grade.py" not in visible, visible  # the teacher's, the kit's
 
 
@@ -396,7 +396,7 @@ def test_the_judges_channel_is_out_of_the_submissions_reach(probes):
 def test_a_worker_that_ends_before_its_first_check_says_why(tmp_path):
     # Whatever stops a worker before any check (here a check that does not exist; on a real machine a
     # GPU the sandbox hides, say) is reported with its last lines, not only as a crash.
-    from grader.sandbox.isolate import Limits, run_sandboxed
+    from grader.sandbox.supervisor import Limits, run_sandboxed
 
     package = tmp_path / "sub" / "package"
     shutil.copytree(SOLUTIONS, package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -412,7 +412,7 @@ def test_a_flood_on_the_grader_channel_is_tampering(tmp_path, monkeypatch):
     # The parent caps what a worker may send: well-formed lines by the hundred thousand are not the
     # grader's (it sends a few per check), and the parent stops reading them. A submission cannot reach
     # the channel (test_the_judges_channel_is_out_of_the_submissions_reach); here the worker itself floods.
-    from grader.sandbox import isolate
+    from grader.sandbox import supervisor
 
     nodeid = "grader/checks/test_bigram.py::test_logits_shape_and_no_loss_without_targets"
     flood = ("import json, os, sys, time\nfd = int(sys.argv[1])\n"
@@ -420,10 +420,10 @@ def test_a_flood_on_the_grader_channel_is_tampering(tmp_path, monkeypatch):
              "time.sleep(1)  # the check starts before the flood comes\n"
              "for _ in range(200):\n"
              "    os.write(fd, b'{\"event\": \"imported\", \"module\": \"x\"}\\n' * 1000)\n")
-    monkeypatch.setattr(isolate, "_worker_command", lambda *args: [sys.executable, "-c", flood, str(args[-1])])
+    monkeypatch.setattr(supervisor, "_worker_command", lambda *args: [sys.executable, "-c", flood, str(args[-1])])
     package = tmp_path / "sub" / "package"
     package.mkdir(parents=True)
-    result = isolate.run_sandboxed(package, tmp_path / "sub", [nodeid], isolate.Limits(timeout=30, total=120),
+    result = supervisor.run_sandboxed(package, tmp_path / "sub", [nodeid], supervisor.Limits(timeout=30, total=120),
                                    KIT_ROOT / "data" / "tinyshakespeare" / "input.txt")
     verdict = result.verdicts[nodeid]
     assert verdict.outcome == "tampered" and "far more events" in verdict.message, (verdict, result)

@@ -186,8 +186,8 @@ def test_the_child_lists_no_class_folder_in_the_kit_and_reads_no_judge_source(tm
 
 
 def _reached_under_the_judges_rules(targets, server):
-    code = ("import sys, os\nfrom pathlib import Path\nfrom grader.sandbox import file_rules, worker\n"
-            "args = worker._parse(['--impl', '.', '--events-fd', '1', '--timeout', '1', '--memory-mb', '1', "
+    code = ("import sys, os\nfrom pathlib import Path\nfrom grader.sandbox import file_rules, judge\n"
+            "args = judge._parse(['--impl', '.', '--events-fd', '1', '--timeout', '1', '--memory-mb', '1', "
             "'--file-mb', '1', *sys.argv[2:]])\n"
             "file_rules.confine_files(args, Path(sys.argv[1]), list_kit=True)\n"
             + textwrap.dedent(reach(targets)["attention"][0][1]).replace("raise ValueError(", "print("))

@@ -14,7 +14,7 @@ from grader.classroom import bundle, grade, reports
 from grader.classroom.reports import Graded
 from grader.classroom.catalog import Check
 from grader.rubric import BY_MARKER, CORE, EXERCISES, EXTRAS, POINTS, TOTAL_POINTS
-from grader.sandbox.isolate import Verdict
+from grader.sandbox.supervisor import Verdict
 
 # Gradescope's results.json, as https://gradescope-autograders.readthedocs.io/en/latest/specs/ documents
 # it ("Output format", "Test case status", "Output String Formatting", "Controlling Test Case Visibility",
@@ -273,11 +273,11 @@ def test_grades_csv_has_a_byte_order_mark_only_when_asked(tmp_path):
 
 # What a student sees on Gradescope, and what a CI dashboard reads, in the cases that used to be noise:
 # the extras not attempted, an upload that could not be read, the GPU checks without a GPU, and how
-# long each check ran. The messages are the grader's own (explain.py, impl.py, isolate.py), made here.
+# long each check ran. The messages are the grader's own (explain.py, impl.py, supervisor.py), made here.
 
 def failed(exc, exercise):
     """The verdict of a check of Exercise ``exercise`` that failed on ``exc``, with the message and the
-    facts of the judge's explanation (explain.py), as the worker sends them and isolate.py reads them."""
+    facts of the judge's explanation (explain.py), as the worker sends them and supervisor.py reads them."""
     from grader.rubric import BY_NUMBER
     from grader.student.explain import explain
     from grader.student.voice import Terminal
@@ -421,7 +421,7 @@ def test_gpu_checks_are_never_failed_where_no_gpu_was_used(sandbox):
 
 
 def timed(verdict, seconds):
-    """``verdict`` with the seconds its check ran, as isolate.py records them."""
+    """``verdict`` with the seconds its check ran, as supervisor.py records them."""
     verdict.seconds = seconds
     return verdict
 
@@ -465,7 +465,7 @@ def test_an_extra_is_not_attempted_on_the_judges_facts_not_on_words_that_read_li
         graded = graded_with(rubric_checks(), lambda c: Verdict("failed", text) if c.marker == "layernorm"
                              else Verdict("passed"))
         assert reports.not_attempted(graded) == [], text
-    # The same failures with the judge's facts (isolate.Verdict's fields) leave it out.
+    # The same failures with the judge's facts (supervisor.Verdict's fields) leave it out.
     facts = ({"stub": layernorm.number}, {"missing_module": "layernorm"}, {"missing_name": "LayerNorm1d"})
     for fields in facts:
         graded = graded_with(rubric_checks(), lambda c: Verdict("failed", "", **fields) if c.marker == "layernorm"
@@ -490,13 +490,13 @@ def test_graded_json_keeps_the_facts_of_an_extra_not_attempted_and_reads_a_recor
 
 
 def test_each_verdict_holds_the_seconds_its_check_ran_from_start_to_result(monkeypatch):
-    from grader.sandbox import isolate
+    from grader.sandbox import supervisor
 
     clock = [100.0]
-    monkeypatch.setattr(isolate.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(supervisor.time, "monotonic", lambda: clock[0])
     nodeids = ["grader/checks/test_head.py::test_a", "grader/checks/test_head.py::test_b"]
-    remaining, result = list(nodeids), isolate.SandboxResult({})
-    state = isolate._RunState(isolate.Limits(), deadline=1000.0)
+    remaining, result = list(nodeids), supervisor.SandboxResult({})
+    state = supervisor._RunState(supervisor.Limits(), deadline=1000.0)
 
     def send(**event):
         assert state.handle(json.dumps(event), remaining, result, None) is None

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from grader.rubric import BY_MARKER, CORE_SPAN, TOTAL_POINTS
-from grader.sandbox.isolate import MAX_MISTAKE
+from grader.sandbox.supervisor import MAX_MISTAKE
 
 BINS = 10
 NAMES_SHOWN = 40  # submissions named per mistake; the rest are counted

@@ -1,7 +1,7 @@
 """``python -m grader grade SUBMISSION... --out DIR``: grade a class of untrusted submissions.
 
 Each submission is prepared in its own scratch folder and graded in its own sandboxed process
-(grader/sandbox/isolate.py); this process only reads what the sandbox reports, decides every score from the
+(grader/sandbox/supervisor.py); this process only reads what the sandbox reports, decides every score from the
 rubric, and writes the reports as each submission finishes, so an interrupted run keeps what it did.
 """
 
@@ -102,7 +102,7 @@ def _empty_shard(args, class_size):
 
 
 def _limits_class():
-    from grader.sandbox.isolate import Limits
+    from grader.sandbox.supervisor import Limits
 
     return Limits
 
@@ -133,7 +133,7 @@ class _Batch:
     markers: list  # the exercises graded: the reports' columns (_markers_of)
     out: Path
     kept: list  # the Graded of the rows of out's grade sheet not graded again (_kept_rows)
-    limits: object  # grader.sandbox.isolate.Limits
+    limits: object  # grader.sandbox.supervisor.Limits
     data_path: Path
     deadline: float  # the time.monotonic() by which every report is written; None: no --deadline
 
@@ -280,7 +280,7 @@ def _cuda_problem(limits, data_path):
     grading, so that a sandbox that hides the GPU stops the batch before it grades anyone."""
     import torch
 
-    from grader.sandbox.isolate import probe_cuda
+    from grader.sandbox.supervisor import probe_cuda
 
     if not torch.cuda.is_available():
         return f"CUDA is not available on this machine (torch {torch.__version__})"
@@ -430,7 +430,7 @@ def grade_one(submission, checks, limits, data_path, device, cancel=None, deadli
         graded.error = f"grader error ({type(exc).__name__}: {exc}); please report it"
     finally:
         if graded.error:
-            from grader.sandbox.isolate import Verdict
+            from grader.sandbox.supervisor import Verdict
 
             graded.checks = [(check, Verdict("not run", f"not graded: {graded.error}")) for check in checks]
         _remove_scratch(scratch, graded)
@@ -455,7 +455,7 @@ def _remove_scratch(scratch, graded):
 
 def _run_checks(package, scratch, checks, limits, data_path, device, cancel):
     """Run the checks in the sandbox, each judged where no submission code runs (grader/sandbox/remote.py)."""
-    from grader.sandbox.isolate import run_sandboxed
+    from grader.sandbox.supervisor import run_sandboxed
 
     return run_sandboxed(package, scratch, [c.nodeid for c in checks], limits, data_path, device, cancel=cancel,
                          budgets={c.nodeid: c.budget(limits.timeout) for c in checks},

@@ -35,7 +35,7 @@ class Graded:
     name: str
     source: str
     kind: str
-    checks: list = field(default_factory=list)  # (catalog.Check, isolate.Verdict) in lecture order
+    checks: list = field(default_factory=list)  # (catalog.Check, supervisor.Verdict) in lecture order
     notes: list = field(default_factory=list)
     flags: list = field(default_factory=list)
     error: str = ""  # why the submission could not be graded at all
@@ -154,7 +154,7 @@ def graded_record(graded):
 
 def graded_from_record(record, checks_by_nodeid):
     """The Graded that graded_record wrote; ``checks_by_nodeid``: the catalog's checks."""
-    from grader.sandbox.isolate import Verdict
+    from grader.sandbox.supervisor import Verdict
 
     # graded_record's fields, in order; a record written before a field was added lacks it
     def verdict(outcome, message, seconds, mistake="", raised=(), stub=0, missing_module="", missing_name=""):
@@ -202,7 +202,7 @@ def _absent(ex, verdict):
     """"own" when the check failed because exercise ``ex``'s code is not there (its stub raised
     NotImplementedError, its module or one of its names is missing), "other" when it failed on another
     exercise's stub (it needed that one first), None otherwise. From the verdict's fields, as the judge
-    knew them (grader/sandbox/isolate.py, Verdict), never from its message, which quotes the submission."""
+    knew them (grader/sandbox/supervisor.py, Verdict), never from its message, which quotes the submission."""
     if verdict.outcome != "failed":
         return None
     if verdict.stub == ex.number or verdict.missing_module == ex.module or verdict.missing_name in ex.names:

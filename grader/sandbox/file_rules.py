@@ -1,5 +1,5 @@
 """What a sandboxed process may read, write and list (Landlock's rules), for the judge
-(grader/sandbox/worker.py) and for the process that runs the submission (grader/probes/server.py). Standard
+(grader/sandbox/judge.py) and for the process that runs the submission (grader/probes/server.py). Standard
 library only: it runs before torch is imported."""
 
 import glob

@@ -2,7 +2,7 @@
 ``block.FeedForward.forward`` (its module in the graded folder, its class if any, its name).
 
 The judge makes labels (grader/sandbox/remote.py), the worker sends them on its events and the
-supervisor (grader/sandbox/isolate.py) passes them to the next worker: a leaf module, so that the
+supervisor (grader/sandbox/supervisor.py) passes them to the next worker: a leaf module, so that the
 supervisor reads them without importing the judge's machinery (and torch).
 """
 

@@ -430,7 +430,7 @@ def grader_reference(obj):
 
 
 def _ended(returncode):
-    from grader.sandbox.isolate import _describe_exit
+    from grader.sandbox.supervisor import _describe_exit
 
     return f"the submission's process {_describe_exit(returncode)} while a check waited on it"
 

@@ -1,6 +1,6 @@
 """A check's time limit in teacher mode, decided once: the supervisor gives each check this budget
 (grader/classroom/catalog.py's Check.budget) and the judge sets pytest-timeout's limit to it
-(grader/sandbox/worker.py)."""
+(grader/sandbox/judge.py)."""
 
 
 def time_limit(timeout, own):

@@ -1,7 +1,7 @@
 """Grade one prepared submission in a sandboxed process, and decide each check's verdict here.
 
 This module runs in the teacher's process and never imports a submission's code. It starts
-``python -m grader.sandbox.worker`` in a scratch folder, inside fresh PID, network, IPC and user namespaces
+``python -m grader.sandbox.judge`` in a scratch folder, inside fresh PID, network, IPC and user namespaces
 where the system allows (so every process and IPC object the submission makes ends with it, and root
 inside is nobody outside), and reads the worker's events.
 It enforces the per-check and total time limits, the cap on output and on processes, and restarts
@@ -292,7 +292,7 @@ def probe_cuda(workdir, limits, data_path):
 
 
 def _worker_command(package, writable, remaining, limits, device, data_path, blocked, events_fd):
-    cmd = [*namespace_command(), *launch.python_module("grader.sandbox.worker"), "--impl", str(package),
+    cmd = [*namespace_command(), *launch.python_module("grader.sandbox.judge"), "--impl", str(package),
            "--events-fd", str(events_fd), "--timeout", str(limits.timeout),
            "--memory-mb", str(limits.memory_mb), "--file-mb", str(limits.file_mb),
            "--device", device, "--read", str(data_path), "--read", str(package), "--write", str(writable)]

@@ -1,4 +1,4 @@
-"""The judge of one submission: ``python -m grader.sandbox.worker`` (started by ``grade``).
+"""The judge of one submission: ``python -m grader.sandbox.judge`` (started by ``grade``).
 
 It confines itself first (limits, a system-call allowlist, Landlock), then runs the graded checks with pytest;
 the submission's code runs only in its child, a probe server (grader/sandbox/remote.py), and only data comes
@@ -51,7 +51,7 @@ class EventStream:
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m grader.sandbox.worker")
+    parser = argparse.ArgumentParser(prog="python -m grader.sandbox.judge")
     parser.add_argument("--impl", required=True)
     parser.add_argument("--events-fd", type=int, required=True)
     parser.add_argument("--timeout", type=float, required=True)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from grader.sandbox.isolate import Limits, SandboxResult, _RunState
+from grader.sandbox.supervisor import Limits, SandboxResult, _RunState
 from tests.kit import KIT_ROOT, make_variant
 
 A, B = "grader/checks/test_a.py::test_a", "grader/checks/test_b.py::test_b"
@@ -112,8 +112,8 @@ def test_a_check_with_its_own_longer_limit_gets_it_and_the_others_the_teachers()
 
 
 def test_a_timeout_in_a_call_of_the_submissions_function_is_charged_by_function_not_by_exercise():
-    from grader.sandbox.isolate import _hung_arguments, _hung_exercises, _hung_functions
-    from grader.sandbox.worker import _parse
+    from grader.sandbox.supervisor import _hung_arguments, _hung_exercises, _hung_functions
+    from grader.sandbox.judge import _parse
 
     events = [start(A), outcome(A, "timeout", "did not finish") | {"hung": "block.FeedForward.forward"},
               start(B), outcome(B, "timeout", "not run: ...") | {"charged": "block.FeedForward.forward"}, FINISHED]
@@ -128,7 +128,7 @@ def test_a_timeout_in_a_call_of_the_submissions_function_is_charged_by_function_
 
 
 def test_a_timeout_not_in_a_call_of_the_submissions_function_charges_the_exercise():
-    from grader.sandbox.isolate import _hung_exercises
+    from grader.sandbox.supervisor import _hung_exercises
 
     result, _ = _feed([start(A), outcome(A, "timeout", "did not finish"), FINISHED])
     assert result.hangs == {A: ""} and _hung_exercises(result, {A: "head", B: "head"}) == {"head": A}
@@ -246,7 +246,7 @@ def test_the_judge_refuses_a_call_of_a_function_known_to_hang_and_the_child_refu
 def test_a_timeout_is_the_judges_own_exception_not_its_words():
     from types import SimpleNamespace
 
-    from grader.sandbox.worker import _outcome
+    from grader.sandbox.judge import _outcome
 
     report = SimpleNamespace(outcome="failed")
     words = "Timeout (>5.0s) from pytest-timeout."
