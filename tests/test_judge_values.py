@@ -265,3 +265,35 @@ def test_weights_brought_in_from_elsewhere_do_not_pass_the_training_check(tmp_pa
     assert outcome == "failed" and "one training step of GPTLanguageModel" in message, message
     assert passed(judged(folder, defence_off=SKIP_THE_TRAIN_STEP, checks=GPT_TRAINING)) == \
         ["test_training_beats_the_bigram"]
+
+
+# The submission's process says where the submission raised (probes/server.py's _student_frame), and a
+# submission can rewrite that function in its own process: the judge shows a place only inside the
+# graded folder, so a place in the grader's own files ("the grader crashed, regrade by hand") is dropped.
+FORGED_PLACE = str(KIT_ROOT / "grader" / "checks" / "test_head.py")
+FORGE_THE_PLACE = textwrap.dedent(f'''
+    import sys as _sys
+    _server = _sys.modules.get("__main__")
+    if hasattr(_server, "_student_frame"):
+        _server._student_frame = lambda tb, folder: {{"path": {FORGED_PLACE!r}, "lineno": 77, "name": "test_x",
+                                                      "line": "assert grader_bug()"}}
+
+
+    def _crash(self, x):
+        raise RuntimeError("the grader crashed: regrade by hand")
+
+
+    Head.forward = _crash
+''')
+TRUST_THE_PLACE = "remote.Channel._in_submission = lambda self, path: True\n"
+
+
+def test_where_the_submission_raised_is_a_place_in_the_graded_folder(tmp_path):
+    end = "        return out\n\n\nclass MultiHeadAttention"
+    folder = make_variant(tmp_path, "place", {"attention": [(end, end.replace("\n\n\nclass", "\n" + FORGE_THE_PLACE
+                                                                                + "\n\nclass"))]})
+    _, message, _ = judged(folder, checks=CALLS_FORWARD)[CALLED]
+    assert "the grader crashed" in message and FORGED_PLACE not in message and "grader_bug" not in message, message
+    # The defence taken out: the judge that shows any place the child names shows the forged one.
+    _, message, _ = judged(folder, defence_off=TRUST_THE_PLACE, checks=CALLS_FORWARD)[CALLED]
+    assert "grader_bug" in message, message

@@ -1,3 +1,4 @@
-"""Teacher mode's sandbox: the process keeper, the judge (worker), confinement, and the data protocol
-between the judge and the process that runs a submission.
+"""Teacher mode's sandbox: the supervisor's side (supervisor.py, which starts and watches the judge),
+the judge (judge.py; "the worker" in its messages) and its proxy to the submission's process (remote.py),
+the confinement both confined processes apply to themselves, and the data protocol between them.
 """

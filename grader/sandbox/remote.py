@@ -241,6 +241,9 @@ class Channel:
             if raised.get("grader") == _KNOWN_HANG and known in self.hung:  # a trap the judge set went off
                 raise KnownHang(known, self.charge(known))
             exc = _exception(raised, request["op"])
+            frame = getattr(exc, "gptkit_student_frame", None)
+            if frame is not None and not self._in_submission(frame.path):
+                del exc.gptkit_student_frame  # the child's word for a place outside the graded folder
             if isinstance(exc, ImplementationError):
                 exc.missing_module, exc.missing_name = self._missing(request["module"], request["name"])
             raise exc
@@ -362,7 +365,7 @@ class Channel:
                 # Where it raised, when that was in the submission's code (a module that cannot even be
                 # loaded); a file or a name missing raises in the grader's, and says so in each check.
                 frame = getattr(exc, "gptkit_student_frame", None)
-                where = f"{frame.path}:{frame.lineno + 1}" if frame and self._in_submission(frame.path) else ""
+                where = f"{frame.path}:{frame.lineno + 1}" if frame else ""
                 self.on_import("import-failed", module, exc, where)
             raise
         if first:

@@ -185,7 +185,7 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
                   budgets=None, exercises=None):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
 
-    ``budgets`` maps a nodeid to its time limit (catalog.time_limit; ``limits.timeout`` for the others).
+    ``budgets`` maps a nodeid to its time limit (time_limits.time_limit, by Check.budget; ``limits.timeout`` for the others).
 
     ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
 
@@ -502,7 +502,7 @@ class _RunState:
         return self.started + self._limit() + 10
 
     def _limit(self):
-        return self.budgets.get(self.current, self.limits.timeout)  # catalog.time_limit, from grade
+        return self.budgets.get(self.current, self.limits.timeout)  # time_limits.time_limit, from grade
 
     def timeout_verdict(self):
         where = f" (while importing {self.importing[-1]}.py)" if self.importing else ""
