@@ -72,7 +72,7 @@ def hostile_submissions(out_dir, kit_root):
         # The checks are judged apart: each of these is a broken Head or FeedForward plus an attack on
         # the grader as it would be in the submission's process, and keeps the honest control's points.
         Hostile("uses_the_grader_oracle", "computing Head's output with the grader's own oracle",
-                {"attention": [(BROKEN_HEAD[0], "        import grader.judges.attention_oracle as oracle\n"
+                {"attention": [(BROKEN_HEAD[0], "        import grader.oracles.attention_oracle as oracle\n"
                                                 "        return oracle.head_oracle(self, x)\n")]},
                 {"tokenizer": 8, "head": CONTROL}, "ok", "failed", "does not let a submission", markers=APART),
         Hostile("zeroes_its_weights", "zeroing its own value weights, so an oracle read from them agrees",
@@ -171,10 +171,10 @@ def hostile_submissions(out_dir, kit_root):
 
 HEAD_ATTACKS = [
     ("rebinds_the_checks", "rebinding the checks' tolerances and failure functions", '''
-import gc, grader.judges.expect, grader.judges.causality as _causality, grader.checks.test_head as _checks
+import gc, grader.oracles.expect, grader.oracles.causality as _causality, grader.checks.test_head as _checks
 _checks.ATOL = _causality.FUTURE_ATOL = 1e9
 _causality.PAST_MIN = -1.0
-for _module in (grader.judges.expect, _causality, _checks):
+for _module in (grader.oracles.expect, _causality, _checks):
     _module.fail = lambda *args, **kwargs: None
     _module.expect_close = lambda *args, **kwargs: None
 for _obj in gc.get_objects():

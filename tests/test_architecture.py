@@ -10,12 +10,12 @@ MAX_FUNCTION_LINES = 60
 # The imports among grader's sub-packages that ARCHITECTURE.md lists; a new one is a decision to write
 # down there (and here), and may not close a cycle.
 ALLOWED = {
-    "checks": {"judges", "probes", "sandbox"},
-    "judges": {"probes", "sandbox"},
+    "checks": {"oracles", "probes", "sandbox"},
+    "oracles": {"probes", "sandbox"},
     "probes": {"sandbox"},
     "classroom": {"student", "sandbox"},
     "student": {"sandbox"},
-    "notebook": {"classroom", "judges"},
+    "notebook": {"classroom", "oracles"},
     "trainer": {"probes"},
     "sandbox": set(),
 }

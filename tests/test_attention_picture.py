@@ -1,5 +1,5 @@
 """See your attention: the picture of a head's attention weights that the failures of Head and
-MultiHeadAttention show (grader/judges/attention_picture.py), measured on the reference and on broken
+MultiHeadAttention show (grader/oracles/attention_picture.py), measured on the reference and on broken
 copies of it, in student mode, in judge mode and in a real Jupyter kernel."""
 
 import importlib.util
@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from grader.judges import attention_picture as picture
+from grader.oracles import attention_picture as picture
 from kit import SOLUTIONS, make_variant, run_checks_many
 from variants.attention import HEAD_MASK, HEAD_SCORES, HEAD_SOFTMAX, MHA_MASK, MHA_SCORES
 
@@ -186,7 +186,7 @@ def test_a_jupyter_kernel_shows_the_picture_as_an_image(tmp_path):
     drawn = picture.draw(yours, contract)
     text = "the check's message\n" + drawn + "\nnext: the line after"
     source = f"import json, sys\nsys.path.insert(0, {str(SOLUTIONS.parent)!r})\n" \
-             f"from grader.judges.attention_picture import print_with_pictures\n" \
+             f"from grader.oracles.attention_picture import print_with_pictures\n" \
              f"print_with_pictures({text!r}, [json.loads({json.dumps(as_written(drawn))!r})])"
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",

@@ -1,4 +1,4 @@
-"""grader/judges/corpus.py: the small corpus of the pretrain-then-finetune exercise (EX3, Exercise 13)."""
+"""grader/oracles/corpus.py: the small corpus of the pretrain-then-finetune exercise (EX3, Exercise 13)."""
 
 import hashlib
 import re
@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from grader.judges import corpus
+from grader.oracles import corpus
 
 # The thresholds of grader/checks/test_finetune.py were measured on exactly these texts: a change of the
 # corpus (the language, the layout, the draws) changes this fingerprint, and they must be measured again.

@@ -2,7 +2,7 @@
 
 import torch
 
-from grader.judges.expect import GradingFailure, equal, expect_tensor, max_difference
+from grader.oracles.expect import GradingFailure, equal, expect_tensor, max_difference
 
 
 class AlwaysEqual(str):
@@ -55,7 +55,7 @@ def test_an_oracle_with_nothing_to_compare_passes_nothing():
     # parameter or an eps of NaN makes it empty or NaN, and the submission's matching answer must fail.
     import pytest
 
-    from grader.judges.expect import expect_close
+    from grader.oracles.expect import expect_close
 
     for expected in (torch.zeros(2, 3, 0), torch.full((2, 3), float("nan"))):
         with pytest.raises(GradingFailure, match="no values to compare"):
@@ -77,7 +77,7 @@ def class_from(module, name):
 
 def test_classes_of_one_name_are_told_apart():
     # "expected: MultiHeadAttention, got: MultiHeadAttention" said nothing: the module tells them apart.
-    from grader.judges.expect import class_text, contract_class_text, same_name_hint
+    from grader.oracles.expect import class_text, contract_class_text, same_name_hint
 
     impl = FakeImpl()
     graded = "_gptkit_impl_0123456789"  # the package the graded folder is imported as (grader/impl.py)
@@ -108,7 +108,7 @@ def test_a_remote_object_is_described_as_a_local_one():
     # submission's process named it, and the words are those of student mode (no "Handle", no package).
     import pytest
 
-    from grader.judges.expect import attribute, class_text
+    from grader.oracles.expect import attribute, class_text
     from grader.sandbox.remote import Handle
 
     types = ["_gptkit_impl_feedface00.block.MultiHeadAttention", "torch.nn.modules.module.Module", "builtins.object"]
@@ -123,7 +123,7 @@ def test_a_remote_object_is_described_as_a_local_one():
 def test_fail_takes_keywords_and_says_each_part_on_its_line():
     import pytest
 
-    from grader.judges.expect import Mistake, fail
+    from grader.oracles.expect import Mistake, fail
 
     with pytest.raises(TypeError):
         fail("Head(x)", "a tensor", "None", "exercises/attention.py")  # positional: the order was easy to get wrong

@@ -3,7 +3,7 @@
 
 import torch
 
-from grader.judges import corpus
+from grader.oracles import corpus
 from grader.impl import Implementation
 from grader.trainer.train import train
 

@@ -483,7 +483,7 @@ def test_the_judge_computes_the_loss_the_students_model_would():
     # The judge's GPT of the contract gives the reference's own validation loss, to the last digit.
     import dataclasses
 
-    from grader.judges import judge_training
+    from grader.oracles import judge_training
     from grader.checks.test_gpt import GPT_RECIPE
     from grader.data import load_text
     from grader.impl import Implementation

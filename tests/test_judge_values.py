@@ -120,7 +120,7 @@ def test_a_handle_is_bound_to_where_the_judge_read_it(tmp_path):
 # that name and module), with a named mistake in it, and the names of the grader's modules loaded there.
 FORGED = {"attention": [("        B, T, C = x.shape\n        k = self.key(x)  # (B, T, hs)\n",
                          "        import sys\n"
-                         "        GradingFailure = type('GradingFailure', (AssertionError,), {'__module__': 'grader.judges.expect'})\n"
+                         "        GradingFailure = type('GradingFailure', (AssertionError,), {'__module__': 'grader.oracles.expect'})\n"
                          "        loaded = ' '.join(sorted(m for m in sys.modules if m.startswith('grader')))\n"
                          "        raise GradingFailure('all good\\n  mistake:  forged: trust me\\nLOADED ' + loaded)\n")]}
 
@@ -169,7 +169,7 @@ def test_the_child_lists_no_class_folder_in_the_kit_and_reads_no_judge_source(tm
     roster = KIT_ROOT / f".test-class-{os.getpid()}"
     (roster / "alice").mkdir(parents=True)
     try:
-        targets = [KIT_ROOT, roster, KIT_ROOT / "grader" / "judges" / "attention_oracle.py",
+        targets = [KIT_ROOT, roster, KIT_ROOT / "grader" / "oracles" / "attention_oracle.py",
                    KIT_ROOT / "grader" / "checks"]
         folder = make_variant(tmp_path, "reach", reach(targets))
         writable = tmp_path / "run"
@@ -210,7 +210,7 @@ SHAPE_LIE = {"attention": [
 # The judge before this defence: a layout read from in_features and out_features only, and the oracle's
 # scale from the shape of the key's weight.
 TRUST_THE_LAYOUT = """
-from grader.judges import attention_oracle, expect
+from grader.oracles import attention_oracle, expect
 expect.parameter_shapes = lambda layer: {"weight": (layer.out_features, layer.in_features),
                                          **({"bias": (layer.out_features,)} if layer.bias is not None else {})}
 _oracle = attention_oracle.head_oracle
@@ -228,9 +228,9 @@ def test_the_judge_takes_shapes_from_the_contract_not_from_what_the_submission_s
 # A GPT that does not learn (in train mode its loss reaches no weight) and, built at the training
 # check's size, loads weights trained elsewhere (kept in its source as text, as a forger would). Its
 # eval-mode logits are the contract's at those weights, so a loss judged from the trained weights alone
-# passes it; one training step at the judge's own weights does not (grader/judges/train_step.py).
+# passes it; one training step at the judge's own weights does not (grader/oracles/train_step.py).
 GPT_TRAINING = "grader/checks/test_gpt.py::test_training_beats_the_bigram"
-SKIP_THE_TRAIN_STEP = ("from grader.judges import train_step\n"
+SKIP_THE_TRAIN_STEP = ("from grader.oracles import train_step\n"
                        "train_step.expect_trains_as_the_contract = lambda *args, **kwargs: None")
 GPT_LOSS = "        loss = F.cross_entropy(logits.view(B * T, V), targets.view(B * T))  # ()\n"
 

@@ -126,7 +126,7 @@ def test_run_all_on_a_fresh_notebook_grades_no_unattempted_extra(notebook, monke
 def test_grade_draws_the_pictures_the_grading_process_wrote_as_data(monkeypatch):
     """The picture of the failure shown in full reaches the notebook as its text and its weights (the
     grading process's --pictures-json file), not read back from the text."""
-    from grader.judges import attention_picture
+    from grader.oracles import attention_picture
 
     printed = []
     monkeypatch.setattr(attention_picture, "print_with_pictures", lambda *shown: printed.append(shown))

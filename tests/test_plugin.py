@@ -29,7 +29,7 @@ def student(pytester):
     pytester.makepyfile(
         test_checks="""
         import pytest
-        from grader.judges.expect import fail
+        from grader.oracles.expect import fail
 
         pytestmark = pytest.mark.head
 
@@ -253,7 +253,7 @@ def test_a_named_mistake_leads_the_table_and_the_failures(pytester, student, mon
     monkeypatch.setitem(POINTS, "head", {"test_a_consequence": 1, "test_a_diagnosis": 1, "test_the_same_diagnosis": 1})
     pytester.makepyfile(test_mistakes="""
         import pytest
-        from grader.judges.expect import Mistake, fail
+        from grader.oracles.expect import Mistake, fail
 
         pytestmark = pytest.mark.head
 

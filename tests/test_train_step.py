@@ -1,4 +1,4 @@
-"""One training step judged at the judge's own weights (grader/judges/train_step.py): it passes the
+"""One training step judged at the judge's own weights (grader/oracles/train_step.py): it passes the
 reference, names a model that learns otherwise than it computes, cannot be skipped by a parameter more
 than the contract's, and in teacher mode draws weights no submission can know ahead."""
 
@@ -8,7 +8,7 @@ import torch
 from grader.checks.test_gpt import GPT_RECIPE
 from grader.data import load_text
 from grader.impl import Implementation
-from grader.judges import train_step
+from grader.oracles import train_step
 from grader.failure import GradingFailure
 from tests.kit import SOLUTIONS, make_variant
 

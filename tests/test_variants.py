@@ -199,7 +199,7 @@ def test_the_graders_parts_stand_in_for_the_differing_ones(tmp_path):
     import torch
 
     from grader.impl import Implementation
-    from grader.judges import judge_training
+    from grader.oracles import judge_training
     from grader.probes.stand_ins import GPTWithGradersParts
 
     by_name = {v.name: v for v in VARIANTS}

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from grader.probes import addition_training as adder
 from grader.rubric import GRADERS_PARTS
-from grader.judges import judge_training
-from grader.judges.expect import describe, equal, expect_close, expect_pair, expect_raises, expect_tensor, fail
+from grader.oracles import judge_training
+from grader.oracles.expect import describe, equal, expect_close, expect_pair, expect_raises, expect_tensor, fail
 from grader.probes.addition import loss_and_gradient, train_adder_by_the_graders_loop
 from grader.sandbox.remote import is_remote
 from grader.probes.stand_ins import GPTWithGradersParts, ScriptedAdder

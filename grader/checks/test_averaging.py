@@ -9,8 +9,8 @@ multiply; a softmax of scores masked with -inf) is seen by recording the torch c
 import pytest
 import torch
 
-from grader.judges import causality
-from grader.judges.expect import expect_tensor, fail, max_difference, name_the_mistake
+from grader.oracles import causality
+from grader.oracles.expect import expect_tensor, fail, max_difference, name_the_mistake
 from grader.probes.probe import record_torch_calls
 
 pytestmark = pytest.mark.averaging

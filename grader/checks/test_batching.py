@@ -7,7 +7,7 @@ window starts: ``x[b, 0]`` is the start ``i`` that get_batch drew.
 import pytest
 import torch
 
-from grader.judges.expect import Mistake, describe, expect_raises, expect_tensor, fail
+from grader.oracles.expect import Mistake, describe, expect_raises, expect_tensor, fail
 
 pytestmark = pytest.mark.batching
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.judges import judge_training
+from grader.oracles import judge_training
 
 from grader.probes import training
-from grader.judges.expect import attribute, describe, expect_close, expect_pair, expect_tensor, fail
-from grader.judges.loss_oracle import expect_mean_cross_entropy
+from grader.oracles.expect import attribute, describe, expect_close, expect_pair, expect_tensor, fail
+from grader.oracles.loss_oracle import expect_mean_cross_entropy
 from grader.probes.probe import randomize_parameters, train_by_the_graders_loop
 from grader.sandbox.remote import is_remote
 

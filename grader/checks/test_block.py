@@ -14,8 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.judges import causality
-from grader.judges.expect import (Mistake, attribute, class_text, contract_class_text, describe, expect_close,
+from grader.oracles import causality
+from grader.oracles.expect import (Mistake, attribute, class_text, contract_class_text, describe, expect_close,
                                   expect_tensor, fail, same_name_hint)
 from grader.probes.probe import (future_change, future_gradient, is_instance, past_change, randomize_parameters,
                                  record_arguments, watch_calls)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.judges.expect import attribute, class_text, describe, expect_close, expect_linear, expect_tensor, fail
+from grader.oracles.expect import attribute, class_text, describe, expect_close, expect_linear, expect_tensor, fail
 from grader.probes.probe import class_names, randomize_parameters
 
 pytestmark = pytest.mark.feedforward

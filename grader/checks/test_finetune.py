@@ -5,7 +5,7 @@ train`` (grader/trainer/train.py's docstring), for the student's own GPT (Exerci
 a small GPT of the student's against the grader's own AdamW loop, run on a copy of the same model with
 the same batches (the student's own ``get_batch`` after the same ``torch.manual_seed``), so a mistake in
 Exercise 2 costs no points here. The last two checks do EX3 itself on a corpus the grader makes
-(grader/judges/corpus.py): the grader pretrains the student's GPT on a long text, saves it, and the student's
+(grader/oracles/corpus.py): the grader pretrains the student's GPT on a long text, saves it, and the student's
 ``load_pretrained`` and ``finetune`` carry it over to a short text of another layout; it must end up
 better than before finetuning, and better than the same model trained from scratch for as many steps.
 """
@@ -15,12 +15,12 @@ import math
 import pytest
 import torch
 
-from grader.judges import corpus
+from grader.oracles import corpus
 
-from grader.judges import judge_training
+from grader.oracles import judge_training
 
 from grader.probes import training
-from grader.judges.expect import describe, expect_raises, expect_tensor, fail, max_difference
+from grader.oracles.expect import describe, expect_raises, expect_tensor, fail, max_difference
 from grader.probes.probe import is_instance, randomize_parameters, set_parameters, state_of
 from grader.probes.finetune import parameter_values, pretrain, training_step
 from grader.sandbox.remote import is_remote

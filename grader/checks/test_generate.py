@@ -10,7 +10,7 @@ sampling; one rule with fixed probabilities tests the sampling itself.
 import pytest
 import torch
 
-from grader.judges.expect import Mistake, describe, expect_tensor, fail
+from grader.oracles.expect import Mistake, describe, expect_tensor, fail
 from grader.probes.stand_ins import ContextTooLong, StandIn, fixed_probabilities, last_is_3, next_of_each, uniform
 
 pytestmark = pytest.mark.generate

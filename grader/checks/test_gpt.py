@@ -17,12 +17,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from grader.rubric import GRADERS_PARTS
-from grader.judges import causality, judge_training, train_step
+from grader.oracles import causality, judge_training, train_step
 
 from grader.probes import training
-from grader.judges.expect import (Mistake, attribute, class_text, contract_class_text, expect_close, expect_linear,
+from grader.oracles.expect import (Mistake, attribute, class_text, contract_class_text, expect_close, expect_linear,
                                   expect_pair, expect_raises, expect_tensor, fail, parameter_shapes, same_name_hint)
-from grader.judges.loss_oracle import expect_mean_cross_entropy
+from grader.oracles.loss_oracle import expect_mean_cross_entropy
 from grader.probes.probe import (embedding_gradient, is_instance, loss_backward, parameters_outside,
                                  randomize_parameters, record_arguments, train_by_the_graders_loop)
 from grader.sandbox.remote import is_remote, text

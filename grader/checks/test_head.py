@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from grader.judges import attention_oracle as oracle, causality
-from grader.judges.attention_picture import head_picture
-from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_tensor, fail,
+from grader.oracles import attention_oracle as oracle, causality
+from grader.oracles.attention_picture import head_picture
+from grader.oracles.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_tensor, fail,
                                   max_difference, name_the_mistake)
 from grader.probes.probe import randomize_parameters
 
@@ -82,7 +82,7 @@ def test_tril_is_a_buffer(impl, device):
 
 
 def causal_subject(head, x, T, impl, device):
-    """Head as the causality checks probe it (grader/judges/causality.py)."""
+    """Head as the causality checks probe it (grader/oracles/causality.py)."""
     return causality.Subject(head, "Head", impl.where_is("Head.forward"), f" (T={T})",
                              mistake=lambda: known_mistake(head, x, impl),
                              picture=lambda: head_picture(head, n_embd, head_size, device))

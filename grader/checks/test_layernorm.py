@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.judges.expect import attribute, describe, expect_close, expect_tensor, fail, max_difference
+from grader.oracles.expect import attribute, describe, expect_close, expect_tensor, fail, max_difference
 from grader.probes.probe import output_and_gradients, parameter_status, randomize_parameters, record_torch_calls
 
 pytestmark = pytest.mark.layernorm

@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from grader.probes import modern_training as mt
-from grader.judges.expect import (attribute, describe, expect_linear, expect_tensor, fail, max_difference,
+from grader.oracles.expect import (attribute, describe, expect_linear, expect_tensor, fail, max_difference,
                            name_the_mistake)
 from grader.probes.probe import randomize_parameters, set_parameters
 from grader.probes.modern import (call_keeping, calls_and_graph, count_parameters, how_shared, is_callable,

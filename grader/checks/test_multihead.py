@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from grader.judges import attention_oracle as oracle, causality
-from grader.judges.attention_picture import mha_picture
-from grader.judges.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_raises,
+from grader.oracles import attention_oracle as oracle, causality
+from grader.oracles.attention_picture import mha_picture
+from grader.oracles.expect import (GradingFailure, attribute, expect_close, expect_linear, expect_raises,
                                   expect_tensor, fail, max_difference, name_the_mistake)
 from grader.probes.probe import modules_of_class, randomize_parameters, set_parameters
 
@@ -140,7 +140,7 @@ def test_indivisible_n_embd_is_a_clear_error(impl):
 
 
 def causal_subject(mha, x, T, impl, device):
-    """MultiHeadAttention as the causality checks probe it (grader/judges/causality.py)."""
+    """MultiHeadAttention as the causality checks probe it (grader/oracles/causality.py)."""
     return causality.Subject(mha, "MultiHeadAttention", forward_where(impl), f" (T={T})",
                              mistake=lambda: known_mistake(mha, x, impl),
                              picture=lambda: mha_picture(mha, n_embd, n_head, device))

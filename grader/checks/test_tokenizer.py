@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.judges.expect import Mistake, attribute, describe, equal, expect_raises, fail
+from grader.oracles.expect import Mistake, attribute, describe, equal, expect_raises, fail
 
 pytestmark = pytest.mark.tokenizer
 

@@ -9,7 +9,7 @@ self-contained file: inline CSS and SVG, no JavaScript, nothing fetched from els
 Everything a submission wrote (its name, its messages) is HTML-escaped where it is put in the page.
 
 Mistakes are grouped by their diagnosis: a check that names a mistake (``<diagnosis>: <what to do>``,
-from the grader's own table, grader/judges/expect.py) passes it as data with its verdict, never as text
+from the grader's own table, grader/oracles/expect.py) passes it as data with its verdict, never as text
 to be found in a message, which may quote the submission. The diagnosis, the text before the first
 ": ", is what the same mistake shares wherever it is named (``scaled by n_embd instead of head_size`` in Exercises 5
 and 6). A mistake counts once per submission, however many checks named it.

@@ -72,7 +72,7 @@ def grade(namespace, *markers, extras=False, device="auto", timeout=1800):
     # A picture of attention weights in the failure shown in full is drawn as an image, from the weights
     # the grading process wrote. Imported here: it needs torch, which the notebook's own cells have
     # loaded by now, and importing grade() should not.
-    from grader.judges.attention_picture import print_with_pictures
+    from grader.oracles.attention_picture import print_with_pictures
 
     print_with_pictures(_the_table(proc.stdout + proc.stderr), shown)
 

@@ -30,7 +30,7 @@ GRADER_MODULES = ("grader", "grader.impl", "grader.probes", "grader.probes.*",
                   "grader.sandbox.file_rules", "grader.sandbox.syscalls", "grader.sandbox.hang",
                   "grader.sandbox.handle")
 # The modules of the judge that must never be loaded here (tests/test_judge_values.py holds the child to it).
-JUDGE_MODULES = ("grader.sandbox.remote", "grader.sandbox.judge", "grader.sandbox.supervisor", "grader.judges",
+JUDGE_MODULES = ("grader.sandbox.remote", "grader.sandbox.judge", "grader.sandbox.supervisor", "grader.oracles",
                  "grader.checks", "grader.launch", "grader.sandbox.labels", "grader.sandbox.time_limits",
                  "grader.rubric", "grader.failure")
 

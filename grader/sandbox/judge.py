@@ -180,7 +180,7 @@ def _known_hang(exc):
 # pytest's own traceback text (--tb=short), read in this process: the grader writes none of it, and no
 # submission code wrote it (that runs in the child, whose frames do not appear here).
 _FRAME = re.compile(r"^\S.*:\d+: in \S+$")  # "grader/checks/test_head.py:40: in test_x", as pytest prints it
-_CHECKS = "grader/checks/"  # the checks' own code: the rest (grader/sandbox/, judges/, probes/, torch) is plumbing
+_CHECKS = "grader/checks/"  # the checks' own code: the rest (grader/sandbox/, oracles/, probes/, torch) is plumbing
 
 
 def _frames_worth_showing(traceback):

@@ -236,7 +236,7 @@ class Scoreboard:
 
     def _picture_shown_in_full(self, failure):
         """Keeps the picture of the failure shown in full as it was written there, with its numbers
-        (grader/judges/attention_picture.py's Picture), for the notebook to draw it from them."""
+        (grader/oracles/attention_picture.py's Picture), for the notebook to draw it from them."""
         picture = failure.picture
         if picture and getattr(picture, "data", None) and picture in failure.message:
             self.pictures_shown.append({"text": _indented(picture), **picture.data})

@@ -5,7 +5,7 @@ the past is used. Each check passes its own callable, input and words (a Subject
 from dataclasses import dataclass
 from typing import Callable
 
-from grader.judges.expect import fail
+from grader.oracles.expect import fail
 from grader.probes.probe import future_change, future_gradient, past_change
 
 # A causal module moves the past by exactly 0.0, by perturbation and by gradient: Head and

@@ -9,7 +9,7 @@ matches one is named (``expect.name_the_mistake``), in the words of the hints be
 import torch
 import torch.nn.functional as F
 
-from grader.judges.expect import describe, fail, name_the_mistake
+from grader.oracles.expect import describe, fail, name_the_mistake
 
 # Hints for the named mistakes; the checks and the kit's broken variants quote them.
 SUMMED = "the loss is summed over positions, not averaged: use F.cross_entropy's default reduction='mean'"

@@ -14,8 +14,8 @@ import secrets
 import torch
 import torch.nn.functional as F
 
-from grader.judges.expect import fail, parameter_shapes
-from grader.judges.judge_training import contract_forward, expected_shapes
+from grader.oracles.expect import fail, parameter_shapes
+from grader.oracles.judge_training import contract_forward, expected_shapes
 from grader.probes import training
 from grader.probes.probe import loss_and_gradients, set_parameters
 

@@ -9,7 +9,7 @@ from grader.failure import GradingFailure, Mistake
 def fail(*, what, expected, got, where, hint=None, picture=None):
     """Raise the GradingFailure that says what went wrong: ``what`` failed, ``expected`` against ``got``,
     ``where`` to look (impl.where), and a ``hint`` (a Mistake when the check named the mistake) or None.
-    ``picture``: lines of text drawn from the submission's behaviour (grader/judges/attention_picture.py),
+    ``picture``: lines of text drawn from the submission's behaviour (grader/oracles/attention_picture.py),
     shown after the hint; None for none."""
     line = GradingFailure.line
     lines = [what, line("expected:", expected), line("got:", got), line(GradingFailure.WHERE_LABEL, where)]

@@ -16,7 +16,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from grader.judges.expect import expect_close, fail, max_difference, name_the_mistake
+from grader.oracles.expect import expect_close, fail, max_difference, name_the_mistake
 from grader.probes.probe import plain_tensor_attributes
 
 # Hints for the named mistakes; the checks and the kit's broken variants quote them.

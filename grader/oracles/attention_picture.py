@@ -19,8 +19,8 @@ import math
 
 import torch
 
-from grader.judges.attention_oracle import attention
-from grader.judges.expect import PLAIN_TENSORS, parameter_shapes, same_values
+from grader.oracles.attention_oracle import attention
+from grader.oracles.expect import PLAIN_TENSORS, parameter_shapes, same_values
 from grader.probes.probe import set_parameters
 
 T = 8  # positions in the probe: 8 x 8 weights fit twice in 80 columns

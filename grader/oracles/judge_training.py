@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from grader.probes import training
-from grader.judges.attention_oracle import attention
-from grader.judges.expect import fail, parameter_shapes
+from grader.oracles.attention_oracle import attention
+from grader.oracles.expect import fail, parameter_shapes
 from grader.rubric import BY_MARKER
 from grader.probes.probe import output_and_gradients, set_parameters
 from grader.probes.stand_ins import ContractAttention, ContractFeedForward
