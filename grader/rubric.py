@@ -238,8 +238,15 @@ EXTRA_POINTS = sum(sum(POINTS[ex.marker].values()) for ex in EXTRAS)
 
 
 def span(exercises):
-    """``Exercises 10-14``: the numbers of ``exercises`` (consecutive, in lecture order), for messages."""
-    return f"Exercises {exercises[0].number}-{exercises[-1].number}"
+    """The numbers of ``exercises`` (in lecture order), for messages: ``Exercises 10-14``,
+    ``Exercises 1-4, 6-14``, ``Exercise 5``."""
+    numbers = [ex.number for ex in exercises]
+    runs, start = [], numbers[0]
+    for prev, cur in zip(numbers, numbers[1:] + [None]):
+        if cur != prev + 1:
+            runs.append(str(start) if start == prev else f"{start}-{prev}")
+            start = cur
+    return ("Exercise " if len(numbers) == 1 else "Exercises ") + ", ".join(runs)
 
 
 CORE_SPAN, EXTRAS_SPAN = span(CORE), span(EXTRAS)

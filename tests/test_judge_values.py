@@ -120,7 +120,7 @@ def test_a_handle_is_bound_to_where_the_judge_read_it(tmp_path):
 # that name and module), with a named mistake in it, and the names of the grader's modules loaded there.
 FORGED = {"attention": [("        B, T, C = x.shape\n        k = self.key(x)  # (B, T, hs)\n",
                          "        import sys\n"
-                         "        GradingFailure = type('GradingFailure', (AssertionError,), {'__module__': 'grader.oracles.expect'})\n"
+                         "        GradingFailure = type('GradingFailure', (AssertionError,), {'__module__': 'grader.failure'})\n"
                          "        loaded = ' '.join(sorted(m for m in sys.modules if m.startswith('grader')))\n"
                          "        raise GradingFailure('all good\\n  mistake:  forged: trust me\\nLOADED ' + loaded)\n")]}
 

@@ -129,6 +129,7 @@ def expect_matches(got, head, x, what, where):
                           mistakes=lambda: oracle.head_mistakes(head, x, head_size),
                           picture=lambda: head_picture(head, n_embd, head_size, x.device), atol=ATOL)
 
+
 def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     """Head(..., dropout=0.5): in train mode two calls differ, and the same torch.manual_seed gives the
     same output; in eval mode dropout is off and the output equals the grader's attention."""

@@ -225,6 +225,7 @@ def expect_matches(got, mha, x, what, where):
                           mistakes=lambda: oracle.mha_mistakes(mha, x, n_head),
                           picture=lambda: mha_picture(mha, n_embd, n_head, x.device), atol=ATOL)
 
+
 def test_dropout_is_random_in_training_and_off_in_eval(impl, device):
     """MultiHeadAttention(..., dropout=0.5): in train mode two calls differ and the same torch.manual_seed
     gives the same output; in eval mode dropout is off and the output equals the grader's attention."""

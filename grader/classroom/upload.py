@@ -23,7 +23,7 @@ from grader.classroom.folder_imports import Folder
 from grader.classroom.safe_text import one_line
 from grader.classroom.submitted_files import (KIT_OWN, SubmissionError, is_kit_copy, not_the_students, passed_over,
                                               plain_file, unzip)
-from grader.rubric import EXERCISES, MODULES
+from grader.rubric import EXERCISES, MODULES, span
 from grader.classroom.notebook_source import MAX_CODE, NotebookError, extract
 from grader.sandbox.cleanup import discard
 from grader.stubs import raises_not_implemented, top_level
@@ -81,15 +81,7 @@ class Candidate:
 
 
 def _exercise_list(exercises):
-    if not exercises:
-        return "no exercise written"
-    numbers = [ex.number for ex in exercises]
-    runs, start = [], numbers[0]
-    for prev, cur in zip(numbers, numbers[1:] + [None]):
-        if cur != prev + 1:
-            runs.append(str(start) if start == prev else f"{start}-{prev}")
-            start = cur
-    return ("Exercise " if len(numbers) == 1 else "Exercises ") + ", ".join(runs)
+    return span(exercises) if exercises else "no exercise written"
 
 
 def pick(upload, scratch):

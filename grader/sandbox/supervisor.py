@@ -185,7 +185,8 @@ def run_sandboxed(package, workdir, nodeids, limits, data_path, device="cpu", pr
                   budgets=None, exercises=None):
     """Grade ``nodeids`` on the package folder ``package`` (inside ``workdir``); returns SandboxResult.
 
-    ``budgets`` maps a nodeid to its time limit (time_limits.time_limit, by Check.budget; ``limits.timeout`` for the others).
+    ``budgets`` maps a nodeid to its time limit (time_limits.time_limit, by Check.budget; ``limits.timeout``
+    for the others).
 
     ``cancel`` (a threading.Event) stops the grading early: the checks not yet graded are "not run".
 

@@ -192,7 +192,10 @@ def _raised_in_student_code(exc, entry, voice):
     text = f"{RAISED}{error}\n  at {where}"
     hint = hint_for(exc, source)
     same = (place, type(exc).__name__, hint or re.sub(r"\d+", "N", str(exc)))
-    text += (f"\n    {source}" if source else "") + (f"\n{GradingFailure.line(GradingFailure.HINT_LABEL, hint)}" if hint else "")
+    if source:
+        text += f"\n    {source}"
+    if hint:
+        text += "\n" + GradingFailure.line(GradingFailure.HINT_LABEL, hint)
     return text, same, (error.splitlines()[0], where)
 
 
